@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * ABI shared between the data plane (crypto_dp.bpf.c) and the `lab`
+ * loader (lab/src/dataplane/abi.rs). Every change here must be mirrored
+ * there; the Rust side checks the sizes at compile time.
+ */
+#ifndef BPFCRYPT_ABI_H
+#define BPFCRYPT_ABI_H
+
+/* Largest IPv4 payload the data plane encrypts, in bytes. Larger packets
+ * (and GSO super-packets) are dropped: the data plane fails closed. */
+#define BPFCRYPT_MAX_PLAIN 2032
+/* Scratch buffer size: MAX_PLAIN rounded up to a block plus a full pad block. */
+#define BPFCRYPT_BUF 2048
+#define BPFCRYPT_BLOCK 16
+/* Largest per-packet growth on the wire: a CBC IV plus a full pad block. */
+#define BPFCRYPT_OVERHEAD 32
+
+/* Operations of the `provision` SYSCALL program. */
+#define BPFCRYPT_OP_INSTALL 1 /* create a context and swap it in (also rekey) */
+#define BPFCRYPT_OP_CLEAR 2   /* remove the context: traffic is dropped */
+
+/* Context passed to `provision` with BPF_PROG_RUN (ctx_in only). The
+ * kernel copies the context back, so `status` and `generation` are
+ * outputs. */
+struct bpfcrypt_provision {
+	__u32 op;
+	__u32 key_len;     /* 16 or 32 */
+	__u32 iv_len;      /* 16 for cbc(aes), 0 for ecb(aes) */
+	__s32 status;      /* out: 0 or -errno from bpf_crypto_ctx_create */
+	__u64 generation;  /* out: key generation after the operation */
+	char algo[32];     /* NUL-terminated, e.g. "cbc(aes)" */
+	__u8 key[32];
+};
+
+/* Per-CPU counters, one array element. */
+struct bpfcrypt_stats {
+	__u64 encrypted;        /* packets encrypted on egress */
+	__u64 encrypted_bytes;  /* plaintext payload bytes encrypted */
+	__u64 decrypted;        /* packets decrypted on ingress */
+	__u64 decrypted_bytes;  /* plaintext payload bytes delivered */
+	__u64 dropped_nokey;    /* no crypto context installed */
+	__u64 dropped_unsupported; /* non-IPv4, GSO, oversized or malformed */
+	__u64 dropped_invalid;  /* ingress: bad length or bad padding after decrypt */
+	__u64 errors;           /* helper or kfunc failures */
+	__u64 passed;           /* ARP and other frames passed unchanged */
+	__u64 copied;           /* copy variant: packets bounced without crypto */
+};
+
+/* Value of the single-element `keys` map. Never written from userspace:
+ * a userspace update would drop the kptr. */
+struct bpfcrypt_key_state {
+	__u32 iv_len;
+	__u32 _pad;
+	__u64 generation;
+	/* struct bpf_crypto_ctx __kptr *ctx follows in the BPF definition */
+};
+
+#endif

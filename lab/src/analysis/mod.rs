@@ -1,0 +1,4 @@
+//! Analysis of captured traffic.
+
+pub mod entropy;
+pub mod wire;

@@ -1,0 +1,43 @@
+//! Backends run a plan somewhere: `host` (the running kernel), `qemu`
+//! (a pinned kernel in a VM), `vng` (virtme-ng).
+
+pub mod host;
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::plan::Plan;
+use crate::runner::RunReport;
+
+/// How a backend's run of the system under test ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The scenario ran; checks were evaluated.
+    Completed(RunReport),
+    /// The kernel cannot run the data plane; the reason says why.
+    Unsupported(String),
+    /// The system under test failed (verifier rejection, kernel panic,
+    /// timeout); details are in the results folder.
+    Failed(String),
+}
+
+/// What a backend reports besides the outcome.
+#[derive(Debug)]
+pub struct Execution {
+    /// Kernel release that ran.
+    pub kernel: String,
+    /// Accelerator, for VMs.
+    pub accelerator: Option<String>,
+    /// The outcome.
+    pub outcome: Outcome,
+}
+
+/// A place to run plans. `Err` means the harness itself could not run
+/// (bad setup, missing permissions, interrupted): no result is kept.
+pub trait Backend {
+    /// Short name recorded in results (`host`, `qemu`, …).
+    fn name(&self) -> String;
+    /// Runs `plan`, writing artifacts (pcaps, logs) into `out_dir`.
+    fn execute(&self, plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<Execution>;
+}

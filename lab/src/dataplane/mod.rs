@@ -1,0 +1,263 @@
+//! Loading, attaching, keying and reading the data plane.
+//!
+//! One [`DataPlane`] per namespace end: its own object, maps and key.
+//! Everything it creates is held by file descriptors (object, programs,
+//! maps, tcx links), so dropping it — or the process dying — removes it.
+
+pub mod abi;
+mod object;
+mod verifier_log;
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
+
+pub use object::Variant;
+
+use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision, STATS_SIZE};
+use crate::plan::CipherSpec;
+
+/// Names of the programs in the object.
+const EGRESS_PROG: &str = "encrypt_egress";
+const INGRESS_PROG: &str = "decrypt_ingress";
+const PROVISION_PROG: &str = "provision";
+
+/// Errors of the data plane.
+#[derive(Debug, thiserror::Error)]
+pub enum DataPlaneError {
+    /// libbpf could not open or load the object; `log` is libbpf's and the verifier's output.
+    #[error("loading the {variant} data plane failed: {source}\n{log}")]
+    Load {
+        /// Variant.
+        variant: &'static str,
+        /// libbpf error.
+        source: libbpf_rs::Error,
+        /// Captured libbpf/verifier log.
+        log: String,
+    },
+    /// A program or map is missing from the object.
+    #[error("the BPF object has no {0}")]
+    Missing(&'static str),
+    /// tcx attach failed.
+    #[error("attaching {prog} to ifindex {ifindex} with tcx failed: {source}")]
+    Attach {
+        /// Program name.
+        prog: &'static str,
+        /// Interface index.
+        ifindex: u32,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// BPF_PROG_RUN of the provisioning program failed.
+    #[error("running the provision program failed: {0}")]
+    Run(std::io::Error),
+    /// The kernel refused the key or algorithm.
+    #[error("bpf_crypto_ctx_create({algo}) failed: {}", errno_name(*errno))]
+    Crypto {
+        /// Algorithm name.
+        algo: String,
+        /// Positive errno.
+        errno: i32,
+    },
+    /// Reading a map failed.
+    #[error("reading map `{map}` failed: {source}")]
+    Map {
+        /// Map name.
+        map: &'static str,
+        /// libbpf error.
+        source: libbpf_rs::Error,
+    },
+}
+
+/// Names an errno, e.g. `EINVAL (Invalid argument)`.
+pub fn errno_name(errno: i32) -> String {
+    let e = nix::errno::Errno::from_raw(errno);
+    format!("{e:?} ({})", e.desc())
+}
+
+/// Counter values summed over CPUs, by name (see [`abi::COUNTER_NAMES`]).
+pub type Counters = BTreeMap<String, u64>;
+
+/// A loaded data plane.
+pub struct DataPlane {
+    variant: Variant,
+    obj: Object,
+    links: Vec<OwnedFd>,
+}
+
+/// A tcx attachment request that can be carried into a namespace thread.
+#[derive(Debug, Clone, Copy)]
+pub struct AttachFds {
+    egress: RawFd,
+    ingress: RawFd,
+}
+
+impl DataPlane {
+    /// Opens and loads (verifies) a variant of the data plane.
+    pub fn load(variant: Variant) -> Result<Self, DataPlaneError> {
+        let _capture = verifier_log::Capture::start();
+        let load = || -> Result<Object, libbpf_rs::Error> {
+            let mut builder = ObjectBuilder::default();
+            builder.name(format!("bpfcrypt_{}", variant.as_str()))?;
+            builder.open_memory(variant.object())?.load()
+        };
+        match load() {
+            Ok(obj) => Ok(Self { variant, obj, links: Vec::new() }),
+            Err(source) => Err(DataPlaneError::Load {
+                variant: variant.as_str(),
+                source,
+                log: verifier_log::take(),
+            }),
+        }
+    }
+
+    /// The variant that was loaded.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    fn prog_fd(&self, name: &'static str) -> Result<RawFd, DataPlaneError> {
+        self.obj
+            .progs()
+            .find(|p| p.name() == name)
+            .map(|p| p.as_fd().as_raw_fd())
+            .ok_or(DataPlaneError::Missing(name))
+    }
+
+    /// Program descriptors for [`attach_in_current_netns`], to be used on a
+    /// thread that entered the interface's namespace.
+    pub fn attach_fds(&self) -> Result<AttachFds, DataPlaneError> {
+        Ok(AttachFds { egress: self.prog_fd(EGRESS_PROG)?, ingress: self.prog_fd(INGRESS_PROG)? })
+    }
+
+    /// Keeps tcx links created by [`attach_in_current_netns`]; they detach
+    /// when the data plane is dropped.
+    pub fn hold_links(&mut self, links: Vec<OwnedFd>) {
+        self.links.extend(links);
+    }
+
+    /// Installs (or rotates to) a key. Returns the new key generation.
+    pub fn provision(&self, cipher: &CipherSpec) -> Result<u64, DataPlaneError> {
+        let mut args = Provision {
+            op: OP_INSTALL,
+            key_len: cipher.key.len() as u32,
+            iv_len: cipher.algorithm.iv_len(),
+            ..Default::default()
+        };
+        args.key[..cipher.key.len()].copy_from_slice(&cipher.key);
+        let name = cipher.algorithm.kernel_name().as_bytes();
+        args.algo[..name.len()].copy_from_slice(name);
+        self.run_provision(&mut args, cipher.algorithm.kernel_name())
+    }
+
+    /// Tries to create a context for any algorithm name (capability probe).
+    pub fn provision_raw(&self, algo: &str, key: &[u8], iv_len: u32) -> Result<u64, DataPlaneError> {
+        let mut args = Provision { op: OP_INSTALL, key_len: key.len() as u32, iv_len, ..Default::default() };
+        let n = key.len().min(32);
+        args.key[..n].copy_from_slice(&key[..n]);
+        let a = algo.as_bytes();
+        let n = a.len().min(31);
+        args.algo[..n].copy_from_slice(&a[..n]);
+        self.run_provision(&mut args, algo)
+    }
+
+    /// Removes the key: from now on both directions drop IPv4 traffic.
+    pub fn clear_key(&self) -> Result<u64, DataPlaneError> {
+        let mut args = Provision { op: OP_CLEAR, ..Default::default() };
+        self.run_provision(&mut args, "(clear)")
+    }
+
+    fn run_provision(&self, args: &mut Provision, algo: &str) -> Result<u64, DataPlaneError> {
+        let fd = self.prog_fd(PROVISION_PROG)?;
+        // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
+        let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
+        opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
+        // The kernel copies the (possibly modified) context back to ctx_in.
+        opts.ctx_in = (args as *mut Provision).cast();
+        opts.ctx_size_in = std::mem::size_of::<Provision>() as u32;
+        // SAFETY: fd is a loaded program; ctx_in points to a live, writable Provision.
+        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
+        if rc < 0 {
+            return Err(DataPlaneError::Run(std::io::Error::from_raw_os_error(-rc)));
+        }
+        if args.status < 0 {
+            return Err(DataPlaneError::Crypto { algo: algo.to_string(), errno: -args.status });
+        }
+        Ok(args.generation)
+    }
+
+    /// Reads the per-CPU counters, summed over CPUs.
+    pub fn counters(&self) -> Result<Counters, DataPlaneError> {
+        let map = self.obj.maps().find(|m| m.name() == "stats").ok_or(DataPlaneError::Missing("stats map"))?;
+        let per_cpu = map
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|source| DataPlaneError::Map { map: "stats", source })?
+            .unwrap_or_default();
+        Ok(sum_counters(&per_cpu))
+    }
+}
+
+/// Sums per-CPU `struct bpfcrypt_stats` values into named counters.
+pub fn sum_counters(per_cpu: &[Vec<u8>]) -> Counters {
+    let mut out: Counters = COUNTER_NAMES.iter().map(|n| (n.to_string(), 0)).collect();
+    for cpu in per_cpu {
+        for (i, name) in COUNTER_NAMES.iter().enumerate() {
+            if let Some(b) = cpu.get(i * 8..i * 8 + 8).filter(|_| cpu.len() >= STATS_SIZE) {
+                *out.get_mut(*name).unwrap() += u64::from_ne_bytes(b.try_into().unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Attaches the egress and ingress programs to `ifindex` with tcx. Must run
+/// on a thread inside the interface's network namespace: the kernel
+/// resolves the ifindex in the caller's namespace.
+pub fn attach_in_current_netns(fds: AttachFds, ifindex: u32) -> Result<Vec<OwnedFd>, DataPlaneError> {
+    let mut links = Vec::new();
+    for (prog, fd, kind) in [
+        (EGRESS_PROG, fds.egress, libbpf_sys::BPF_TCX_EGRESS),
+        (INGRESS_PROG, fds.ingress, libbpf_sys::BPF_TCX_INGRESS),
+    ] {
+        // SAFETY: fd is a loaded program; NULL opts means defaults.
+        let rc = unsafe { libbpf_sys::bpf_link_create(fd, ifindex as i32, kind, std::ptr::null()) };
+        if rc < 0 {
+            return Err(DataPlaneError::Attach { prog, ifindex, source: std::io::Error::from_raw_os_error(-rc) });
+        }
+        // SAFETY: rc is a new file descriptor we own.
+        links.push(unsafe { OwnedFd::from_raw_fd(rc) });
+    }
+    Ok(links)
+}
+
+/// Whether the running kernel exports the `bpf_crypto` kfuncs.
+pub fn kernel_has_bpf_crypto() -> bool {
+    std::fs::read_to_string("/proc/kallsyms")
+        .map(|s| s.lines().any(|l| l.ends_with(" bpf_crypto_ctx_create")))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_sum_over_cpus() {
+        let mut a = vec![0u8; STATS_SIZE];
+        let mut b = vec![0u8; STATS_SIZE];
+        a[0..8].copy_from_slice(&3u64.to_ne_bytes());
+        b[0..8].copy_from_slice(&4u64.to_ne_bytes());
+        b[32..40].copy_from_slice(&9u64.to_ne_bytes());
+        let c = sum_counters(&[a, b]);
+        assert_eq!(c["encrypted"], 7);
+        assert_eq!(c["dropped_nokey"], 9);
+        assert_eq!(c["decrypted"], 0);
+        assert_eq!(c.len(), COUNTER_NAMES.len());
+    }
+
+    #[test]
+    fn errno_names_are_readable() {
+        assert!(errno_name(22).starts_with("EINVAL"));
+    }
+}

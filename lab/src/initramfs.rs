@@ -1,0 +1,1 @@
+//! newc cpio initramfs writer.

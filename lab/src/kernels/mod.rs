@@ -1,0 +1,1 @@
+//! Kernel catalog: `kernels/kernels.yaml`, the lock file, downloads and extraction.

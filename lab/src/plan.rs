@@ -1,0 +1,391 @@
+//! Validation: a parsed [`Scenario`] becomes a [`Plan`] that backends run.
+//!
+//! The plan is plain data (serializable) so it can cross into a VM guest.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataplane::abi::{BPFCRYPT_OVERHEAD, COUNTER_NAMES};
+use crate::scenario::{self, Assertion, Scenario, ScenarioError, Side, Spanned, Step};
+
+/// Default wire MTU of the veth.
+pub const DEFAULT_MTU: u32 = 1500;
+
+/// A validated scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    /// Scenario name.
+    pub name: String,
+    /// Scenario description.
+    pub description: String,
+    /// Path of the scenario file as given.
+    pub source: String,
+    /// Left end address.
+    pub left: IfAddr,
+    /// Right end address.
+    pub right: IfAddr,
+    /// Wire MTU of the veth.
+    pub mtu: u32,
+    /// Cipher and key.
+    pub cipher: CipherSpec,
+    /// Steps, in order.
+    pub steps: Vec<PlanStep>,
+    /// Checks.
+    pub assertions: Vec<PlanAssertion>,
+}
+
+impl Plan {
+    /// Address of one end.
+    pub fn addr(&self, side: Side) -> IfAddr {
+        match side {
+            Side::Left => self.left,
+            Side::Right => self.right,
+        }
+    }
+
+    /// Path MTU inside the tunnel: the wire MTU minus the data plane overhead.
+    pub fn inner_mtu(&self) -> u32 {
+        self.mtu - BPFCRYPT_OVERHEAD
+    }
+}
+
+/// An IPv4 interface address with prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfAddr {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
+impl IfAddr {
+    fn network(self) -> u32 {
+        let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+        u32::from(self.addr) & mask
+    }
+}
+
+impl std::fmt::Display for IfAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// The supported `bpf_crypto` skcipher algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Algorithm {
+    /// `cbc(aes)`: random per-packet IV carried on the wire.
+    #[serde(rename = "cbc(aes)")]
+    CbcAes,
+    /// `ecb(aes)`: no IV; identical blocks give identical ciphertext.
+    #[serde(rename = "ecb(aes)")]
+    EcbAes,
+}
+
+impl Algorithm {
+    /// Kernel crypto API name.
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            Algorithm::CbcAes => "cbc(aes)",
+            Algorithm::EcbAes => "ecb(aes)",
+        }
+    }
+
+    /// IV bytes per packet on the wire.
+    pub fn iv_len(self) -> u32 {
+        match self {
+            Algorithm::CbcAes => 16,
+            Algorithm::EcbAes => 0,
+        }
+    }
+}
+
+/// Cipher and key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CipherSpec {
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// Raw key, 16 or 32 bytes.
+    pub key: Vec<u8>,
+}
+
+/// A validated step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum PlanStep {
+    /// ICMP echo.
+    Ping(PingPlan),
+}
+
+/// A validated `ping` step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PingPlan {
+    /// Sending end.
+    pub from: Side,
+    /// Requests to send.
+    pub count: u32,
+    /// ICMP payload size.
+    pub size: u32,
+    /// Milliseconds between requests.
+    pub interval_ms: u64,
+    /// Milliseconds to wait for the last reply.
+    pub timeout_ms: u64,
+}
+
+/// A validated check, with the label shown in the summary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanAssertion {
+    /// Short label, e.g. `echo_replies`.
+    pub name: String,
+    /// What to check.
+    pub check: Check,
+}
+
+/// What an assertion checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Check {
+    /// Echo replies within bounds.
+    EchoReplies {
+        /// Minimum.
+        min: Option<u64>,
+        /// Maximum.
+        max: Option<u64>,
+    },
+    /// Wire IPv4 headers well formed, checksummed, addressed as planned.
+    IpHeaderCleartext,
+    /// Wire payloads encrypted.
+    PayloadEncrypted {
+        /// Minimum entropy in bits per byte.
+        min_entropy: f64,
+    },
+    /// Plaintext arrived intact on the far side.
+    PlaintextDelivered,
+    /// Data plane counter within bounds.
+    Counter {
+        /// Which end.
+        side: Side,
+        /// Counter name.
+        name: String,
+        /// Minimum.
+        min: Option<u64>,
+        /// Maximum.
+        max: Option<u64>,
+    },
+}
+
+/// Default entropy bound for `payload_encrypted`, bits per byte. Random
+/// bytes over a few hundred samples measure about 7.5; the repeated ASCII
+/// marker that ping sends measures below 5.
+pub const DEFAULT_MIN_ENTROPY: f64 = 7.0;
+
+/// Loads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    let scenario = scenario::load(path)?;
+    validate(path, scenario)
+}
+
+/// Validates a parsed scenario.
+pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
+    let err = |at: &serde_saphyr::Location, field: &str, msg: String| {
+        ScenarioError::at(path, *at, field, msg)
+    };
+    if s.version.value != 1 {
+        return Err(err(
+            &s.version.referenced,
+            "version",
+            format!("unsupported version {}; this lab reads version 1", s.version.value),
+        ));
+    }
+    let name = s.name.value.trim().to_string();
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(err(
+            &s.name.referenced,
+            "name",
+            format!("`{}` must be non-empty and use only letters, digits, '-', '_' or '.'", s.name.value),
+        ));
+    }
+    let left = parse_ifaddr(path, &s.topology.left.address, "topology.left.address")?;
+    let right = parse_ifaddr(path, &s.topology.right.address, "topology.right.address")?;
+    if left.addr == right.addr {
+        return Err(err(
+            &s.topology.right.address.referenced,
+            "topology.right.address",
+            format!("{} is also the left address", right.addr),
+        ));
+    }
+    if left.prefix != right.prefix || left.network() != right.network() {
+        return Err(err(
+            &s.topology.right.address.referenced,
+            "topology.right.address",
+            format!("{right} is not in the same subnet as the left end {left}"),
+        ));
+    }
+    let mtu = match &s.topology.mtu {
+        None => DEFAULT_MTU,
+        Some(m) if (576..=9000).contains(&m.value) => m.value,
+        Some(m) => {
+            return Err(err(&m.referenced, "topology.mtu", format!("{} is outside 576..=9000", m.value)));
+        }
+    };
+    let cipher = parse_cipher(path, &s.cipher)?;
+
+    let mut steps = Vec::new();
+    for (i, step) in s.steps.iter().enumerate() {
+        let field = format!("steps[{i}]");
+        match &step.value {
+            Step::Ping(p) => {
+                let count = opt_range(path, &p.count, 1, 100_000, 5, &format!("{field}.ping.count"))?;
+                let size = opt_range(path, &p.size, 8, 65_000, 56, &format!("{field}.ping.size"))?;
+                let interval_ms =
+                    opt_range(path, &p.interval_ms, 0, 60_000, 100, &format!("{field}.ping.interval_ms"))?;
+                let timeout_ms =
+                    opt_range(path, &p.timeout_ms, 1, 600_000, 2_000, &format!("{field}.ping.timeout_ms"))?;
+                steps.push(PlanStep::Ping(PingPlan { from: p.from, count, size, interval_ms, timeout_ms }));
+            }
+        }
+    }
+    if steps.is_empty() {
+        return Err(ScenarioError::at(path, s.name.referenced, "steps", "a scenario needs at least one step"));
+    }
+
+    let mut assertions = Vec::new();
+    for (i, a) in s.assertions.iter().enumerate() {
+        let field = format!("assertions[{i}]");
+        let (name, check) = match &a.value {
+            Assertion::EchoReplies(b) => {
+                check_bounds(path, &a.referenced, &field, b.min, b.max)?;
+                ("echo_replies".to_string(), Check::EchoReplies { min: b.min, max: b.max })
+            }
+            Assertion::IpHeaderCleartext {} => ("ip_header_cleartext".into(), Check::IpHeaderCleartext),
+            Assertion::PayloadEncrypted(e) => {
+                let min_entropy = e.min_entropy.unwrap_or(DEFAULT_MIN_ENTROPY);
+                if !(0.0..=8.0).contains(&min_entropy) {
+                    return Err(err(
+                        &a.referenced,
+                        &format!("{field}.payload_encrypted.min_entropy"),
+                        format!("{min_entropy} is outside 0..=8 bits per byte"),
+                    ));
+                }
+                ("payload_encrypted".into(), Check::PayloadEncrypted { min_entropy })
+            }
+            Assertion::PlaintextDelivered {} => ("plaintext_delivered".into(), Check::PlaintextDelivered),
+            Assertion::Counter(c) => {
+                if !COUNTER_NAMES.contains(&c.name.value.as_str()) {
+                    return Err(err(
+                        &c.name.referenced,
+                        &format!("{field}.counter.name"),
+                        format!("unknown counter `{}`; known: {}", c.name.value, COUNTER_NAMES.join(", ")),
+                    ));
+                }
+                check_bounds(path, &a.referenced, &field, c.min, c.max)?;
+                (
+                    format!("counter {}.{}", c.side.as_str(), c.name.value),
+                    Check::Counter { side: c.side, name: c.name.value.clone(), min: c.min, max: c.max },
+                )
+            }
+        };
+        assertions.push(PlanAssertion { name, check });
+    }
+
+    Ok(Plan {
+        name,
+        description: s.description.trim().to_string(),
+        source: path.display().to_string(),
+        left,
+        right,
+        mtu,
+        cipher,
+        steps,
+        assertions,
+    })
+}
+
+fn parse_ifaddr(path: &Path, v: &Spanned<String>, field: &str) -> Result<IfAddr, ScenarioError> {
+    let bad = |msg: String| ScenarioError::at(path, v.referenced, field, msg);
+    let (a, p) = v
+        .value
+        .split_once('/')
+        .ok_or_else(|| bad(format!("`{}` needs a prefix length, e.g. 198.18.0.1/24", v.value)))?;
+    let addr: Ipv4Addr = a.parse().map_err(|_| bad(format!("`{a}` is not an IPv4 address")))?;
+    let prefix: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| (1..=30).contains(p))
+        .ok_or_else(|| bad(format!("prefix length `{p}` must be 1..=30")))?;
+    if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback() {
+        return Err(bad(format!("{addr} cannot be an interface address")));
+    }
+    Ok(IfAddr { addr, prefix })
+}
+
+fn parse_cipher(path: &Path, c: &scenario::Cipher) -> Result<CipherSpec, ScenarioError> {
+    let algorithm = match c.algorithm.value.as_str() {
+        "cbc(aes)" => Algorithm::CbcAes,
+        "ecb(aes)" => Algorithm::EcbAes,
+        other => {
+            return Err(ScenarioError::at(
+                path,
+                c.algorithm.referenced,
+                "cipher.algorithm",
+                format!(
+                    "`{other}` is not supported by the data plane; use `cbc(aes)` or `ecb(aes)` \
+                     (the only bpf_crypto skciphers that work; see the capability probe)"
+                ),
+            ));
+        }
+    };
+    let key = decode_hex(&c.key.value).ok_or_else(|| {
+        ScenarioError::at(path, c.key.referenced, "cipher.key", "key must be hex digits".to_string())
+    })?;
+    if key.len() != 16 && key.len() != 32 {
+        return Err(ScenarioError::at(
+            path,
+            c.key.referenced,
+            "cipher.key",
+            format!("key is {} bytes; AES needs 16 (32 hex digits) or 32 (64 hex digits)", key.len()),
+        ));
+    }
+    Ok(CipherSpec { algorithm, key })
+}
+
+/// Decodes an even-length hex string (whitespace and `:` ignored).
+pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b':').collect();
+    if digits.is_empty() || digits.len() % 2 != 0 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+        .collect()
+}
+
+fn opt_range<T>(path: &Path, v: &Option<Spanned<T>>, lo: T, hi: T, default: T, field: &str) -> Result<T, ScenarioError>
+where
+    T: Copy + PartialOrd + std::fmt::Display,
+{
+    match v {
+        None => Ok(default),
+        Some(s) if s.value >= lo && s.value <= hi => Ok(s.value),
+        Some(s) => Err(ScenarioError::at(path, s.referenced, field, format!("{} is outside {lo}..={hi}", s.value))),
+    }
+}
+
+fn check_bounds(
+    path: &Path,
+    at: &serde_saphyr::Location,
+    field: &str,
+    min: Option<u64>,
+    max: Option<u64>,
+) -> Result<(), ScenarioError> {
+    match (min, max) {
+        (None, None) => Err(ScenarioError::at(path, *at, field, "give `min`, `max` or both")),
+        (Some(lo), Some(hi)) if lo > hi => {
+            Err(ScenarioError::at(path, *at, field, format!("min {lo} is greater than max {hi}")))
+        }
+        _ => Ok(()),
+    }
+}
