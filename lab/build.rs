@@ -17,7 +17,10 @@ fn main() {
     let src = ebpf.join("crypto_dp.bpf.c");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed={}", src.display());
-    println!("cargo:rerun-if-changed={}", ebpf.join("bpfcrypt_abi.h").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        ebpf.join("bpfcrypt_abi.h").display()
+    );
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
 
     let clang = env::var("BPF_CLANG").ok().unwrap_or_else(find_clang);
@@ -48,9 +51,15 @@ fn main() {
 
 fn find_clang() -> String {
     for c in ["clang-19", "clang-20", "clang-18", "clang"] {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return c.to_string();
         }
     }
-    panic!("no clang found to build the BPF data plane; install clang-19 (`just setup`) or set BPF_CLANG");
+    panic!(
+        "no clang found to build the BPF data plane; install clang-19 (`just setup`) or set BPF_CLANG"
+    );
 }

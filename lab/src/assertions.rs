@@ -62,12 +62,20 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
         Check::EchoReplies { min, max } => {
             let replies: u64 = obs.pings.iter().map(|(_, p)| u64::from(p.replies)).sum();
             let sent: u64 = obs.pings.iter().map(|(_, p)| u64::from(p.sent)).sum();
-            let corrupt: u64 = obs.pings.iter().map(|(_, p)| u64::from(p.corrupt_replies)).sum();
+            let corrupt: u64 = obs
+                .pings
+                .iter()
+                .map(|(_, p)| u64::from(p.corrupt_replies))
+                .sum();
             let mut o = format!("{replies} of {sent} requests answered");
             if corrupt > 0 {
                 o.push_str(&format!(", {corrupt} corrupt replies"));
             }
-            (format!("replies {}", bounds_text(*min, *max)), o, within(replies, *min, *max))
+            (
+                format!("replies {}", bounds_text(*min, *max)),
+                o,
+                within(replies, *min, *max),
+            )
         }
         Check::IpHeaderCleartext => {
             let n = obs.wire.ipv4.len();
@@ -79,20 +87,34 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
                 .enumerate()
                 .filter(|(_, p)| !(p.header_ok && p.checksum_ok && ours(p.src) && ours(p.dst)))
                 .map(|(i, p)| {
-                    format!("#{i} {}→{} header_ok={} checksum_ok={}", p.src, p.dst, p.header_ok, p.checksum_ok)
+                    format!(
+                        "#{i} {}→{} header_ok={} checksum_ok={}",
+                        p.src, p.dst, p.header_ok, p.checksum_ok
+                    )
                 })
                 .collect();
             let o = if bad.is_empty() {
                 format!("{n} IPv4 packets, all valid")
             } else {
-                format!("{} of {n} invalid: {}", bad.len(), bad.iter().take(3).cloned().collect::<Vec<_>>().join("; "))
+                format!(
+                    "{} of {n} invalid: {}",
+                    bad.len(),
+                    bad.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+                )
             };
-            ("every IPv4 header valid, checksummed, addressed as planned (≥ 1 packet)".into(), o, n > 0 && bad.is_empty())
+            (
+                "every IPv4 header valid, checksummed, addressed as planned (≥ 1 packet)".into(),
+                o,
+                n > 0 && bad.is_empty(),
+            )
         }
         Check::PayloadEncrypted { min_entropy } => {
             let n = obs.wire.ipv4.len();
-            let plaintexts: Vec<Vec<u8>> =
-                obs.pings.iter().flat_map(|(_, p)| p.payloads.iter().filter(|d| d.len() >= 8).cloned()).collect();
+            let plaintexts: Vec<Vec<u8>> = obs
+                .pings
+                .iter()
+                .flat_map(|(_, p)| p.payloads.iter().filter(|d| d.len() >= 8).cloned())
+                .collect();
             let markers = obs.wire.marker_leaks();
             let copies = obs.wire.plaintext_leaks(&plaintexts);
             let entropy = obs.wire.payload_entropy();
@@ -100,7 +122,11 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
                 "{n} packets, {markers} with the marker, {copies} carrying a sent plaintext, entropy {entropy:.2} bits/byte"
             );
             let pass = n > 0 && markers == 0 && copies == 0 && entropy >= *min_entropy;
-            (format!("no plaintext on the wire, entropy >= {min_entropy:.2} bits/byte"), o, pass)
+            (
+                format!("no plaintext on the wire, entropy >= {min_entropy:.2} bits/byte"),
+                o,
+                pass,
+            )
         }
         Check::PlaintextDelivered => {
             let mut total = 0usize;
@@ -109,7 +135,10 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
                 for (seq, data) in p.payloads.iter().enumerate() {
                     total += 1;
                     let ok = obs.delivered.iter().any(|(s, d)| {
-                        *s == side.peer() && d.id == p.id && usize::from(d.seq) == seq && d.data == *data
+                        *s == side.peer()
+                            && d.id == p.id
+                            && usize::from(d.seq) == seq
+                            && d.data == *data
                     });
                     intact += usize::from(ok);
                 }
@@ -120,14 +149,26 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
                 total > 0 && intact == total,
             )
         }
-        Check::Counter { side, name, min, max } => {
-            match obs.counters.get(side.as_str()).and_then(|c| c.get(name)) {
-                Some(v) => (bounds_text(*min, *max), v.to_string(), within(*v, *min, *max)),
-                None => (bounds_text(*min, *max), "counter not read".into(), false),
-            }
-        }
+        Check::Counter {
+            side,
+            name,
+            min,
+            max,
+        } => match obs.counters.get(side.as_str()).and_then(|c| c.get(name)) {
+            Some(v) => (
+                bounds_text(*min, *max),
+                v.to_string(),
+                within(*v, *min, *max),
+            ),
+            None => (bounds_text(*min, *max), "counter not read".into(), false),
+        },
     };
-    AssertionResult { name: a.name.clone(), expected, observed, pass }
+    AssertionResult {
+        name: a.name.clone(),
+        expected,
+        observed,
+        pass,
+    }
 }
 
 #[cfg(test)]
@@ -137,15 +178,32 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn a(check: Check) -> PlanAssertion {
-        PlanAssertion { name: "t".into(), check }
+        PlanAssertion {
+            name: "t".into(),
+            check,
+        }
     }
 
     fn obs() -> Observations {
-        let l = IfAddr { addr: Ipv4Addr::new(198, 18, 0, 1), prefix: 24 };
-        let r = IfAddr { addr: Ipv4Addr::new(198, 18, 0, 2), prefix: 24 };
+        let l = IfAddr {
+            addr: Ipv4Addr::new(198, 18, 0, 1),
+            prefix: 24,
+        };
+        let r = IfAddr {
+            addr: Ipv4Addr::new(198, 18, 0, 2),
+            prefix: 24,
+        };
         let payload = crate::traffic::payload::marker_payload(32);
-        let ping = PingOutcome { id: 9, sent: 2, replies: 2, payloads: vec![payload.clone(), payload.clone()], ..Default::default() };
-        let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let ping = PingOutcome {
+            id: 9,
+            sent: 2,
+            replies: 2,
+            payloads: vec![payload.clone(), payload.clone()],
+            ..Default::default()
+        };
+        let random: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         let pkt = |p: &[u8]| WirePacket {
             src: l.addr,
             dst: r.addr,
@@ -157,10 +215,28 @@ mod tests {
         Observations {
             pings: vec![(Side::Left, ping)],
             delivered: vec![
-                (Side::Right, Delivered { id: 9, seq: 0, data: payload.clone() }),
-                (Side::Right, Delivered { id: 9, seq: 1, data: payload }),
+                (
+                    Side::Right,
+                    Delivered {
+                        id: 9,
+                        seq: 0,
+                        data: payload.clone(),
+                    },
+                ),
+                (
+                    Side::Right,
+                    Delivered {
+                        id: 9,
+                        seq: 1,
+                        data: payload,
+                    },
+                ),
             ],
-            wire: WireSummary { frames: 2, ipv4: vec![pkt(&random[..2048]), pkt(&random[2048..])], other_frames: 0 },
+            wire: WireSummary {
+                frames: 2,
+                ipv4: vec![pkt(&random[..2048]), pkt(&random[2048..])],
+                other_frames: 0,
+            },
             counters: [("left".to_string(), [("encrypted".to_string(), 2)].into())].into(),
             addresses: vec![l, r],
         }
@@ -170,11 +246,19 @@ mod tests {
     fn all_pass_on_good_observations() {
         let o = obs();
         for c in [
-            Check::EchoReplies { min: Some(2), max: None },
+            Check::EchoReplies {
+                min: Some(2),
+                max: None,
+            },
             Check::IpHeaderCleartext,
             Check::PayloadEncrypted { min_entropy: 7.0 },
             Check::PlaintextDelivered,
-            Check::Counter { side: Side::Left, name: "encrypted".into(), min: Some(2), max: Some(2) },
+            Check::Counter {
+                side: Side::Left,
+                name: "encrypted".into(),
+                min: Some(2),
+                max: Some(2),
+            },
         ] {
             let r = evaluate_one(&a(c), &o);
             assert!(r.pass, "{r:?}");
@@ -185,13 +269,25 @@ mod tests {
     fn each_check_can_fail() {
         let mut o = obs();
         o.pings[0].1.replies = 1;
-        assert!(!evaluate_one(&a(Check::EchoReplies { min: Some(2), max: None }), &o).pass);
+        assert!(
+            !evaluate_one(
+                &a(Check::EchoReplies {
+                    min: Some(2),
+                    max: None
+                }),
+                &o
+            )
+            .pass
+        );
 
         let mut o = obs();
         o.wire.ipv4[0].checksum_ok = false;
         assert!(!evaluate_one(&a(Check::IpHeaderCleartext), &o).pass);
         o.wire.ipv4.clear();
-        assert!(!evaluate_one(&a(Check::IpHeaderCleartext), &o).pass, "no packets is not a pass");
+        assert!(
+            !evaluate_one(&a(Check::IpHeaderCleartext), &o).pass,
+            "no packets is not a pass"
+        );
 
         let mut o = obs();
         o.wire.ipv4[1].payload = crate::traffic::payload::marker_payload(64);
@@ -203,10 +299,35 @@ mod tests {
         let mut o = obs();
         o.delivered[1].1.data[0] ^= 1;
         let r = evaluate_one(&a(Check::PlaintextDelivered), &o);
-        assert_eq!((r.pass, r.observed.as_str()), (false, "1 of 2 delivered intact"));
+        assert_eq!(
+            (r.pass, r.observed.as_str()),
+            (false, "1 of 2 delivered intact")
+        );
 
         let o = obs();
-        assert!(!evaluate_one(&a(Check::Counter { side: Side::Right, name: "encrypted".into(), min: Some(1), max: None }), &o).pass);
-        assert!(!evaluate_one(&a(Check::Counter { side: Side::Left, name: "encrypted".into(), min: None, max: Some(1) }), &o).pass);
+        assert!(
+            !evaluate_one(
+                &a(Check::Counter {
+                    side: Side::Right,
+                    name: "encrypted".into(),
+                    min: Some(1),
+                    max: None
+                }),
+                &o
+            )
+            .pass
+        );
+        assert!(
+            !evaluate_one(
+                &a(Check::Counter {
+                    side: Side::Left,
+                    name: "encrypted".into(),
+                    min: None,
+                    max: Some(1)
+                }),
+                &o
+            )
+            .pass
+        );
     }
 }

@@ -17,16 +17,16 @@ use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 /// Snap length: whole frames.
 const SNAPLEN: u32 = 65535;
 
-/// A running capture; [`Capture::finish`] stops it and returns the frame count.
-pub struct Capture {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<std::io::Result<u64>>,
-}
-
 fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
     let proto = (libc::ETH_P_ALL as u16).to_be();
     // SAFETY: plain socket(2) call.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, i32::from(proto)) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(proto),
+        )
+    };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -48,7 +48,10 @@ fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
     if rc < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let tv = libc::timeval { tv_sec: 0, tv_usec: 20_000 };
+    let tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 20_000,
+    };
     // SAFETY: setting SO_RCVTIMEO with a timeval.
     unsafe {
         libc::setsockopt(
@@ -62,24 +65,36 @@ fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Opens an AF_PACKET capture of whole frames into a pcap file.
+pub struct Capture;
+
 impl Capture {
     /// Opens the socket on `ifindex` (in the calling thread's namespace)
     /// and returns the capture loop to run on that thread. Frames are
     /// captured from the moment this returns.
-    pub fn open(ifindex: u32, path: PathBuf) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() -> std::io::Result<u64>)> {
+    pub fn open(
+        ifindex: u32,
+        path: PathBuf,
+    ) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() -> std::io::Result<u64>)> {
         let fd = packet_socket(ifindex)?;
         let file = File::create(&path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let run = move || -> std::io::Result<u64> {
-            let header = PcapHeader { datalink: DataLink::ETHERNET, snaplen: SNAPLEN, ..Default::default() };
-            let mut w = PcapWriter::with_header(BufWriter::new(file), header).map_err(std::io::Error::other)?;
+            let header = PcapHeader {
+                datalink: DataLink::ETHERNET,
+                snaplen: SNAPLEN,
+                ..Default::default()
+            };
+            let mut w = PcapWriter::with_header(BufWriter::new(file), header)
+                .map_err(std::io::Error::other)?;
             let mut buf = vec![0u8; SNAPLEN as usize];
             let mut frames = 0u64;
             // Drain after stop until the socket is quiet.
             loop {
                 // SAFETY: buf is valid for its length.
-                let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+                let n =
+                    unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
                 if n < 0 {
                     let e = std::io::Error::last_os_error();
                     match e.raw_os_error() {
@@ -92,9 +107,12 @@ impl Capture {
                         _ => return Err(e),
                     }
                 }
-                let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+                let ts = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or(Duration::ZERO);
                 let data = &buf[..n as usize];
-                w.write_packet(&PcapPacket::new(ts, data.len() as u32, data)).map_err(std::io::Error::other)?;
+                w.write_packet(&PcapPacket::new(ts, data.len() as u32, data))
+                    .map_err(std::io::Error::other)?;
                 frames += 1;
             }
             use std::io::Write;
@@ -102,16 +120,5 @@ impl Capture {
             Ok(frames)
         };
         Ok((stop, run))
-    }
-
-    /// Wraps a started capture thread.
-    pub fn new(stop: Arc<AtomicBool>, thread: std::thread::JoinHandle<std::io::Result<u64>>) -> Self {
-        Self { stop, thread }
-    }
-
-    /// Stops capturing, flushes the file and returns the number of frames.
-    pub fn finish(self) -> std::io::Result<u64> {
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.join().map_err(|_| std::io::Error::other("capture thread panicked"))?
     }
 }

@@ -1,23 +1,4 @@
-//! `lab`: test harness and benchmark lab for eBPF packet-encryption data
-//! planes built on the kernel's `bpf_crypto` kfuncs.
-
-mod analysis;
-mod assertions;
-mod backend;
-mod capture;
-mod dataplane;
-mod initramfs;
-mod kernels;
-mod netns;
-mod plan;
-mod results;
-mod runner;
-mod scenario;
-mod session;
-mod signals;
-mod summary_text;
-mod topology;
-mod traffic;
+//! `lab`: the command line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use session::exit;
+use lab::session::exit;
+use lab::{backend, plan, session, signals, summary_text};
 
 /// Test harness and benchmark lab for eBPF packet encryption with bpf_crypto.
 #[derive(Parser)]
@@ -89,7 +71,12 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Run { scenario, backend, results_dir, quiet } => {
+        Command::Run {
+            scenario,
+            backend,
+            results_dir,
+            quiet,
+        } => {
             let plan = plan::load(&scenario)?;
             let backend: Box<dyn backend::Backend> = match backend {
                 BackendKind::Host => Box::new(backend::host::Host),
@@ -99,16 +86,29 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     eprintln!("  · {msg}");
                 }
             };
-            eprintln!("lab: running {} ({}) on {}", plan.name, plan.source, backend.name());
-            let (summary, path) =
-                session::run(&plan, backend.as_ref(), &results_dir, &progress).context("running the scenario")?;
-            print!("{}", summary_text::render(&summary, &path.display().to_string()));
+            eprintln!(
+                "lab: running {} ({}) on {}",
+                plan.name,
+                plan.source,
+                backend.name()
+            );
+            let (summary, path) = session::run(&plan, backend.as_ref(), &results_dir, &progress)
+                .context("running the scenario")?;
+            print!(
+                "{}",
+                summary_text::render(&summary, &path.display().to_string())
+            );
             Ok(session::exit_code(summary.verdict))
         }
         Command::Check { scenarios } => {
             for s in &scenarios {
                 let plan = plan::load(s)?;
-                println!("{}: ok ({} steps, {} assertions)", s.display(), plan.steps.len(), plan.assertions.len());
+                println!(
+                    "{}: ok ({} steps, {} assertions)",
+                    s.display(),
+                    plan.steps.len(),
+                    plan.assertions.len()
+                );
             }
             Ok(exit::PASS)
         }

@@ -29,7 +29,10 @@ impl Netns {
         })
         .join()
         .map_err(|_| std::io::Error::other("namespace thread panicked"))??;
-        Ok(Self { name: name.to_string(), fd })
+        Ok(Self {
+            name: name.to_string(),
+            fd,
+        })
     }
 
     /// Label used in messages.
@@ -58,22 +61,30 @@ impl Netns {
                 Ok(f())
             })
             .join()
-            .map_err(|_| std::io::Error::other(format!("thread in namespace {} panicked", self.name)))?
+            .map_err(|_| {
+                std::io::Error::other(format!("thread in namespace {} panicked", self.name))
+            })?
         })
     }
 
     /// Starts `f` on a named thread inside the namespace.
-    pub fn spawn<T, F>(&self, thread_name: &str, f: F) -> std::io::Result<JoinHandle<std::io::Result<T>>>
+    pub fn spawn<T, F>(
+        &self,
+        thread_name: &str,
+        f: F,
+    ) -> std::io::Result<JoinHandle<std::io::Result<T>>>
     where
         T: Send + 'static,
         F: FnOnce() -> std::io::Result<T> + Send + 'static,
     {
         let fd = self.fd.try_clone()?;
-        std::thread::Builder::new().name(thread_name.to_string()).spawn(move || {
-            Self::enter(&fd)?;
-            drop(fd);
-            f()
-        })
+        std::thread::Builder::new()
+            .name(thread_name.to_string())
+            .spawn(move || {
+                Self::enter(&fd)?;
+                drop(fd);
+                f()
+            })
     }
 }
 
@@ -88,7 +99,11 @@ impl Netns {
     /// (sockets are created in the namespace) and hands back a handle `S`;
     /// the returned loop then runs on the same thread. Returns once `open`
     /// succeeded, so the worker is ready when this returns.
-    pub fn spawn_ready<S, T, G, F>(&self, thread_name: &str, open: F) -> std::io::Result<(S, JoinHandle<std::io::Result<T>>)>
+    pub fn spawn_ready<S, T, G, F>(
+        &self,
+        thread_name: &str,
+        open: F,
+    ) -> std::io::Result<(S, JoinHandle<std::io::Result<T>>)>
     where
         S: Send + 'static,
         T: Send + 'static,
@@ -114,7 +129,9 @@ impl Netns {
                 let _ = handle.join();
                 Err(e)
             }
-            Err(_) => Err(std::io::Error::other(format!("{thread_name} thread exited before starting"))),
+            Err(_) => Err(std::io::Error::other(format!(
+                "{thread_name} thread exited before starting"
+            ))),
         }
     }
 }

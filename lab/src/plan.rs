@@ -62,7 +62,11 @@ pub struct IfAddr {
 
 impl IfAddr {
     fn network(self) -> u32 {
-        let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix)
+        };
         u32::from(self.addr) & mask
     }
 }
@@ -194,17 +198,25 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
         return Err(err(
             &s.version.referenced,
             "version",
-            format!("unsupported version {}; this lab reads version 1", s.version.value),
+            format!(
+                "unsupported version {}; this lab reads version 1",
+                s.version.value
+            ),
         ));
     }
     let name = s.name.value.trim().to_string();
     if name.is_empty()
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
     {
         return Err(err(
             &s.name.referenced,
             "name",
-            format!("`{}` must be non-empty and use only letters, digits, '-', '_' or '.'", s.name.value),
+            format!(
+                "`{}` must be non-empty and use only letters, digits, '-', '_' or '.'",
+                s.name.value
+            ),
         ));
     }
     let left = parse_ifaddr(path, &s.topology.left.address, "topology.left.address")?;
@@ -227,7 +239,11 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
         None => DEFAULT_MTU,
         Some(m) if (576..=9000).contains(&m.value) => m.value,
         Some(m) => {
-            return Err(err(&m.referenced, "topology.mtu", format!("{} is outside 576..=9000", m.value)));
+            return Err(err(
+                &m.referenced,
+                "topology.mtu",
+                format!("{} is outside 576..=9000", m.value),
+            ));
         }
     };
     let cipher = parse_cipher(path, &s.cipher)?;
@@ -237,18 +253,48 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
         let field = format!("steps[{i}]");
         match &step.value {
             Step::Ping(p) => {
-                let count = opt_range(path, &p.count, 1, 100_000, 5, &format!("{field}.ping.count"))?;
+                let count = opt_range(
+                    path,
+                    &p.count,
+                    1,
+                    100_000,
+                    5,
+                    &format!("{field}.ping.count"),
+                )?;
                 let size = opt_range(path, &p.size, 8, 65_000, 56, &format!("{field}.ping.size"))?;
-                let interval_ms =
-                    opt_range(path, &p.interval_ms, 0, 60_000, 100, &format!("{field}.ping.interval_ms"))?;
-                let timeout_ms =
-                    opt_range(path, &p.timeout_ms, 1, 600_000, 2_000, &format!("{field}.ping.timeout_ms"))?;
-                steps.push(PlanStep::Ping(PingPlan { from: p.from, count, size, interval_ms, timeout_ms }));
+                let interval_ms = opt_range(
+                    path,
+                    &p.interval_ms,
+                    0,
+                    60_000,
+                    100,
+                    &format!("{field}.ping.interval_ms"),
+                )?;
+                let timeout_ms = opt_range(
+                    path,
+                    &p.timeout_ms,
+                    1,
+                    600_000,
+                    2_000,
+                    &format!("{field}.ping.timeout_ms"),
+                )?;
+                steps.push(PlanStep::Ping(PingPlan {
+                    from: p.from,
+                    count,
+                    size,
+                    interval_ms,
+                    timeout_ms,
+                }));
             }
         }
     }
     if steps.is_empty() {
-        return Err(ScenarioError::at(path, s.name.referenced, "steps", "a scenario needs at least one step"));
+        return Err(ScenarioError::at(
+            path,
+            s.name.referenced,
+            "steps",
+            "a scenario needs at least one step",
+        ));
     }
 
     let mut assertions = Vec::new();
@@ -257,9 +303,17 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
         let (name, check) = match &a.value {
             Assertion::EchoReplies(b) => {
                 check_bounds(path, &a.referenced, &field, b.min, b.max)?;
-                ("echo_replies".to_string(), Check::EchoReplies { min: b.min, max: b.max })
+                (
+                    "echo_replies".to_string(),
+                    Check::EchoReplies {
+                        min: b.min,
+                        max: b.max,
+                    },
+                )
             }
-            Assertion::IpHeaderCleartext {} => ("ip_header_cleartext".into(), Check::IpHeaderCleartext),
+            Assertion::IpHeaderCleartext {} => {
+                ("ip_header_cleartext".into(), Check::IpHeaderCleartext)
+            }
             Assertion::PayloadEncrypted(e) => {
                 let min_entropy = e.min_entropy.unwrap_or(DEFAULT_MIN_ENTROPY);
                 if !(0.0..=8.0).contains(&min_entropy) {
@@ -269,21 +323,35 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                         format!("{min_entropy} is outside 0..=8 bits per byte"),
                     ));
                 }
-                ("payload_encrypted".into(), Check::PayloadEncrypted { min_entropy })
+                (
+                    "payload_encrypted".into(),
+                    Check::PayloadEncrypted { min_entropy },
+                )
             }
-            Assertion::PlaintextDelivered {} => ("plaintext_delivered".into(), Check::PlaintextDelivered),
+            Assertion::PlaintextDelivered {} => {
+                ("plaintext_delivered".into(), Check::PlaintextDelivered)
+            }
             Assertion::Counter(c) => {
                 if !COUNTER_NAMES.contains(&c.name.value.as_str()) {
                     return Err(err(
                         &c.name.referenced,
                         &format!("{field}.counter.name"),
-                        format!("unknown counter `{}`; known: {}", c.name.value, COUNTER_NAMES.join(", ")),
+                        format!(
+                            "unknown counter `{}`; known: {}",
+                            c.name.value,
+                            COUNTER_NAMES.join(", ")
+                        ),
                     ));
                 }
                 check_bounds(path, &a.referenced, &field, c.min, c.max)?;
                 (
                     format!("counter {}.{}", c.side.as_str(), c.name.value),
-                    Check::Counter { side: c.side, name: c.name.value.clone(), min: c.min, max: c.max },
+                    Check::Counter {
+                        side: c.side,
+                        name: c.name.value.clone(),
+                        min: c.min,
+                        max: c.max,
+                    },
                 )
             }
         };
@@ -305,11 +373,15 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
 
 fn parse_ifaddr(path: &Path, v: &Spanned<String>, field: &str) -> Result<IfAddr, ScenarioError> {
     let bad = |msg: String| ScenarioError::at(path, v.referenced, field, msg);
-    let (a, p) = v
-        .value
-        .split_once('/')
-        .ok_or_else(|| bad(format!("`{}` needs a prefix length, e.g. 198.18.0.1/24", v.value)))?;
-    let addr: Ipv4Addr = a.parse().map_err(|_| bad(format!("`{a}` is not an IPv4 address")))?;
+    let (a, p) = v.value.split_once('/').ok_or_else(|| {
+        bad(format!(
+            "`{}` needs a prefix length, e.g. 198.18.0.1/24",
+            v.value
+        ))
+    })?;
+    let addr: Ipv4Addr = a
+        .parse()
+        .map_err(|_| bad(format!("`{a}` is not an IPv4 address")))?;
     let prefix: u8 = p
         .parse()
         .ok()
@@ -338,14 +410,22 @@ fn parse_cipher(path: &Path, c: &scenario::Cipher) -> Result<CipherSpec, Scenari
         }
     };
     let key = decode_hex(&c.key.value).ok_or_else(|| {
-        ScenarioError::at(path, c.key.referenced, "cipher.key", "key must be hex digits".to_string())
+        ScenarioError::at(
+            path,
+            c.key.referenced,
+            "cipher.key",
+            "key must be hex digits".to_string(),
+        )
     })?;
     if key.len() != 16 && key.len() != 32 {
         return Err(ScenarioError::at(
             path,
             c.key.referenced,
             "cipher.key",
-            format!("key is {} bytes; AES needs 16 (32 hex digits) or 32 (64 hex digits)", key.len()),
+            format!(
+                "key is {} bytes; AES needs 16 (32 hex digits) or 32 (64 hex digits)",
+                key.len()
+            ),
         ));
     }
     Ok(CipherSpec { algorithm, key })
@@ -353,8 +433,11 @@ fn parse_cipher(path: &Path, c: &scenario::Cipher) -> Result<CipherSpec, Scenari
 
 /// Decodes an even-length hex string (whitespace and `:` ignored).
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b':').collect();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    let digits: Vec<u8> = s
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b':')
+        .collect();
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     digits
@@ -363,14 +446,26 @@ pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn opt_range<T>(path: &Path, v: &Option<Spanned<T>>, lo: T, hi: T, default: T, field: &str) -> Result<T, ScenarioError>
+fn opt_range<T>(
+    path: &Path,
+    v: &Option<Spanned<T>>,
+    lo: T,
+    hi: T,
+    default: T,
+    field: &str,
+) -> Result<T, ScenarioError>
 where
     T: Copy + PartialOrd + std::fmt::Display,
 {
     match v {
         None => Ok(default),
         Some(s) if s.value >= lo && s.value <= hi => Ok(s.value),
-        Some(s) => Err(ScenarioError::at(path, s.referenced, field, format!("{} is outside {lo}..={hi}", s.value))),
+        Some(s) => Err(ScenarioError::at(
+            path,
+            s.referenced,
+            field,
+            format!("{} is outside {lo}..={hi}", s.value),
+        )),
     }
 }
 
@@ -382,10 +477,153 @@ fn check_bounds(
     max: Option<u64>,
 ) -> Result<(), ScenarioError> {
     match (min, max) {
-        (None, None) => Err(ScenarioError::at(path, *at, field, "give `min`, `max` or both")),
-        (Some(lo), Some(hi)) if lo > hi => {
-            Err(ScenarioError::at(path, *at, field, format!("min {lo} is greater than max {hi}")))
-        }
+        (None, None) => Err(ScenarioError::at(
+            path,
+            *at,
+            field,
+            "give `min`, `max` or both",
+        )),
+        (Some(lo), Some(hi)) if lo > hi => Err(ScenarioError::at(
+            path,
+            *at,
+            field,
+            format!("min {lo} is greater than max {hi}"),
+        )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+version: 1
+name: t
+topology:
+  left:  { address: 198.18.0.1/24 }
+  right: { address: 198.18.0.2/24 }
+cipher:
+  algorithm: cbc(aes)
+  key: 000102030405060708090a0b0c0d0e0f
+steps:
+  - ping: { from: left, count: 3 }
+assertions:
+  - echo_replies: { min: 3 }
+  - payload_encrypted: {}
+  - counter: { side: right, name: decrypted, min: 3 }
+";
+
+    fn check(text: &str) -> Result<Plan, ScenarioError> {
+        let path = Path::new("s.yaml");
+        validate(path, scenario::parse(path, text)?)
+    }
+
+    fn err(text: &str) -> String {
+        check(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_scenario_validates_with_defaults() {
+        let p = check(GOOD).unwrap();
+        assert_eq!(p.mtu, DEFAULT_MTU);
+        assert_eq!(p.inner_mtu(), DEFAULT_MTU - BPFCRYPT_OVERHEAD);
+        assert_eq!(p.cipher.algorithm, Algorithm::CbcAes);
+        assert_eq!(p.cipher.key.len(), 16);
+        let PlanStep::Ping(ping) = &p.steps[0];
+        assert_eq!((ping.count, ping.size, ping.from), (3, 56, Side::Left));
+        assert!(
+            matches!(p.assertions[1].check, Check::PayloadEncrypted { min_entropy } if min_entropy == DEFAULT_MIN_ENTROPY)
+        );
+        assert_eq!(p.assertions[2].name, "counter right.decrypted");
+    }
+
+    #[test]
+    fn unknown_field_is_located() {
+        let e = err(&GOOD.replace("198.18.0.2/24 }", "198.18.0.2/24, colour: red }"));
+        assert!(e.starts_with("s.yaml:5:"), "{e}");
+        assert!(e.contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_field() {
+        let cases = [
+            (
+                "198.18.0.2/24 }",
+                "198.18.0.300/24 }",
+                "s.yaml:5:",
+                "topology.right.address",
+            ),
+            (
+                "198.18.0.2/24 }",
+                "198.18.0.1/24 }",
+                "s.yaml:5:",
+                "topology.right.address",
+            ),
+            (
+                "198.18.0.2/24 }",
+                "198.18.1.2/24 }",
+                "s.yaml:5:",
+                "same subnet",
+            ),
+            ("cbc(aes)", "ctr(aes)", "s.yaml:7:", "cipher.algorithm"),
+            ("0e0f\n", "0e\n", "s.yaml:8:", "cipher.key"),
+            ("0e0f\n", "0e0g\n", "s.yaml:8:", "hex"),
+            ("count: 3", "count: 0", "s.yaml:10:", "steps[0].ping.count"),
+            (
+                "name: decrypted",
+                "name: decryptd",
+                "s.yaml:14:",
+                "unknown counter `decryptd`",
+            ),
+            ("version: 1", "version: 2", "s.yaml:1:", "version"),
+        ];
+        for (from, to, at, what) in cases {
+            let e = err(&GOOD.replace(from, to));
+            assert!(e.starts_with(at) && e.contains(what), "{from} -> {to}: {e}");
+        }
+    }
+
+    #[test]
+    fn type_errors_and_bounds_are_rejected() {
+        assert!(err(&GOOD.replace("count: 3", "count: many")).starts_with("s.yaml:10:"));
+        assert!(
+            err(&GOOD.replace("{ min: 3 }\n  - payload", "{}\n  - payload")).contains("give `min`")
+        );
+        assert!(err(&GOOD.replace("from: left", "from: middle")).contains("middle"));
+        assert!(
+            err(&GOOD.replace(
+                "payload_encrypted: {}",
+                "payload_encrypted: { min_entropy: 9 }"
+            ))
+            .contains("0..=8")
+        );
+    }
+
+    #[test]
+    fn hex_decoding() {
+        assert_eq!(decode_hex("00:ff 10"), Some(vec![0, 255, 16]));
+        assert_eq!(decode_hex("abc"), None);
+        assert_eq!(decode_hex(""), None);
+    }
+
+    #[test]
+    fn shipped_scenarios_validate() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "yaml")
+                && !path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("bench")
+            {
+                load(&path).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 1);
     }
 }

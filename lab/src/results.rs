@@ -97,7 +97,12 @@ impl ResultsDir {
         }
         let partial = root.join(format!(".partial-{run_id}"));
         std::fs::create_dir(&partial).with_context(|| format!("creating {}", partial.display()))?;
-        Ok(Self { final_path: root.join(&run_id), partial, run_id, committed: false })
+        Ok(Self {
+            final_path: root.join(&run_id),
+            partial,
+            run_id,
+            committed: false,
+        })
     }
 
     /// The run id.

@@ -89,13 +89,24 @@ fn start_listener(topo: &Topology, side: Side) -> Result<Worker<Vec<Delivered>>>
         .end(side)
         .ns
         .spawn_ready(&format!("listen-{}", side.as_str()), Listener::open)
-        .with_context(|| format!("opening the ICMP listener in the {} namespace", side.as_str()))?;
-    Ok(Worker { stop: Box::new(move || l.stop()), handle })
+        .with_context(|| {
+            format!(
+                "opening the ICMP listener in the {} namespace",
+                side.as_str()
+            )
+        })?;
+    Ok(Worker {
+        stop: Box::new(move || l.stop()),
+        handle,
+    })
 }
 
 /// Runs the plan; the wire pcap is written into `out_dir`.
 pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunReport> {
-    progress(&format!("topology: veth {} <-> {}, mtu {}", plan.left, plan.right, plan.mtu));
+    progress(&format!(
+        "topology: veth {} <-> {}, mtu {}",
+        plan.left, plan.right, plan.mtu
+    ));
     let topo = Topology::build(plan).context("building the topology")?;
 
     progress("data plane: loading and verifying (tcx egress/ingress, provision)");
@@ -110,8 +121,13 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
             .run(move || dataplane::attach_in_current_netns(fds, ifindex))
             .context("attach thread")??;
         dp.hold_links(links);
-        dp.provision(&plan.cipher)
-            .with_context(|| format!("provisioning the {} key on the {} end", plan.cipher.algorithm.kernel_name(), side.as_str()))?;
+        dp.provision(&plan.cipher).with_context(|| {
+            format!(
+                "provisioning the {} key on the {} end",
+                plan.cipher.algorithm.kernel_name(),
+                side.as_str()
+            )
+        })?;
         planes.insert(side.as_str().to_string(), dp);
     }
     signals::check()?;
@@ -120,10 +136,19 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
     let (stop, handle) = {
         let path = pcap_path.clone();
         let ifindex = topo.left.ifindex;
-        topo.left.ns.spawn_ready("capture", move || Capture::open(ifindex, path)).context("starting the wire capture")?
+        topo.left
+            .ns
+            .spawn_ready("capture", move || Capture::open(ifindex, path))
+            .context("starting the wire capture")?
     };
-    let capture = Worker { stop: Box::new(move || stop.store(true, std::sync::atomic::Ordering::SeqCst)), handle };
-    let listeners = [start_listener(&topo, Side::Left)?, start_listener(&topo, Side::Right)?];
+    let capture = Worker {
+        stop: Box::new(move || stop.store(true, std::sync::atomic::Ordering::SeqCst)),
+        handle,
+    };
+    let listeners = [
+        start_listener(&topo, Side::Left)?,
+        start_listener(&topo, Side::Right)?,
+    ];
 
     let mut pings = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
@@ -131,17 +156,31 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
         match step {
             PlanStep::Ping(p) => {
                 let dst = plan.addr(p.from.peer()).addr;
-                progress(&format!("step {}: ping {} -> {dst}: {} x {} bytes", i + 1, p.from.as_str(), p.count, p.size));
+                progress(&format!(
+                    "step {}: ping {} -> {dst}: {} x {} bytes",
+                    i + 1,
+                    p.from.as_str(),
+                    p.count,
+                    p.size
+                ));
                 let id = (std::process::id() as u16).wrapping_add(i as u16 * 7919);
                 let (count, size) = (p.count, p.size as usize);
-                let (interval, timeout) = (Duration::from_millis(p.interval_ms), Duration::from_millis(p.timeout_ms));
+                let (interval, timeout) = (
+                    Duration::from_millis(p.interval_ms),
+                    Duration::from_millis(p.timeout_ms),
+                );
                 let outcome = topo
                     .end(p.from)
                     .ns
                     .run(move || icmp::ping(dst, id, count, size, interval, timeout))
                     .context("ping thread")?
                     .with_context(|| format!("step {}: ping", i + 1))?;
-                progress(&format!("step {}: {} of {} replies", i + 1, outcome.replies, outcome.sent));
+                progress(&format!(
+                    "step {}: {} of {} replies",
+                    i + 1,
+                    outcome.replies,
+                    outcome.sent
+                ));
                 pings.push((p.from, outcome));
             }
         }
@@ -151,8 +190,18 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
     std::thread::sleep(Duration::from_millis(50));
     let [left_l, right_l] = listeners;
     let mut delivered: Vec<(Side, Delivered)> = Vec::new();
-    delivered.extend(left_l.finish("left ICMP listener")?.into_iter().map(|d| (Side::Left, d)));
-    delivered.extend(right_l.finish("right ICMP listener")?.into_iter().map(|d| (Side::Right, d)));
+    delivered.extend(
+        left_l
+            .finish("left ICMP listener")?
+            .into_iter()
+            .map(|d| (Side::Left, d)),
+    );
+    delivered.extend(
+        right_l
+            .finish("right ICMP listener")?
+            .into_iter()
+            .map(|d| (Side::Right, d)),
+    );
     let frames = capture.finish("wire capture")?;
 
     let mut counters = BTreeMap::new();
@@ -163,7 +212,10 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
     drop(topo);
 
     let summary = wire::analyse(&pcap_path)?;
-    progress(&format!("capture: {frames} frames, {} IPv4 packets", summary.ipv4.len()));
+    progress(&format!(
+        "capture: {frames} frames, {} IPv4 packets",
+        summary.ipv4.len()
+    ));
     let obs = Observations {
         pings: pings.clone(),
         delivered,
@@ -175,7 +227,10 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
     Ok(RunReport {
         assertions: results,
         counters,
-        pings: pings.into_iter().map(|(from, outcome)| PingSummary { from, outcome }).collect(),
+        pings: pings
+            .into_iter()
+            .map(|(from, outcome)| PingSummary { from, outcome })
+            .collect(),
         wire: WireStats {
             interface: crate::topology::LEFT_IF.to_string(),
             frames: obs.wire.frames,

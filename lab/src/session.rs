@@ -26,22 +26,41 @@ pub mod exit {
 }
 
 /// Runs `plan` on `backend`, writes `results/<run-id>/` and returns the summary and its folder.
-pub fn run(plan: &Plan, backend: &dyn Backend, results_root: &Path, progress: &dyn Fn(&str)) -> Result<(Summary, PathBuf)> {
+pub fn run(
+    plan: &Plan,
+    backend: &dyn Backend,
+    results_root: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<(Summary, PathBuf)> {
     let dir = ResultsDir::create(results_root, &plan.name, &backend.name())?;
     let started_at = chrono::Local::now().to_rfc3339();
     let t0 = Instant::now();
     let exec = backend.execute(plan, dir.path(), progress)?;
     let (verdict, error, report) = match exec.outcome {
-        Outcome::Completed(r) => (if r.passed() { Verdict::Pass } else { Verdict::Fail }, None, Some(r)),
+        Outcome::Completed(r) => (
+            if r.passed() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            None,
+            Some(r),
+        ),
         Outcome::Unsupported(why) => (Verdict::Unsupported, Some(why), None),
         Outcome::Failed(why) => (Verdict::Error, Some(why), None),
     };
-    let passed = report.as_ref().map_or(0, |r| r.assertions.iter().filter(|a| a.pass).count());
+    let passed = report
+        .as_ref()
+        .map_or(0, |r| r.assertions.iter().filter(|a| a.pass).count());
     let failed = report.as_ref().map_or(0, |r| r.assertions.len() - passed);
     let summary = Summary {
         schema: SUMMARY_SCHEMA,
         run_id: dir.run_id().to_string(),
-        scenario: ScenarioInfo { name: plan.name.clone(), source: plan.source.clone(), description: plan.description.clone() },
+        scenario: ScenarioInfo {
+            name: plan.name.clone(),
+            source: plan.source.clone(),
+            description: plan.description.clone(),
+        },
         cipher: plan.cipher.algorithm.kernel_name().to_string(),
         key_hex: plan.cipher.key.iter().map(|b| format!("{b:02x}")).collect(),
         backend: backend.name(),

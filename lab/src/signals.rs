@@ -13,7 +13,11 @@ extern "C" fn on_signal(_: nix::libc::c_int) {
 
 /// Installs the SIGINT and SIGTERM handlers.
 pub fn install() {
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         // SAFETY: the handler only stores to an atomic.
         let _ = unsafe { sigaction(sig, &action) };
@@ -32,5 +36,9 @@ pub struct Interrupted;
 
 /// Fails with [`Interrupted`] once a signal arrived.
 pub fn check() -> Result<(), Interrupted> {
-    if interrupted() { Err(Interrupted) } else { Ok(()) }
+    if interrupted() {
+        Err(Interrupted)
+    } else {
+        Ok(())
+    }
 }

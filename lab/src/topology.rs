@@ -75,7 +75,11 @@ impl Topology {
                         .context("creating the veth pair (is the veth module available?)")?;
                     let peer = index_of(&h, RIGHT_IF).await?;
                     h.link()
-                        .set(LinkUnspec::new_with_index(peer).setns_by_fd(right_fd).build())
+                        .set(
+                            LinkUnspec::new_with_index(peer)
+                                .setns_by_fd(right_fd)
+                                .build(),
+                        )
                         .execute()
                         .await
                         .context("moving the veth peer into the right namespace")?;
@@ -94,8 +98,18 @@ impl Topology {
             .context("right namespace thread")??;
 
         Ok(Self {
-            left: End { ns: left_ns, ifname: LEFT_IF, ifindex: left_ifindex, addr: l },
-            right: End { ns: right_ns, ifname: RIGHT_IF, ifindex: right_ifindex, addr: r },
+            left: End {
+                ns: left_ns,
+                ifname: LEFT_IF,
+                ifindex: left_ifindex,
+                addr: l,
+            },
+            right: End {
+                ns: right_ns,
+                ifname: RIGHT_IF,
+                ifindex: right_ifindex,
+                addr: r,
+            },
         })
     }
 }
@@ -103,7 +117,10 @@ impl Topology {
 /// IPv6 would add router solicitations and MLD reports the IPv4 data plane
 /// drops; keep the wire to what the scenario sends.
 fn disable_ipv6() {
-    for key in ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"] {
+    for key in [
+        "net.ipv6.conf.all.disable_ipv6",
+        "net.ipv6.conf.default.disable_ipv6",
+    ] {
         let _ = set_sysctl(key, "1");
     }
 }
@@ -115,7 +132,9 @@ where
     F: FnOnce(Handle) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let (conn, handle, _) = rtnetlink::new_connection().context("opening a netlink socket")?;
         let task = tokio::spawn(conn);
@@ -170,12 +189,19 @@ async fn configure(h: &Handle, name: &str, mtu: u32, inner_mtu: u32, a: IfAddr) 
         .scope(RouteScope::Link)
         .protocol(RouteProtocol::Kernel)
         .build();
-    route.attributes.push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(inner_mtu)]));
+    route
+        .attributes
+        .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(inner_mtu)]));
     h.route()
         .add(route)
         .replace()
         .execute()
         .await
-        .with_context(|| format!("setting route MTU {inner_mtu} for {net}/{} on {name}", a.prefix))?;
+        .with_context(|| {
+            format!(
+                "setting route MTU {inner_mtu} for {net}/{} on {name}",
+                a.prefix
+            )
+        })?;
     Ok(idx)
 }

@@ -42,7 +42,10 @@ pub struct WireSummary {
 impl WireSummary {
     /// All IPv4 payload bytes, concatenated.
     pub fn payload_bytes(&self) -> Vec<u8> {
-        self.ipv4.iter().flat_map(|p| p.payload.iter().copied()).collect()
+        self.ipv4
+            .iter()
+            .flat_map(|p| p.payload.iter().copied())
+            .collect()
     }
 
     /// Entropy of all IPv4 payload bytes, bits per byte.
@@ -52,14 +55,21 @@ impl WireSummary {
 
     /// IPv4 packets whose payload contains the plaintext marker.
     pub fn marker_leaks(&self) -> usize {
-        self.ipv4.iter().filter(|p| contains_marker(&p.payload)).count()
+        self.ipv4
+            .iter()
+            .filter(|p| contains_marker(&p.payload))
+            .count()
     }
 
     /// IPv4 packets whose payload contains any of the given plaintexts.
     pub fn plaintext_leaks(&self, plaintexts: &[Vec<u8>]) -> usize {
         self.ipv4
             .iter()
-            .filter(|p| plaintexts.iter().any(|pt| !pt.is_empty() && p.payload.windows(pt.len()).any(|w| w == pt)))
+            .filter(|p| {
+                plaintexts
+                    .iter()
+                    .any(|pt| !pt.is_empty() && p.payload.windows(pt.len()).any(|w| w == pt))
+            })
             .count()
     }
 }
@@ -88,11 +98,20 @@ pub enum WireError {
 /// Reads and summarises a pcap file of Ethernet frames.
 pub fn analyse(path: &Path) -> Result<WireSummary, WireError> {
     let p = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| WireError::Open { path: p.clone(), source })?;
-    let mut reader = PcapReader::new(file).map_err(|source| WireError::Pcap { path: p.clone(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| WireError::Open {
+        path: p.clone(),
+        source,
+    })?;
+    let mut reader = PcapReader::new(file).map_err(|source| WireError::Pcap {
+        path: p.clone(),
+        source,
+    })?;
     let mut out = WireSummary::default();
     while let Some(pkt) = reader.next_packet() {
-        let pkt = pkt.map_err(|source| WireError::Pcap { path: p.clone(), source })?;
+        let pkt = pkt.map_err(|source| WireError::Pcap {
+            path: p.clone(),
+            source,
+        })?;
         out.frames += 1;
         match parse_frame(&pkt.data) {
             Some(w) => out.ipv4.push(w),
@@ -109,23 +128,48 @@ pub fn parse_frame(frame: &[u8]) -> Option<WirePacket> {
         return None;
     }
     let ip = &frame[eth.slice().len()..];
-    let (header_ok, checksum_ok, payload, src, dst, protocol) = match Ipv4HeaderSlice::from_slice(ip) {
-        Ok(h) => {
-            let hlen = h.slice().len();
-            let total = usize::from(h.total_len());
-            let fits = total >= hlen && total <= ip.len();
-            let payload = ip[hlen..total.min(ip.len()).max(hlen)].to_vec();
-            let checksum_ok = crate::traffic::icmp::inet_checksum(h.slice()) == 0;
-            (fits, checksum_ok, payload, h.source_addr(), h.destination_addr(), h.protocol().0)
-        }
-        Err(_) => {
-            let addr = |o: usize| ip.get(o..o + 4).map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]));
-            let src = addr(12).unwrap_or(Ipv4Addr::UNSPECIFIED);
-            let dst = addr(16).unwrap_or(Ipv4Addr::UNSPECIFIED);
-            (false, false, Vec::new(), src, dst, ip.get(9).copied().unwrap_or(0))
-        }
-    };
-    Some(WirePacket { src, dst, protocol, header_ok, checksum_ok, payload })
+    let (header_ok, checksum_ok, payload, src, dst, protocol) =
+        match Ipv4HeaderSlice::from_slice(ip) {
+            Ok(h) => {
+                let hlen = h.slice().len();
+                let total = usize::from(h.total_len());
+                let fits = total >= hlen && total <= ip.len();
+                let payload = ip[hlen..total.min(ip.len()).max(hlen)].to_vec();
+                let checksum_ok = crate::traffic::icmp::inet_checksum(h.slice()) == 0;
+                (
+                    fits,
+                    checksum_ok,
+                    payload,
+                    h.source_addr(),
+                    h.destination_addr(),
+                    h.protocol().0,
+                )
+            }
+            Err(_) => {
+                let addr = |o: usize| {
+                    ip.get(o..o + 4)
+                        .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+                };
+                let src = addr(12).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                let dst = addr(16).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                (
+                    false,
+                    false,
+                    Vec::new(),
+                    src,
+                    dst,
+                    ip.get(9).copied().unwrap_or(0),
+                )
+            }
+        };
+    Some(WirePacket {
+        src,
+        dst,
+        protocol,
+        header_ok,
+        checksum_ok,
+        payload,
+    })
 }
 
 #[cfg(test)]
@@ -136,7 +180,9 @@ mod tests {
     fn frame(payload: &[u8], break_csum: bool) -> Vec<u8> {
         let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
         let total = (20 + payload.len()) as u16;
-        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 1, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 1, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
+        ];
         ip[2..4].copy_from_slice(&total.to_be_bytes());
         let c = inet_checksum(&ip);
         ip[10..12].copy_from_slice(&c.to_be_bytes());
@@ -174,13 +220,18 @@ mod tests {
         let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
         let leak = crate::traffic::payload::marker_payload(40);
         for f in [frame(&leak, false), frame(&[0x5a; 32], false)] {
-            w.write_packet(&PcapPacket::new(std::time::Duration::ZERO, f.len() as u32, &f)).unwrap();
+            w.write_packet(&PcapPacket::new(
+                std::time::Duration::ZERO,
+                f.len() as u32,
+                &f,
+            ))
+            .unwrap();
         }
         drop(w);
         let s = analyse(&path).unwrap();
         assert_eq!(s.frames, 2);
         assert_eq!(s.marker_leaks(), 1);
-        assert_eq!(s.plaintext_leaks(&[leak.clone()]), 1);
+        assert_eq!(s.plaintext_leaks(std::slice::from_ref(&leak)), 1);
         assert!(s.payload_entropy() < 5.0);
     }
 }

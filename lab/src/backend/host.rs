@@ -15,13 +15,17 @@ pub struct Host;
 
 /// `uname -r` of the running kernel.
 pub fn kernel_release() -> String {
-    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown".into())
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// Why this process cannot use the host backend, if it cannot.
 pub fn preflight() -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
-        bail!("the host backend needs root (CAP_NET_ADMIN and CAP_BPF for namespaces, veth and BPF): run it as root");
+        bail!(
+            "the host backend needs root (CAP_NET_ADMIN and CAP_BPF for namespaces, veth and BPF): run it as root"
+        );
     }
     Ok(())
 }
@@ -35,19 +39,29 @@ impl Backend for Host {
         preflight()?;
         let kernel = kernel_release();
         let outcome = if !dataplane::kernel_has_bpf_crypto() {
-            Outcome::Unsupported(format!("kernel {kernel} has no bpf_crypto kfuncs (needs Linux 6.10+ with CONFIG_BPF_SYSCALL and CONFIG_CRYPTO_SKCIPHER)"))
+            Outcome::Unsupported(format!(
+                "kernel {kernel} has no bpf_crypto kfuncs (needs Linux 6.10+ with CONFIG_BPF_SYSCALL and CONFIG_CRYPTO_SKCIPHER)"
+            ))
         } else {
             match runner::run(plan, out_dir, progress) {
                 Ok(report) => Outcome::Completed(report),
-                Err(e) if e.is::<Interrupted>() || e.root_cause().to_string() == "interrupted" => return Err(e),
+                Err(e) if e.is::<Interrupted>() || e.root_cause().to_string() == "interrupted" => {
+                    return Err(e);
+                }
                 Err(e) => {
-                    if let Some(DataPlaneError::Load { log, .. }) = e.downcast_ref::<DataPlaneError>() {
+                    if let Some(DataPlaneError::Load { log, .. }) =
+                        e.downcast_ref::<DataPlaneError>()
+                    {
                         let _ = std::fs::write(out_dir.join("verifier.log"), log);
                     }
                     Outcome::Failed(format!("{e:#}"))
                 }
             }
         };
-        Ok(Execution { kernel, accelerator: None, outcome })
+        Ok(Execution {
+            kernel,
+            accelerator: None,
+            outcome,
+        })
     }
 }

@@ -15,8 +15,8 @@ use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 
 pub use object::Variant;
 
-use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision, STATS_SIZE};
 use crate::plan::CipherSpec;
+use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision, STATS_SIZE};
 
 /// Names of the programs in the object.
 const EGRESS_PROG: &str = "encrypt_egress";
@@ -103,7 +103,11 @@ impl DataPlane {
             builder.open_memory(variant.object())?.load()
         };
         match load() {
-            Ok(obj) => Ok(Self { variant, obj, links: Vec::new() }),
+            Ok(obj) => Ok(Self {
+                variant,
+                obj,
+                links: Vec::new(),
+            }),
             Err(source) => Err(DataPlaneError::Load {
                 variant: variant.as_str(),
                 source,
@@ -128,7 +132,10 @@ impl DataPlane {
     /// Program descriptors for [`attach_in_current_netns`], to be used on a
     /// thread that entered the interface's namespace.
     pub fn attach_fds(&self) -> Result<AttachFds, DataPlaneError> {
-        Ok(AttachFds { egress: self.prog_fd(EGRESS_PROG)?, ingress: self.prog_fd(INGRESS_PROG)? })
+        Ok(AttachFds {
+            egress: self.prog_fd(EGRESS_PROG)?,
+            ingress: self.prog_fd(INGRESS_PROG)?,
+        })
     }
 
     /// Keeps tcx links created by [`attach_in_current_netns`]; they detach
@@ -152,8 +159,18 @@ impl DataPlane {
     }
 
     /// Tries to create a context for any algorithm name (capability probe).
-    pub fn provision_raw(&self, algo: &str, key: &[u8], iv_len: u32) -> Result<u64, DataPlaneError> {
-        let mut args = Provision { op: OP_INSTALL, key_len: key.len() as u32, iv_len, ..Default::default() };
+    pub fn provision_raw(
+        &self,
+        algo: &str,
+        key: &[u8],
+        iv_len: u32,
+    ) -> Result<u64, DataPlaneError> {
+        let mut args = Provision {
+            op: OP_INSTALL,
+            key_len: key.len() as u32,
+            iv_len,
+            ..Default::default()
+        };
         let n = key.len().min(32);
         args.key[..n].copy_from_slice(&key[..n]);
         let a = algo.as_bytes();
@@ -164,7 +181,10 @@ impl DataPlane {
 
     /// Removes the key: from now on both directions drop IPv4 traffic.
     pub fn clear_key(&self) -> Result<u64, DataPlaneError> {
-        let mut args = Provision { op: OP_CLEAR, ..Default::default() };
+        let mut args = Provision {
+            op: OP_CLEAR,
+            ..Default::default()
+        };
         self.run_provision(&mut args, "(clear)")
     }
 
@@ -182,17 +202,27 @@ impl DataPlane {
             return Err(DataPlaneError::Run(std::io::Error::from_raw_os_error(-rc)));
         }
         if args.status < 0 {
-            return Err(DataPlaneError::Crypto { algo: algo.to_string(), errno: -args.status });
+            return Err(DataPlaneError::Crypto {
+                algo: algo.to_string(),
+                errno: -args.status,
+            });
         }
         Ok(args.generation)
     }
 
     /// Reads the per-CPU counters, summed over CPUs.
     pub fn counters(&self) -> Result<Counters, DataPlaneError> {
-        let map = self.obj.maps().find(|m| m.name() == "stats").ok_or(DataPlaneError::Missing("stats map"))?;
+        let map = self
+            .obj
+            .maps()
+            .find(|m| m.name() == "stats")
+            .ok_or(DataPlaneError::Missing("stats map"))?;
         let per_cpu = map
             .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
-            .map_err(|source| DataPlaneError::Map { map: "stats", source })?
+            .map_err(|source| DataPlaneError::Map {
+                map: "stats",
+                source,
+            })?
             .unwrap_or_default();
         Ok(sum_counters(&per_cpu))
     }
@@ -203,7 +233,10 @@ pub fn sum_counters(per_cpu: &[Vec<u8>]) -> Counters {
     let mut out: Counters = COUNTER_NAMES.iter().map(|n| (n.to_string(), 0)).collect();
     for cpu in per_cpu {
         for (i, name) in COUNTER_NAMES.iter().enumerate() {
-            if let Some(b) = cpu.get(i * 8..i * 8 + 8).filter(|_| cpu.len() >= STATS_SIZE) {
+            if let Some(b) = cpu
+                .get(i * 8..i * 8 + 8)
+                .filter(|_| cpu.len() >= STATS_SIZE)
+            {
                 *out.get_mut(*name).unwrap() += u64::from_ne_bytes(b.try_into().unwrap());
             }
         }
@@ -214,7 +247,10 @@ pub fn sum_counters(per_cpu: &[Vec<u8>]) -> Counters {
 /// Attaches the egress and ingress programs to `ifindex` with tcx. Must run
 /// on a thread inside the interface's network namespace: the kernel
 /// resolves the ifindex in the caller's namespace.
-pub fn attach_in_current_netns(fds: AttachFds, ifindex: u32) -> Result<Vec<OwnedFd>, DataPlaneError> {
+pub fn attach_in_current_netns(
+    fds: AttachFds,
+    ifindex: u32,
+) -> Result<Vec<OwnedFd>, DataPlaneError> {
     let mut links = Vec::new();
     for (prog, fd, kind) in [
         (EGRESS_PROG, fds.egress, libbpf_sys::BPF_TCX_EGRESS),
@@ -223,7 +259,11 @@ pub fn attach_in_current_netns(fds: AttachFds, ifindex: u32) -> Result<Vec<Owned
         // SAFETY: fd is a loaded program; NULL opts means defaults.
         let rc = unsafe { libbpf_sys::bpf_link_create(fd, ifindex as i32, kind, std::ptr::null()) };
         if rc < 0 {
-            return Err(DataPlaneError::Attach { prog, ifindex, source: std::io::Error::from_raw_os_error(-rc) });
+            return Err(DataPlaneError::Attach {
+                prog,
+                ifindex,
+                source: std::io::Error::from_raw_os_error(-rc),
+            });
         }
         // SAFETY: rc is a new file descriptor we own.
         links.push(unsafe { OwnedFd::from_raw_fd(rc) });

@@ -36,5 +36,7 @@ impl Drop for Capture {
 
 /// Takes the captured output.
 pub fn take() -> String {
-    LOG.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default()
+    LOG.lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default()
 }

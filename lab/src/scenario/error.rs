@@ -30,7 +30,10 @@ impl ScenarioError {
     }
 
     pub(crate) fn syntax(path: &Path, err: &serde_saphyr::Error) -> Self {
-        let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
         // The library's rendering includes a source snippet; keep the first line.
         let full = err.to_string();
         let message = full
@@ -38,8 +41,16 @@ impl ScenarioError {
             .find(|l| !l.trim().is_empty())
             .unwrap_or("invalid scenario")
             .trim()
-            .trim_start_matches("error: ")
-            .to_string();
+            .trim_start_matches("error: ");
+        // Drop the library's own "line N column M: " prefix; we print file:line:col.
+        let message = match message
+            .strip_prefix("line ")
+            .and_then(|m| m.split_once(": "))
+        {
+            Some((pos, rest)) if pos.contains(" column ") => rest,
+            _ => message,
+        }
+        .to_string();
         Self {
             file: path.to_path_buf(),
             line,
@@ -50,7 +61,12 @@ impl ScenarioError {
     }
 
     /// An error about the value of `field`, defined at `at`.
-    pub fn at(path: &Path, at: Location, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn at(
+        path: &Path,
+        at: Location,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             file: path.to_path_buf(),
             line: at.line(),

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
-    AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrIn, recvfrom, sendto, setsockopt, socket,
-    sockopt,
+    AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrIn, recvfrom, sendto,
+    setsockopt, socket, sockopt,
 };
 use nix::sys::time::TimeVal;
 use serde::{Deserialize, Serialize};
@@ -51,8 +51,17 @@ pub struct Delivered {
 }
 
 fn raw_icmp_socket(timeout: Duration) -> std::io::Result<OwnedFd> {
-    let fd = socket(AddressFamily::Inet, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::Icmp)?;
-    setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(0, timeout.as_micros() as _))?;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::Icmp,
+    )?;
+    setsockopt(
+        &fd,
+        sockopt::ReceiveTimeout,
+        &TimeVal::new(0, timeout.as_micros() as _),
+    )?;
     Ok(fd)
 }
 
@@ -86,15 +95,30 @@ pub fn parse_echo(ip: &[u8]) -> Option<(u8, u16, u16, &[u8])> {
     if icmp.len() < 8 || ip[9] != 1 || inet_checksum(icmp) != 0 {
         return None;
     }
-    Some((icmp[0], u16::from_be_bytes([icmp[4], icmp[5]]), u16::from_be_bytes([icmp[6], icmp[7]]), &icmp[8..]))
+    Some((
+        icmp[0],
+        u16::from_be_bytes([icmp[4], icmp[5]]),
+        u16::from_be_bytes([icmp[6], icmp[7]]),
+        &icmp[8..],
+    ))
 }
 
 /// Sends `count` echo requests of `size` data bytes to `dst` and collects
 /// the replies. Runs in the calling thread's namespace.
-pub fn ping(dst: Ipv4Addr, id: u16, count: u32, size: usize, interval: Duration, timeout: Duration) -> std::io::Result<PingOutcome> {
+pub fn ping(
+    dst: Ipv4Addr,
+    id: u16,
+    count: u32,
+    size: usize,
+    interval: Duration,
+    timeout: Duration,
+) -> std::io::Result<PingOutcome> {
     let fd = raw_icmp_socket(Duration::from_millis(10))?;
     let to = SockaddrIn::from(std::net::SocketAddrV4::new(dst, 0));
-    let mut out = PingOutcome { id, ..Default::default() };
+    let mut out = PingOutcome {
+        id,
+        ..Default::default()
+    };
     let mut sent_at: Vec<Instant> = Vec::new();
     let mut seen = vec![false; count as usize];
     let mut buf = vec![0u8; 65536];
@@ -160,7 +184,11 @@ impl Listener {
                 match recvfrom::<SockaddrIn>(fd.as_raw_fd(), &mut buf) {
                     Ok((n, _)) => {
                         if let Some((ECHO_REQUEST, id, seq, data)) = parse_echo(&buf[..n]) {
-                            got.push(Delivered { id, seq, data: data.to_vec() });
+                            got.push(Delivered {
+                                id,
+                                seq,
+                                data: data.to_vec(),
+                            });
                         }
                     }
                     Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
@@ -186,7 +214,9 @@ mod tests {
     fn echo_roundtrip_parses() {
         let msg = echo_message(ECHO_REQUEST, 0x1234, 7, b"hello");
         assert_eq!(inet_checksum(&msg), 0);
-        let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2];
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+        ];
         ip.extend_from_slice(&msg);
         let (t, id, seq, data) = parse_echo(&ip).unwrap();
         assert_eq!((t, id, seq, data), (ECHO_REQUEST, 0x1234, 7, &b"hello"[..]));

@@ -12,7 +12,9 @@ pub fn marker_payload(size: usize) -> Vec<u8> {
 /// Whether `haystack` contains the marker (or, for short data, a 12-byte
 /// piece of it).
 pub fn contains_marker(haystack: &[u8]) -> bool {
-    haystack.windows(12).any(|w| MARKER.windows(12).any(|m| m == w))
+    haystack
+        .windows(12)
+        .any(|w| MARKER.windows(12).any(|m| m == w))
 }
 
 #[cfg(test)]

@@ -1,0 +1,120 @@
+//! Helpers shared by the integration tests: skip rules, a cross-process
+//! lock for tests that load BPF, and running the `lab` binary.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Why the host backend cannot run here, if it cannot.
+pub fn host_skip_reason() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not root: the host backend needs CAP_NET_ADMIN and CAP_BPF".into());
+    }
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+    if !kallsyms
+        .lines()
+        .any(|l| l.ends_with(" bpf_crypto_ctx_create"))
+    {
+        return Some("the running kernel has no bpf_crypto kfuncs".into());
+    }
+    None
+}
+
+/// Prints a skip line and returns true when the host backend is unusable.
+pub fn skip_without_host(test: &str) -> bool {
+    match host_skip_reason() {
+        Some(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Serialises tests that load BPF programs or count them, across test
+/// processes (nextest runs each test in its own process).
+pub struct BpfLock(File);
+
+impl BpfLock {
+    /// Blocks until the lock is ours.
+    pub fn acquire() -> Self {
+        let f = File::create(std::env::temp_dir().join("bpfcrypt-lab-tests.lock")).unwrap();
+        // SAFETY: flock on a valid descriptor.
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+        BpfLock(f)
+    }
+}
+
+/// Runs `lab` with arguments from the repository root.
+pub fn lab(args: &[&str], results: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results)
+        .output()
+        .expect("running lab")
+}
+
+/// Stdout and stderr of a finished `lab`, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Run folders (not partial ones) under `results`.
+pub fn run_dirs(results: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(results)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Names of loaded BPF programs (kernel-truncated to 15 characters).
+pub fn loaded_prog_names() -> Vec<String> {
+    let mut names = Vec::new();
+    let mut id = 0u32;
+    // SAFETY: libbpf wrappers around the bpf(2) syscall with valid pointers.
+    unsafe {
+        while libbpf_sys::bpf_prog_get_next_id(id, &mut id) == 0 {
+            let fd = libbpf_sys::bpf_prog_get_fd_by_id(id);
+            if fd < 0 {
+                continue;
+            }
+            let mut info: libbpf_sys::bpf_prog_info = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+            if libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) == 0 {
+                let n: Vec<u8> = info
+                    .name
+                    .iter()
+                    .take_while(|c| **c != 0)
+                    .map(|c| *c as u8)
+                    .collect();
+                names.push(String::from_utf8_lossy(&n).into_owned());
+            }
+            libc::close(fd);
+        }
+    }
+    names
+}
+
+/// Whether any data plane program is still loaded.
+pub fn dataplane_loaded() -> bool {
+    loaded_prog_names()
+        .iter()
+        .any(|n| n == "encrypt_egress" || n == "decrypt_ingress" || n == "provision")
+}

@@ -1,0 +1,169 @@
+//! End to end on the running kernel: the ping scenario through the real
+//! data plane in real namespaces, the pcap read back by tcpdump, and the
+//! cleanup on failure and Ctrl-C.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn summary(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn ping_scenario_passes_and_wire_is_encrypted() {
+    if skip_without_host("ping_scenario_passes_and_wire_is_encrypted") {
+        return;
+    }
+    let _lock = BpfLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["run", "scenarios/ping.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    assert_eq!(runs.len(), 1, "one result folder: {runs:?}");
+    let s = summary(&runs[0]);
+    assert_eq!(s["verdict"], "pass");
+    assert_eq!(s["backend"], "host");
+    assert_eq!(s["failed"], 0);
+    assert!(s["passed"].as_u64().unwrap() >= 4);
+    for a in s["report"]["assertions"].as_array().unwrap() {
+        assert!(
+            a["expected"].is_string() && a["observed"].is_string() && a["pass"] == true,
+            "{a}"
+        );
+    }
+    assert!(
+        s["report"]["counters"]["left"]["encrypted"]
+            .as_u64()
+            .unwrap()
+            >= 5
+    );
+    assert!(
+        s["report"]["counters"]["right"]["decrypted"]
+            .as_u64()
+            .unwrap()
+            >= 5
+    );
+    assert!(
+        !dataplane_loaded(),
+        "data plane programs left loaded after the run"
+    );
+
+    // tcpdump reads the pcap: the IP header is clear, the ICMP is not.
+    let pcap = runs[0].join("wire.pcap");
+    match std::process::Command::new("tcpdump")
+        .args(["-nn", "-v", "-r"])
+        .arg(&pcap)
+        .arg("icmp")
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let t = String::from_utf8_lossy(&o.stdout);
+            assert!(t.contains("198.18.0.1 > 198.18.0.2"), "{t}");
+            assert!(t.contains("proto ICMP (1)"), "{t}");
+            assert!(
+                !t.contains("echo request"),
+                "tcpdump decoded an echo request: plaintext on the wire\n{t}"
+            );
+            assert!(
+                t.contains("wrong icmp cksum") || t.contains("type-#"),
+                "{t}"
+            );
+        }
+        Ok(o) => panic!(
+            "tcpdump could not read {}: {}",
+            pcap.display(),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => {
+            eprintln!("tcpdump not installed ({e}); pcap checked by the lab's own reader only")
+        }
+    }
+}
+
+#[test]
+fn failing_assertion_gives_nonzero_exit_and_a_complete_result() {
+    if skip_without_host("failing_assertion_gives_nonzero_exit_and_a_complete_result") {
+        return;
+    }
+    let _lock = BpfLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(
+        &["run", "lab/tests/fixtures/ping-expect-nokey-drops.yaml"],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    assert_eq!(runs.len(), 1);
+    let s = summary(&runs[0]);
+    assert_eq!(s["verdict"], "fail");
+    let failed: Vec<&serde_json::Value> = s["report"]["assertions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["pass"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["name"], "counter left.dropped_nokey");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
+    assert!(!dataplane_loaded());
+}
+
+#[test]
+fn bad_scenario_is_located_and_leaves_nothing() {
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(
+        &["run", "lab/tests/fixtures/bad-address.yaml"],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad-address.yaml:9:"), "{err}");
+    assert!(err.contains("topology.right.address"), "{err}");
+    assert!(
+        run_dirs(results.path()).is_empty(),
+        "no result for a bad scenario"
+    );
+}
+
+#[test]
+fn ctrl_c_cleans_up() {
+    if skip_without_host("ctrl_c_cleans_up") {
+        return;
+    }
+    let _lock = BpfLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["run", "lab/tests/fixtures/ping-long.yaml"])
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the data plane is attached and traffic flows.
+    let t0 = std::time::Instant::now();
+    while !dataplane_loaded() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "data plane never loaded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        run_dirs(results.path()).is_empty(),
+        "interrupted run left {:?}",
+        run_dirs(results.path())
+    );
+    assert!(
+        !dataplane_loaded(),
+        "interrupted run left BPF programs loaded"
+    );
+}
