@@ -56,8 +56,14 @@ pub struct Summary {
     pub backend: String,
     /// Kernel release (`uname -r`).
     pub kernel: String,
+    /// Catalog kernel name for VM backends (`debian-6.12`).
+    pub kernel_name: Option<String>,
     /// Accelerator for VM backends (`kvm`, `tcg`).
     pub accelerator: Option<String>,
+    /// Oops/BUG/WARNING lines the kernel printed during the run.
+    pub kernel_events: Vec<String>,
+    /// Capability probe, when it was run: the report or why it could not run.
+    pub probe: Option<Result<crate::probe::ProbeReport, String>>,
     /// Start time, RFC 3339.
     pub started_at: String,
     /// Wall time of the run.
@@ -116,7 +122,12 @@ impl ResultsDir {
     }
 
     /// Writes `summary.json` and moves the folder into place.
-    pub fn commit(mut self, summary: &Summary) -> Result<PathBuf> {
+    pub fn commit(self, summary: &Summary) -> Result<PathBuf> {
+        self.commit_as(summary)
+    }
+
+    /// Like [`ResultsDir::commit`] for any serializable summary document.
+    pub fn commit_as<T: Serialize>(mut self, summary: &T) -> Result<PathBuf> {
         let json = serde_json::to_vec_pretty(summary)?;
         std::fs::write(self.partial.join("summary.json"), json).context("writing summary.json")?;
         std::fs::rename(&self.partial, &self.final_path)

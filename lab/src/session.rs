@@ -1,11 +1,11 @@
 //! One `lab run`: plan → backend → results folder → terminal summary.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::backend::{Backend, Outcome};
+use crate::backend::{Backend, Execution, Outcome};
 use crate::plan::Plan;
 use crate::results::{ResultsDir, SUMMARY_SCHEMA, ScenarioInfo, Summary, Verdict};
 
@@ -33,29 +33,44 @@ pub fn run(
     progress: &dyn Fn(&str),
 ) -> Result<(Summary, PathBuf)> {
     let dir = ResultsDir::create(results_root, &plan.name, &backend.name())?;
+    let summary = execute_into(plan, backend, dir.run_id(), dir.path(), progress)?;
+    let path = dir.commit(&summary)?;
+    Ok((summary, path))
+}
+
+/// Runs `plan` on `backend` with artifacts in `out_dir` and builds its summary.
+pub fn execute_into(
+    plan: &Plan,
+    backend: &dyn Backend,
+    run_id: &str,
+    out_dir: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<Summary> {
     let started_at = chrono::Local::now().to_rfc3339();
     let t0 = Instant::now();
-    let exec = backend.execute(plan, dir.path(), progress)?;
+    let exec = backend.execute(plan, out_dir, progress)?;
+    Ok(summarize(plan, &backend.name(), run_id, started_at, t0.elapsed(), exec))
+}
+
+/// Builds a summary from a backend's execution.
+pub fn summarize(
+    plan: &Plan,
+    backend: &str,
+    run_id: &str,
+    started_at: String,
+    elapsed: Duration,
+    exec: Execution,
+) -> Summary {
     let (verdict, error, report) = match exec.outcome {
-        Outcome::Completed(r) => (
-            if r.passed() {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            },
-            None,
-            Some(r),
-        ),
+        Outcome::Completed(r) => (if r.passed() { Verdict::Pass } else { Verdict::Fail }, None, Some(r)),
         Outcome::Unsupported(why) => (Verdict::Unsupported, Some(why), None),
         Outcome::Failed(why) => (Verdict::Error, Some(why), None),
     };
-    let passed = report
-        .as_ref()
-        .map_or(0, |r| r.assertions.iter().filter(|a| a.pass).count());
+    let passed = report.as_ref().map_or(0, |r| r.assertions.iter().filter(|a| a.pass).count());
     let failed = report.as_ref().map_or(0, |r| r.assertions.len() - passed);
-    let summary = Summary {
+    Summary {
         schema: SUMMARY_SCHEMA,
-        run_id: dir.run_id().to_string(),
+        run_id: run_id.to_string(),
         scenario: ScenarioInfo {
             name: plan.name.clone(),
             source: plan.source.clone(),
@@ -63,19 +78,20 @@ pub fn run(
         },
         cipher: plan.cipher.algorithm.kernel_name().to_string(),
         key_hex: plan.cipher.key.iter().map(|b| format!("{b:02x}")).collect(),
-        backend: backend.name(),
+        backend: backend.to_string(),
         kernel: exec.kernel,
+        kernel_name: exec.kernel_name,
         accelerator: exec.accelerator,
+        kernel_events: exec.kernel_events,
+        probe: exec.probe,
         started_at,
-        duration_ms: t0.elapsed().as_millis() as u64,
+        duration_ms: elapsed.as_millis() as u64,
         verdict,
         passed,
         failed,
         error,
         report,
-    };
-    let path = dir.commit(&summary)?;
-    Ok((summary, path))
+    }
 }
 
 /// Exit code for a verdict.

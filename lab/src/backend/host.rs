@@ -11,7 +11,10 @@ use crate::runner;
 use crate::signals::Interrupted;
 
 /// Runs scenarios directly on this machine's kernel.
-pub struct Host;
+pub struct Host {
+    /// Cipher names to probe before the run (empty: no probe).
+    pub probe: Vec<String>,
+}
 
 /// `uname -r` of the running kernel.
 pub fn kernel_release() -> String {
@@ -58,10 +61,13 @@ impl Backend for Host {
                 }
             }
         };
-        Ok(Execution {
-            kernel,
-            accelerator: None,
-            outcome,
-        })
+        let probe = (!self.probe.is_empty()).then(|| {
+            if dataplane::kernel_has_bpf_crypto() {
+                crate::probe::probe(&self.probe).map_err(|e| e.to_string())
+            } else {
+                Err(format!("kernel {kernel} has no bpf_crypto kfuncs"))
+            }
+        });
+        Ok(Execution { kernel, kernel_name: None, accelerator: None, kernel_events: Vec::new(), probe, outcome })
     }
 }

@@ -2,6 +2,7 @@
 //! (a pinned kernel in a VM), `vng` (virtme-ng).
 
 pub mod host;
+pub mod qemu;
 
 use std::path::Path;
 
@@ -27,8 +28,14 @@ pub enum Outcome {
 pub struct Execution {
     /// Kernel release that ran.
     pub kernel: String,
+    /// Catalog name of the kernel, for VMs.
+    pub kernel_name: Option<String>,
     /// Accelerator, for VMs.
     pub accelerator: Option<String>,
+    /// Oops/BUG/WARNING lines the kernel printed.
+    pub kernel_events: Vec<String>,
+    /// Capability probe, when asked for.
+    pub probe: Option<Result<crate::probe::ProbeReport, String>>,
     /// The outcome.
     pub outcome: Outcome,
 }

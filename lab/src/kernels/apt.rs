@@ -2,7 +2,7 @@
 //! status under the cache dir, driven through `APT_CONFIG` so the host's apt setup
 //! (`/etc/apt/apt.conf.d`, sources, state) is neither read for packages nor modified.
 
-use super::catalog::{Archive, AptSettings};
+use super::catalog::{AptSettings, Archive};
 use super::error::KernelError;
 use super::sources::{self, Mirror, SignedBy};
 use std::collections::HashMap;
@@ -129,8 +129,6 @@ pub struct PrivateApt {
     root: PathBuf,
     conf: PathBuf,
     sources_text: String,
-    /// The suite this instance serves.
-    pub suite: String,
 }
 
 impl PrivateApt {
@@ -184,11 +182,11 @@ impl PrivateApt {
             root,
             conf,
             sources_text,
-            suite: suite.to_string(),
         })
     }
 
     /// The private root directory.
+    #[cfg(test)]
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -201,16 +199,18 @@ impl PrivateApt {
 
     /// Whether `update` ran successfully for the current sources.
     pub fn has_lists(&self) -> bool {
-        std::fs::read_to_string(self.root.join("lists.stamp")).ok() == Some(self.sources_text.clone())
+        std::fs::read_to_string(self.root.join("lists.stamp")).ok()
+            == Some(self.sources_text.clone())
     }
 
     /// `apt-get update` for this suite.
     pub fn update(&self) -> Result<(), KernelError> {
         let mut c = self.command("apt-get");
-        c.args(["-q", "update"]);
+        c.args(["-q", "--error-on=any", "update"]);
         run(c)?;
         let stamp = self.root.join("lists.stamp");
-        std::fs::write(&stamp, &self.sources_text).map_err(|e| KernelError::io("writing", &stamp, e))
+        std::fs::write(&stamp, &self.sources_text)
+            .map_err(|e| KernelError::io("writing", &stamp, e))
     }
 
     /// Package names starting with `prefix`.
@@ -371,7 +371,10 @@ Version: 1\n\n";
         assert!(conf.contains(&apt.root().display().to_string()));
         let list = std::fs::read_to_string(apt.root().join("sources.list")).unwrap();
         assert!(list.starts_with("deb [signed-by="), "{list}");
-        assert!(list.ends_with(" http://mirror.example/debian sid main\n"), "{list}");
+        assert!(
+            list.ends_with(" http://mirror.example/debian sid main\n"),
+            "{list}"
+        );
         assert!(!apt.has_lists());
     }
 

@@ -87,7 +87,11 @@ impl Marker {
 
 /// Checks the cache for a locked kernel: the marker must exist, list the lock's sha256s,
 /// and the files it names must exist.
-pub fn check(catalog: &Catalog, name: &str, locked: &LockedKernel) -> Result<FetchedKernel, String> {
+pub fn check(
+    catalog: &Catalog,
+    name: &str,
+    locked: &LockedKernel,
+) -> Result<FetchedKernel, String> {
     let dir = kernel_dir(catalog, name, &locked.release);
     let marker = Marker::read(&dir).ok_or("nothing extracted for the locked version")?;
     let want: Vec<&str> = locked.packages.iter().map(|p| p.sha256.as_str()).collect();

@@ -243,8 +243,7 @@ pub fn glob_match(glob: &str, text: &str) -> bool {
         return glob == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last)
-    {
+    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -290,7 +289,10 @@ kernels:
             Some("6.12.117+deb12")
         );
         assert_eq!(
-            e[0].abi_of(&e[0].packages[0], "linux-image-6.1.0-47-cloud-amd64-unsigned"),
+            e[0].abi_of(
+                &e[0].packages[0],
+                "linux-image-6.1.0-47-cloud-amd64-unsigned"
+            ),
             None
         );
         assert_eq!(
@@ -301,7 +303,8 @@ kernels:
 
     #[test]
     fn rejects_bad_catalogs() {
-        let dup = format!("{YAML}  - name: k1\n    suite: s\n    abi: a\n    packages: ['x{{abi}}']\n");
+        let dup =
+            format!("{YAML}  - name: k1\n    suite: s\n    abi: a\n    packages: ['x{{abi}}']\n");
         assert!(parse_catalog(&dup).unwrap_err().contains("twice"));
         let nopat = YAML.replace("linux-binary-{abi}", "linux-binary");
         assert!(parse_catalog(&nopat).unwrap_err().contains("{abi}"));

@@ -35,25 +35,14 @@ impl Format {
             Format::None
         }
     }
-
-    /// Format implied by a file name suffix (`.xz`, `.zst`, `.gz`), else `None`.
-    pub fn from_suffix(name: &str) -> Self {
-        if name.ends_with(".xz") {
-            Format::Xz
-        } else if name.ends_with(".zst") {
-            Format::Zstd
-        } else if name.ends_with(".gz") {
-            Format::Gzip
-        } else {
-            Format::None
-        }
-    }
 }
 
 /// Wraps `r` in a streaming decoder for `format` (single stream, trailing bytes ignored).
 pub fn reader<'a, R: Read + 'a>(format: Format, r: R) -> io::Result<Box<dyn Read + 'a>> {
     match format {
-        Format::Zstd => Ok(Box::new(zstd::stream::read::Decoder::new(r)?.single_frame())),
+        Format::Zstd => Ok(Box::new(
+            zstd::stream::read::Decoder::new(r)?.single_frame(),
+        )),
         Format::Xz => Ok(Box::new(liblzma::read::XzDecoder::new(r))),
         Format::None => Ok(Box::new(r)),
         Format::Gzip | Format::Lz4 => Err(io::Error::new(

@@ -130,11 +130,17 @@ pub(crate) mod tests {
         .unwrap();
         let out = dir.path().join("root");
         extract_data(&deb, &out).unwrap();
-        assert_eq!(std::fs::read(out.join("boot/vmlinuz-1")).unwrap(), b"kernel");
+        assert_eq!(
+            std::fs::read(out.join("boot/vmlinuz-1")).unwrap(),
+            b"kernel"
+        );
         assert!(!out.join("usr/share").exists());
         assert_eq!(sha256_file(&deb).unwrap().len(), 64);
         std::fs::write(&deb, b"!<arch>\n").unwrap();
-        assert!(matches!(extract_data(&deb, &out), Err(KernelError::Deb { .. })));
+        assert!(matches!(
+            extract_data(&deb, &out),
+            Err(KernelError::Deb { .. })
+        ));
     }
 
     #[test]

@@ -46,8 +46,12 @@ fn cmp_part(a: &str, b: &str) -> Ordering {
         // Digit run, numerically (leading zeros ignored).
         let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
         let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
-        let na = std::str::from_utf8(&a[..da]).unwrap_or("").trim_start_matches('0');
-        let nb = std::str::from_utf8(&b[..db]).unwrap_or("").trim_start_matches('0');
+        let na = std::str::from_utf8(&a[..da])
+            .unwrap_or("")
+            .trim_start_matches('0');
+        let nb = std::str::from_utf8(&b[..db])
+            .unwrap_or("")
+            .trim_start_matches('0');
         match na.len().cmp(&nb.len()).then_with(|| na.cmp(nb)) {
             Ordering::Equal => {}
             o => return o,

@@ -61,7 +61,12 @@ fn u64_at(d: &[u8], off: usize) -> Result<usize, ElfError> {
     usize::try_from(v).map_err(|_| ElfError::Malformed("offset"))
 }
 
-fn slice(d: &[u8], off: usize, len: usize, what: &'static str) -> Result<&[u8], ElfError> {
+fn slice<'d>(
+    d: &'d [u8],
+    off: usize,
+    len: usize,
+    what: &'static str,
+) -> Result<&'d [u8], ElfError> {
     off.checked_add(len)
         .and_then(|end| d.get(off..end))
         .ok_or(ElfError::Malformed(what))
@@ -210,12 +215,12 @@ pub(crate) mod tests {
         }
         let shstr_off = out.len();
         out.extend_from_slice(&shstrtab);
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         let shoff = out.len();
         out.extend_from_slice(&[0u8; 64]); // null section
-        let mut push_sh = |out: &mut Vec<u8>, name: u32, kind: u32, off: usize, size: usize| {
+        let push_sh = |out: &mut Vec<u8>, name: u32, kind: u32, off: usize, size: usize| {
             let mut h = [0u8; 64];
             h[0..4].copy_from_slice(&name.to_le_bytes());
             h[4..8].copy_from_slice(&kind.to_le_bytes());
@@ -243,11 +248,11 @@ pub(crate) mod tests {
         n.extend_from_slice(&kind.to_le_bytes());
         n.extend_from_slice(name);
         n.push(0);
-        while n.len() % 4 != 0 {
+        while !n.len().is_multiple_of(4) {
             n.push(0);
         }
         n.extend_from_slice(desc);
-        while n.len() % 4 != 0 {
+        while !n.len().is_multiple_of(4) {
             n.push(0);
         }
         n
@@ -263,8 +268,14 @@ pub(crate) mod tests {
         assert_eq!(e.section(".nope").unwrap(), None);
         let n = e.notes().unwrap();
         assert_eq!(n.len(), 2);
-        assert_eq!((n[0].name, n[0].kind, n[0].desc), (&b"Xen"[..], 18, &[1u8, 2, 3, 4][..]));
-        assert_eq!((n[1].name, n[1].kind, n[1].desc), (&b"GNU"[..], 3, &b"abc"[..]));
+        assert_eq!(
+            (n[0].name, n[0].kind, n[0].desc),
+            (&b"Xen"[..], 18, &[1u8, 2, 3, 4][..])
+        );
+        assert_eq!(
+            (n[1].name, n[1].kind, n[1].desc),
+            (&b"GNU"[..], 3, &b"abc"[..])
+        );
     }
 
     #[test]

@@ -70,11 +70,11 @@ fn fetch_one(
     let name = &entry.name;
     let mut apt: Option<PrivateApt> = None;
     let existing = lock.kernels.get(name).filter(|l| l.matches(entry)).cloned();
-    if let (Some(l), false) = (&existing, update) {
-        if let Ok(k) = cache::check(catalog, name, l) {
-            progress(format!("{name}: {} already cached", l.release));
-            return Ok(k);
-        }
+    if let (Some(l), false) = (&existing, update)
+        && let Ok(k) = cache::check(catalog, name, l)
+    {
+        progress(format!("{name}: {} already cached", l.release));
+        return Ok(k);
     }
     let (mut locked, resolved) = match existing {
         Some(l) if !update => (l, false),
@@ -82,7 +82,10 @@ fn fetch_one(
             let a = private_apt(catalog, entry)?;
             progress(format!("{name}: apt-get update ({})", entry.suite));
             a.update()?;
-            let l = resolve(&a, entry)?;
+            let mut l = resolve(&a, entry)?;
+            if let Some(old) = existing.filter(|old| old.packages == l.packages) {
+                l.release = old.release; // same debs: the extracted tree stays valid
+            }
             apt = Some(a);
             (l, true)
         }
@@ -268,12 +271,26 @@ fn extract(
     debs: &[PathBuf],
 ) -> anyhow::Result<FetchedKernel> {
     let name = &entry.name;
+    let base = catalog.paths.kernels_cache().join(name);
+    if locked.release.is_empty() {
+        // Freshly resolved: an earlier extraction of the very same debs is still good.
+        let want: Vec<&str> = locked.packages.iter().map(|p| p.sha256.as_str()).collect();
+        let previous = std::fs::read_dir(&base)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| Marker::read(&e.path()))
+            .find(|m| m.sha256.iter().map(String::as_str).eq(want.iter().copied()));
+        if let Some(m) = previous {
+            locked.release = m.release;
+        }
+    }
     if !locked.release.is_empty()
         && let Ok(k) = cache::check(catalog, name, locked)
     {
+        progress(format!("{name}: {} already extracted", locked.release));
         return Ok(k);
     }
-    let base = catalog.paths.kernels_cache().join(name);
     let tmp = base.join(format!(".tmp-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
@@ -383,7 +400,10 @@ mod tests {
         std::fs::create_dir_all(d.path().join("lib/modules/6.12.1-cloud/kernel")).unwrap();
         assert_eq!(
             find_release(d.path()),
-            Some(("6.12.1-cloud".into(), PathBuf::from("lib/modules/6.12.1-cloud")))
+            Some((
+                "6.12.1-cloud".into(),
+                PathBuf::from("lib/modules/6.12.1-cloud")
+            ))
         );
         std::fs::create_dir_all(d.path().join("usr/lib/modules/7.3-cloud")).unwrap();
         assert_eq!(find_release(d.path()), None, "two releases are ambiguous");

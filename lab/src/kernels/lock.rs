@@ -176,7 +176,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_lock() {
-        assert!(Lock::parse("{\"format\": 2}").unwrap_err().contains("format"));
+        assert!(
+            Lock::parse("{\"format\": 2}")
+                .unwrap_err()
+                .contains("format")
+        );
         assert!(Lock::parse("not json").is_err());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kernels.lock");

@@ -415,13 +415,20 @@ mod tests {
 
     #[test]
     fn modinfo_fields() {
-        let m = module("aesni_intel", "crypto_simd,cryptd", "softdep=pre: gf128mul post: x\0");
+        let m = module(
+            "aesni_intel",
+            "crypto_simd,cryptd",
+            "softdep=pre: gf128mul post: x\0",
+        );
         let info = modinfo(&m).unwrap();
         assert_eq!(info.get("name"), Some("aesni_intel"));
         assert_eq!(info.depends(), ["crypto_simd", "cryptd"]);
         assert_eq!(info.softdeps_pre(), ["gf128mul"]);
         assert!(ModInfo::parse(b"depends=\0").depends().is_empty());
-        assert_eq!(module_name_of("aesni-intel.ko.xz").as_deref(), Some("aesni_intel"));
+        assert_eq!(
+            module_name_of("aesni-intel.ko.xz").as_deref(),
+            Some("aesni_intel")
+        );
         assert_eq!(module_name_of("modules.order"), None);
     }
 
@@ -448,14 +455,28 @@ mod tests {
                 "softdep=pre: gf128mul\0",
             ))),
         );
-        w("crypto_simd.ko.zst", zstd::stream::encode_all(&module("crypto_simd", "cryptd", "")[..], 1).unwrap());
+        w(
+            "crypto_simd.ko.zst",
+            zstd::stream::encode_all(&module("crypto_simd", "cryptd", "")[..], 1).unwrap(),
+        );
         w("cryptd.ko", module("cryptd", "", ""));
         w("gf128mul.ko", module("gf128mul", "", ""));
         w("broken.ko", module("broken", "nowhere", ""));
-        std::fs::write(dir.path().join("modules.builtin"), "kernel/net/sched/sch_ingress.ko\n").unwrap();
+        std::fs::write(
+            dir.path().join("modules.builtin"),
+            "kernel/net/sched/sch_ingress.ko\n",
+        )
+        .unwrap();
 
-        let r = resolve(dir.path(), &["aesni-intel", "sch_ingress", "veth", "cryptd"]).unwrap();
-        assert_eq!(r.names(), ["cryptd", "crypto_simd", "gf128mul", "aesni_intel"]);
+        let r = resolve(
+            dir.path(),
+            &["aesni-intel", "sch_ingress", "veth", "cryptd"],
+        )
+        .unwrap();
+        assert_eq!(
+            r.names(),
+            ["cryptd", "crypto_simd", "gf128mul", "aesni_intel"]
+        );
         assert!(r.modules[3].signature_stripped);
         assert!(modinfo(&r.modules[3].bytes).is_ok());
         assert_eq!(r.builtin, ["sch_ingress"]);
@@ -466,7 +487,10 @@ mod tests {
         let no_soft = resolve_with(
             dir.path(),
             &["aesni_intel"],
-            ResolveOptions { strip_signatures: false, softdeps: false },
+            ResolveOptions {
+                strip_signatures: false,
+                softdeps: false,
+            },
         )
         .unwrap();
         assert_eq!(no_soft.names(), ["cryptd", "crypto_simd", "aesni_intel"]);

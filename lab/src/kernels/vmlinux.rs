@@ -91,12 +91,12 @@ pub fn check_pvh(elf: &[u8]) -> Result<(), VmlinuxError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::kernels::elf::tests::{note, synthetic_elf};
 
     /// A fake bzImage: 1 setup sector + boot sector, then `payload` after 0x40 bytes of junk.
-    fn fake_bzimage(payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn fake_bzimage(payload: &[u8]) -> Vec<u8> {
         let mut img = vec![0u8; 1024];
         img[0x1f1] = 1;
         img[0x202..0x206].copy_from_slice(b"HdrS");

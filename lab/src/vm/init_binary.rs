@@ -1,0 +1,80 @@
+//! The guest's `/init`: this `lab` executable, which must be static.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Whether an ELF file has no program interpreter (is statically linked).
+pub fn is_static_elf(bytes: &[u8]) -> Option<bool> {
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 {
+        return None;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().ok()?) as usize;
+    let (phentsize, phnum) = (u16_at(54), u16_at(56));
+    for i in 0..phnum {
+        let off = phoff + i * phentsize;
+        let p_type = u32::from_le_bytes(bytes.get(off..off + 4)?.try_into().ok()?);
+        if p_type == 3 {
+            return Some(false); // PT_INTERP
+        }
+    }
+    Some(true)
+}
+
+/// Returns a copy of the running executable, stripped of debug info when
+/// `strip` is available, cached under `cache_dir`.
+pub fn prepare(cache_dir: &Path) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the lab executable")?;
+    let bytes = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
+    match is_static_elf(&bytes) {
+        Some(true) => {}
+        Some(false) => bail!(
+            "{} is dynamically linked and cannot run as the guest's PID 1; build it with the repository's \
+             .cargo/config.toml (static, target x86_64-unknown-linux-gnu), e.g. `just lab …`",
+            exe.display()
+        ),
+        None => bail!("{} is not an x86-64 ELF executable", exe.display()),
+    }
+    let meta = std::fs::metadata(&exe)?;
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+    let dir = cache_dir.join("guest");
+    std::fs::create_dir_all(&dir)?;
+    let out = dir.join(format!("lab-init-{}-{}", meta.len(), mtime.as_nanos()));
+    if out.exists() {
+        return Ok(out);
+    }
+    let tmp = dir.join(format!(".lab-init-{}", std::process::id()));
+    let stripped = Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&tmp)
+        .arg(&exe)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !stripped {
+        std::fs::copy(&exe, &tmp).with_context(|| format!("copying {}", exe.display()))?;
+    }
+    std::fs::rename(&tmp, &out)?;
+    // Drop older copies.
+    for e in std::fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
+        if e.path() != out && e.file_name().to_string_lossy().starts_with("lab-init-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_test_binary_is_static() {
+        // The workspace builds everything with +crt-static.
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert_eq!(is_static_elf(&bytes), Some(true));
+        assert_eq!(is_static_elf(b"not an elf"), None);
+    }
+}
