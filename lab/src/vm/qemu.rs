@@ -25,6 +25,18 @@ pub const QEMU_ENV: &str = "LAB_QEMU";
 pub const CMDLINE: &str = "console=ttyS0 panic=-1 loglevel=5 mitigations=off cryptomgr.notests tsc=reliable \
      no_timer_check nokaslr audit=0 random.trust_cpu=on softlockup_panic=1";
 
+/// Environment variable with extra kernel command-line words (debugging;
+/// the tests use it to provoke a real panic).
+pub const APPEND_ENV: &str = "LAB_KERNEL_APPEND";
+
+/// The full kernel command line.
+pub fn cmdline() -> String {
+    match std::env::var(APPEND_ENV) {
+        Ok(extra) if !extra.trim().is_empty() => format!("{CMDLINE} {}", extra.trim()),
+        _ => CMDLINE.to_string(),
+    }
+}
+
 /// The QEMU binary to run.
 pub fn qemu_binary() -> String {
     std::env::var(QEMU_ENV).unwrap_or_else(|_| "qemu-system-x86_64".into())
@@ -143,7 +155,8 @@ pub fn run(cfg: &VmConfig, progress: &dyn Fn(&str)) -> Result<VmRun> {
         .arg(&cfg.kernel_image)
         .arg("-initrd")
         .arg(&cfg.initrd)
-        .args(["-append", CMDLINE])
+        .arg("-append")
+        .arg(cmdline())
         .args(["-device", "virtio-serial-pci"])
         .arg("-chardev")
         .arg(format!("file,id=res,path={}", cfg.results_file.display()))

@@ -1,0 +1,166 @@
+//! The qemu backend on a real pinned kernel under TCG (or KVM where it
+//! works): ping passes, the matrix and the capability probe run, and each
+//! failure class (timeout, kernel panic, unsupported kernel, missing
+//! kernel, bad scenario) is reported as such.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+const KERNEL: &str = "debian-6.12";
+
+/// Why VM tests cannot run here, if they cannot.
+fn vm_skip_reason() -> Option<String> {
+    if Command::new("qemu-system-x86_64").arg("--version").output().is_err() {
+        return Some("qemu-system-x86_64 is not installed (run ./scripts/setup)".into());
+    }
+    None
+}
+
+fn skip(test: &str) -> bool {
+    match vm_skip_reason() {
+        Some(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Fetches a catalog kernel into the cache (a no-op when cached).
+fn ensure_kernel(name: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["kernels", "fetch", name])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "fetching {name}: {}", text(&out));
+}
+
+fn summary(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn ping_passes_on_pinned_kernel() {
+    if skip("ping_passes_on_pinned_kernel") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["run", "--kernel", KERNEL, "scenarios/ping.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    assert_eq!(runs.len(), 1);
+    let s = summary(&runs[0]);
+    assert_eq!(s["verdict"], "pass", "{s}");
+    assert_eq!(s["backend"], "qemu");
+    assert_eq!(s["kernel_name"], KERNEL);
+    assert!(s["kernel"].as_str().unwrap().starts_with("6.12."), "{s}");
+    assert!(matches!(s["accelerator"].as_str(), Some("tcg" | "kvm")));
+    assert!(s["report"]["counters"]["right"]["decrypted"].as_u64().unwrap() >= 5);
+    assert!(runs[0].join("console.log").is_file());
+    let pcap = std::fs::read(runs[0].join("wire.pcap")).unwrap();
+    assert!(pcap.len() > 24 + 10 * 16, "the guest's pcap came back");
+}
+
+#[test]
+fn matrix_runs_every_kernel_with_probe() {
+    if skip("matrix_runs_every_kernel_with_probe") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["matrix", "--no-host", "--kernels", KERNEL, "scenarios/ping.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    assert_eq!(runs.len(), 1);
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(runs[0].join("matrix.json")).unwrap()).unwrap();
+    let rows = m["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["summary"]["verdict"], "pass");
+    let probe = rows[0]["summary"]["probe"]["Ok"]["entries"].as_array().unwrap();
+    let get = |c: &str| probe.iter().find(|e| e["cipher"] == c).unwrap().clone();
+    assert_eq!(get("cbc(aes)")["ok"], true);
+    assert_eq!(get("ecb(aes)")["ok"], true);
+    assert_eq!(get("ctr(aes)")["ok"], false, "DESIGN.md: ctr(aes) is refused");
+    assert!(get("ctr(aes)")["errno"].as_i64().unwrap() > 0);
+    assert!(runs[0].join(KERNEL).join("summary.json").is_file());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| debian-6.12 |") && table.contains("EINVAL"), "{table}");
+}
+
+#[test]
+fn timeout_is_reported_with_console_log() {
+    if skip("timeout_is_reported_with_console_log") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    // One second cannot boot a kernel under TCG, nor under KVM with this initramfs.
+    let out = lab(&["run", "--kernel", KERNEL, "--timeout", "1", "scenarios/ping.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    assert_eq!(runs.len(), 1);
+    let s = summary(&runs[0]);
+    assert_eq!(s["verdict"], "error");
+    assert!(s["error"].as_str().unwrap().contains("timed out after 1 s"), "{s}");
+    assert!(runs[0].join("console.log").is_file(), "console log kept");
+}
+
+#[test]
+fn kernel_panic_is_reported() {
+    if skip("kernel_panic_is_reported") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    // No init: a real "Kernel panic - not syncing: No working init found".
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["run", "--kernel", KERNEL, "scenarios/ping.yaml"])
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results.path())
+        .env("LAB_KERNEL_APPEND", "rdinit=/does-not-exist")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    let s = summary(&runs[0]);
+    assert_eq!(s["verdict"], "error");
+    let err = s["error"].as_str().unwrap();
+    assert!(err.starts_with("kernel panic: ") && err.contains("Kernel panic - not syncing"), "{err}");
+    let console = std::fs::read_to_string(runs[0].join("console.log")).unwrap();
+    assert!(console.contains("Kernel panic"), "{console}");
+}
+
+#[test]
+fn kernel_not_in_cache_is_a_clear_error() {
+    let results = tempfile::tempdir().unwrap();
+    let empty_cache = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["run", "--kernel", KERNEL, "scenarios/ping.yaml"])
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results.path())
+        .env("LAB_CACHE_DIR", empty_cache.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lab kernels fetch debian-6.12"), "{err}");
+    assert!(run_dirs(results.path()).is_empty());
+
+    let out = lab(&["run", "--kernel", "no-such-kernel", "scenarios/ping.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-kernel"));
+}
+
+#[test]
+fn bad_scenario_fails_before_booting() {
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["run", "--kernel", KERNEL, "lab/tests/fixtures/bad-address.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad-address.yaml:9:"));
+    assert!(run_dirs(results.path()).is_empty());
+}
