@@ -14,6 +14,7 @@ pub mod initramfs;
 pub mod kernels;
 pub mod matrix;
 pub mod netns;
+pub mod offload;
 pub mod plan;
 pub mod probe;
 pub mod results;

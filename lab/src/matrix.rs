@@ -45,10 +45,28 @@ pub struct MatrixSummary {
 }
 
 impl MatrixSummary {
-    /// Whether every target that ran passed (and none was skipped or failed).
+    /// Whether every target passed, or is a pre-6.10 kernel reported as
+    /// unsupported (bpf_crypto arrived in 6.10). Skipped targets fail.
     pub fn all_passed(&self) -> bool {
-        self.rows.iter().all(|r| r.summary.as_ref().is_some_and(|s| s.verdict == Verdict::Pass))
+        self.rows.iter().all(|r| r.summary.as_ref().is_some_and(row_ok))
     }
+}
+
+/// Whether one target's result is acceptable for the matrix verdict.
+pub fn row_ok(s: &Summary) -> bool {
+    match s.verdict {
+        Verdict::Pass => true,
+        Verdict::Unsupported => predates_bpf_crypto(&s.kernel),
+        Verdict::Fail | Verdict::Error => false,
+    }
+}
+
+/// Whether a kernel release (`6.1.0-50-cloud-amd64`) is older than 6.10.
+pub fn predates_bpf_crypto(release: &str) -> bool {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) < (6, 10)
 }
 
 /// What to run the matrix on.
@@ -224,4 +242,18 @@ pub fn render(m: &MatrixSummary) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_kernels_may_be_unsupported() {
+        assert!(predates_bpf_crypto("6.1.0-50-cloud-amd64"));
+        assert!(predates_bpf_crypto("5.15.0"));
+        assert!(!predates_bpf_crypto("6.10.0"));
+        assert!(!predates_bpf_crypto("6.12.117+deb12-cloud-amd64"));
+        assert!(!predates_bpf_crypto("7.3.4+deb13-cloud-amd64"));
+    }
 }

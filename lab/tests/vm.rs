@@ -136,6 +136,22 @@ fn kernel_panic_is_reported() {
 }
 
 #[test]
+fn kernel_without_bpf_crypto_is_unsupported() {
+    if skip("kernel_without_bpf_crypto_is_unsupported") {
+        return;
+    }
+    ensure_kernel("debian-6.1");
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["run", "--kernel", "debian-6.1", "scenarios/ping.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let s = summary(&run_dirs(results.path())[0]);
+    assert_eq!(s["verdict"], "unsupported", "{s}");
+    assert!(s["kernel"].as_str().unwrap().starts_with("6.1."));
+    assert!(s["error"].as_str().unwrap().contains("no bpf_crypto"), "{s}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UNSUPPORTED"));
+}
+
+#[test]
 fn kernel_not_in_cache_is_a_clear_error() {
     let results = tempfile::tempdir().unwrap();
     let empty_cache = tempfile::tempdir().unwrap();

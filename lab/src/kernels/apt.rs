@@ -387,7 +387,8 @@ Version: 1\n\n";
             ..Default::default()
         };
         let m = resolve_mirror(Archive::Debian, &settings, dir.path()).unwrap();
-        if std::env::var_os(MIRROR_ENV).is_none() {
+        if std::env::var_os(MIRROR_ENV).is_none() && std::env::var_os(SECURITY_MIRROR_ENV).is_none()
+        {
             assert_eq!(m.uri, "http://configured.example/debian");
             let s = resolve_mirror(Archive::DebianSecurity, &settings, dir.path()).unwrap();
             assert_eq!(s.uri, "http://configured.example/debian-security");

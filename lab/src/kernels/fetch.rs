@@ -76,8 +76,8 @@ fn fetch_one(
         progress(format!("{name}: {} already cached", l.release));
         return Ok(k);
     }
-    let (mut locked, resolved) = match existing {
-        Some(l) if !update => (l, false),
+    let mut locked = match existing {
+        Some(l) if !update => l,
         _ => {
             let a = private_apt(catalog, entry)?;
             progress(format!("{name}: apt-get update ({})", entry.suite));
@@ -86,20 +86,18 @@ fn fetch_one(
             if let Some(old) = existing.filter(|old| old.packages == l.packages) {
                 l.release = old.release; // same debs: the extracted tree stays valid
             }
+            progress(format!("{name}: resolved {} in {}", l.version, entry.suite));
             apt = Some(a);
-            (l, true)
+            l
         }
     };
-    if resolved {
-        progress(format!(
-            "{name}: resolved {} in {}",
-            locked.version, entry.suite
-        ));
-    }
     let debs = download_all(catalog, entry, &locked, &mut apt)?;
     let kernel = extract(catalog, entry, &mut locked, &debs)?;
     if lock.kernels.get(name) != Some(&locked) {
         lock.kernels.insert(name.clone(), locked);
+        // Entries of kernels no longer in the catalog are dropped on the way.
+        lock.kernels
+            .retain(|k, _| catalog.entries.iter().any(|e| &e.name == k));
         lock.write(&catalog.paths.lock)?;
         progress(format!("{name}: wrote {}", catalog.paths.lock.display()));
     }

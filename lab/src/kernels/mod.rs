@@ -26,7 +26,7 @@ pub use apt::{MIRROR_ENV, SECURITY_MIRROR_ENV};
 pub use catalog::{AptSettings, Archive, CACHE_ENV, Catalog, CatalogPaths, KernelEntry};
 pub use error::KernelError;
 pub use fetch::fetch;
-pub use lock::{Lock, LockedKernel, LockedPackage};
+pub use lock::{LOCK_FORMAT, Lock, LockedKernel, LockedPackage};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

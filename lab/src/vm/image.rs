@@ -12,6 +12,8 @@ use crate::kernels::modules;
 
 /// Modules a scenario run needs (built-in ones are skipped).
 pub const RUN_MODULES: &[&str] = &[
+    "virtio_pci",
+    "virtio_console",
     "veth",
     "sch_ingress",
     "cls_bpf",
