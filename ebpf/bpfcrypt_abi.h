@@ -45,6 +45,15 @@ struct bpfcrypt_stats {
 	__u64 errors;           /* helper or kfunc failures */
 	__u64 passed;           /* ARP and other frames passed unchanged */
 	__u64 copied;           /* copy variant: packets bounced without crypto */
+	__u64 tampered;         /* tamper program: ciphertext bytes flipped */
+};
+
+/* Configuration of the `tamper_egress` test program (map `tamper`). */
+struct bpfcrypt_tamper {
+	__u32 offset;   /* byte offset in the IPv4 payload */
+	__u8 xor_mask;  /* XORed into that byte */
+	__u8 enabled;
+	__u16 _pad;
 };
 
 /* Value of the single-element `keys` map. Never written from userspace:

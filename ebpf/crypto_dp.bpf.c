@@ -14,7 +14,7 @@
  *   DP_VARIANT_CRYPTO (default)  the data plane above
  *   DP_VARIANT_COPY              bounce the payload through the scratch
  *                                buffers, no crypto (cost of the copy)
- *   DP_VARIANT_NOOP              attach only, return TC_ACT_OK
+ *   DP_VARIANT_NOOP              attach only, return TCX_NEXT
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -29,6 +29,13 @@
 #endif
 
 #define KPTR __attribute__((btf_type_tag("kptr")))
+
+/* tcx verdicts: packets the data plane lets through continue to the next
+ * program on the hook (TCX_NEXT), so other programs (a policy, the tamper
+ * test program) can follow it; drops are final. */
+#ifndef TCX_NEXT
+#define TCX_NEXT -1
+#endif
 #define MAYBE_UNUSED __attribute__((unused))
 
 char LICENSE[] SEC("license") = "GPL";
@@ -183,7 +190,7 @@ int encrypt_egress(struct __sk_buff *skb)
 
 	ret = parse(skb, st, &iph, &hoff, &plen);
 	if (ret <= 0)
-		return ret == 0 ? TC_ACT_OK : TC_ACT_SHOT;
+		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
 
 	key = get_key();
 	if (!key) {
@@ -265,7 +272,7 @@ int encrypt_egress(struct __sk_buff *skb)
 	}
 	COUNT(st, encrypted, 1);
 	COUNT(st, encrypted_bytes, plen);
-	return TC_ACT_OK;
+	return TCX_NEXT;
 }
 
 SEC("tcx/ingress")
@@ -283,7 +290,7 @@ int decrypt_ingress(struct __sk_buff *skb)
 
 	ret = parse(skb, st, &iph, &hoff, &wlen);
 	if (ret <= 0)
-		return ret == 0 ? TC_ACT_OK : TC_ACT_SHOT;
+		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
 
 	key = get_key();
 	if (!key) {
@@ -358,7 +365,41 @@ int decrypt_ingress(struct __sk_buff *skb)
 	}
 	COUNT(st, decrypted, 1);
 	COUNT(st, decrypted_bytes, plen);
-	return TC_ACT_OK;
+	return TCX_NEXT;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfcrypt_tamper);
+} tamper SEC(".maps");
+
+/* Test helper, attached only by tamper scenarios after encrypt_egress:
+ * flips one byte of the (encrypted) IPv4 payload, keeping the IP header
+ * valid, to see what the receiver delivers without integrity protection. */
+SEC("tcx/egress")
+int tamper_egress(struct __sk_buff *skb)
+{
+	struct bpfcrypt_stats *st = get_stats();
+	struct bpfcrypt_tamper *cfg;
+	__u32 zero = 0, off;
+	struct iphdr iph;
+	__u8 b;
+
+	cfg = bpf_map_lookup_elem(&tamper, &zero);
+	if (!cfg || !cfg->enabled || skb->protocol != bpf_htons(ETH_P_IP))
+		return TCX_NEXT;
+	if (bpf_skb_load_bytes(skb, IP_OFF, &iph, sizeof(iph)) < 0)
+		return TCX_NEXT;
+	off = ETH_HLEN + iph.ihl * 4 + cfg->offset;
+	if (off >= skb->len || bpf_skb_load_bytes(skb, off, &b, 1) < 0)
+		return TCX_NEXT;
+	b ^= cfg->xor_mask;
+	if (bpf_skb_store_bytes(skb, off, &b, 1, 0) < 0)
+		return TCX_NEXT;
+	COUNT(st, tampered, 1);
+	return TCX_NEXT;
 }
 
 /* Create a crypto context from the key in the run context and swap it into
@@ -423,7 +464,7 @@ static __always_inline int bounce(struct __sk_buff *skb)
 
 	ret = parse(skb, st, &iph, &hoff, &plen);
 	if (ret <= 0)
-		return ret == 0 ? TC_ACT_OK : TC_ACT_SHOT;
+		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
 	s = get_scratch();
 	if (!s)
 		return TC_ACT_SHOT;
@@ -439,7 +480,7 @@ static __always_inline int bounce(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	COUNT(st, copied, 1);
 #endif
-	return TC_ACT_OK;
+	return TCX_NEXT;
 }
 
 SEC("tcx/egress")

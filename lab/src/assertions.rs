@@ -4,11 +4,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::wire::WireSummary;
+use crate::analysis::oracle;
+use crate::analysis::wire::{WirePacket, WireSummary};
 use crate::dataplane::Counters;
-use crate::plan::{Check, IfAddr, PlanAssertion};
+use crate::kmsg;
+use crate::plan::{Algorithm, Check, IfAddr, PacketMatch, PlanAssertion, Ratio};
 use crate::scenario::Side;
-use crate::traffic::icmp::{Delivered, PingOutcome};
+use crate::traffic::icmp::{Delivered, PingOutcome, echo_message};
+use crate::traffic::payload::MARKER;
+use crate::traffic::tcp::{TcpClientReport, TcpServerReport};
+use crate::traffic::udp::{UdpSent, match_delivered};
 
 /// Everything a run observed that checks look at.
 #[derive(Debug, Default)]
@@ -23,6 +28,42 @@ pub struct Observations {
     pub counters: BTreeMap<String, Counters>,
     /// The two addresses of the topology.
     pub addresses: Vec<IfAddr>,
+    /// The cipher.
+    pub algorithm: Option<Algorithm>,
+    /// Every key the scenario installed.
+    pub keys: Vec<Vec<u8>>,
+    /// UDP flows.
+    pub udp: Vec<UdpFlow>,
+    /// TCP transfers.
+    pub tcp: Vec<TcpFlow>,
+    /// Kernel log lines logged during the run.
+    pub kernel_log: Vec<String>,
+}
+
+/// One `udp` step's traffic.
+#[derive(Debug, Clone, Default)]
+pub struct UdpFlow {
+    /// Step index.
+    pub step: usize,
+    /// Destination port.
+    pub port: u16,
+    /// What was sent.
+    pub sent: UdpSent,
+    /// Payloads the receiver got.
+    pub delivered: Vec<Vec<u8>>,
+}
+
+/// One `tcp` step's transfer.
+#[derive(Debug, Clone, Default)]
+pub struct TcpFlow {
+    /// Step index.
+    pub step: usize,
+    /// Bytes the step meant to send.
+    pub bytes: u64,
+    /// Client side.
+    pub client: TcpClientReport,
+    /// Server side.
+    pub server: TcpServerReport,
 }
 
 /// One check's verdict.
@@ -55,6 +96,79 @@ fn within(v: u64, min: Option<u64>, max: Option<u64>) -> bool {
 /// Evaluates every assertion in order.
 pub fn evaluate(checks: &[PlanAssertion], obs: &Observations) -> Vec<AssertionResult> {
     checks.iter().map(|a| evaluate_one(a, obs)).collect()
+}
+
+fn ratio_text(r: &Ratio) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = r.step {
+        parts.push(format!("(step {})", s + 1));
+    }
+    if r.min.is_some() || r.max.is_some() {
+        parts.push(bounds_text(r.min, r.max));
+    }
+    match (r.min_ratio, r.max_ratio) {
+        (Some(a), Some(b)) => parts.push(format!("ratio {a}..={b}")),
+        (Some(a), None) => parts.push(format!("ratio >= {a}")),
+        (None, Some(b)) => parts.push(format!("ratio <= {b}")),
+        (None, None) => {}
+    }
+    parts.join(", ")
+}
+
+fn ratio_ok(r: &Ratio, count: u64, total: u64) -> bool {
+    let ratio = if total == 0 { 0.0 } else { count as f64 / total as f64 };
+    within(count, r.min, r.max)
+        && r.min_ratio.is_none_or(|m| total > 0 && ratio >= m)
+        && r.max_ratio.is_none_or(|m| ratio <= m)
+}
+
+fn sent_by(obs: &Observations, side: Option<Side>, p: &WirePacket) -> bool {
+    match side {
+        None => true,
+        Some(Side::Left) => obs.addresses.first().is_some_and(|a| a.addr == p.src),
+        Some(Side::Right) => obs.addresses.get(1).is_some_and(|a| a.addr == p.src),
+    }
+}
+
+fn matches_all(ms: &[PacketMatch], p: &WirePacket) -> bool {
+    ms.iter().all(|m| m.matches(&p.ip))
+}
+
+/// L4 messages the lab knows it sent: bytes, and how many leading bytes
+/// (headers the kernel fills in) are not compared.
+fn known_messages(obs: &Observations) -> Vec<(Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    for (_, p) in &obs.pings {
+        for (seq, data) in p.payloads.iter().enumerate() {
+            out.push((echo_message(8, p.id, seq as u16, data), 0));
+            out.push((echo_message(0, p.id, seq as u16, data), 0));
+        }
+    }
+    for f in &obs.udp {
+        for d in &f.sent.payloads {
+            let mut m = vec![0u8; 8];
+            m.extend_from_slice(d);
+            out.push((m, 8));
+        }
+    }
+    out
+}
+
+/// Whether a decrypted (fragment of an) L4 message is something we sent.
+fn plaintext_known(p: &WirePacket, pt: &[u8], known: &[(Vec<u8>, usize)]) -> bool {
+    if p.protocol == 6 && p.frag_offset == 0 && !p.more_fragments {
+        // TCP: the header is the kernel's; the data must follow the stream pattern.
+        let doff = pt.get(12).map_or(0, |b| usize::from(b >> 4) * 4);
+        let data = pt.get(doff..).unwrap_or_default();
+        return doff >= 20
+            && (data.is_empty() || (0..MARKER.len()).any(|k| data.iter().enumerate().all(|(j, b)| *b == MARKER[(k + j) % MARKER.len()])));
+    }
+    let off = p.frag_offset as usize;
+    known.iter().any(|(m, skip)| {
+        off + pt.len() <= m.len()
+            && (p.more_fragments || off + pt.len() == m.len())
+            && pt.iter().enumerate().all(|(j, b)| off + j < *skip || *b == m[off + j])
+    })
 }
 
 fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
@@ -149,6 +263,86 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
                 total > 0 && intact == total,
             )
         }
+        Check::UdpDelivered(r) => {
+            let (mut intact, mut corrupt, mut total, mut errors) = (0u64, 0u64, 0u64, 0u64);
+            for f in obs.udp.iter().filter(|f| r.step.is_none_or(|s| s == f.step)) {
+                let (i, c) = match_delivered(&f.sent.payloads, &f.delivered);
+                intact += i as u64;
+                corrupt += c as u64;
+                total += f.sent.payloads.len() as u64;
+                errors += u64::from(f.sent.send_errors);
+            }
+            let mut o = format!("{intact} of {total} datagrams delivered intact");
+            if corrupt > 0 {
+                o.push_str(&format!(", {corrupt} delivered corrupted"));
+            }
+            if errors > 0 {
+                o.push_str(&format!(", {errors} send errors"));
+            }
+            (format!("delivered {}", ratio_text(r)), o, ratio_ok(r, intact, total))
+        }
+        Check::TcpDelivered(r) => {
+            let flows: Vec<&TcpFlow> = obs.tcp.iter().filter(|f| r.step.is_none_or(|s| s == f.step)).collect();
+            let bytes: u64 = flows.iter().map(|t| t.bytes).sum();
+            let intact: u64 = flows.iter().map(|t| t.server.intact).sum();
+            let received: u64 = flows.iter().map(|t| t.server.received).sum();
+            let notes: Vec<String> = flows
+                .iter()
+                .filter_map(|t| t.client.error.as_ref().map(|e| format!("step {}: {e}", t.step + 1)))
+                .collect();
+            let mut o = format!("{intact} of {bytes} bytes delivered intact ({received} received)");
+            if !notes.is_empty() {
+                o.push_str(&format!("; {}", notes.join("; ")));
+            }
+            (format!("bytes {}", ratio_text(r)), o, ratio_ok(r, intact, bytes))
+        }
+        Check::NoPlaintextOnWire => {
+            let n = obs.wire.ipv4.len();
+            let leaks = obs.wire.marker_leaks();
+            ("the marker never on the wire".into(), format!("{leaks} of {n} packets carry the marker"), leaks == 0)
+        }
+        Check::Expect { from, matches, min, max } => {
+            let n = obs.wire.ipv4.iter().filter(|p| sent_by(obs, *from, p) && matches_all(matches, p)).count() as u64;
+            let side = from.map(|s| format!(" from {}", s.as_str())).unwrap_or_default();
+            (format!("matching packets{side} {}", bounds_text(*min, *max)), format!("{n} matching"), within(n, *min, *max))
+        }
+        Check::RepeatedBlocks { min, max } => match obs.algorithm {
+            Some(alg) => {
+                let n = obs.wire.ipv4.iter().filter(|p| oracle::repeated_blocks(alg, &p.payload) > 0).count() as u64;
+                (
+                    format!("packets with a repeated ciphertext block {}", bounds_text(*min, *max)),
+                    format!("{n} of {} packets", obs.wire.ipv4.len()),
+                    within(n, *min, *max),
+                )
+            }
+            None => ("a cipher".into(), "no cipher".into(), false),
+        },
+        Check::Oracle { min_ratio } => {
+            let known = known_messages(obs);
+            let (mut matched, mut other, mut undecryptable) = (0u64, 0u64, 0u64);
+            for p in &obs.wire.ipv4 {
+                match obs.algorithm.and_then(|alg| oracle::decrypt_any(alg, &obs.keys, &p.payload)) {
+                    Some(pt) if plaintext_known(p, &pt, &known) => matched += 1,
+                    Some(_) => other += 1,
+                    None => undecryptable += 1,
+                }
+            }
+            let n = obs.wire.ipv4.len() as u64;
+            let ratio = if n == 0 { 0.0 } else { matched as f64 / n as f64 };
+            (
+                format!("reference AES decrypts >= {:.0}% of wire packets to what was sent", min_ratio * 100.0),
+                format!("{matched} of {n} match, {other} decrypt to something else, {undecryptable} do not decrypt"),
+                n > 0 && ratio >= *min_ratio,
+            )
+        }
+        Check::KernelLog { max_warnings } => {
+            let warnings: Vec<&String> = obs.kernel_log.iter().filter(|l| kmsg::is_warning(l)).collect();
+            let mut o = format!("{} warning lines in {} kernel log lines", warnings.len(), obs.kernel_log.len());
+            if let Some(first) = warnings.first() {
+                o.push_str(&format!("; first: {first}"));
+            }
+            (format!("<= {max_warnings} WARNING/BUG/Oops lines"), o, warnings.len() as u64 <= *max_warnings)
+        }
         Check::Counter {
             side,
             name,
@@ -210,7 +404,10 @@ mod tests {
             protocol: 1,
             header_ok: true,
             checksum_ok: true,
+            frag_offset: 0,
+            more_fragments: false,
             payload: p.to_vec(),
+            ip: Vec::new(),
         };
         Observations {
             pings: vec![(Side::Left, ping)],
@@ -239,6 +436,7 @@ mod tests {
             },
             counters: [("left".to_string(), [("encrypted".to_string(), 2)].into())].into(),
             addresses: vec![l, r],
+            ..Default::default()
         }
     }
 

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod capture;
 pub mod dataplane;
 pub mod guest;
+pub mod kmsg;
 pub mod initramfs;
 pub mod kernels;
 pub mod matrix;

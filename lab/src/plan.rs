@@ -45,6 +45,24 @@ impl Plan {
         }
     }
 
+    /// Every key the scenario installs, first the initial one.
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        let mut keys = vec![self.cipher.key.clone()];
+        for s in &self.steps {
+            let more: Vec<Vec<u8>> = match s {
+                PlanStep::Rekey { keys, .. } => keys.clone(),
+                PlanStep::SetKey { key, .. } => vec![key.clone()],
+                _ => Vec::new(),
+            };
+            for k in more {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
+    }
+
     /// Path MTU inside the tunnel: the wire MTU minus the data plane overhead.
     pub fn inner_mtu(&self) -> u32 {
         self.mtu - BPFCRYPT_OVERHEAD
@@ -120,6 +138,128 @@ pub struct CipherSpec {
 pub enum PlanStep {
     /// ICMP echo.
     Ping(PingPlan),
+    /// UDP datagrams.
+    Udp(UdpPlan),
+    /// TCP transfer.
+    Tcp(TcpPlan),
+    /// Offload switches.
+    Offloads {
+        /// Which ends.
+        sides: Vec<Side>,
+        /// TSO.
+        tso: bool,
+        /// GSO.
+        gso: bool,
+        /// TX checksum offload.
+        tx_csum: bool,
+        /// GSO segment limit, if set.
+        gso_max_segs: Option<u32>,
+    },
+    /// Key rotations on both ends.
+    Rekey {
+        /// Rotations.
+        times: u32,
+        /// Milliseconds between rotations.
+        interval_ms: u64,
+        /// Keys cycled through.
+        keys: Vec<Vec<u8>>,
+    },
+    /// Install a key.
+    SetKey {
+        /// Which ends.
+        sides: Vec<Side>,
+        /// Key bytes.
+        key: Vec<u8>,
+    },
+    /// Remove the key.
+    ClearKey {
+        /// Which ends.
+        sides: Vec<Side>,
+    },
+    /// Flip a ciphertext byte on egress.
+    Tamper {
+        /// Whose egress.
+        side: Side,
+        /// Offset in the IPv4 payload.
+        offset: u32,
+        /// XOR mask.
+        xor: u8,
+    },
+    /// Wait for a condition.
+    Wait {
+        /// The condition.
+        until: WaitFor,
+        /// Milliseconds before giving up.
+        timeout_ms: u64,
+    },
+}
+
+/// What a `wait` step waits for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WaitFor {
+    /// A counter within bounds.
+    Counter {
+        /// Which end.
+        side: Side,
+        /// Counter name.
+        name: String,
+        /// Minimum.
+        min: Option<u64>,
+        /// Maximum.
+        max: Option<u64>,
+    },
+    /// All background flows finished.
+    FlowsDone,
+}
+
+/// A validated `udp` step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UdpPlan {
+    /// Sending end.
+    pub from: Side,
+    /// Payload sizes.
+    pub sizes: Vec<u32>,
+    /// Datagrams per size.
+    pub count: u32,
+    /// Milliseconds between datagrams.
+    pub interval_ms: u64,
+    /// Destination port.
+    pub port: u16,
+    /// Runs alongside the following steps.
+    pub background: bool,
+}
+
+/// A validated `tcp` step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TcpPlan {
+    /// Connecting end.
+    pub from: Side,
+    /// Bytes to send.
+    pub bytes: u64,
+    /// Destination port.
+    pub port: u16,
+    /// Milliseconds before giving up.
+    pub timeout_ms: u64,
+}
+
+/// A byte pattern at an offset from the IPv4 header, under a mask.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacketMatch {
+    /// Offset from the IPv4 header.
+    pub offset: u32,
+    /// Expected bytes.
+    pub value: Vec<u8>,
+    /// Mask (same length).
+    pub mask: Vec<u8>,
+}
+
+impl PacketMatch {
+    /// Whether `ip` (a packet from its IPv4 header on) matches.
+    pub fn matches(&self, ip: &[u8]) -> bool {
+        let o = self.offset as usize;
+        ip.get(o..o + self.value.len())
+            .is_some_and(|b| b.iter().zip(&self.value).zip(&self.mask).all(|((b, v), m)| b & m == v & m))
+    }
 }
 
 /// A validated `ping` step.
@@ -176,6 +316,55 @@ pub enum Check {
         /// Maximum.
         max: Option<u64>,
     },
+    /// UDP datagrams delivered intact.
+    UdpDelivered(Ratio),
+    /// TCP bytes delivered intact.
+    TcpDelivered(Ratio),
+    /// The marker never on the wire.
+    NoPlaintextOnWire,
+    /// Matching wire packets within bounds.
+    Expect {
+        /// Only packets from this end.
+        from: Option<Side>,
+        /// Patterns.
+        matches: Vec<PacketMatch>,
+        /// Minimum.
+        min: Option<u64>,
+        /// Maximum.
+        max: Option<u64>,
+    },
+    /// Packets with a repeated ciphertext block within bounds.
+    RepeatedBlocks {
+        /// Minimum.
+        min: Option<u64>,
+        /// Maximum.
+        max: Option<u64>,
+    },
+    /// Reference decryption agrees with what was sent.
+    Oracle {
+        /// Minimum share of packets that must decrypt to a sent plaintext.
+        min_ratio: f64,
+    },
+    /// Kernel warnings within bounds.
+    KernelLog {
+        /// Maximum WARNING/BUG/Oops lines.
+        max_warnings: u64,
+    },
+}
+
+/// Count and ratio bounds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Ratio {
+    /// Only this step's traffic (0-based index), if set.
+    pub step: Option<usize>,
+    /// Minimum count.
+    pub min: Option<u64>,
+    /// Maximum count.
+    pub max: Option<u64>,
+    /// Minimum ratio.
+    pub min_ratio: Option<f64>,
+    /// Maximum ratio.
+    pub max_ratio: Option<f64>,
 }
 
 /// Default entropy bound for `payload_encrypted`, bits per byte. Random
@@ -286,6 +475,98 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                     timeout_ms,
                 }));
             }
+            Step::Udp(u) => {
+                let f = format!("{field}.udp");
+                let sizes = match &u.sizes {
+                    None => vec![64],
+                    Some(v) if v.value.is_empty() => {
+                        return Err(err(&v.referenced, &format!("{f}.sizes"), "give at least one size".into()));
+                    }
+                    Some(v) => {
+                        if let Some(bad) = v.value.iter().find(|s| !(1..=MAX_UDP_PAYLOAD).contains(*s)) {
+                            return Err(err(
+                                &v.referenced,
+                                &format!("{f}.sizes"),
+                                format!("{bad} is outside 1..={MAX_UDP_PAYLOAD}"),
+                            ));
+                        }
+                        v.value.clone()
+                    }
+                };
+                steps.push(PlanStep::Udp(UdpPlan {
+                    from: u.from,
+                    sizes,
+                    count: opt_range(path, &u.count, 1, 100_000, 3, &format!("{f}.count"))?,
+                    interval_ms: opt_range(path, &u.interval_ms, 0, 60_000, 1, &format!("{f}.interval_ms"))?,
+                    port: opt_range(path, &u.port, 1, 65535, 4000 + i as u16, &format!("{f}.port"))?,
+                    background: u.background,
+                }));
+            }
+            Step::Tcp(t) => {
+                let f = format!("{field}.tcp");
+                steps.push(PlanStep::Tcp(TcpPlan {
+                    from: t.from,
+                    bytes: opt_range(path, &t.bytes, 1, 1 << 32, 262_144, &format!("{f}.bytes"))?,
+                    port: opt_range(path, &t.port, 1, 65535, 5000 + i as u16, &format!("{f}.port"))?,
+                    timeout_ms: opt_range(path, &t.timeout_ms, 1, 600_000, 5_000, &format!("{f}.timeout_ms"))?,
+                }));
+            }
+            Step::Offloads(o) => steps.push(PlanStep::Offloads {
+                sides: o.side.list(),
+                tso: o.tso,
+                gso: o.gso,
+                tx_csum: o.tx_csum,
+                gso_max_segs: match &o.gso_max_segs {
+                    None => None,
+                    Some(v) => Some(opt_range(path, &Some(v.clone()), 1, 65535, 1, &format!("{field}.offloads.gso_max_segs"))?),
+                },
+            }),
+            Step::Rekey(r) => {
+                let f = format!("{field}.rekey");
+                let mut keys = Vec::new();
+                for (k, v) in r.keys.iter().enumerate() {
+                    keys.push(parse_key(path, v, &format!("{f}.keys[{k}]"), cipher.key.len())?);
+                }
+                if keys.is_empty() {
+                    keys = vec![cipher.key.iter().map(|b| !b).collect(), cipher.key.clone()];
+                }
+                steps.push(PlanStep::Rekey {
+                    times: opt_range(path, &r.times, 1, 100_000, 10, &format!("{f}.times"))?,
+                    interval_ms: opt_range(path, &r.interval_ms, 0, 60_000, 10, &format!("{f}.interval_ms"))?,
+                    keys,
+                });
+            }
+            Step::SetKey(k) => steps.push(PlanStep::SetKey {
+                sides: k.side.list(),
+                key: parse_key(path, &k.key, &format!("{field}.set_key.key"), cipher.key.len())?,
+            }),
+            Step::ClearKey(c) => steps.push(PlanStep::ClearKey { sides: c.side.list() }),
+            Step::Tamper(t) => {
+                let f = format!("{field}.tamper");
+                let offset = opt_range(path, &Some(t.offset.clone()), 0, 2047, 0, &format!("{f}.offset"))?;
+                let xor = opt_range(path, &t.xor, 1, 255, 0x01, &format!("{f}.xor"))?;
+                steps.push(PlanStep::Tamper { side: t.side, offset, xor });
+            }
+            Step::Wait(w) => {
+                let f = format!("{field}.wait");
+                let until = match (&w.counter, w.flows_done) {
+                    (Some(c), false) => {
+                        check_counter_name(path, &c.name, &format!("{f}.counter.name"))?;
+                        check_bounds(path, &step.referenced, &format!("{f}.counter"), c.min, c.max)?;
+                        WaitFor::Counter { side: c.side, name: c.name.value.clone(), min: c.min, max: c.max }
+                    }
+                    (None, true) => WaitFor::FlowsDone,
+                    _ => {
+                        return Err(err(
+                            &step.referenced,
+                            &f,
+                            "give exactly one of `counter` or `flows_done: true`".into(),
+                        ));
+                    }
+                };
+                let timeout_ms = opt_range(path, &w.timeout_ms, 1, 600_000, 5_000, &format!("{f}.timeout_ms"))?;
+                steps.push(PlanStep::Wait { until, timeout_ms });
+            }
         }
     }
     if steps.is_empty() {
@@ -332,27 +613,42 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                 ("plaintext_delivered".into(), Check::PlaintextDelivered)
             }
             Assertion::Counter(c) => {
-                if !COUNTER_NAMES.contains(&c.name.value.as_str()) {
-                    return Err(err(
-                        &c.name.referenced,
-                        &format!("{field}.counter.name"),
-                        format!(
-                            "unknown counter `{}`; known: {}",
-                            c.name.value,
-                            COUNTER_NAMES.join(", ")
-                        ),
-                    ));
-                }
+                check_counter_name(path, &c.name, &format!("{field}.counter.name"))?;
                 check_bounds(path, &a.referenced, &field, c.min, c.max)?;
                 (
                     format!("counter {}.{}", c.side.as_str(), c.name.value),
-                    Check::Counter {
-                        side: c.side,
-                        name: c.name.value.clone(),
-                        min: c.min,
-                        max: c.max,
-                    },
+                    Check::Counter { side: c.side, name: c.name.value.clone(), min: c.min, max: c.max },
                 )
+            }
+            Assertion::UdpDelivered(r) => {
+                ("udp_delivered".into(), Check::UdpDelivered(ratio(path, &a.referenced, &field, r)?))
+            }
+            Assertion::TcpDelivered(r) => {
+                ("tcp_delivered".into(), Check::TcpDelivered(ratio(path, &a.referenced, &field, r)?))
+            }
+            Assertion::NoPlaintextOnWire {} => ("no_plaintext_on_wire".into(), Check::NoPlaintextOnWire),
+            Assertion::Expect(e) => {
+                check_bounds(path, &a.referenced, &field, e.min.or(Some(1)), e.max)?;
+                let matches = packet_matches(path, &a.referenced, &format!("{field}.expect"), &e.matches)?;
+                ("expect".into(), Check::Expect { from: e.from, matches, min: e.min.or(Some(1)), max: e.max })
+            }
+            Assertion::ExpectNone(e) => {
+                let matches = packet_matches(path, &a.referenced, &format!("{field}.expect_none"), &e.matches)?;
+                ("expect_none".into(), Check::Expect { from: e.from, matches, min: None, max: Some(0) })
+            }
+            Assertion::RepeatedBlocks(b) => {
+                check_bounds(path, &a.referenced, &field, b.min, b.max)?;
+                ("repeated_blocks".into(), Check::RepeatedBlocks { min: b.min, max: b.max })
+            }
+            Assertion::Oracle(o) => {
+                let min_ratio = o.min_ratio.unwrap_or(1.0);
+                if !(0.0..=1.0).contains(&min_ratio) {
+                    return Err(err(&a.referenced, &format!("{field}.oracle.min_ratio"), format!("{min_ratio} is outside 0..=1")));
+                }
+                ("oracle".into(), Check::Oracle { min_ratio })
+            }
+            Assertion::KernelLog(k) => {
+                ("kernel_log".into(), Check::KernelLog { max_warnings: k.max_warnings.unwrap_or(0) })
             }
         };
         assertions.push(PlanAssertion { name, check });
@@ -369,6 +665,98 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
         steps,
         assertions,
     })
+}
+
+/// Largest UDP payload the lab sends.
+pub const MAX_UDP_PAYLOAD: u32 = 65_000;
+
+fn check_counter_name(path: &Path, name: &Spanned<String>, field: &str) -> Result<(), ScenarioError> {
+    if COUNTER_NAMES.contains(&name.value.as_str()) {
+        Ok(())
+    } else {
+        Err(ScenarioError::at(
+            path,
+            name.referenced,
+            field,
+            format!("unknown counter `{}`; known: {}", name.value, COUNTER_NAMES.join(", ")),
+        ))
+    }
+}
+
+fn parse_key(path: &Path, v: &Spanned<String>, field: &str, len: usize) -> Result<Vec<u8>, ScenarioError> {
+    let key = decode_hex(&v.value)
+        .ok_or_else(|| ScenarioError::at(path, v.referenced, field, "key must be hex digits"))?;
+    if key.len() != len {
+        return Err(ScenarioError::at(
+            path,
+            v.referenced,
+            field,
+            format!("key is {} bytes; it must match cipher.key ({len} bytes)", key.len()),
+        ));
+    }
+    Ok(key)
+}
+
+fn ratio(
+    path: &Path,
+    at: &serde_saphyr::Location,
+    field: &str,
+    r: &scenario::RatioBounds,
+) -> Result<Ratio, ScenarioError> {
+    for v in [r.min_ratio, r.max_ratio].into_iter().flatten() {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(ScenarioError::at(path, *at, field, format!("ratio {v} is outside 0..=1")));
+        }
+    }
+    if r.min.is_none() && r.max.is_none() && r.min_ratio.is_none() && r.max_ratio.is_none() {
+        return Err(ScenarioError::at(path, *at, field, "give `min`, `max`, `min_ratio` or `max_ratio`"));
+    }
+    check_bounds(path, at, field, r.min.or(Some(0)), r.max)?;
+    if let (Some(lo), Some(hi)) = (r.min_ratio, r.max_ratio)
+        && lo > hi
+    {
+        return Err(ScenarioError::at(path, *at, field, format!("min_ratio {lo} is greater than max_ratio {hi}")));
+    }
+    if r.step == Some(0) {
+        return Err(ScenarioError::at(path, *at, field, "steps are numbered from 1"));
+    }
+    Ok(Ratio { step: r.step.map(|s| s - 1), min: r.min, max: r.max, min_ratio: r.min_ratio, max_ratio: r.max_ratio })
+}
+
+fn packet_matches(
+    path: &Path,
+    at: &serde_saphyr::Location,
+    field: &str,
+    items: &[scenario::ByteMatch],
+) -> Result<Vec<PacketMatch>, ScenarioError> {
+    if items.is_empty() {
+        return Err(ScenarioError::at(path, *at, field, "`match` needs at least one pattern"));
+    }
+    let mut out = Vec::new();
+    for (i, m) in items.iter().enumerate() {
+        let f = format!("{field}.match[{i}]");
+        let value = decode_hex(&m.value.value)
+            .ok_or_else(|| ScenarioError::at(path, m.value.referenced, format!("{f}.value"), "value must be hex bytes"))?;
+        let mask = match &m.mask {
+            None => vec![0xff; value.len()],
+            Some(mk) => {
+                let mask = decode_hex(&mk.value).ok_or_else(|| {
+                    ScenarioError::at(path, mk.referenced, format!("{f}.mask"), "mask must be hex bytes")
+                })?;
+                if mask.len() != value.len() {
+                    return Err(ScenarioError::at(
+                        path,
+                        mk.referenced,
+                        format!("{f}.mask"),
+                        format!("mask has {} bytes, value has {}", mask.len(), value.len()),
+                    ));
+                }
+                mask
+            }
+        };
+        out.push(PacketMatch { offset: m.offset, value, mask });
+    }
+    Ok(out)
 }
 
 fn parse_ifaddr(path: &Path, v: &Spanned<String>, field: &str) -> Result<IfAddr, ScenarioError> {

@@ -114,6 +114,20 @@ impl Topology {
     }
 }
 
+/// Sets the device's GSO segment limit (`ip link set DEV gso_max_segs N`).
+/// With 1, TCP builds one-segment packets the data plane can encrypt.
+/// Call it on a thread inside the device's namespace.
+pub fn set_gso_max_segs(ifname: &str, segs: u32) -> Result<()> {
+    let name = ifname.to_string();
+    netlink(|h| async move {
+        let idx = index_of(&h, &name).await?;
+        let msg = LinkUnspec::new_with_index(idx)
+            .append_extra_attribute(netlink_packet_route::link::LinkAttribute::GsoMaxSegs(segs))
+            .build();
+        h.link().set(msg).execute().await.with_context(|| format!("setting gso_max_segs {segs} on {name}"))
+    })
+}
+
 /// IPv6 would add router solicitations and MLD reports the IPv4 data plane
 /// drops; keep the wire to what the scenario sends.
 fn disable_ipv6() {

@@ -1,4 +1,5 @@
 //! Analysis of captured traffic.
 
 pub mod entropy;
+pub mod oracle;
 pub mod wire;

@@ -23,9 +23,16 @@ pub struct WirePacket {
     pub header_ok: bool,
     /// Header checksum valid.
     pub checksum_ok: bool,
+    /// Fragment offset in bytes.
+    pub frag_offset: u32,
+    /// More-fragments flag.
+    pub more_fragments: bool,
     /// Payload after the IP header.
     #[serde(skip)]
     pub payload: Vec<u8>,
+    /// The packet from its IP header on (as captured).
+    #[serde(skip)]
+    pub ip: Vec<u8>,
 }
 
 /// Summary of a capture.
@@ -162,13 +169,17 @@ pub fn parse_frame(frame: &[u8]) -> Option<WirePacket> {
                 )
             }
         };
+    let frag = ip.get(6..8).map(|b| u16::from_be_bytes([b[0], b[1]])).unwrap_or(0);
     Some(WirePacket {
         src,
         dst,
         protocol,
         header_ok,
         checksum_ok,
+        frag_offset: u32::from(frag & 0x1fff) * 8,
+        more_fragments: frag & 0x2000 != 0,
         payload,
+        ip: ip.to_vec(),
     })
 }
 

@@ -41,9 +41,20 @@ pub const COUNTER_NAMES: &[&str] = &[
     "errors",
     "passed",
     "copied",
+    "tampered",
 ];
 
 /// Size of `struct bpfcrypt_stats`.
 pub const STATS_SIZE: usize = COUNTER_NAMES.len() * 8;
 
 const _: () = assert!(std::mem::size_of::<Provision>() == 88);
+
+/// tcx verdict the data plane returns for packets it lets through
+/// (`TCX_NEXT`): the next program on the hook runs, the last one passes.
+pub const TCX_NEXT: i32 = -1;
+
+/// Whether a TC program's `BPF_PROG_TEST_RUN` return value lets the packet
+/// through (`TCX_NEXT` or `TC_ACT_OK`).
+pub fn is_pass(retval: u32) -> bool {
+    retval as i32 == TCX_NEXT || retval == 0
+}

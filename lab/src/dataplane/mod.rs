@@ -22,6 +22,7 @@ use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision, STATS_SIZE};
 const EGRESS_PROG: &str = "encrypt_egress";
 const INGRESS_PROG: &str = "decrypt_ingress";
 const PROVISION_PROG: &str = "provision";
+const TAMPER_PROG: &str = "tamper_egress";
 
 /// Errors of the data plane.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,14 @@ pub enum DataPlaneError {
         algo: String,
         /// Positive errno.
         errno: i32,
+    },
+    /// BPF_PROG_TEST_RUN of a TC program failed.
+    #[error("test run of {prog} failed: {source}")]
+    TestRun {
+        /// Program name.
+        prog: &'static str,
+        /// OS error.
+        source: std::io::Error,
     },
     /// Reading a map failed.
     #[error("reading map `{map}` failed: {source}")]
@@ -136,6 +145,20 @@ impl DataPlane {
             egress: self.prog_fd(EGRESS_PROG)?,
             ingress: self.prog_fd(INGRESS_PROG)?,
         })
+    }
+
+    /// Descriptor of the tamper test program, after configuring it to XOR
+    /// `xor` into the payload byte at `offset`. Attach it with
+    /// [`attach_one_in_current_netns`] on egress (it runs after encryption).
+    pub fn tamper_fd(&self, offset: u32, xor: u8) -> Result<RawFd, DataPlaneError> {
+        let map = self.obj.maps().find(|m| m.name() == "tamper").ok_or(DataPlaneError::Missing("tamper map"))?;
+        let mut value = [0u8; 8];
+        value[..4].copy_from_slice(&offset.to_ne_bytes());
+        value[4] = xor;
+        value[5] = 1;
+        map.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(|source| DataPlaneError::Map { map: "tamper", source })?;
+        self.prog_fd(TAMPER_PROG)
     }
 
     /// Keeps tcx links created by [`attach_in_current_netns`]; they detach
@@ -271,11 +294,107 @@ pub fn attach_in_current_netns(
     Ok(links)
 }
 
+/// Attaches one program to `ifindex` on egress (after those already
+/// there). Same namespace rule as [`attach_in_current_netns`].
+pub fn attach_one_in_current_netns(prog_fd: RawFd, ifindex: u32, prog: &'static str) -> Result<OwnedFd, DataPlaneError> {
+    // SAFETY: fd is a loaded program; NULL opts appends at the end.
+    let rc = unsafe { libbpf_sys::bpf_link_create(prog_fd, ifindex as i32, libbpf_sys::BPF_TCX_EGRESS, std::ptr::null()) };
+    if rc < 0 {
+        return Err(DataPlaneError::Attach { prog, ifindex, source: std::io::Error::from_raw_os_error(-rc) });
+    }
+    // SAFETY: rc is a new file descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc) })
+}
+
 /// Whether the running kernel exports the `bpf_crypto` kfuncs.
 pub fn kernel_has_bpf_crypto() -> bool {
     std::fs::read_to_string("/proc/kallsyms")
         .map(|s| s.lines().any(|l| l.ends_with(" bpf_crypto_ctx_create")))
         .unwrap_or(false)
+}
+
+/// One of the two TC programs of the data plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// `encrypt_egress`.
+    Egress,
+    /// `decrypt_ingress`.
+    Ingress,
+}
+
+impl Direction {
+    /// `egress` or `ingress`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Egress => "egress",
+            Direction::Ingress => "ingress",
+        }
+    }
+}
+
+/// What one `BPF_PROG_TEST_RUN` of a TC program returned.
+#[derive(Debug, Clone, Copy)]
+pub struct TestRun {
+    /// The program's return code of the last run (`TC_ACT_OK` is 0).
+    pub retval: u32,
+    /// Mean run time per repetition as measured by the kernel, ns.
+    pub duration_ns: u32,
+    /// Bytes of the resulting frame written to `data_out`.
+    pub data_out_len: usize,
+}
+
+impl DataPlane {
+    /// Descriptor of one of the object's maps (`keys`, `scratch`, `stats`),
+    /// e.g. for a measuring program that shares them.
+    pub fn map_fd(&self, name: &'static str) -> Result<RawFd, DataPlaneError> {
+        self.obj
+            .maps()
+            .find(|m| m.name() == name)
+            .map(|m| m.as_fd().as_raw_fd())
+            .ok_or(DataPlaneError::Missing(name))
+    }
+
+    /// Runs the egress or ingress program on `frame` (a whole Ethernet
+    /// frame) with `BPF_PROG_TEST_RUN`; the resulting frame goes to `out`.
+    /// With `repeat > 1` the kernel runs the program again on the skb the
+    /// previous run left behind (not on a fresh copy of `frame`), so only
+    /// programs that leave the packet unchanged give meaningful repeats.
+    pub fn test_run(
+        &self,
+        dir: Direction,
+        frame: &[u8],
+        out: &mut [u8],
+        repeat: u32,
+    ) -> Result<TestRun, DataPlaneError> {
+        let prog = match dir {
+            Direction::Egress => EGRESS_PROG,
+            Direction::Ingress => INGRESS_PROG,
+        };
+        let fd = self.prog_fd(prog)?;
+        // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
+        let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
+        opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
+        opts.data_in = frame.as_ptr().cast();
+        opts.data_size_in = frame.len() as u32;
+        opts.data_out = out.as_mut_ptr().cast();
+        opts.data_size_out = out.len() as u32;
+        opts.repeat = repeat.max(1) as _;
+        // SAFETY: fd is a loaded program; data_in/data_out point to live
+        // buffers of the given sizes for the duration of the call.
+        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
+        if rc < 0 {
+            return Err(DataPlaneError::TestRun {
+                prog,
+                source: std::io::Error::from_raw_os_error(-rc),
+            });
+        }
+        Ok(TestRun {
+            retval: opts.retval,
+            duration_ns: opts.duration,
+            data_out_len: (opts.data_size_out as usize).min(out.len()),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -81,12 +81,169 @@ impl Side {
     }
 }
 
+/// One end or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sides {
+    /// The left namespace.
+    Left,
+    /// The right namespace.
+    Right,
+    /// Both namespaces.
+    Both,
+}
+
+impl Sides {
+    /// The sides this names.
+    pub fn list(self) -> Vec<Side> {
+        match self {
+            Sides::Left => vec![Side::Left],
+            Sides::Right => vec![Side::Right],
+            Sides::Both => vec![Side::Left, Side::Right],
+        }
+    }
+}
+
 /// A step of the scenario.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     /// ICMP echo requests from one end to the other.
     Ping(PingStep),
+    /// UDP datagrams from one end to the other.
+    Udp(UdpStep),
+    /// A TCP transfer from one end to the other.
+    Tcp(TcpStep),
+    /// Set TSO/GSO/TX checksum offloads on the veth.
+    Offloads(OffloadsStep),
+    /// Rotate the key on both ends, repeatedly.
+    Rekey(RekeyStep),
+    /// Install a (possibly different) key on one or both ends.
+    SetKey(SetKeyStep),
+    /// Remove the key on one or both ends.
+    ClearKey(SidesStep),
+    /// Flip ciphertext bytes on one end's egress, after encryption.
+    Tamper(TamperStep),
+    /// Wait for a condition, with a timeout.
+    Wait(WaitStep),
+}
+
+/// `udp:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdpStep {
+    /// Sending end.
+    pub from: Side,
+    /// Datagram payload sizes; each is sent `count` times.
+    #[serde(default)]
+    pub sizes: Option<Spanned<Vec<u32>>>,
+    /// Datagrams per size.
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
+    /// Milliseconds between datagrams.
+    #[serde(default)]
+    pub interval_ms: Option<Spanned<u64>>,
+    /// Destination port.
+    #[serde(default)]
+    pub port: Option<Spanned<u16>>,
+    /// Keep sending while the following steps run (joined at the end).
+    #[serde(default)]
+    pub background: bool,
+}
+
+/// `tcp:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpStep {
+    /// Connecting (sending) end.
+    pub from: Side,
+    /// Bytes to send.
+    #[serde(default)]
+    pub bytes: Option<Spanned<u64>>,
+    /// Destination port.
+    #[serde(default)]
+    pub port: Option<Spanned<u16>>,
+    /// Milliseconds before the transfer is abandoned.
+    #[serde(default)]
+    pub timeout_ms: Option<Spanned<u64>>,
+}
+
+/// `offloads:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffloadsStep {
+    /// Which end's veth.
+    pub side: Sides,
+    /// TCP segmentation offload.
+    pub tso: bool,
+    /// Generic segmentation offload.
+    pub gso: bool,
+    /// Transmit checksum offload.
+    pub tx_csum: bool,
+    /// GSO segment limit of the device (1: TCP sends one-segment packets).
+    #[serde(default)]
+    pub gso_max_segs: Option<Spanned<u32>>,
+}
+
+/// `rekey:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RekeyStep {
+    /// Rotations.
+    #[serde(default)]
+    pub times: Option<Spanned<u32>>,
+    /// Milliseconds between rotations.
+    #[serde(default)]
+    pub interval_ms: Option<Spanned<u64>>,
+    /// Keys to cycle through (hex); default: the scenario key and its bitwise complement.
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
+}
+
+/// `set_key:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetKeyStep {
+    /// Which end(s).
+    pub side: Sides,
+    /// Key in hex (same length rules as `cipher.key`).
+    pub key: Spanned<String>,
+}
+
+/// A step naming one end or both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidesStep {
+    /// Which end(s).
+    pub side: Sides,
+}
+
+/// `tamper:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TamperStep {
+    /// Whose egress.
+    pub side: Side,
+    /// Byte offset in the IPv4 payload (after the IP header) to flip.
+    pub offset: Spanned<u32>,
+    /// XOR mask applied to that byte (non-zero).
+    #[serde(default)]
+    pub xor: Option<Spanned<u8>>,
+}
+
+/// `wait:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitStep {
+    /// Wait until a counter is within bounds.
+    #[serde(default)]
+    pub counter: Option<CounterCheck>,
+    /// Wait until every background flow finished.
+    #[serde(default)]
+    pub flows_done: bool,
+    /// Give up after this many milliseconds (the wait is then reported as failed).
+    #[serde(default)]
+    pub timeout_ms: Option<Spanned<u64>>,
 }
 
 /// `ping:` step.
@@ -125,6 +282,106 @@ pub enum Assertion {
     PlaintextDelivered {},
     /// A data plane counter on one end lies within bounds.
     Counter(CounterCheck),
+    /// UDP datagrams delivered intact, as a count and/or a ratio of those sent.
+    UdpDelivered(RatioBounds),
+    /// TCP bytes delivered intact, as a ratio of those sent.
+    TcpDelivered(RatioBounds),
+    /// The plaintext marker never appears on the wire (no packets is a pass).
+    NoPlaintextOnWire {},
+    /// Wire packets matching byte patterns (PTF-style, with masks) are within bounds.
+    Expect(ExpectCheck),
+    /// No wire packet matches the byte patterns.
+    ExpectNone(ExpectNoneCheck),
+    /// Wire packets with a repeated 16-byte ciphertext block, within bounds.
+    RepeatedBlocks(Bounds),
+    /// Independent decryption of every captured packet with a reference AES
+    /// gives back a plaintext that was sent.
+    Oracle(OracleCheck),
+    /// Kernel log lines with WARNING/BUG/Oops during the run, within bounds.
+    KernelLog(KernelLogCheck),
+}
+
+/// Count and ratio bounds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatioBounds {
+    /// Only the traffic of this step (1-based); default all steps.
+    #[serde(default)]
+    pub step: Option<usize>,
+    /// Smallest accepted count.
+    #[serde(default)]
+    pub min: Option<u64>,
+    /// Largest accepted count.
+    #[serde(default)]
+    pub max: Option<u64>,
+    /// Smallest accepted ratio (0..=1).
+    #[serde(default)]
+    pub min_ratio: Option<f64>,
+    /// Largest accepted ratio (0..=1).
+    #[serde(default)]
+    pub max_ratio: Option<f64>,
+}
+
+/// One byte pattern: `value` at `offset` from the start of the IPv4 header,
+/// compared under `mask`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByteMatch {
+    /// Offset from the start of the IPv4 header.
+    pub offset: u32,
+    /// Expected bytes, hex.
+    pub value: Spanned<String>,
+    /// Mask, hex, same length as `value` (default all ones).
+    #[serde(default)]
+    pub mask: Option<Spanned<String>>,
+}
+
+/// Parameters of `expect`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectCheck {
+    /// Only packets sent by this end.
+    #[serde(default)]
+    pub from: Option<Side>,
+    /// Patterns that must all match.
+    #[serde(rename = "match")]
+    pub matches: Vec<ByteMatch>,
+    /// Smallest accepted number of matching packets (default 1).
+    #[serde(default)]
+    pub min: Option<u64>,
+    /// Largest accepted number of matching packets.
+    #[serde(default)]
+    pub max: Option<u64>,
+}
+
+/// Parameters of `expect_none`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectNoneCheck {
+    /// Only packets sent by this end.
+    #[serde(default)]
+    pub from: Option<Side>,
+    /// Patterns that must all match for a packet to count.
+    #[serde(rename = "match")]
+    pub matches: Vec<ByteMatch>,
+}
+
+/// Parameters of `oracle`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OracleCheck {
+    /// Smallest accepted share of wire packets that decrypt to a sent plaintext (default 1.0).
+    #[serde(default)]
+    pub min_ratio: Option<f64>,
+}
+
+/// Parameters of `kernel_log`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelLogCheck {
+    /// Largest accepted number of WARNING/BUG/Oops lines (default 0).
+    #[serde(default)]
+    pub max_warnings: Option<u64>,
 }
 
 /// Inclusive bounds; a missing bound is not checked.

@@ -204,6 +204,11 @@ impl Listener {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
+
+    /// The flag [`Listener::stop`] sets.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
 }
 
 #[cfg(test)]

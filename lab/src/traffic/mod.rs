@@ -2,3 +2,5 @@
 
 pub mod icmp;
 pub mod payload;
+pub mod tcp;
+pub mod udp;
