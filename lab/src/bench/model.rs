@@ -168,9 +168,9 @@ impl TargetResult {
         self.udp.iter().find(|u| u.variant == v && u.size == size)
     }
 
-    /// The raw cipher point for an algorithm and direction.
-    pub fn cipher_for(&self, alg: Algorithm, d: Direction) -> Option<&CipherPoint> {
-        self.cipher.iter().find(|c| c.algorithm == alg && c.direction == d)
+    /// The raw cipher point for an algorithm, direction and size.
+    pub fn cipher_at(&self, alg: Algorithm, d: Direction, size: u32) -> Option<&CipherPoint> {
+        self.cipher.iter().find(|c| c.algorithm == alg && c.direction == d && c.size == size)
     }
 
     /// Whether any figure failed its correctness checks.
@@ -227,18 +227,21 @@ pub struct MicroPoint {
     pub counters: Counters,
 }
 
-/// The raw cipher's speed: one algorithm and direction through AF_ALG.
+/// The raw cipher's time: the crypto-only program (one kfunc call on the
+/// packet's cipher bytes) for one algorithm, direction and packet size.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CipherPoint {
     /// Algorithm.
     pub algorithm: Algorithm,
-    /// Egress = encrypt, ingress = decrypt.
+    /// Egress = `bpf_crypto_encrypt`, ingress = `bpf_crypto_decrypt`.
     pub direction: Direction,
-    /// Bytes per operation.
-    pub bulk_bytes: u32,
-    /// ns per byte, per round.
-    pub ns_per_byte: Option<Stats>,
-    /// Gbit/s, per round.
+    /// IPv4 packet size whose payload (padded) is processed, bytes.
+    pub size: u32,
+    /// Bytes the cipher processes.
+    pub cipher_bytes: u32,
+    /// Kernel-measured ns per run, per round.
+    pub ns: Option<Stats>,
+    /// Packet-equivalent Gbit/s (`size` bits per run), per round.
     pub gbps: Option<Stats>,
     /// Why it could not be measured.
     pub error: Option<String>,

@@ -1,0 +1,97 @@
+//! The end-to-end test bed: the scenario topology (two namespaces, one
+//! veth) with one variant's data plane attached to both ends, or none.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+
+use super::micro::load_variant;
+use super::model::BenchVariant;
+use super::spec::BenchPlan;
+use crate::dataplane::{self, Counters, DataPlane};
+use crate::plan::{Algorithm, CipherSpec, Plan};
+use crate::scenario::Side;
+use crate::topology::Topology;
+
+/// Namespaces, veth and (unless `none`) a data plane per end. Dropping
+/// it detaches and unloads everything.
+pub struct Bed {
+    /// The data planes, by side (empty for `none`). Dropped before the topology.
+    planes: Vec<(Side, DataPlane)>,
+    /// Namespaces and veth.
+    pub topo: Topology,
+}
+
+/// The topology part of a bench as a scenario plan.
+fn topology_plan(b: &BenchPlan) -> Plan {
+    Plan {
+        name: b.name.clone(),
+        description: b.description.clone(),
+        source: b.source.clone(),
+        left: b.left,
+        right: b.right,
+        mtu: b.mtu,
+        cipher: CipherSpec { algorithm: Algorithm::CbcAes, key: b.key.clone() },
+        steps: Vec::new(),
+        assertions: Vec::new(),
+    }
+}
+
+impl Bed {
+    /// Builds the topology and attaches variant `v` on both ends.
+    pub fn build(plan: &BenchPlan, v: BenchVariant) -> Result<Self> {
+        let topo = Topology::build(&topology_plan(plan)).context("building the bench topology")?;
+        let mut planes = Vec::new();
+        if v != BenchVariant::NoProgram {
+            for side in [Side::Left, Side::Right] {
+                let mut dp = load_variant(v, &plan.key)?;
+                let end = topo.end(side);
+                let (fds, ifindex) = (dp.attach_fds()?, end.ifindex);
+                let links = end
+                    .ns
+                    .run(move || dataplane::attach_in_current_netns(fds, ifindex))
+                    .context("attach thread")??;
+                dp.hold_links(links);
+                planes.push((side, dp));
+            }
+        }
+        Ok(Self { planes, topo })
+    }
+
+    /// Counters per end (`left`, `right`); empty without a data plane.
+    pub fn counters(&self) -> Result<BTreeMap<String, Counters>> {
+        let mut out = BTreeMap::new();
+        for (side, dp) in &self.planes {
+            out.insert(side.as_str().to_string(), dp.counters()?);
+        }
+        Ok(out)
+    }
+}
+
+/// Counter increases per end between two readings.
+pub fn counter_delta(
+    before: &BTreeMap<String, Counters>,
+    after: &BTreeMap<String, Counters>,
+) -> BTreeMap<String, Counters> {
+    after
+        .iter()
+        .map(|(side, c)| {
+            let b = before.get(side);
+            let d = c
+                .iter()
+                .map(|(k, v)| (k.clone(), v.saturating_sub(b.and_then(|b| b.get(k)).copied().unwrap_or(0))))
+                .collect();
+            (side.clone(), d)
+        })
+        .collect()
+}
+
+/// Adds `d` into `acc`, per end and counter.
+pub fn counter_add(acc: &mut BTreeMap<String, Counters>, d: &BTreeMap<String, Counters>) {
+    for (side, c) in d {
+        let a = acc.entry(side.clone()).or_default();
+        for (k, v) in c {
+            *a.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+}

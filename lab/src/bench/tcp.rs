@@ -1,0 +1,286 @@
+//! TCP end to end with the veth offloads set to a mode on both ends: one
+//! connection per round from the left end to a listener on the right,
+//! writing a checkable byte stream for a fixed time.
+//!
+//! Reported as it happens: when the data plane drops GSO super-packets or
+//! the stack checksums ciphertext, the connection stalls and the figure is
+//! 0 Gbit/s with status `stalled`, together with the retransmissions and
+//! the data plane's drop counters — never an estimate.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::bed::{Bed, counter_add, counter_delta};
+use super::cpu;
+use super::frames::{pattern, pattern_mismatches};
+use super::model::{BenchVariant, TcpPoint};
+use super::spec::{BenchPlan, FlowPlan, OffloadMode};
+use super::stats::Stats;
+use crate::signals;
+use crate::topology::{LEFT_IF, RIGHT_IF};
+
+/// Time after the sender stops for bytes in flight.
+const GRACE: Duration = Duration::from_millis(50);
+
+/// How a round went.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Data flowed until the end.
+    Ok,
+    /// Data flowed, then stopped before the end.
+    StalledAfter(u64),
+    /// Not a byte arrived.
+    Stalled,
+    /// Bytes arrived that differ from those sent.
+    Corrupted(u64),
+    /// No connection.
+    ConnectFailed(String),
+}
+
+impl Status {
+    /// Text for reports.
+    pub fn text(&self) -> String {
+        match self {
+            Status::Ok => "ok".into(),
+            Status::StalledAfter(b) => format!("stalled after {b} bytes"),
+            Status::Stalled => "stalled: no byte delivered".into(),
+            Status::Corrupted(n) => format!("corrupted: {n} bytes differ"),
+            Status::ConnectFailed(e) => format!("connect failed: {e}"),
+        }
+    }
+}
+
+/// One round's numbers.
+#[derive(Debug, Clone)]
+pub struct Round {
+    /// Intact bytes delivered.
+    pub bytes: u64,
+    /// Bytes delivered with wrong content.
+    pub corrupt: u64,
+    /// Sending time.
+    pub elapsed: Duration,
+    /// Sender's retransmitted segments.
+    pub retrans: u64,
+    /// How it went.
+    pub status: Status,
+}
+
+fn retransmits(s: &TcpStream) -> u64 {
+    // SAFETY: zeroed tcp_info is valid; getsockopt fills at most len bytes.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: valid socket, pointer and length.
+    let rc = unsafe {
+        libc::getsockopt(s.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_INFO, (&mut info as *mut libc::tcp_info).cast(), &mut len)
+    };
+    if rc == 0 { info.tcpi_total_retrans as u64 } else { 0 }
+}
+
+fn linger_zero(s: &TcpStream) {
+    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: setsockopt with a valid linger value.
+    unsafe {
+        libc::setsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&l as *const libc::linger).cast(), std::mem::size_of::<libc::linger>() as u32);
+    }
+}
+
+/// Receiver result: (intact bytes, corrupt bytes, time of the last byte since accept).
+type RxResult = (u64, u64, Option<Duration>);
+
+/// Runs one round: connect, write for `duration`, count what arrived.
+pub fn round(bed: &Bed, dst: SocketAddrV4, duration: Duration) -> Result<Round> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_rx = stop.clone();
+    let limit = duration + Duration::from_secs(2);
+    let (_, receiver) = bed
+        .topo
+        .right
+        .ns
+        .spawn_ready("bench-tcp-rx", move || {
+            let l = TcpListener::bind(dst)?;
+            l.set_nonblocking(true)?;
+            let run = move || -> std::io::Result<RxResult> {
+                cpu::pin_current_thread(1);
+                let t0 = Instant::now();
+                let mut s = loop {
+                    match l.accept() {
+                        Ok((s, _)) => break s,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            if stop_rx.load(Ordering::SeqCst) || t0.elapsed() > limit {
+                                return Ok((0, 0, None));
+                            }
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
+                s.set_nonblocking(false)?;
+                s.set_read_timeout(Some(Duration::from_millis(20)))?;
+                let t_acc = Instant::now();
+                let (mut off, mut bad, mut last) = (0u64, 0u64, None);
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            bad += pattern_mismatches(&buf[..n], off);
+                            off += n as u64;
+                            last = Some(t_acc.elapsed());
+                        }
+                        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                            if stop_rx.load(Ordering::SeqCst) {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                linger_zero(&s);
+                Ok((off - bad, bad, last))
+            };
+            Ok(((), run))
+        })
+        .context("starting the TCP receiver in the right namespace")?;
+
+    let sender = bed.topo.left.ns.run(move || -> Result<(Duration, u64), String> {
+        cpu::pin_current_thread(0);
+        let mut s = TcpStream::connect_timeout(&SocketAddr::V4(dst), Duration::from_secs(1)).map_err(|e| e.to_string())?;
+        s.set_write_timeout(Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        let data = pattern();
+        let mut sent = 0u64;
+        let t0 = Instant::now();
+        while t0.elapsed() < duration {
+            let at = (sent % 256) as usize;
+            match s.write(&data[at..at + (1 << 16)]) {
+                Ok(n) => sent += n as u64,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+        let elapsed = t0.elapsed();
+        let r = retransmits(&s);
+        linger_zero(&s);
+        let _ = s.shutdown(Shutdown::Both);
+        Ok((elapsed, r))
+    });
+    std::thread::sleep(GRACE);
+    stop.store(true, Ordering::SeqCst);
+    let (bytes, corrupt, last) =
+        receiver.join().map_err(|_| anyhow::anyhow!("TCP receiver panicked"))?.context("TCP receiver")?;
+    let sender = sender.context("TCP sender thread")?;
+    let (elapsed, retrans, status) = match sender {
+        Err(e) => (duration, 0, Status::ConnectFailed(e)),
+        Ok((elapsed, retrans)) => {
+            let status = if corrupt > 0 {
+                Status::Corrupted(corrupt)
+            } else if bytes == 0 {
+                Status::Stalled
+            } else if last.is_none_or(|l| l < elapsed.mul_f64(0.5)) {
+                Status::StalledAfter(bytes)
+            } else {
+                Status::Ok
+            };
+            (elapsed, retrans, status)
+        }
+    };
+    Ok(Round { bytes, corrupt, elapsed, retrans, status })
+}
+
+/// Sets `mode` on both veth ends; returns what each reports.
+fn set_offloads(bed: &Bed, mode: OffloadMode) -> Result<BTreeMap<String, String>> {
+    let (tso, gso, tx) = mode.switches();
+    let mut out = BTreeMap::new();
+    for (side, end, ifname) in [("left", &bed.topo.left, LEFT_IF), ("right", &bed.topo.right, RIGHT_IF)] {
+        let o = end
+            .ns
+            .run(move || crate::offload::set(ifname, tso, gso, tx))
+            .context("offload thread")?
+            .with_context(|| format!("setting offloads `{}` on {ifname}", mode.as_str()))?;
+        let onoff = |b: bool| if b { "on" } else { "off" };
+        out.insert(side.to_string(), format!("tso {} gso {} tx {}", onoff(o.tso), onoff(o.gso), onoff(o.tx_csum)));
+    }
+    Ok(out)
+}
+
+/// Measures one variant with one offload mode.
+pub fn point(bed: &Bed, plan: &BenchPlan, flow: &FlowPlan, v: BenchVariant, mode: OffloadMode) -> Result<TcpPoint> {
+    let applied = set_offloads(bed, mode)?;
+    let dst = SocketAddrV4::new(plan.right.addr, flow.port);
+    if flow.warmup_ms > 0 {
+        round(bed, dst, Duration::from_millis(flow.warmup_ms))?;
+    }
+    let mut rounds = Vec::new();
+    let mut counters = BTreeMap::new();
+    for _ in 0..flow.rounds {
+        signals::check()?;
+        let before = bed.counters()?;
+        rounds.push(round(bed, dst, Duration::from_millis(flow.duration_ms))?);
+        counter_add(&mut counters, &counter_delta(&before, &bed.counters()?));
+    }
+    let gbps: Vec<f64> =
+        rounds.iter().map(|r| r.bytes as f64 * 8.0 / r.elapsed.as_secs_f64().max(1e-9) / 1e9).collect();
+    let worst = rounds.iter().map(|r| r.status.clone()).max().unwrap_or(Status::Stalled);
+    Ok(TcpPoint {
+        variant: v,
+        offloads: mode.as_str().to_string(),
+        applied,
+        goodput_gbps: Stats::of(&gbps),
+        bytes: rounds.iter().map(|r| r.bytes).sum(),
+        corrupt_bytes: rounds.iter().map(|r| r.corrupt).sum(),
+        retransmits: rounds.iter().map(|r| r.retrans).sum(),
+        status: worst.text(),
+        ratio_to_baseline: None,
+        counters,
+    })
+}
+
+/// Sets each TCP figure's ratio to the no-program figure with the same offloads.
+pub fn fill_ratios(tcp: &mut [TcpPoint]) {
+    let base: Vec<(String, f64)> = tcp
+        .iter()
+        .filter(|t| t.variant == BenchVariant::NoProgram)
+        .filter_map(|t| t.goodput_gbps.as_ref().map(|g| (t.offloads.clone(), g.median)))
+        .collect();
+    for t in tcp.iter_mut() {
+        if let (Some(g), Some((_, b))) = (&t.goodput_gbps, base.iter().find(|(o, _)| *o == t.offloads))
+            && *b > 0.0
+        {
+            t.ratio_to_baseline = Some(g.median / b);
+        }
+    }
+}
+
+/// Runs TCP for the baseline and every variant in every offload mode.
+pub fn run(plan: &BenchPlan, progress: &dyn super::progress::Progress) -> Result<Vec<TcpPoint>> {
+    let Some(tp) = &plan.tcp else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for v in std::iter::once(BenchVariant::NoProgram).chain(plan.variants.iter().copied()) {
+        let bed = Bed::build(plan, v)?;
+        for &mode in &tp.offloads {
+            progress.point(&format!("tcp {} offloads {}", v.as_str(), mode.as_str()));
+            out.push(point(&bed, plan, &tp.flow, v, mode)?);
+        }
+    }
+    fill_ratios(&mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_status_wins() {
+        let v = [Status::Ok, Status::Stalled, Status::StalledAfter(10)];
+        assert_eq!(v.iter().max().unwrap(), &Status::Stalled);
+        assert!(Status::ConnectFailed("x".into()) > Status::Corrupted(1));
+        assert_eq!(Status::Stalled.text(), "stalled: no byte delivered");
+    }
+}
