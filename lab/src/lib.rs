@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod assertions;
 pub mod backend;
+pub mod bench;
 pub mod capture;
 pub mod dataplane;
 pub mod guest;
@@ -18,6 +19,7 @@ pub mod netns;
 pub mod offload;
 pub mod plan;
 pub mod probe;
+pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;

@@ -90,6 +90,19 @@ enum Command {
         #[command(flatten)]
         vm: VmArgs,
     },
+    /// Measure throughput and cost per cipher; write bench.json, plots and a report.
+    Bench(BenchArgs),
+    /// Regenerate the plots and report of a saved bench without rerunning it.
+    Report {
+        /// Run id under the results folder, or a run folder, or a bench.json.
+        run: String,
+        /// Write the report into this folder instead of next to bench.json.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Results root folder.
+        #[arg(long, env = "LAB_RESULTS_DIR", default_value = "results")]
+        results_dir: PathBuf,
+    },
     /// Run a scenario on every catalog kernel (and the host) into one result.
     Matrix {
         /// Scenario file (YAML).
@@ -106,6 +119,27 @@ enum Command {
         #[arg(long, env = "LAB_RESULTS_DIR", default_value = "results")]
         results_dir: PathBuf,
     },
+}
+
+/// Arguments of `lab bench`.
+#[derive(Args)]
+struct BenchArgs {
+    /// Bench file (YAML), e.g. scenarios/bench.yaml.
+    bench: PathBuf,
+    /// `host` (default) or a catalog kernel to boot under QEMU.
+    #[arg(long)]
+    kernel: Option<String>,
+    /// The host and every cached catalog kernel, into one result.
+    #[arg(long, conflicts_with = "kernel")]
+    matrix: bool,
+    /// Shortened rounds and durations (smoke test).
+    #[arg(long)]
+    quick: bool,
+    #[command(flatten)]
+    vm: VmArgs,
+    /// Results root folder.
+    #[arg(long, env = "LAB_RESULTS_DIR", default_value = "results")]
+    results_dir: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -272,6 +306,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(exit::PASS)
         }
+        Command::Bench(args) => bench(args),
+        Command::Report { run, out, results_dir } => {
+            let json = lab::bench::session::resolve(&run, &results_dir)?;
+            let doc = lab::bench::session::load(&json)?;
+            let dir = match out {
+                Some(d) => d,
+                None => json.parent().map(Path::to_path_buf).unwrap_or_default(),
+            };
+            let files = lab::report::generate(&doc, &dir)?;
+            println!("{} files written to {}: {}", files.len(), dir.display(), files.join(", "));
+            Ok(exit::PASS)
+        }
         Command::Matrix { scenario, kernels, no_host, vm, results_dir } => {
             let plan = plan::load(&scenario)?;
             let catalog = catalog()?;
@@ -282,4 +328,33 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(if m.all_passed() { exit::PASS } else { exit::FAIL })
         }
     }
+}
+
+/// `lab bench`: targets from the flags, run, summary, exit code.
+fn bench(args: BenchArgs) -> Result<i32> {
+    use lab::bench::session::{self as bench_session, Target};
+    let mut plan = lab::bench::spec::load(&args.bench)?;
+    if args.quick {
+        plan = plan.quick();
+    }
+    let (targets, catalog) = if args.matrix {
+        let catalog = catalog()?;
+        (bench_session::matrix_targets(&catalog), Some(catalog))
+    } else {
+        match args.kernel.as_deref() {
+            None | Some("host") => (vec![Target::Host], None),
+            Some(k) => (vec![Target::Kernel(k.to_string())], Some(catalog()?)),
+        }
+    };
+    let names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
+    eprintln!("lab: bench {} ({}) on {}", plan.name, plan.source, names.join(", "));
+    let (doc, path) = bench_session::run(&plan, &targets, catalog.as_ref(), &args.results_dir, args.vm.options())?;
+    print!("{}", bench_session::render(&doc, &path));
+    Ok(if doc.targets.iter().all(|t| t.unsupported.is_some()) {
+        exit::UNSUPPORTED
+    } else if doc.targets.iter().any(|t| t.has_failures()) {
+        exit::FAIL
+    } else {
+        exit::PASS
+    })
 }

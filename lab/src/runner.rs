@@ -126,19 +126,32 @@ impl RunReport {
     }
 }
 
-/// A thread inside a namespace with a stop switch.
+/// A thread inside a namespace with a stop switch. Dropping it (an error
+/// path) asks the thread to stop, so no socket or namespace outlives the run.
 struct Worker<T> {
     stop: Arc<AtomicBool>,
-    handle: JoinHandle<std::io::Result<T>>,
+    handle: Option<JoinHandle<std::io::Result<T>>>,
 }
 
 impl<T> Worker<T> {
-    fn finish(self, what: &str) -> Result<T> {
+    fn new(stop: Arc<AtomicBool>, handle: JoinHandle<std::io::Result<T>>) -> Self {
+        Self { stop, handle: Some(handle) }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    fn finish(mut self, what: &str) -> Result<T> {
         self.stop.store(true, Ordering::SeqCst);
-        self.handle
-            .join()
-            .map_err(|_| anyhow!("{what} thread panicked"))?
-            .with_context(|| format!("{what} failed"))
+        let handle = self.handle.take().ok_or_else(|| anyhow!("{what} already finished"))?;
+        handle.join().map_err(|_| anyhow!("{what} thread panicked"))?.with_context(|| format!("{what} failed"))
+    }
+}
+
+impl<T> Drop for Worker<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
@@ -186,7 +199,7 @@ impl Run<'_> {
     }
 
     fn background_done(&self) -> bool {
-        self.udp.iter().all(|u| u.sender.as_ref().is_none_or(|s| s.handle.is_finished()))
+        self.udp.iter().all(|u| u.sender.as_ref().is_none_or(|s| s.is_finished()))
     }
 
     fn step(&mut self, i: usize, step: &PlanStep, progress: &dyn Fn(&str)) -> Result<()> {
@@ -224,7 +237,7 @@ impl Run<'_> {
                     .ns
                     .spawn_ready(&format!("udp-rx-{n}"), move || udp::receiver(port))
                     .with_context(|| format!("step {n}: binding UDP port {port}"))?;
-                let receiver = Worker { stop, handle };
+                let receiver = Worker::new(stop, handle);
                 let (sizes, count, interval) = (u.sizes.clone(), u.count, Duration::from_millis(u.interval_ms));
                 let stop = Arc::new(AtomicBool::new(false));
                 let flag = stop.clone();
@@ -232,7 +245,7 @@ impl Run<'_> {
                 let mut pending = PendingUdp { step: i, from: u.from, port, receiver, sender: None, sent: None };
                 if u.background {
                     let handle = self.topo.end(u.from).ns.spawn(&format!("udp-tx-{n}"), send)?;
-                    pending.sender = Some(Worker { stop, handle });
+                    pending.sender = Some(Worker::new(stop, handle));
                 } else {
                     let sent = self.topo.end(u.from).ns.run(send).context("udp thread")??;
                     progress(&format!("step {n}: {} datagrams sent, {} send errors", sent.sent, sent.send_errors));
@@ -250,12 +263,12 @@ impl Run<'_> {
                     .ns
                     .spawn_ready(&format!("tcp-rx-{n}"), move || tcp::server(port))
                     .with_context(|| format!("step {n}: listening on TCP port {port}"))?;
-                let server = Worker { stop, handle };
+                let server = Worker::new(stop, handle);
                 let (bytes, deadline) = (t.bytes, Instant::now() + Duration::from_millis(t.timeout_ms));
                 let client = self.topo.end(t.from).ns.run(move || tcp::client(dst, bytes, deadline)).context("tcp thread")?;
                 // Let the server drain what arrived, then stop it.
                 let until = Instant::now() + Duration::from_millis(500);
-                while !server.handle.is_finished() && Instant::now() < until {
+                while !server.is_finished() && Instant::now() < until {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 let server = server.finish("TCP server")?;
@@ -381,8 +394,7 @@ fn start_listener(topo: &Topology, side: Side) -> Result<Worker<Vec<Delivered>>>
         .ns
         .spawn_ready(&format!("listen-{}", side.as_str()), Listener::open)
         .with_context(|| format!("opening the ICMP listener in the {} namespace", side.as_str()))?;
-    let stop = l.stop_flag();
-    Ok(Worker { stop, handle })
+    Ok(Worker::new(l.stop_flag(), handle))
 }
 
 /// Runs the plan; the wire pcap and kernel log are written into `out_dir`.
@@ -416,7 +428,7 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
             .ns
             .spawn_ready("capture", move || Capture::open(ifindex, path))
             .context("starting the wire capture")?;
-        Worker { stop, handle }
+        Worker::new(stop, handle)
     };
     let listeners = [start_listener(&topo, Side::Left)?, start_listener(&topo, Side::Right)?];
 
@@ -439,7 +451,7 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
     // Background senders are bounded; let them finish.
     for u in &mut run.udp {
         if let Some(sender) = u.sender.take() {
-            while !sender.handle.is_finished() {
+            while !sender.is_finished() {
                 signals::check()?;
                 std::thread::sleep(Duration::from_millis(5));
             }

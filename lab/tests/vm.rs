@@ -152,6 +152,31 @@ fn kernel_without_bpf_crypto_is_unsupported() {
 }
 
 #[test]
+fn verifier_rejection_is_saved_in_the_results() {
+    if skip("verifier_rejection_is_saved_in_the_results") {
+        return;
+    }
+    ensure_kernel("debian-6.1");
+    let results = tempfile::tempdir().unwrap();
+    // Force a load on a kernel without bpf_crypto: the real verifier refuses.
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["run", "--kernel", "debian-6.1", "scenarios/ping.yaml"])
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results.path())
+        .env("LAB_KERNEL_APPEND", "LAB_FORCE_LOAD=1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let dir = run_dirs(results.path()).pop().unwrap();
+    let s = summary(&dir);
+    assert_eq!(s["verdict"], "error");
+    assert!(s["error"].as_str().unwrap().contains("full log in verifier.log"), "{s}");
+    let log = std::fs::read_to_string(dir.join("verifier.log")).unwrap();
+    assert!(log.contains("BEGIN PROG LOAD LOG"), "{log}");
+    assert!(dir.join("console.log").is_file());
+}
+
+#[test]
 fn kernel_not_in_cache_is_a_clear_error() {
     let results = tempfile::tempdir().unwrap();
     let empty_cache = tempfile::tempdir().unwrap();

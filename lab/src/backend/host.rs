@@ -41,7 +41,7 @@ impl Backend for Host {
     fn execute(&self, plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<Execution> {
         preflight()?;
         let kernel = kernel_release();
-        let outcome = if !dataplane::kernel_has_bpf_crypto() {
+        let outcome = if !dataplane::kernel_has_bpf_crypto() && std::env::var_os(dataplane::FORCE_LOAD_ENV).is_none() {
             Outcome::Unsupported(format!(
                 "kernel {kernel} has no bpf_crypto kfuncs (needs Linux 6.10+ with CONFIG_BPF_SYSCALL and CONFIG_CRYPTO_SKCIPHER)"
             ))

@@ -172,7 +172,8 @@ impl CipherOnly {
             Direction::Ingress => "bpf_crypto_decrypt",
         };
         let id = kfunc_btf_id(kfunc)?;
-        let insns = assemble(dp.map_fd("keys")?, dp.map_fd("scratch")?, id, cbc, len);
+        let insns: Vec<u64> =
+            assemble(dp.map_fd("keys")?, dp.map_fd("scratch")?, id, cbc, len).iter().map(|i| i.0).collect();
         let mut log = vec![0u8; 1 << 16];
         // SAFETY: zeroed is a valid bpf_prog_load_opts; we set sz.
         let mut opts: libbpf_sys::bpf_prog_load_opts = unsafe { std::mem::zeroed() };
@@ -183,7 +184,7 @@ impl CipherOnly {
         let name = CString::new("bcl_cipher_only").expect("no NUL");
         let license = CString::new("GPL").expect("no NUL");
         let load = |opts: &mut libbpf_sys::bpf_prog_load_opts| {
-            // SAFETY: insns is a live array of encoded struct bpf_insn; the
+            // SAFETY: insns is a live array of encoded 8-byte struct bpf_insn; the
             // strings and the log buffer outlive the call.
             unsafe {
                 libbpf_sys::bpf_prog_load(

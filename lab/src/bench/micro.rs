@@ -146,7 +146,7 @@ fn point(
         (Direction::Ingress, _) => ETH_HLEN + size as usize,
     };
     let mut out = vec![0u8; want_len + 64];
-    let mut fail = |why: String| MicroPoint {
+    let fail = |why: String| MicroPoint {
         variant: v,
         direction: dir,
         size,

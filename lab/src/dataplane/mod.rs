@@ -28,7 +28,7 @@ const TAMPER_PROG: &str = "tamper_egress";
 #[derive(Debug, thiserror::Error)]
 pub enum DataPlaneError {
     /// libbpf could not open or load the object; `log` is libbpf's and the verifier's output.
-    #[error("loading the {variant} data plane failed: {source}\n{log}")]
+    #[error("loading the {variant} data plane failed: {source}: {} (full log in verifier.log)", verifier_reason(log))]
     Load {
         /// Variant.
         variant: &'static str,
@@ -77,6 +77,17 @@ pub enum DataPlaneError {
         /// libbpf error.
         source: libbpf_rs::Error,
     },
+}
+
+/// The verifier's reason for a rejection: the last log line before the
+/// statistics (`processed N insns`) or the end marker.
+pub fn verifier_reason(log: &str) -> &str {
+    let lines: Vec<&str> = log.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("processed ") || l.starts_with("-- END PROG LOAD LOG"))
+        .unwrap_or(lines.len());
+    lines[..end].iter().rev().find(|l| !l.starts_with(';')).copied().unwrap_or("no verifier log")
 }
 
 /// Names an errno, e.g. `EINVAL (Invalid argument)`.
@@ -306,6 +317,12 @@ pub fn attach_one_in_current_netns(prog_fd: RawFd, ifindex: u32, prog: &'static 
     Ok(unsafe { OwnedFd::from_raw_fd(rc) })
 }
 
+/// Environment variable: load the data plane even when the kernel has no
+/// `bpf_crypto` kfuncs (to see the verifier's refusal). In a VM, pass it on
+/// the kernel command line (`LAB_KERNEL_APPEND=LAB_FORCE_LOAD=1`): the
+/// kernel hands unknown `key=value` words to init as environment.
+pub const FORCE_LOAD_ENV: &str = "LAB_FORCE_LOAD";
+
 /// Whether the running kernel exports the `bpf_crypto` kfuncs.
 pub fn kernel_has_bpf_crypto() -> bool {
     std::fs::read_to_string("/proc/kallsyms")
@@ -413,6 +430,13 @@ mod tests {
         assert_eq!(c["dropped_nokey"], 9);
         assert_eq!(c["decrypted"], 0);
         assert_eq!(c.len(), COUNTER_NAMES.len());
+    }
+
+    #[test]
+    fn verifier_reason_is_the_last_line_before_the_statistics() {
+        let log = "libbpf: prog 'x': BPF program load failed: -EACCES\n-- BEGIN PROG LOAD LOG --\n0: (bf) r7 = r1\n131: (85) call bpf_skb_load_bytes#26\nR4 invalid zero-sized read: u64=[0,2032]\nprocessed 151 insns (limit 1000000)\n-- END PROG LOAD LOG --\n";
+        assert_eq!(verifier_reason(log), "R4 invalid zero-sized read: u64=[0,2032]");
+        assert_eq!(verifier_reason(""), "no verifier log");
     }
 
     #[test]

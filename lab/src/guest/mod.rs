@@ -39,7 +39,7 @@ fn run(modules: Vec<String>) -> Result<()> {
         .context("parsing the job")?;
     let out_dir = PathBuf::from("/tmp/out");
     std::fs::create_dir_all(&out_dir)?;
-    let supported = kernel_has_bpf_crypto();
+    let supported = kernel_has_bpf_crypto() || std::env::var_os(crate::dataplane::FORCE_LOAD_ENV).is_some();
     let unsupported = || format!("kernel {} has no bpf_crypto kfuncs", kernel_release());
     let probe = (!job.probe.is_empty()).then(|| {
         if !supported {
@@ -62,13 +62,29 @@ fn run(modules: Vec<String>) -> Result<()> {
             }
         }
     });
-    let result = GuestResult { kernel: kernel_release(), modules, probe, outcome };
+    let bench = run_bench();
+    let result = GuestResult { kernel: kernel_release(), modules, probe, outcome, bench };
     let port = find_port(protocol::RESULTS_PORT, Duration::from_secs(10))?;
     let f = std::fs::OpenOptions::new().write(true).open(&port).with_context(|| format!("opening {}", port.display()))?;
     protocol::write_archive(&f, &result, &out_dir)?;
     f.sync_all().ok();
     say("result sent");
     Ok(())
+}
+
+/// Runs the bench job, when the initramfs has one.
+fn run_bench() -> Option<Result<crate::bench::model::TargetResult, String>> {
+    let text = std::fs::read(protocol::BENCH_JOB_PATH).ok()?;
+    let job: crate::bench::BenchJob = match serde_json::from_slice(&text) {
+        Ok(j) => j,
+        Err(e) => return Some(Err(format!("parsing the bench job: {e}"))),
+    };
+    let lines = crate::bench::progress::GuestLines::new(crate::bench::progress::points(&job.plan), say);
+    say(&format!("bench {} ({} points)", job.plan.name, crate::bench::progress::points(&job.plan)));
+    Some(
+        crate::bench::run_target(&job.plan, &job.target, &job.accelerator, &job.commit, &lines)
+            .map_err(|e| format!("{e:#}")),
+    )
 }
 
 /// Waits for the virtio-serial port named `name` (ports appear

@@ -24,6 +24,9 @@ pub const RESULTS_PORT: &str = "lab.results";
 pub const PROGRESS_PREFIX: &str = "lab-guest: ";
 /// Name of the result document inside the archive.
 pub const RESULT_JSON: &str = "result.json";
+/// Path of the optional bench job ([`crate::bench::BenchJob`]) inside the
+/// initramfs; `lab bench` adds it in a second cpio archive.
+pub const BENCH_JOB_PATH: &str = "/lab/bench.json";
 
 /// What the guest is asked to do: probe ciphers (if any), then run a
 /// scenario (if any).
@@ -57,6 +60,9 @@ pub struct GuestResult {
     pub probe: Option<Result<ProbeReport, String>>,
     /// Scenario outcome, when a scenario was given.
     pub outcome: Option<GuestOutcome>,
+    /// Bench figures, when a bench job was given, or why it could not run.
+    #[serde(default)]
+    pub bench: Option<Result<crate::bench::model::TargetResult, String>>,
 }
 
 /// Writes the archive: `result.json` then every regular file in `dir`.
@@ -115,6 +121,7 @@ mod tests {
             modules: vec!["veth".into()],
             probe: None,
             outcome: Some(GuestOutcome::Unsupported("no".into())),
+            bench: None,
         };
         let mut buf = Vec::new();
         write_archive(&mut buf, &result, src.path()).unwrap();

@@ -1,0 +1,339 @@
+//! Figures as data ([`Figure`] of line or stacked-bar panels) and their
+//! drawing with plotters, to SVG and PNG alike. The x axis is always the
+//! packet sizes as evenly spaced categories.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::font::{self, FAMILY};
+
+/// One point with its spread (min/max of the rounds).
+#[derive(Debug, Clone, Copy)]
+pub struct Point {
+    /// Index of the x category.
+    pub x: usize,
+    /// Median.
+    pub y: f64,
+    /// Lower end of the spread.
+    pub lo: f64,
+    /// Upper end of the spread.
+    pub hi: f64,
+}
+
+/// A line with markers and error bars.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// Colour.
+    pub color: RGBColor,
+    /// Dashed (limits, baselines) or solid.
+    pub dashed: bool,
+    /// Points (x categories may be missing).
+    pub points: Vec<Point>,
+}
+
+/// Lines over the x categories, logarithmic y.
+#[derive(Debug, Clone)]
+pub struct LinePanel {
+    /// Panel title.
+    pub title: String,
+    /// Y axis text.
+    pub y_label: String,
+    /// The lines.
+    pub series: Vec<Series>,
+}
+
+/// One layer of stacked bars.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Legend text.
+    pub label: String,
+    /// Colour.
+    pub color: RGBColor,
+    /// Height per category (0 where missing).
+    pub values: Vec<f64>,
+}
+
+/// Stacked bars per x category, linear y.
+#[derive(Debug, Clone)]
+pub struct BarPanel {
+    /// Panel title.
+    pub title: String,
+    /// Y axis text.
+    pub y_label: String,
+    /// Layers, bottom first.
+    pub layers: Vec<Layer>,
+}
+
+/// A panel of a figure.
+#[derive(Debug, Clone)]
+pub enum Panel {
+    /// Lines.
+    Lines(LinePanel),
+    /// Stacked bars.
+    Bars(BarPanel),
+}
+
+/// A figure: title, note line, panels in a grid over shared x categories.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// Title.
+    pub title: String,
+    /// Second line (environment; TCG warning).
+    pub note: String,
+    /// X axis text.
+    pub x_label: String,
+    /// X category labels (packet sizes).
+    pub categories: Vec<String>,
+    /// Panels per row.
+    pub cols: usize,
+    /// Panels.
+    pub panels: Vec<Panel>,
+}
+
+const PANEL_W: u32 = 760;
+const PANEL_H: u32 = 520;
+const HEADER_H: u32 = 86;
+
+impl Figure {
+    /// Pixel size of the whole figure.
+    pub fn size(&self) -> (u32, u32) {
+        let cols = self.cols.max(1) as u32;
+        let rows = self.panels.len().div_ceil(self.cols.max(1)) as u32;
+        (PANEL_W * cols, HEADER_H + PANEL_H * rows.max(1))
+    }
+}
+
+/// Draws `fig` as `<stem>.svg` and `<stem>.png` in `dir`; returns the file names.
+pub fn write(fig: &Figure, dir: &Path, stem: &str) -> Result<Vec<String>> {
+    font::register();
+    let size = fig.size();
+    let svg = format!("{stem}.svg");
+    let png = format!("{stem}.png");
+    {
+        let path = dir.join(&svg);
+        let root = SVGBackend::new(&path, size).into_drawing_area();
+        draw(&root, fig).map_err(|e| anyhow!("drawing {svg}: {e:?}"))?;
+        root.present().map_err(|e| anyhow!("writing {svg}: {e:?}"))?;
+    }
+    {
+        let path = dir.join(&png);
+        let root = BitMapBackend::new(&path, size).into_drawing_area();
+        draw(&root, fig).map_err(|e| anyhow!("drawing {png}: {e:?}"))?;
+        root.present().map_err(|e| anyhow!("writing {png}: {e:?}"))?;
+    }
+    Ok(vec![svg, png])
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let (header, body) = root.split_vertically(HEADER_H);
+    header.draw(&Text::new(
+        fig.title.clone(),
+        (16, 12),
+        (FAMILY, 28).into_font().style(FontStyle::Bold).color(&BLACK),
+    ))?;
+    header.draw(&Text::new(fig.note.clone(), (16, 52), (FAMILY, 18).into_font().color(&RGBColor(90, 90, 90))))?;
+    let cols = fig.cols.max(1);
+    let rows = fig.panels.len().div_ceil(cols).max(1);
+    for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&fig.panels) {
+        match panel {
+            Panel::Lines(p) => draw_lines(area, fig, p)?,
+            Panel::Bars(p) => draw_bars(area, fig, p)?,
+        }
+    }
+    Ok(())
+}
+
+/// Axis numbers: short and without trailing zeros.
+pub fn fmt_axis(v: f64) -> String {
+    let a = v.abs();
+    let s = if a == 0.0 {
+        "0".to_string()
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else if a >= 0.01 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.1e}")
+    };
+    if s.contains('.') && !s.contains('e') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+fn category_label(cats: &[String], v: &SegmentValue<i32>) -> String {
+    match v {
+        SegmentValue::CenterOf(i) => cats.get(*i as usize).cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p: &LinePanel) -> DrawResult<DB> {
+    let ys = p.series.iter().flat_map(|s| s.points.iter().flat_map(|q| [q.lo, q.y, q.hi])).filter(|y| *y > 0.0);
+    let (lo, hi) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    let (lo, hi) = if lo > hi { (0.1, 10.0) } else { (lo / 1.6, hi * 2.2) };
+    let n = fig.categories.len().max(1) as i32;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, (FAMILY, 22).into_font().style(FontStyle::Bold))
+        .margin(14)
+        .x_label_area_size(52)
+        .y_label_area_size(78)
+        .build_cartesian_2d((0..n).into_segmented(), (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc(fig.x_label.as_str())
+        .y_desc(p.y_label.as_str())
+        .label_style((FAMILY, 17))
+        .axis_desc_style((FAMILY, 18))
+        .x_labels(fig.categories.len() + 1)
+        .x_label_formatter(&|v| category_label(&fig.categories, v))
+        .y_label_formatter(&|v| fmt_axis(*v))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(205, 205, 205))
+        .draw()?;
+    for s in &p.series {
+        let color = s.color;
+        let style = ShapeStyle::from(&color).stroke_width(if s.dashed { 2 } else { 3 });
+        let pts: Vec<(SegmentValue<i32>, f64)> =
+            s.points.iter().filter(|q| q.y > 0.0).map(|q| (SegmentValue::CenterOf(q.x as i32), q.y)).collect();
+        let legend = move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 24, y)], style);
+        if s.dashed {
+            chart.draw_series(DashedLineSeries::new(pts.clone(), 10, 6, style))?.label(&s.label).legend(legend);
+        } else {
+            chart.draw_series(LineSeries::new(pts.clone(), style))?.label(&s.label).legend(legend);
+            chart.draw_series(pts.iter().map(|(x, y)| Circle::new((x.clone(), *y), 4, color.filled())))?;
+        }
+        chart.draw_series(s.points.iter().filter(|q| q.y > 0.0 && q.lo > 0.0 && q.hi > q.lo).map(|q| {
+            ErrorBar::new_vertical(SegmentValue::CenterOf(q.x as i32), q.lo, q.y, q.hi, color.stroke_width(2), 10)
+        }))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.88))
+        .border_style(RGBColor(160, 160, 160))
+        .label_font((FAMILY, 16))
+        .draw()?;
+    Ok(())
+}
+
+fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p: &BarPanel) -> DrawResult<DB> {
+    let n = fig.categories.len();
+    let totals: Vec<f64> = (0..n).map(|i| p.layers.iter().map(|l| l.values.get(i).copied().unwrap_or(0.0).max(0.0)).sum()).collect();
+    let top = totals.iter().cloned().fold(0.0, f64::max).max(1e-9) * 1.45;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, (FAMILY, 22).into_font().style(FontStyle::Bold))
+        .margin(14)
+        .x_label_area_size(52)
+        .y_label_area_size(78)
+        .build_cartesian_2d((0..n.max(1) as i32).into_segmented(), 0.0..top)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc(fig.x_label.as_str())
+        .y_desc(p.y_label.as_str())
+        .label_style((FAMILY, 17))
+        .axis_desc_style((FAMILY, 18))
+        .x_labels(n + 1)
+        .x_label_formatter(&|v| category_label(&fig.categories, v))
+        .y_label_formatter(&|v| fmt_axis(*v))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(205, 205, 205))
+        .draw()?;
+    let mut base = vec![0.0; n];
+    for l in &p.layers {
+        let color = l.color;
+        let bars: Vec<Rectangle<(SegmentValue<i32>, f64)>> = (0..n)
+            .filter_map(|i| {
+                let v = l.values.get(i).copied().unwrap_or(0.0).max(0.0);
+                let y0 = base[i];
+                base[i] += v;
+                (v > 0.0).then(|| {
+                    let mut r = Rectangle::new(
+                        [(SegmentValue::Exact(i as i32), y0), (SegmentValue::Exact(i as i32 + 1), y0 + v)],
+                        color.filled(),
+                    );
+                    r.set_margin(0, 0, 14, 14);
+                    r
+                })
+            })
+            .collect();
+        chart
+            .draw_series(bars)?
+            .label(&l.label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 18, y + 7)], color.filled()));
+    }
+    chart.draw_series(totals.iter().enumerate().filter(|(_, t)| **t > 0.0).map(|(i, t)| {
+        Text::new(fmt_axis(*t), (SegmentValue::CenterOf(i as i32), *t + top * 0.012), (FAMILY, 15).into_font())
+    }))?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.88))
+        .border_style(RGBColor(160, 160, 160))
+        .label_font((FAMILY, 16))
+        .draw()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_numbers_are_short() {
+        assert_eq!(fmt_axis(1500.0), "1500");
+        assert_eq!(fmt_axis(12.5), "12.5");
+        assert_eq!(fmt_axis(2.0), "2");
+        assert_eq!(fmt_axis(0.25), "0.25");
+        assert_eq!(fmt_axis(0.0), "0");
+    }
+
+    #[test]
+    fn figures_render_to_svg_and_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let pts = |k: f64| (0..3).map(|x| Point { x, y: k * (x + 1) as f64, lo: k * 0.9 * (x + 1) as f64, hi: k * 1.1 * (x + 1) as f64 }).collect();
+        let fig = Figure {
+            title: "Test figure".into(),
+            note: "note µs × → ≤".into(),
+            x_label: "packet size (bytes)".into(),
+            categories: vec!["64".into(), "512".into(), "1500".into()],
+            cols: 2,
+            panels: vec![
+                Panel::Lines(LinePanel {
+                    title: "lines".into(),
+                    y_label: "Gbit/s".into(),
+                    series: vec![
+                        Series { label: "a".into(), color: RED, dashed: false, points: pts(1.0) },
+                        Series { label: "b".into(), color: BLUE, dashed: true, points: pts(10.0) },
+                    ],
+                }),
+                Panel::Bars(BarPanel {
+                    title: "bars".into(),
+                    y_label: "µs".into(),
+                    layers: vec![
+                        Layer { label: "x".into(), color: RED, values: vec![1.0, 2.0, 3.0] },
+                        Layer { label: "y".into(), color: BLUE, values: vec![0.5, 0.0, 1.0] },
+                    ],
+                }),
+            ],
+        };
+        let files = write(&fig, dir.path(), "t").unwrap();
+        assert_eq!(files, vec!["t.svg", "t.png"]);
+        let svg = std::fs::read_to_string(dir.path().join("t.svg")).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("Test figure") && svg.contains("1500"));
+        let png = std::fs::read(dir.path().join("t.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+    }
+}

@@ -1,0 +1,169 @@
+//! The bench report: plots (SVG and PNG) and `report.html` / `report.md`
+//! with the tables, generated from a [`BenchDoc`] alone so that
+//! `lab report` can redo it from a saved `bench.json`.
+
+pub mod chart;
+pub mod figures;
+pub mod font;
+pub mod tables;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use minijinja::{Environment, context};
+use serde::Serialize;
+
+use crate::bench::model::{BenchDoc, TargetResult};
+use tables::Table;
+
+/// HTML report file name.
+pub const REPORT_HTML: &str = "report.html";
+/// Markdown report file name.
+pub const REPORT_MD: &str = "report.md";
+
+const MD_TEMPLATE: &str = include_str!("templates/report.md.j2");
+const HTML_TEMPLATE: &str = include_str!("templates/report.html.j2");
+
+/// A figure as the templates see it.
+#[derive(Debug, Clone, Serialize)]
+struct FigureRef {
+    svg: String,
+    png: String,
+    alt: String,
+}
+
+/// A target's part of the report.
+#[derive(Debug, Clone, Serialize)]
+struct Section {
+    label: String,
+    r#where: String,
+    status: Option<String>,
+    figures: Vec<FigureRef>,
+    tables: Vec<Table>,
+}
+
+/// How the figures were measured, for the report's method list.
+fn method(doc: &BenchDoc) -> Vec<String> {
+    let p = &doc.plan;
+    let mut m = Vec::new();
+    if let Some(mp) = &p.micro {
+        m.push(format!(
+            "Micro: each program of each variant is run with BPF_PROG_TEST_RUN on a whole Ethernet/IPv4/UDP frame, \
+             one run per call (repeat = 1: with repeat > 1 the kernel reruns the program on its own output), timed by the kernel; \
+             {} warm-up round(s) discarded, then {} rounds of about {} ms. Every run must return TC_ACT_OK with the expected \
+             length, the first output is checked byte for byte (egress ciphertext with a reference AES), and the counters must \
+             count every run; otherwise the figure is FAILED.",
+            mp.warmup_rounds, mp.rounds, mp.round_ms
+        ));
+    }
+    if let Some(c) = &p.cipher {
+        m.push(format!(
+            "Limit: a crypto-only TC program calls bpf_crypto_encrypt/decrypt once on the packet's cipher bytes \
+             (payload + PKCS#7 padding) with the data plane's own key context and scratch buffers, through the same \
+             test-run harness ({} rounds). \"Share that is cipher\" = its time / the data plane's time (1 = nothing but the cipher).",
+            c.rounds
+        ));
+    }
+    if let Some(u) = &p.udp {
+        m.push(format!(
+            "UDP: two network namespaces joined by a veth (wire MTU {}), the variant on both ends; a sender in the left \
+             namespace sends datagrams as fast as it can for {} ms per round ({} rounds after {} ms warm-up) to a \
+             receiver in the right namespace that checks every byte. Sender and receiver are pinned to different CPUs \
+             when there are two. CPU busy share and CPU ns per packet come from /proc/stat (all CPUs, softirq included).",
+            p.mtu, u.duration_ms, u.rounds, u.warmup_ms
+        ));
+    }
+    if let Some(t) = &p.tcp {
+        let modes: Vec<&str> = t.offloads.iter().map(|m| m.as_str()).collect();
+        m.push(format!(
+            "TCP: one connection per round ({} rounds × {} ms) writing a checkable byte stream, with the veth offloads \
+             set on both ends to each mode ({}). on = TSO+GSO+TX checksum, off = none, segmentation-off = TX checksum only. \
+             The data plane drops GSO super-packets (fails closed); when TCP stalls, the figure says so.",
+            t.flow.rounds,
+            t.flow.duration_ms,
+            modes.join(", ")
+        ));
+    }
+    m
+}
+
+fn figure_ref(files: &[String], alt: String) -> Option<FigureRef> {
+    let svg = files.iter().find(|f| f.ends_with(".svg"))?.clone();
+    let png = files.iter().find(|f| f.ends_with(".png"))?.clone();
+    Some(FigureRef { svg, png, alt })
+}
+
+fn section(doc: &BenchDoc, t: &TargetResult, dir: &Path, written: &mut Vec<String>) -> Result<Section> {
+    let mut figs = Vec::new();
+    let candidates = [
+        ("throughput", figures::throughput(doc, t)),
+        ("cost", figures::cost(doc, t)),
+        ("udp", figures::udp(doc, t)),
+    ];
+    for (kind, fig) in candidates {
+        if let Some(fig) = fig {
+            let files = chart::write(&fig, dir, &figures::stem(kind, &t.target))?;
+            if let Some(r) = figure_ref(&files, fig.title.clone()) {
+                figs.push(r);
+            }
+            written.extend(files);
+        }
+    }
+    let tables: Vec<Table> = [tables::micro(t), tables::cipher(t), tables::udp(t), tables::tcp(t)].into_iter().flatten().collect();
+    let status = match (&t.unsupported, &t.error) {
+        (Some(u), _) => Some(format!("Not measured: {u}")),
+        (None, Some(e)) => Some(format!("The run stopped early: {}", e.lines().next().unwrap_or_default())),
+        _ if t.has_failures() => Some("Some figures FAILED their correctness checks (rows marked FAILED).".into()),
+        _ => None,
+    };
+    Ok(Section { label: t.env.label(&t.target), r#where: tables::where_measured(t), status, figures: figs, tables })
+}
+
+fn templates() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.add_filter("mdcell", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    env.add_template("report.md", MD_TEMPLATE)?;
+    env.add_template("report.html", HTML_TEMPLATE)?;
+    Ok(env)
+}
+
+/// Writes the plots, `report.html` and `report.md` for `doc` into `dir`;
+/// returns the names of the files written.
+pub fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    let mut sections = Vec::new();
+    for t in &doc.targets {
+        sections.push(section(doc, t, dir, &mut written)?);
+    }
+    let comparison = match figures::kernels(doc) {
+        Some(fig) => {
+            let files = chart::write(&fig, dir, "kernels")?;
+            let r = figure_ref(&files, fig.title.clone());
+            written.extend(files);
+            r
+        }
+        None => None,
+    };
+    let env = templates()?;
+    let ctx = context! {
+        title => format!("Benchmark: {}", doc.plan.name),
+        run_id => doc.run_id,
+        started_at => doc.started_at,
+        duration => format!("{:.0} s", doc.duration_ms as f64 / 1000.0),
+        source => doc.plan.source,
+        description => doc.plan.description,
+        quick => doc.plan.quick,
+        emulated => doc.targets.iter().any(|t| t.env.emulated),
+        method => method(doc),
+        env => tables::environment(doc),
+        comparison => comparison,
+        targets => sections,
+    };
+    for name in [REPORT_MD, REPORT_HTML] {
+        let text = env.get_template(name)?.render(&ctx).with_context(|| format!("rendering {name}"))?;
+        std::fs::write(dir.join(name), text).with_context(|| format!("writing {name}"))?;
+        written.push(name.to_string());
+    }
+    Ok(written)
+}
