@@ -918,7 +918,7 @@ assertions:
         assert_eq!(p.inner_mtu(), DEFAULT_MTU - BPFCRYPT_OVERHEAD);
         assert_eq!(p.cipher.algorithm, Algorithm::CbcAes);
         assert_eq!(p.cipher.key.len(), 16);
-        let PlanStep::Ping(ping) = &p.steps[0];
+        let PlanStep::Ping(ping) = &p.steps[0] else { panic!("first step is a ping") };
         assert_eq!((ping.count, ping.size, ping.from), (3, 56, Side::Left));
         assert!(
             matches!(p.assertions[1].check, Check::PayloadEncrypted { min_entropy } if min_entropy == DEFAULT_MIN_ENTROPY)

@@ -62,7 +62,7 @@ pub fn summarize(
     exec: Execution,
 ) -> Summary {
     let (verdict, error, report) = match exec.outcome {
-        Outcome::Completed(r) => (if r.passed() { Verdict::Pass } else { Verdict::Fail }, None, Some(r)),
+        Outcome::Completed(r) => (if r.passed() { Verdict::Pass } else { Verdict::Fail }, None, Some(*r)),
         Outcome::Unsupported(why) => (Verdict::Unsupported, Some(why), None),
         Outcome::Failed(why) => (Verdict::Error, Some(why), None),
     };

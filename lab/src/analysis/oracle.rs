@@ -14,7 +14,7 @@ use crate::plan::Algorithm;
 pub fn decrypt(alg: Algorithm, key: &[u8], payload: &[u8]) -> Option<Vec<u8>> {
     match alg {
         Algorithm::CbcAes => {
-            if payload.len() < 32 || payload.len() % 16 != 0 {
+            if payload.len() < 32 || !payload.len().is_multiple_of(16) {
                 return None;
             }
             let (iv, ct) = payload.split_at(16);
@@ -25,7 +25,7 @@ pub fn decrypt(alg: Algorithm, key: &[u8], payload: &[u8]) -> Option<Vec<u8>> {
             }
         }
         Algorithm::EcbAes => {
-            if payload.is_empty() || payload.len() % 16 != 0 {
+            if payload.is_empty() || !payload.len().is_multiple_of(16) {
                 return None;
             }
             match key.len() {

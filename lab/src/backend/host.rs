@@ -47,7 +47,7 @@ impl Backend for Host {
             ))
         } else {
             match runner::run(plan, out_dir, progress) {
-                Ok(report) => Outcome::Completed(report),
+                Ok(report) => Outcome::Completed(Box::new(report)),
                 Err(e) if e.is::<Interrupted>() || e.root_cause().to_string() == "interrupted" => {
                     return Err(e);
                 }

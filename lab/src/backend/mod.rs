@@ -15,7 +15,7 @@ use crate::runner::RunReport;
 #[derive(Debug)]
 pub enum Outcome {
     /// The scenario ran; checks were evaluated.
-    Completed(RunReport),
+    Completed(Box<RunReport>),
     /// The kernel cannot run the data plane; the reason says why.
     Unsupported(String),
     /// The system under test failed (verifier rejection, kernel panic,

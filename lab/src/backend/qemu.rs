@@ -35,7 +35,7 @@ impl Backend for Qemu {
         let probe = b.result.as_ref().and_then(|r| r.probe.clone());
         let outcome = match (b.failure, b.result.and_then(|r| r.outcome)) {
             (Some(why), _) => Outcome::Failed(why),
-            (None, Some(GuestOutcome::Completed(r))) => Outcome::Completed(*r),
+            (None, Some(GuestOutcome::Completed(r))) => Outcome::Completed(r),
             (None, Some(GuestOutcome::Unsupported(why))) => Outcome::Unsupported(why),
             (None, Some(GuestOutcome::Failed(why))) => Outcome::Failed(why),
             (None, None) => Outcome::Failed("the guest returned no scenario outcome".into()),

@@ -72,9 +72,12 @@ pub fn send(
     Ok(out)
 }
 
+/// Datagrams a receiver got.
+pub type Received = Vec<Vec<u8>>;
+
 /// A bound receiver: the stop flag and the receive loop (run it on the
 /// thread that opened it, inside the namespace).
-pub fn receiver(port: u16) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() -> std::io::Result<Vec<Vec<u8>>>)> {
+pub fn receiver(port: u16) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() -> std::io::Result<Received>)> {
     let sock = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
     sock.set_read_timeout(Some(Duration::from_millis(20)))?;
     let stop = Arc::new(AtomicBool::new(false));
