@@ -21,6 +21,7 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod results;
+pub mod run_report;
 pub mod runner;
 pub mod scenario;
 pub mod session;

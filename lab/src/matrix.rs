@@ -126,6 +126,7 @@ pub fn run(plan: &Plan, catalog: &Catalog, results_root: &Path, opts: &MatrixOpt
                 let run_id = format!("{}/{target}", dir.run_id());
                 let s = session::execute_into(plan, b.as_ref(), &run_id, &sub, &progress)?;
                 std::fs::write(sub.join("summary.json"), serde_json::to_vec_pretty(&s)?)?;
+                session::write_reports(&s, &sub)?;
                 bar.println(format!("  [{target}] {:?} in {:.1} s", s.verdict, t0.elapsed().as_secs_f64()));
                 MatrixRow { target: target.clone(), dir: target.clone(), summary: Some(s), skipped: None }
             }

@@ -34,8 +34,17 @@ pub fn run(
 ) -> Result<(Summary, PathBuf)> {
     let dir = ResultsDir::create(results_root, &plan.name, &backend.name())?;
     let summary = execute_into(plan, backend, dir.run_id(), dir.path(), progress)?;
+    write_reports(&summary, dir.path())?;
     let path = dir.commit(&summary)?;
     Ok((summary, path))
+}
+
+/// Writes `report.md` and `report.html` for a run into `dir`.
+pub fn write_reports(summary: &Summary, dir: &Path) -> Result<()> {
+    use anyhow::Context as _;
+    std::fs::write(dir.join("report.md"), crate::run_report::markdown(summary)).context("writing report.md")?;
+    std::fs::write(dir.join("report.html"), crate::run_report::html(summary)).context("writing report.html")?;
+    Ok(())
 }
 
 /// Runs `plan` on `backend` with artifacts in `out_dir` and builds its summary.
