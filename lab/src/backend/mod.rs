@@ -3,6 +3,7 @@
 
 pub mod host;
 pub mod qemu;
+pub mod vng;
 
 use std::path::Path;
 

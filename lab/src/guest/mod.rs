@@ -4,6 +4,7 @@
 
 pub mod init;
 pub mod protocol;
+pub mod run_as_process;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,7 +20,8 @@ pub fn is_init() -> bool {
     std::process::id() == 1
 }
 
-fn say(msg: &str) {
+/// Prints a progress line for the host (`lab-guest: …` on the console).
+pub fn say(msg: &str) {
     eprintln!("{PROGRESS_PREFIX}{msg}");
 }
 
@@ -39,6 +41,24 @@ fn run(modules: Vec<String>) -> Result<()> {
         .context("parsing the job")?;
     let out_dir = PathBuf::from("/tmp/out");
     std::fs::create_dir_all(&out_dir)?;
+    let (probe, outcome) = run_job(job, &out_dir, &say);
+    let bench = run_bench();
+    let result = GuestResult { kernel: kernel_release(), modules, probe, outcome, bench };
+    let port = find_port(protocol::RESULTS_PORT, Duration::from_secs(10))?;
+    let f = std::fs::OpenOptions::new().write(true).open(&port).with_context(|| format!("opening {}", port.display()))?;
+    protocol::write_archive(&f, &result, &out_dir)?;
+    f.sync_all().ok();
+    say("result sent");
+    Ok(())
+}
+
+/// Runs a job's capability probe and scenario (the part shared by PID 1
+/// and `lab guest-run`), writing artifacts into `out_dir`.
+pub fn run_job(
+    job: GuestJob,
+    out_dir: &Path,
+    say: &dyn Fn(&str),
+) -> (Option<Result<crate::probe::ProbeReport, String>>, Option<GuestOutcome>) {
     let supported = kernel_has_bpf_crypto() || std::env::var_os(crate::dataplane::FORCE_LOAD_ENV).is_some();
     let unsupported = || format!("kernel {} has no bpf_crypto kfuncs", kernel_release());
     let probe = (!job.probe.is_empty()).then(|| {
@@ -52,7 +72,7 @@ fn run(modules: Vec<String>) -> Result<()> {
         if !supported {
             return GuestOutcome::Unsupported(unsupported());
         }
-        match crate::runner::run(&plan, &out_dir, &|m| say(m)) {
+        match crate::runner::run(&plan, out_dir, say) {
             Ok(r) => GuestOutcome::Completed(Box::new(r)),
             Err(e) => {
                 if let Some(crate::dataplane::DataPlaneError::Load { log, .. }) = e.downcast_ref() {
@@ -62,14 +82,7 @@ fn run(modules: Vec<String>) -> Result<()> {
             }
         }
     });
-    let bench = run_bench();
-    let result = GuestResult { kernel: kernel_release(), modules, probe, outcome, bench };
-    let port = find_port(protocol::RESULTS_PORT, Duration::from_secs(10))?;
-    let f = std::fs::OpenOptions::new().write(true).open(&port).with_context(|| format!("opening {}", port.display()))?;
-    protocol::write_archive(&f, &result, &out_dir)?;
-    f.sync_all().ok();
-    say("result sent");
-    Ok(())
+    (probe, outcome)
 }
 
 /// Runs the bench job, when the initramfs has one.

@@ -1,0 +1,289 @@
+//! The optional `vng` backend (virtme-ng): ping passes on the pinned 6.12
+//! kernel, 6.1 is "unsupported" (its virtio-fs is a module), the timeout
+//! kills everything vng started, and a machine without virtme-ng or
+//! virtiofsd gets a clear error (exit 2) instead of a run.
+//!
+//! The VM tests print `SKIPPED <test>: <reason>` and pass where vng,
+//! virtiofsd or QEMU is missing.
+
+mod common;
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+const KERNEL: &str = "debian-6.12";
+
+/// Where virtme-ng looks for virtiofsd besides PATH.
+const VIRTIOFSD_PATHS: &[&str] = &[
+    "/usr/libexec/virtiofsd",
+    "/usr/lib/virtiofsd/virtiofsd",
+    "/usr/lib/virtiofsd",
+    "/usr/lib/qemu/virtiofsd",
+];
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Whether `path` is the Rust virtiofsd (Debian 12's QEMU ships an old C
+/// one in /usr/lib/qemu that virtme-ng cannot use).
+fn is_rust_virtiofsd(path: &Path) -> bool {
+    Command::new(path)
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--shared-dir"))
+}
+
+/// The virtiofsd virtme-ng would pick, if it is the Rust one.
+fn rust_virtiofsd_on(path_dirs: Option<&[&Path]>) -> bool {
+    let on_path = match path_dirs {
+        None => which("virtiofsd"),
+        Some(dirs) => dirs
+            .iter()
+            .map(|d| d.join("virtiofsd"))
+            .find(|p| p.is_file()),
+    };
+    on_path
+        .into_iter()
+        .chain(VIRTIOFSD_PATHS.iter().map(PathBuf::from))
+        .find(|p| p.is_file())
+        .is_some_and(|p| is_rust_virtiofsd(&p))
+}
+
+/// Why vng runs cannot happen here, if they cannot.
+fn vng_skip_reason() -> Option<String> {
+    if which("qemu-system-x86_64").is_none() {
+        return Some("qemu-system-x86_64 is not installed (run ./scripts/setup)".into());
+    }
+    if std::env::var_os("LAB_VNG").is_none() && which("vng").is_none() {
+        return Some("virtme-ng is not installed (pip install virtme-ng)".into());
+    }
+    if !rust_virtiofsd_on(None) {
+        return Some(
+            "the Rust virtiofsd is not installed (cargo install virtiofsd --locked)".into(),
+        );
+    }
+    None
+}
+
+fn skip(test: &str) -> bool {
+    match vng_skip_reason() {
+        Some(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// One vng VM at a time (two cores, TCG), across test processes.
+struct VmLock(#[allow(dead_code)] File);
+
+impl VmLock {
+    fn acquire() -> Self {
+        let f = File::create(std::env::temp_dir().join("bpfcrypt-lab-vng-tests.lock")).unwrap();
+        // SAFETY: flock on a valid descriptor.
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+        VmLock(f)
+    }
+}
+
+/// Fetches a catalog kernel into the cache (a no-op when cached).
+fn ensure_kernel(name: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["kernels", "fetch", name])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "fetching {name}: {}", text(&out));
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Processes still running from a vng work directory (vng, QEMU, virtiofsd).
+fn vng_processes() -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains("/lab-vng-") {
+            found.push(cmdline);
+        }
+    }
+    found
+}
+
+fn lab_vng(args: &[&str], results: &Path) -> Output {
+    let mut all = vec!["run", "--backend", "vng"];
+    all.extend_from_slice(args);
+    lab(&all, results)
+}
+
+#[test]
+fn vng_ping_passes_on_pinned_kernel() {
+    if skip("vng_ping_passes_on_pinned_kernel") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let _vm = VmLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab_vng(&["--kernel", KERNEL, "scenarios/ping.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    assert_eq!(runs.len(), 1);
+    let s = summary(&runs[0]);
+    assert_eq!(s["verdict"], "pass", "{s}");
+    assert_eq!(s["backend"], "vng");
+    assert_eq!(s["kernel_name"], KERNEL);
+    assert!(s["kernel"].as_str().unwrap().starts_with("6.12."), "{s}");
+    assert!(
+        matches!(s["accelerator"].as_str(), Some("tcg" | "kvm")),
+        "{s}"
+    );
+    assert!(
+        s["report"]["counters"]["right"]["decrypted"]
+            .as_u64()
+            .unwrap()
+            >= 5
+    );
+    // The guest ran as a process under virtme-ng's init, and said so on the console.
+    let console = std::fs::read_to_string(runs[0].join("console.log")).unwrap();
+    assert!(console.contains("virtme-ng-init"), "{console}");
+    assert!(console.contains("lab-guest: result written"), "{console}");
+    let pcap = std::fs::read(runs[0].join("wire.pcap")).unwrap();
+    assert!(pcap.len() > 24 + 10 * 16, "the guest's pcap came back");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("· vng ("), "{stdout}");
+    assert!(vng_processes().is_empty(), "{:?}", vng_processes());
+}
+
+#[test]
+fn vng_kernel_without_bpf_crypto_is_unsupported() {
+    if skip("vng_kernel_without_bpf_crypto_is_unsupported") {
+        return;
+    }
+    // 6.1 also has virtio-fs and FUSE as modules: they go to virtme-ng's initramfs.
+    ensure_kernel("debian-6.1");
+    let _vm = VmLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab_vng(
+        &["--kernel", "debian-6.1", "scenarios/ping.yaml"],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let s = summary(&run_dirs(results.path())[0]);
+    assert_eq!(s["verdict"], "unsupported", "{s}");
+    assert_eq!(s["backend"], "vng");
+    assert!(s["kernel"].as_str().unwrap().starts_with("6.1."), "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("no bpf_crypto"),
+        "{s}"
+    );
+}
+
+#[test]
+fn vng_timeout_stops_everything() {
+    if skip("vng_timeout_stops_everything") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let _vm = VmLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab_vng(
+        &["--kernel", KERNEL, "--timeout", "2", "scenarios/ping.yaml"],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    let s = summary(&runs[0]);
+    assert_eq!(s["verdict"], "error");
+    assert!(
+        s["error"].as_str().unwrap().contains("timed out after 2 s"),
+        "{s}"
+    );
+    assert!(runs[0].join("console.log").is_file(), "console log kept");
+    assert!(
+        vng_processes().is_empty(),
+        "vng, QEMU and virtiofsd are gone: {:?}",
+        vng_processes()
+    );
+}
+
+/// Runs `lab run --backend vng` with only `path_dirs` on PATH.
+fn lab_with_path(path_dirs: &[&Path], results: &Path) -> Output {
+    let path = std::env::join_paths(path_dirs).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args([
+            "run",
+            "--backend",
+            "vng",
+            "--kernel",
+            KERNEL,
+            "scenarios/ping.yaml",
+        ])
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results)
+        .env("PATH", path)
+        .env_remove("LAB_VNG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn vng_not_installed_is_a_clear_error() {
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = lab_with_path(&[empty.path()], results.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("virtme-ng is not installed") && err.contains("pip install virtme-ng"),
+        "{err}"
+    );
+    assert!(run_dirs(results.path()).is_empty(), "no result folder");
+
+    // --backend vng needs a kernel.
+    let out = lab(
+        &["run", "--backend", "vng", "scenarios/ping.yaml"],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --kernel"));
+}
+
+#[test]
+fn vng_without_virtiofsd_is_a_clear_error() {
+    let bin = tempfile::tempdir().unwrap();
+    if rust_virtiofsd_on(Some(&[bin.path()])) {
+        eprintln!(
+            "SKIPPED vng_without_virtiofsd_is_a_clear_error: a Rust virtiofsd is installed system-wide"
+        );
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    // A stand-in `vng` that only answers --version: the preflight stops at
+    // virtiofsd (none, or Debian 12's C one in /usr/lib/qemu).
+    let fake = bin.path().join("vng");
+    std::fs::write(&fake, "#!/bin/sh\necho 'virtme-ng 1.42'\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = lab_with_path(&[bin.path()], results.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        (err.contains("virtiofsd not found") || err.contains("no usable virtiofsd"))
+            && err.contains("cargo install virtiofsd"),
+        "{err}"
+    );
+    assert!(run_dirs(results.path()).is_empty(), "no result folder");
+}
