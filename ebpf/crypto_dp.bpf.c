@@ -176,6 +176,23 @@ static __always_inline struct key_slot *get_key(void)
 	return bpf_map_lookup_elem(&keys, &zero);
 }
 
+/* The key slot when a context is installed; otherwise NULL, counted as an
+ * error (no map) or as dropped_nokey: the caller drops (fail closed). */
+static __always_inline struct key_slot *installed_key(struct bpfcrypt_stats *st)
+{
+	struct key_slot *key = get_key();
+
+	if (!key) {
+		COUNT(st, errors, 1);
+		return NULL;
+	}
+	if (!key->ctx) {
+		COUNT(st, dropped_nokey, 1);
+		return NULL;
+	}
+	return key;
+}
+
 SEC("tcx/egress")
 int encrypt_egress(struct __sk_buff *skb)
 {
@@ -192,16 +209,12 @@ int encrypt_egress(struct __sk_buff *skb)
 	if (ret <= 0)
 		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
 
-	key = get_key();
-	if (!key) {
-		COUNT(st, errors, 1);
+	key = installed_key(st);
+	if (!key)
 		return TC_ACT_SHOT;
-	}
-	cctx = key->ctx;
-	if (!cctx) {
-		COUNT(st, dropped_nokey, 1);
+	cctx = key->ctx; /* reloaded: a rekey may have swapped it */
+	if (!cctx)
 		return TC_ACT_SHOT;
-	}
 	iv_len = key->iv_len ? BPFCRYPT_BLOCK : 0;
 
 	if (plen == 0 || plen > BPFCRYPT_MAX_PLAIN) {
@@ -292,16 +305,12 @@ int decrypt_ingress(struct __sk_buff *skb)
 	if (ret <= 0)
 		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
 
-	key = get_key();
-	if (!key) {
-		COUNT(st, errors, 1);
+	key = installed_key(st);
+	if (!key)
 		return TC_ACT_SHOT;
-	}
-	cctx = key->ctx;
-	if (!cctx) {
-		COUNT(st, dropped_nokey, 1);
+	cctx = key->ctx; /* reloaded: a rekey may have swapped it */
+	if (!cctx)
 		return TC_ACT_SHOT;
-	}
 	iv_len = key->iv_len ? BPFCRYPT_BLOCK : 0;
 
 	clen = wlen - iv_len;
