@@ -15,6 +15,11 @@ lab *ARGS:
     cargo build --release --quiet -p lab
     ./target/x86_64-unknown-linux-gnu/release/lab {{ARGS}}
 
+# Benchmark with scenarios/bench.yaml, e.g. `just bench`, `just bench --kernel debian-6.12 --quick`, `just bench --matrix`.
+bench *ARGS:
+    cargo build --release --quiet -p lab
+    ./target/x86_64-unknown-linux-gnu/release/lab bench scenarios/bench.yaml {{ARGS}}
+
 # Compile the data plane variants into target/bpf/ (cargo does this too).
 build-ebpf:
     mkdir -p target/bpf

@@ -116,7 +116,11 @@ fn ratio_text(r: &Ratio) -> String {
 }
 
 fn ratio_ok(r: &Ratio, count: u64, total: u64) -> bool {
-    let ratio = if total == 0 { 0.0 } else { count as f64 / total as f64 };
+    let ratio = if total == 0 {
+        0.0
+    } else {
+        count as f64 / total as f64
+    };
     within(count, r.min, r.max)
         && r.min_ratio.is_none_or(|m| total > 0 && ratio >= m)
         && r.max_ratio.is_none_or(|m| ratio <= m)
@@ -161,13 +165,21 @@ fn plaintext_known(p: &WirePacket, pt: &[u8], known: &[(Vec<u8>, usize)]) -> boo
         let doff = pt.get(12).map_or(0, |b| usize::from(b >> 4) * 4);
         let data = pt.get(doff..).unwrap_or_default();
         return doff >= 20
-            && (data.is_empty() || (0..MARKER.len()).any(|k| data.iter().enumerate().all(|(j, b)| *b == MARKER[(k + j) % MARKER.len()])));
+            && (data.is_empty()
+                || (0..MARKER.len()).any(|k| {
+                    data.iter()
+                        .enumerate()
+                        .all(|(j, b)| *b == MARKER[(k + j) % MARKER.len()])
+                }));
     }
     let off = p.frag_offset as usize;
     known.iter().any(|(m, skip)| {
         off + pt.len() <= m.len()
             && (p.more_fragments || off + pt.len() == m.len())
-            && pt.iter().enumerate().all(|(j, b)| off + j < *skip || *b == m[off + j])
+            && pt
+                .iter()
+                .enumerate()
+                .all(|(j, b)| off + j < *skip || *b == m[off + j])
     })
 }
 
@@ -265,7 +277,11 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
         }
         Check::UdpDelivered(r) => {
             let (mut intact, mut corrupt, mut total, mut errors) = (0u64, 0u64, 0u64, 0u64);
-            for f in obs.udp.iter().filter(|f| r.step.is_none_or(|s| s == f.step)) {
+            for f in obs
+                .udp
+                .iter()
+                .filter(|f| r.step.is_none_or(|s| s == f.step))
+            {
                 let (i, c) = match_delivered(&f.sent.payloads, &f.delivered);
                 intact += i as u64;
                 corrupt += c as u64;
@@ -279,38 +295,83 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
             if errors > 0 {
                 o.push_str(&format!(", {errors} send errors"));
             }
-            (format!("delivered {}", ratio_text(r)), o, ratio_ok(r, intact, total))
+            (
+                format!("delivered {}", ratio_text(r)),
+                o,
+                ratio_ok(r, intact, total),
+            )
         }
         Check::TcpDelivered(r) => {
-            let flows: Vec<&TcpFlow> = obs.tcp.iter().filter(|f| r.step.is_none_or(|s| s == f.step)).collect();
+            let flows: Vec<&TcpFlow> = obs
+                .tcp
+                .iter()
+                .filter(|f| r.step.is_none_or(|s| s == f.step))
+                .collect();
             let bytes: u64 = flows.iter().map(|t| t.bytes).sum();
             let intact: u64 = flows.iter().map(|t| t.server.intact).sum();
             let received: u64 = flows.iter().map(|t| t.server.received).sum();
             let notes: Vec<String> = flows
                 .iter()
-                .filter_map(|t| t.client.error.as_ref().map(|e| format!("step {}: {e}", t.step + 1)))
+                .filter_map(|t| {
+                    t.client
+                        .error
+                        .as_ref()
+                        .map(|e| format!("step {}: {e}", t.step + 1))
+                })
                 .collect();
             let mut o = format!("{intact} of {bytes} bytes delivered intact ({received} received)");
             if !notes.is_empty() {
                 o.push_str(&format!("; {}", notes.join("; ")));
             }
-            (format!("bytes {}", ratio_text(r)), o, ratio_ok(r, intact, bytes))
+            (
+                format!("bytes {}", ratio_text(r)),
+                o,
+                ratio_ok(r, intact, bytes),
+            )
         }
         Check::NoPlaintextOnWire => {
             let n = obs.wire.ipv4.len();
             let leaks = obs.wire.marker_leaks();
-            ("the marker never on the wire".into(), format!("{leaks} of {n} packets carry the marker"), leaks == 0)
+            (
+                "the marker never on the wire".into(),
+                format!("{leaks} of {n} packets carry the marker"),
+                leaks == 0,
+            )
         }
-        Check::Expect { from, matches, min, max } => {
-            let n = obs.wire.ipv4.iter().filter(|p| sent_by(obs, *from, p) && matches_all(matches, p)).count() as u64;
-            let side = from.map(|s| format!(" from {}", s.as_str())).unwrap_or_default();
-            (format!("matching packets{side} {}", bounds_text(*min, *max)), format!("{n} matching"), within(n, *min, *max))
+        Check::Expect {
+            from,
+            matches,
+            min,
+            max,
+        } => {
+            let n = obs
+                .wire
+                .ipv4
+                .iter()
+                .filter(|p| sent_by(obs, *from, p) && matches_all(matches, p))
+                .count() as u64;
+            let side = from
+                .map(|s| format!(" from {}", s.as_str()))
+                .unwrap_or_default();
+            (
+                format!("matching packets{side} {}", bounds_text(*min, *max)),
+                format!("{n} matching"),
+                within(n, *min, *max),
+            )
         }
         Check::RepeatedBlocks { min, max } => match obs.algorithm {
             Some(alg) => {
-                let n = obs.wire.ipv4.iter().filter(|p| oracle::repeated_blocks(alg, &p.payload) > 0).count() as u64;
+                let n = obs
+                    .wire
+                    .ipv4
+                    .iter()
+                    .filter(|p| oracle::repeated_blocks(alg, &p.payload) > 0)
+                    .count() as u64;
                 (
-                    format!("packets with a repeated ciphertext block {}", bounds_text(*min, *max)),
+                    format!(
+                        "packets with a repeated ciphertext block {}",
+                        bounds_text(*min, *max)
+                    ),
                     format!("{n} of {} packets", obs.wire.ipv4.len()),
                     within(n, *min, *max),
                 )
@@ -321,27 +382,51 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
             let known = known_messages(obs);
             let (mut matched, mut other, mut undecryptable) = (0u64, 0u64, 0u64);
             for p in &obs.wire.ipv4 {
-                match obs.algorithm.and_then(|alg| oracle::decrypt_any(alg, &obs.keys, &p.payload)) {
+                match obs
+                    .algorithm
+                    .and_then(|alg| oracle::decrypt_any(alg, &obs.keys, &p.payload))
+                {
                     Some(pt) if plaintext_known(p, &pt, &known) => matched += 1,
                     Some(_) => other += 1,
                     None => undecryptable += 1,
                 }
             }
             let n = obs.wire.ipv4.len() as u64;
-            let ratio = if n == 0 { 0.0 } else { matched as f64 / n as f64 };
+            let ratio = if n == 0 {
+                0.0
+            } else {
+                matched as f64 / n as f64
+            };
             (
-                format!("reference AES decrypts >= {:.0}% of wire packets to what was sent", min_ratio * 100.0),
-                format!("{matched} of {n} match, {other} decrypt to something else, {undecryptable} do not decrypt"),
+                format!(
+                    "reference AES decrypts >= {:.0}% of wire packets to what was sent",
+                    min_ratio * 100.0
+                ),
+                format!(
+                    "{matched} of {n} match, {other} decrypt to something else, {undecryptable} do not decrypt"
+                ),
                 n > 0 && ratio >= *min_ratio,
             )
         }
         Check::KernelLog { max_warnings } => {
-            let warnings: Vec<&String> = obs.kernel_log.iter().filter(|l| kmsg::is_warning(l)).collect();
-            let mut o = format!("{} warning lines in {} kernel log lines", warnings.len(), obs.kernel_log.len());
+            let warnings: Vec<&String> = obs
+                .kernel_log
+                .iter()
+                .filter(|l| kmsg::is_warning(l))
+                .collect();
+            let mut o = format!(
+                "{} warning lines in {} kernel log lines",
+                warnings.len(),
+                obs.kernel_log.len()
+            );
             if let Some(first) = warnings.first() {
                 o.push_str(&format!("; first: {first}"));
             }
-            (format!("<= {max_warnings} WARNING/BUG/Oops lines"), o, warnings.len() as u64 <= *max_warnings)
+            (
+                format!("<= {max_warnings} WARNING/BUG/Oops lines"),
+                o,
+                warnings.len() as u64 <= *max_warnings,
+            )
         }
         Check::Counter {
             side,

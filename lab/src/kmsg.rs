@@ -16,7 +16,10 @@ pub struct KmsgCursor {
 impl KmsgCursor {
     /// Opens `/dev/kmsg` positioned at its end.
     pub fn open() -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open("/dev/kmsg")?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")?;
         // SAFETY: lseek on our descriptor; SEEK_END skips the existing records.
         unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) };
         Ok(Self { file })
@@ -49,12 +52,19 @@ pub fn parse_record(rec: &[u8]) -> Option<String> {
     let (head, rest) = text.split_once(';')?;
     let usec: u64 = head.split(',').nth(2)?.parse().ok()?;
     let msg = rest.lines().next().unwrap_or_default();
-    Some(format!("[{:>5}.{:06}] {msg}", usec / 1_000_000, usec % 1_000_000))
+    Some(format!(
+        "[{:>5}.{:06}] {msg}",
+        usec / 1_000_000,
+        usec % 1_000_000
+    ))
 }
 
 /// Whether a kernel log line is a warning, BUG, oops, panic or lockup.
 pub fn is_warning(line: &str) -> bool {
-    matches!(classify(line), ConsoleEvent::Warning | ConsoleEvent::Panic | ConsoleEvent::Lockup)
+    matches!(
+        classify(line),
+        ConsoleEvent::Warning | ConsoleEvent::Panic | ConsoleEvent::Lockup
+    )
 }
 
 #[cfg(test)]

@@ -43,7 +43,10 @@ struct VmArgs {
 
 impl VmArgs {
     fn options(&self) -> VmOptions {
-        VmOptions { timeout: Duration::from_secs(self.timeout), memory_mb: self.memory }
+        VmOptions {
+            timeout: Duration::from_secs(self.timeout),
+            memory_mb: self.memory,
+        }
     }
 }
 
@@ -102,6 +105,22 @@ enum Command {
         /// Results root folder.
         #[arg(long, env = "LAB_RESULTS_DIR", default_value = "results")]
         results_dir: PathBuf,
+    },
+    /// Inside a `--backend vng` VM: load modules, run a job, write the result.
+    #[command(hide = true)]
+    GuestRun {
+        /// The job (JSON).
+        #[arg(long)]
+        job: PathBuf,
+        /// Kernel modules to load first, in file-name order.
+        #[arg(long)]
+        modules: Option<PathBuf>,
+        /// Writable folder for the result archive.
+        #[arg(long)]
+        out: PathBuf,
+        /// Kernel release the job is for (refuses to run elsewhere).
+        #[arg(long)]
+        kernel_release: String,
     },
     /// Run a scenario on every catalog kernel (and the host) into one result.
     Matrix {
@@ -188,7 +207,12 @@ fn repo_root() -> Result<PathBuf> {
     cwd.ancestors()
         .find(|d| d.join("kernels/kernels.yaml").is_file())
         .map(Path::to_path_buf)
-        .with_context(|| format!("no kernels/kernels.yaml in {} or its parents: run lab from the repository", cwd.display()))
+        .with_context(|| {
+            format!(
+                "no kernels/kernels.yaml in {} or its parents: run lab from the repository",
+                cwd.display()
+            )
+        })
 }
 
 fn catalog() -> Result<Catalog> {
@@ -205,9 +229,20 @@ fn progress_printer(quiet: bool) -> impl Fn(&str) {
 
 fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Run { scenario, backend, kernel, vm, results_dir, quiet } => {
+        Command::Run {
+            scenario,
+            backend,
+            kernel,
+            vm,
+            results_dir,
+            quiet,
+        } => {
             let plan = plan::load(&scenario)?;
-            let kind = backend.unwrap_or(if kernel.is_some() { BackendKind::Qemu } else { BackendKind::Host });
+            let kind = backend.unwrap_or(if kernel.is_some() {
+                BackendKind::Qemu
+            } else {
+                BackendKind::Host
+            });
             let backend: Box<dyn Backend> = match kind {
                 BackendKind::Host => {
                     if let Some(k) = &kernel {
@@ -216,7 +251,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     Box::new(backend::host::Host { probe: Vec::new() })
                 }
                 BackendKind::Qemu => {
-                    let name = kernel.context("--backend qemu needs --kernel NAME (see `lab kernels list`)")?;
+                    let name = kernel
+                        .context("--backend qemu needs --kernel NAME (see `lab kernels list`)")?;
                     let catalog = catalog()?;
                     let k = kernels::cached(&catalog, &name)?;
                     Box::new(backend::qemu::Qemu {
@@ -226,22 +262,45 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         probe: Vec::new(),
                     })
                 }
-                BackendKind::Vng => bail!(
-                    "the vng backend is not available in this build: virtme-ng needs virtiofsd or 9p, which the \
-                     Debian cloud kernels lack; use --backend qemu"
-                ),
+                BackendKind::Vng => {
+                    let name = kernel
+                        .context("--backend vng needs --kernel NAME (see `lab kernels list`)")?;
+                    let catalog = catalog()?;
+                    let k = kernels::cached(&catalog, &name)?;
+                    let tools = backend::vng::preflight(&k)?;
+                    Box::new(backend::vng::Vng {
+                        kernel: k,
+                        cache_dir: catalog.paths.cache.clone(),
+                        options: vm.options(),
+                        probe: Vec::new(),
+                        tools,
+                    })
+                }
             };
-            eprintln!("lab: running {} ({}) on {}", plan.name, plan.source, backend.name());
+            eprintln!(
+                "lab: running {} ({}) on {}",
+                plan.name,
+                plan.source,
+                backend.name()
+            );
             let progress = progress_printer(quiet);
-            let (summary, path) =
-                session::run(&plan, backend.as_ref(), &results_dir, &progress).context("running the scenario")?;
-            print!("{}", summary_text::render(&summary, &path.display().to_string()));
+            let (summary, path) = session::run(&plan, backend.as_ref(), &results_dir, &progress)
+                .context("running the scenario")?;
+            print!(
+                "{}",
+                summary_text::render(&summary, &path.display().to_string())
+            );
             Ok(session::exit_code(summary.verdict))
         }
         Command::Check { scenarios } => {
             for s in &scenarios {
                 let plan = plan::load(s)?;
-                println!("{}: ok ({} steps, {} assertions)", s.display(), plan.steps.len(), plan.assertions.len());
+                println!(
+                    "{}: ok ({} steps, {} assertions)",
+                    s.display(),
+                    plan.steps.len(),
+                    plan.assertions.len()
+                );
             }
             Ok(exit::PASS)
         }
@@ -249,7 +308,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let catalog = catalog()?;
             match command {
                 KernelsCommand::List => {
-                    println!("{:<14} {:<20} {:<28} {:<8} release", "name", "suite", "locked version", "cached");
+                    println!(
+                        "{:<14} {:<20} {:<28} {:<8} release",
+                        "name", "suite", "locked version", "cached"
+                    );
                     for k in kernels::list(&catalog) {
                         println!(
                             "{:<14} {:<20} {:<28} {:<8} {}",
@@ -263,35 +325,70 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 }
                 KernelsCommand::Fetch { update, names } => {
                     for k in kernels::fetch(&catalog, &names, update)? {
-                        println!("{}: {} ({:?}) in {}", k.name, k.version, k.boot_kind, k.kernel_image.display());
+                        println!(
+                            "{}: {} ({:?}) in {}",
+                            k.name,
+                            k.version,
+                            k.boot_kind,
+                            k.kernel_image.display()
+                        );
                     }
                 }
             }
             Ok(exit::PASS)
         }
-        Command::Probe { kernel, ciphers, vm } => {
-            let ciphers: Vec<String> =
-                if ciphers.is_empty() { probe::DEFAULT_CIPHERS.iter().map(|s| s.to_string()).collect() } else { ciphers };
+        Command::Probe {
+            kernel,
+            ciphers,
+            vm,
+        } => {
+            let ciphers: Vec<String> = if ciphers.is_empty() {
+                probe::DEFAULT_CIPHERS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                ciphers
+            };
             let (where_, report) = match kernel {
                 None => {
                     backend::host::preflight()?;
                     if !lab::dataplane::kernel_has_bpf_crypto() {
-                        println!("host ({}): unsupported: no bpf_crypto kfuncs", backend::host::kernel_release());
+                        println!(
+                            "host ({}): unsupported: no bpf_crypto kfuncs",
+                            backend::host::kernel_release()
+                        );
                         return Ok(exit::UNSUPPORTED);
                     }
-                    (format!("host ({})", backend::host::kernel_release()), probe::probe(&ciphers)?)
+                    (
+                        format!("host ({})", backend::host::kernel_release()),
+                        probe::probe(&ciphers)?,
+                    )
                 }
                 Some(name) => {
                     let catalog = catalog()?;
                     let k = kernels::cached(&catalog, &name)?;
-                    let job = lab::guest::protocol::GuestJob { probe: ciphers, plan: None };
+                    let job = lab::guest::protocol::GuestJob {
+                        probe: ciphers,
+                        plan: None,
+                    };
                     let tmp = tempfile::tempdir()?;
-                    let b = lab::vm::boot::boot(&k, &catalog.paths.cache, &job, tmp.path(), vm.options(), &progress_printer(false))?;
+                    let b = lab::vm::boot::boot(
+                        &k,
+                        &catalog.paths.cache,
+                        &job,
+                        tmp.path(),
+                        vm.options(),
+                        &progress_printer(false),
+                    )?;
                     if let Some(f) = b.failure {
                         bail!("{name}: {f}");
                     }
                     match b.result.and_then(|r| r.probe) {
-                        Some(Ok(p)) => (format!("{name} ({}, {})", k.version, b.accel.accel.as_str()), p),
+                        Some(Ok(p)) => (
+                            format!("{name} ({}, {})", k.version, b.accel.accel.as_str()),
+                            p,
+                        ),
                         Some(Err(why)) => {
                             println!("{name}: unsupported: {why}");
                             return Ok(exit::UNSUPPORTED);
@@ -307,7 +404,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit::PASS)
         }
         Command::Bench(args) => bench(args),
-        Command::Report { run, out, results_dir } => {
+        Command::Report {
+            run,
+            out,
+            results_dir,
+        } => {
             let json = lab::bench::session::resolve(&run, &results_dir)?;
             let doc = lab::bench::session::load(&json)?;
             let dir = match out {
@@ -315,17 +416,50 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 None => json.parent().map(Path::to_path_buf).unwrap_or_default(),
             };
             let files = lab::report::generate(&doc, &dir)?;
-            println!("{} files written to {}: {}", files.len(), dir.display(), files.join(", "));
+            println!(
+                "{} files written to {}: {}",
+                files.len(),
+                dir.display(),
+                files.join(", ")
+            );
             Ok(exit::PASS)
         }
-        Command::Matrix { scenario, kernels, no_host, vm, results_dir } => {
+        Command::GuestRun {
+            job,
+            modules,
+            out,
+            kernel_release,
+        } => {
+            lab::guest::run_as_process::run(&lab::guest::run_as_process::GuestRun {
+                job,
+                modules,
+                out,
+                kernel_release,
+            })?;
+            Ok(exit::PASS)
+        }
+        Command::Matrix {
+            scenario,
+            kernels,
+            no_host,
+            vm,
+            results_dir,
+        } => {
             let plan = plan::load(&scenario)?;
             let catalog = catalog()?;
-            let opts = matrix::MatrixOptions { host: !no_host, kernels, vm: vm.options() };
+            let opts = matrix::MatrixOptions {
+                host: !no_host,
+                kernels,
+                vm: vm.options(),
+            };
             let (m, path) = matrix::run(&plan, &catalog, &results_dir, &opts)?;
             println!("{}", matrix::render(&m));
             println!("→ {}", path.display());
-            Ok(if m.all_passed() { exit::PASS } else { exit::FAIL })
+            Ok(if m.all_passed() {
+                exit::PASS
+            } else {
+                exit::FAIL
+            })
         }
     }
 }
@@ -347,8 +481,19 @@ fn bench(args: BenchArgs) -> Result<i32> {
         }
     };
     let names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
-    eprintln!("lab: bench {} ({}) on {}", plan.name, plan.source, names.join(", "));
-    let (doc, path) = bench_session::run(&plan, &targets, catalog.as_ref(), &args.results_dir, args.vm.options())?;
+    eprintln!(
+        "lab: bench {} ({}) on {}",
+        plan.name,
+        plan.source,
+        names.join(", ")
+    );
+    let (doc, path) = bench_session::run(
+        &plan,
+        &targets,
+        catalog.as_ref(),
+        &args.results_dir,
+        args.vm.options(),
+    )?;
     print!("{}", bench_session::render(&doc, &path));
     Ok(if doc.targets.iter().all(|t| t.unsupported.is_some()) {
         exit::UNSUPPORTED

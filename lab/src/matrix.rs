@@ -48,7 +48,9 @@ impl MatrixSummary {
     /// Whether every target passed, or is a pre-6.10 kernel reported as
     /// unsupported (bpf_crypto arrived in 6.10). Skipped targets fail.
     pub fn all_passed(&self) -> bool {
-        self.rows.iter().all(|r| r.summary.as_ref().is_some_and(row_ok))
+        self.rows
+            .iter()
+            .all(|r| r.summary.as_ref().is_some_and(row_ok))
     }
 }
 
@@ -63,7 +65,9 @@ pub fn row_ok(s: &Summary) -> bool {
 
 /// Whether a kernel release (`6.1.0-50-cloud-amd64`) is older than 6.10.
 pub fn predates_bpf_crypto(release: &str) -> bool {
-    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty());
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty());
     let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     (major, minor) < (6, 10)
@@ -80,10 +84,19 @@ pub struct MatrixOptions {
 }
 
 /// Runs the matrix; returns the summary and the results folder.
-pub fn run(plan: &Plan, catalog: &Catalog, results_root: &Path, opts: &MatrixOptions) -> Result<(MatrixSummary, PathBuf)> {
+pub fn run(
+    plan: &Plan,
+    catalog: &Catalog,
+    results_root: &Path,
+    opts: &MatrixOptions,
+) -> Result<(MatrixSummary, PathBuf)> {
     let dir = ResultsDir::create(results_root, &plan.name, "matrix")?;
     let ciphers: Vec<String> = DEFAULT_CIPHERS.iter().map(|s| s.to_string()).collect();
-    let names: Vec<String> = if opts.kernels.is_empty() { catalog.names() } else { opts.kernels.clone() };
+    let names: Vec<String> = if opts.kernels.is_empty() {
+        catalog.names()
+    } else {
+        opts.kernels.clone()
+    };
     catalog.select(&names)?;
 
     let mut targets: Vec<String> = Vec::new();
@@ -92,8 +105,10 @@ pub fn run(plan: &Plan, catalog: &Catalog, results_root: &Path, opts: &MatrixOpt
     }
     targets.extend(names.iter().cloned());
     let bar = indicatif::ProgressBar::new(targets.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
 
@@ -106,7 +121,9 @@ pub fn run(plan: &Plan, catalog: &Catalog, results_root: &Path, opts: &MatrixOpt
         let progress = |m: &str| bar.println(format!("  [{target}] {m}"));
         let backend: Result<Box<dyn Backend>, String> = if target == "host" {
             match crate::backend::host::preflight() {
-                Ok(()) => Ok(Box::new(Host { probe: ciphers.clone() })),
+                Ok(()) => Ok(Box::new(Host {
+                    probe: ciphers.clone(),
+                })),
                 Err(e) => Err(format!("{e:#}")),
             }
         } else {
@@ -127,12 +144,26 @@ pub fn run(plan: &Plan, catalog: &Catalog, results_root: &Path, opts: &MatrixOpt
                 let s = session::execute_into(plan, b.as_ref(), &run_id, &sub, &progress)?;
                 std::fs::write(sub.join("summary.json"), serde_json::to_vec_pretty(&s)?)?;
                 session::write_reports(&s, &sub)?;
-                bar.println(format!("  [{target}] {:?} in {:.1} s", s.verdict, t0.elapsed().as_secs_f64()));
-                MatrixRow { target: target.clone(), dir: target.clone(), summary: Some(s), skipped: None }
+                bar.println(format!(
+                    "  [{target}] {:?} in {:.1} s",
+                    s.verdict,
+                    t0.elapsed().as_secs_f64()
+                ));
+                MatrixRow {
+                    target: target.clone(),
+                    dir: target.clone(),
+                    summary: Some(s),
+                    skipped: None,
+                }
             }
             Err(why) => {
                 bar.println(format!("  [{target}] skipped: {why}"));
-                MatrixRow { target: target.clone(), dir: target.clone(), summary: None, skipped: Some(why) }
+                MatrixRow {
+                    target: target.clone(),
+                    dir: target.clone(),
+                    summary: None,
+                    skipped: Some(why),
+                }
             }
         };
         rows.push(row);
@@ -148,7 +179,10 @@ pub fn run(plan: &Plan, catalog: &Catalog, results_root: &Path, opts: &MatrixOpt
         rows,
     };
     std::fs::write(dir.path().join("matrix.md"), render(&summary))?;
-    std::fs::write(dir.path().join("matrix.json"), serde_json::to_vec_pretty(&summary)?)?;
+    std::fs::write(
+        dir.path().join("matrix.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
     let path = dir.commit_as(&summary_for_dir(&summary))?;
     Ok((summary, path))
 }
@@ -175,7 +209,13 @@ pub fn render(m: &MatrixSummary) -> String {
         match &r.summary {
             Some(s) => {
                 let verdict = format!("{:?}", s.verdict).to_lowercase();
-                let _ = write!(out, "| {} | {} | {} | {verdict} |", r.target, s.kernel, s.accelerator.as_deref().unwrap_or("-"));
+                let _ = write!(
+                    out,
+                    "| {} | {} | {} | {verdict} |",
+                    r.target,
+                    s.kernel,
+                    s.accelerator.as_deref().unwrap_or("-")
+                );
                 for name in &m.assertions {
                     let cell = s
                         .report
@@ -200,7 +240,11 @@ pub fn render(m: &MatrixSummary) -> String {
         let _ = writeln!(out, "- A{}: `{a}`", i + 1);
     }
     for r in &m.rows {
-        if let Some(why) = r.skipped.as_ref().or(r.summary.as_ref().and_then(|s| s.error.as_ref())) {
+        if let Some(why) = r
+            .skipped
+            .as_ref()
+            .or(r.summary.as_ref().and_then(|s| s.error.as_ref()))
+        {
             let first = why.lines().next().unwrap_or_default();
             let _ = writeln!(out, "- {}: {first}", r.target);
         }
@@ -221,10 +265,14 @@ pub fn render(m: &MatrixSummary) -> String {
         match r.summary.as_ref().and_then(|s| s.probe.as_ref()) {
             Some(Ok(p)) => {
                 for c in &m.ciphers {
-                    let cell = p.entries.iter().find(|e| &e.cipher == c).map_or("-".to_string(), |e| match e.errno {
-                        None => "ok".into(),
-                        Some(n) => format!("{:?}", nix::errno::Errno::from_raw(n)),
-                    });
+                    let cell =
+                        p.entries
+                            .iter()
+                            .find(|e| &e.cipher == c)
+                            .map_or("-".to_string(), |e| match e.errno {
+                                None => "ok".into(),
+                                Some(n) => format!("{:?}", nix::errno::Errno::from_raw(n)),
+                            });
                     let _ = write!(out, " {cell} |");
                 }
             }

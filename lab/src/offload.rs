@@ -49,16 +49,26 @@ fn control_socket() -> std::io::Result<OwnedFd> {
 
 fn ethtool(sock: &OwnedFd, ifname: &str, cmd: u32, data: u32) -> std::io::Result<u32> {
     if ifname.len() >= libc::IFNAMSIZ {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("interface name {ifname} too long")));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("interface name {ifname} too long"),
+        ));
     }
     let mut value = EthtoolValue { cmd, data };
-    let mut req = IfReq { name: [0; libc::IFNAMSIZ], data: &mut value, _pad: [0; 16] };
+    let mut req = IfReq {
+        name: [0; libc::IFNAMSIZ],
+        data: &mut value,
+        _pad: [0; 16],
+    };
     req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
     // SAFETY: SIOCETHTOOL with an ifreq whose data points to a live ethtool_value.
     let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
     if rc < 0 {
         let e = std::io::Error::last_os_error();
-        return Err(std::io::Error::new(e.kind(), format!("ethtool ioctl {cmd:#x} on {ifname}: {e}")));
+        return Err(std::io::Error::new(
+            e.kind(),
+            format!("ethtool ioctl {cmd:#x} on {ifname}: {e}"),
+        ));
     }
     Ok(value.data)
 }

@@ -257,8 +257,12 @@ impl PacketMatch {
     /// Whether `ip` (a packet from its IPv4 header on) matches.
     pub fn matches(&self, ip: &[u8]) -> bool {
         let o = self.offset as usize;
-        ip.get(o..o + self.value.len())
-            .is_some_and(|b| b.iter().zip(&self.value).zip(&self.mask).all(|((b, v), m)| b & m == v & m))
+        ip.get(o..o + self.value.len()).is_some_and(|b| {
+            b.iter()
+                .zip(&self.value)
+                .zip(&self.mask)
+                .all(|((b, v), m)| b & m == v & m)
+        })
     }
 }
 
@@ -480,10 +484,16 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                 let sizes = match &u.sizes {
                     None => vec![64],
                     Some(v) if v.value.is_empty() => {
-                        return Err(err(&v.referenced, &format!("{f}.sizes"), "give at least one size".into()));
+                        return Err(err(
+                            &v.referenced,
+                            &format!("{f}.sizes"),
+                            "give at least one size".into(),
+                        ));
                     }
                     Some(v) => {
-                        if let Some(bad) = v.value.iter().find(|s| !(1..=MAX_UDP_PAYLOAD).contains(*s)) {
+                        if let Some(bad) =
+                            v.value.iter().find(|s| !(1..=MAX_UDP_PAYLOAD).contains(*s))
+                        {
                             return Err(err(
                                 &v.referenced,
                                 &format!("{f}.sizes"),
@@ -497,8 +507,22 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                     from: u.from,
                     sizes,
                     count: opt_range(path, &u.count, 1, 100_000, 3, &format!("{f}.count"))?,
-                    interval_ms: opt_range(path, &u.interval_ms, 0, 60_000, 1, &format!("{f}.interval_ms"))?,
-                    port: opt_range(path, &u.port, 1, 65535, 4000 + i as u16, &format!("{f}.port"))?,
+                    interval_ms: opt_range(
+                        path,
+                        &u.interval_ms,
+                        0,
+                        60_000,
+                        1,
+                        &format!("{f}.interval_ms"),
+                    )?,
+                    port: opt_range(
+                        path,
+                        &u.port,
+                        1,
+                        65535,
+                        4000 + i as u16,
+                        &format!("{f}.port"),
+                    )?,
                     background: u.background,
                 }));
             }
@@ -507,8 +531,22 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                 steps.push(PlanStep::Tcp(TcpPlan {
                     from: t.from,
                     bytes: opt_range(path, &t.bytes, 1, 1 << 32, 262_144, &format!("{f}.bytes"))?,
-                    port: opt_range(path, &t.port, 1, 65535, 5000 + i as u16, &format!("{f}.port"))?,
-                    timeout_ms: opt_range(path, &t.timeout_ms, 1, 600_000, 5_000, &format!("{f}.timeout_ms"))?,
+                    port: opt_range(
+                        path,
+                        &t.port,
+                        1,
+                        65535,
+                        5000 + i as u16,
+                        &format!("{f}.port"),
+                    )?,
+                    timeout_ms: opt_range(
+                        path,
+                        &t.timeout_ms,
+                        1,
+                        600_000,
+                        5_000,
+                        &format!("{f}.timeout_ms"),
+                    )?,
                 }));
             }
             Step::Offloads(o) => steps.push(PlanStep::Offloads {
@@ -518,42 +556,90 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                 tx_csum: o.tx_csum,
                 gso_max_segs: match &o.gso_max_segs {
                     None => None,
-                    Some(v) => Some(opt_range(path, &Some(v.clone()), 1, 65535, 1, &format!("{field}.offloads.gso_max_segs"))?),
+                    Some(v) => Some(opt_range(
+                        path,
+                        &Some(v.clone()),
+                        1,
+                        65535,
+                        1,
+                        &format!("{field}.offloads.gso_max_segs"),
+                    )?),
                 },
             }),
             Step::Rekey(r) => {
                 let f = format!("{field}.rekey");
                 let mut keys = Vec::new();
                 for (k, v) in r.keys.iter().enumerate() {
-                    keys.push(parse_key(path, v, &format!("{f}.keys[{k}]"), cipher.key.len())?);
+                    keys.push(parse_key(
+                        path,
+                        v,
+                        &format!("{f}.keys[{k}]"),
+                        cipher.key.len(),
+                    )?);
                 }
                 if keys.is_empty() {
                     keys = vec![cipher.key.iter().map(|b| !b).collect(), cipher.key.clone()];
                 }
                 steps.push(PlanStep::Rekey {
                     times: opt_range(path, &r.times, 1, 100_000, 10, &format!("{f}.times"))?,
-                    interval_ms: opt_range(path, &r.interval_ms, 0, 60_000, 10, &format!("{f}.interval_ms"))?,
+                    interval_ms: opt_range(
+                        path,
+                        &r.interval_ms,
+                        0,
+                        60_000,
+                        10,
+                        &format!("{f}.interval_ms"),
+                    )?,
                     keys,
                 });
             }
             Step::SetKey(k) => steps.push(PlanStep::SetKey {
                 sides: k.side.list(),
-                key: parse_key(path, &k.key, &format!("{field}.set_key.key"), cipher.key.len())?,
+                key: parse_key(
+                    path,
+                    &k.key,
+                    &format!("{field}.set_key.key"),
+                    cipher.key.len(),
+                )?,
             }),
-            Step::ClearKey(c) => steps.push(PlanStep::ClearKey { sides: c.side.list() }),
+            Step::ClearKey(c) => steps.push(PlanStep::ClearKey {
+                sides: c.side.list(),
+            }),
             Step::Tamper(t) => {
                 let f = format!("{field}.tamper");
-                let offset = opt_range(path, &Some(t.offset.clone()), 0, 2047, 0, &format!("{f}.offset"))?;
+                let offset = opt_range(
+                    path,
+                    &Some(t.offset.clone()),
+                    0,
+                    2047,
+                    0,
+                    &format!("{f}.offset"),
+                )?;
                 let xor = opt_range(path, &t.xor, 1, 255, 0x01, &format!("{f}.xor"))?;
-                steps.push(PlanStep::Tamper { side: t.side, offset, xor });
+                steps.push(PlanStep::Tamper {
+                    side: t.side,
+                    offset,
+                    xor,
+                });
             }
             Step::Wait(w) => {
                 let f = format!("{field}.wait");
                 let until = match (&w.counter, w.flows_done) {
                     (Some(c), false) => {
                         check_counter_name(path, &c.name, &format!("{f}.counter.name"))?;
-                        check_bounds(path, &step.referenced, &format!("{f}.counter"), c.min, c.max)?;
-                        WaitFor::Counter { side: c.side, name: c.name.value.clone(), min: c.min, max: c.max }
+                        check_bounds(
+                            path,
+                            &step.referenced,
+                            &format!("{f}.counter"),
+                            c.min,
+                            c.max,
+                        )?;
+                        WaitFor::Counter {
+                            side: c.side,
+                            name: c.name.value.clone(),
+                            min: c.min,
+                            max: c.max,
+                        }
                     }
                     (None, true) => WaitFor::FlowsDone,
                     _ => {
@@ -564,7 +650,14 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                         ));
                     }
                 };
-                let timeout_ms = opt_range(path, &w.timeout_ms, 1, 600_000, 5_000, &format!("{f}.timeout_ms"))?;
+                let timeout_ms = opt_range(
+                    path,
+                    &w.timeout_ms,
+                    1,
+                    600_000,
+                    5_000,
+                    &format!("{f}.timeout_ms"),
+                )?;
                 steps.push(PlanStep::Wait { until, timeout_ms });
             }
         }
@@ -617,39 +710,83 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
                 check_bounds(path, &a.referenced, &field, c.min, c.max)?;
                 (
                     format!("counter {}.{}", c.side.as_str(), c.name.value),
-                    Check::Counter { side: c.side, name: c.name.value.clone(), min: c.min, max: c.max },
+                    Check::Counter {
+                        side: c.side,
+                        name: c.name.value.clone(),
+                        min: c.min,
+                        max: c.max,
+                    },
                 )
             }
-            Assertion::UdpDelivered(r) => {
-                ("udp_delivered".into(), Check::UdpDelivered(ratio(path, &a.referenced, &field, r)?))
+            Assertion::UdpDelivered(r) => (
+                "udp_delivered".into(),
+                Check::UdpDelivered(ratio(path, &a.referenced, &field, r)?),
+            ),
+            Assertion::TcpDelivered(r) => (
+                "tcp_delivered".into(),
+                Check::TcpDelivered(ratio(path, &a.referenced, &field, r)?),
+            ),
+            Assertion::NoPlaintextOnWire {} => {
+                ("no_plaintext_on_wire".into(), Check::NoPlaintextOnWire)
             }
-            Assertion::TcpDelivered(r) => {
-                ("tcp_delivered".into(), Check::TcpDelivered(ratio(path, &a.referenced, &field, r)?))
-            }
-            Assertion::NoPlaintextOnWire {} => ("no_plaintext_on_wire".into(), Check::NoPlaintextOnWire),
             Assertion::Expect(e) => {
                 check_bounds(path, &a.referenced, &field, e.min.or(Some(1)), e.max)?;
-                let matches = packet_matches(path, &a.referenced, &format!("{field}.expect"), &e.matches)?;
-                ("expect".into(), Check::Expect { from: e.from, matches, min: e.min.or(Some(1)), max: e.max })
+                let matches =
+                    packet_matches(path, &a.referenced, &format!("{field}.expect"), &e.matches)?;
+                (
+                    "expect".into(),
+                    Check::Expect {
+                        from: e.from,
+                        matches,
+                        min: e.min.or(Some(1)),
+                        max: e.max,
+                    },
+                )
             }
             Assertion::ExpectNone(e) => {
-                let matches = packet_matches(path, &a.referenced, &format!("{field}.expect_none"), &e.matches)?;
-                ("expect_none".into(), Check::Expect { from: e.from, matches, min: None, max: Some(0) })
+                let matches = packet_matches(
+                    path,
+                    &a.referenced,
+                    &format!("{field}.expect_none"),
+                    &e.matches,
+                )?;
+                (
+                    "expect_none".into(),
+                    Check::Expect {
+                        from: e.from,
+                        matches,
+                        min: None,
+                        max: Some(0),
+                    },
+                )
             }
             Assertion::RepeatedBlocks(b) => {
                 check_bounds(path, &a.referenced, &field, b.min, b.max)?;
-                ("repeated_blocks".into(), Check::RepeatedBlocks { min: b.min, max: b.max })
+                (
+                    "repeated_blocks".into(),
+                    Check::RepeatedBlocks {
+                        min: b.min,
+                        max: b.max,
+                    },
+                )
             }
             Assertion::Oracle(o) => {
                 let min_ratio = o.min_ratio.unwrap_or(1.0);
                 if !(0.0..=1.0).contains(&min_ratio) {
-                    return Err(err(&a.referenced, &format!("{field}.oracle.min_ratio"), format!("{min_ratio} is outside 0..=1")));
+                    return Err(err(
+                        &a.referenced,
+                        &format!("{field}.oracle.min_ratio"),
+                        format!("{min_ratio} is outside 0..=1"),
+                    ));
                 }
                 ("oracle".into(), Check::Oracle { min_ratio })
             }
-            Assertion::KernelLog(k) => {
-                ("kernel_log".into(), Check::KernelLog { max_warnings: k.max_warnings.unwrap_or(0) })
-            }
+            Assertion::KernelLog(k) => (
+                "kernel_log".into(),
+                Check::KernelLog {
+                    max_warnings: k.max_warnings.unwrap_or(0),
+                },
+            ),
         };
         assertions.push(PlanAssertion { name, check });
     }
@@ -670,7 +807,11 @@ pub fn validate(path: &Path, s: Scenario) -> Result<Plan, ScenarioError> {
 /// Largest UDP payload the lab sends.
 pub const MAX_UDP_PAYLOAD: u32 = 65_000;
 
-fn check_counter_name(path: &Path, name: &Spanned<String>, field: &str) -> Result<(), ScenarioError> {
+fn check_counter_name(
+    path: &Path,
+    name: &Spanned<String>,
+    field: &str,
+) -> Result<(), ScenarioError> {
     if COUNTER_NAMES.contains(&name.value.as_str()) {
         Ok(())
     } else {
@@ -678,12 +819,21 @@ fn check_counter_name(path: &Path, name: &Spanned<String>, field: &str) -> Resul
             path,
             name.referenced,
             field,
-            format!("unknown counter `{}`; known: {}", name.value, COUNTER_NAMES.join(", ")),
+            format!(
+                "unknown counter `{}`; known: {}",
+                name.value,
+                COUNTER_NAMES.join(", ")
+            ),
         ))
     }
 }
 
-fn parse_key(path: &Path, v: &Spanned<String>, field: &str, len: usize) -> Result<Vec<u8>, ScenarioError> {
+fn parse_key(
+    path: &Path,
+    v: &Spanned<String>,
+    field: &str,
+    len: usize,
+) -> Result<Vec<u8>, ScenarioError> {
     let key = decode_hex(&v.value)
         .ok_or_else(|| ScenarioError::at(path, v.referenced, field, "key must be hex digits"))?;
     if key.len() != len {
@@ -691,7 +841,10 @@ fn parse_key(path: &Path, v: &Spanned<String>, field: &str, len: usize) -> Resul
             path,
             v.referenced,
             field,
-            format!("key is {} bytes; it must match cipher.key ({len} bytes)", key.len()),
+            format!(
+                "key is {} bytes; it must match cipher.key ({len} bytes)",
+                key.len()
+            ),
         ));
     }
     Ok(key)
@@ -705,22 +858,48 @@ fn ratio(
 ) -> Result<Ratio, ScenarioError> {
     for v in [r.min_ratio, r.max_ratio].into_iter().flatten() {
         if !(0.0..=1.0).contains(&v) {
-            return Err(ScenarioError::at(path, *at, field, format!("ratio {v} is outside 0..=1")));
+            return Err(ScenarioError::at(
+                path,
+                *at,
+                field,
+                format!("ratio {v} is outside 0..=1"),
+            ));
         }
     }
     if r.min.is_none() && r.max.is_none() && r.min_ratio.is_none() && r.max_ratio.is_none() {
-        return Err(ScenarioError::at(path, *at, field, "give `min`, `max`, `min_ratio` or `max_ratio`"));
+        return Err(ScenarioError::at(
+            path,
+            *at,
+            field,
+            "give `min`, `max`, `min_ratio` or `max_ratio`",
+        ));
     }
     check_bounds(path, at, field, r.min.or(Some(0)), r.max)?;
     if let (Some(lo), Some(hi)) = (r.min_ratio, r.max_ratio)
         && lo > hi
     {
-        return Err(ScenarioError::at(path, *at, field, format!("min_ratio {lo} is greater than max_ratio {hi}")));
+        return Err(ScenarioError::at(
+            path,
+            *at,
+            field,
+            format!("min_ratio {lo} is greater than max_ratio {hi}"),
+        ));
     }
     if r.step == Some(0) {
-        return Err(ScenarioError::at(path, *at, field, "steps are numbered from 1"));
+        return Err(ScenarioError::at(
+            path,
+            *at,
+            field,
+            "steps are numbered from 1",
+        ));
     }
-    Ok(Ratio { step: r.step.map(|s| s - 1), min: r.min, max: r.max, min_ratio: r.min_ratio, max_ratio: r.max_ratio })
+    Ok(Ratio {
+        step: r.step.map(|s| s - 1),
+        min: r.min,
+        max: r.max,
+        min_ratio: r.min_ratio,
+        max_ratio: r.max_ratio,
+    })
 }
 
 fn packet_matches(
@@ -730,18 +909,34 @@ fn packet_matches(
     items: &[scenario::ByteMatch],
 ) -> Result<Vec<PacketMatch>, ScenarioError> {
     if items.is_empty() {
-        return Err(ScenarioError::at(path, *at, field, "`match` needs at least one pattern"));
+        return Err(ScenarioError::at(
+            path,
+            *at,
+            field,
+            "`match` needs at least one pattern",
+        ));
     }
     let mut out = Vec::new();
     for (i, m) in items.iter().enumerate() {
         let f = format!("{field}.match[{i}]");
-        let value = decode_hex(&m.value.value)
-            .ok_or_else(|| ScenarioError::at(path, m.value.referenced, format!("{f}.value"), "value must be hex bytes"))?;
+        let value = decode_hex(&m.value.value).ok_or_else(|| {
+            ScenarioError::at(
+                path,
+                m.value.referenced,
+                format!("{f}.value"),
+                "value must be hex bytes",
+            )
+        })?;
         let mask = match &m.mask {
             None => vec![0xff; value.len()],
             Some(mk) => {
                 let mask = decode_hex(&mk.value).ok_or_else(|| {
-                    ScenarioError::at(path, mk.referenced, format!("{f}.mask"), "mask must be hex bytes")
+                    ScenarioError::at(
+                        path,
+                        mk.referenced,
+                        format!("{f}.mask"),
+                        "mask must be hex bytes",
+                    )
                 })?;
                 if mask.len() != value.len() {
                     return Err(ScenarioError::at(
@@ -754,7 +949,11 @@ fn packet_matches(
                 mask
             }
         };
-        out.push(PacketMatch { offset: m.offset, value, mask });
+        out.push(PacketMatch {
+            offset: m.offset,
+            value,
+            mask,
+        });
     }
     Ok(out)
 }
@@ -918,7 +1117,9 @@ assertions:
         assert_eq!(p.inner_mtu(), DEFAULT_MTU - BPFCRYPT_OVERHEAD);
         assert_eq!(p.cipher.algorithm, Algorithm::CbcAes);
         assert_eq!(p.cipher.key.len(), 16);
-        let PlanStep::Ping(ping) = &p.steps[0] else { panic!("first step is a ping") };
+        let PlanStep::Ping(ping) = &p.steps[0] else {
+            panic!("first step is a ping")
+        };
         assert_eq!((ping.count, ping.size, ping.from), (3, 56, Side::Left));
         assert!(
             matches!(p.assertions[1].check, Check::PayloadEncrypted { min_entropy } if min_entropy == DEFAULT_MIN_ENTROPY)

@@ -6,8 +6,16 @@ use serde::{Deserialize, Serialize};
 use crate::dataplane::{DataPlane, DataPlaneError, Variant, errno_name};
 
 /// Cipher names probed by default.
-pub const DEFAULT_CIPHERS: &[&str] =
-    &["cbc(aes)", "ecb(aes)", "ctr(aes)", "xts(aes)", "rfc3686(ctr(aes))", "gcm(aes)", "chacha20", "cbc(sm4)"];
+pub const DEFAULT_CIPHERS: &[&str] = &[
+    "cbc(aes)",
+    "ecb(aes)",
+    "ctr(aes)",
+    "xts(aes)",
+    "rfc3686(ctr(aes))",
+    "gcm(aes)",
+    "chacha20",
+    "cbc(sm4)",
+];
 
 /// One probed cipher.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -48,7 +56,11 @@ impl ProbeReport {
 
 /// Key length used when probing a cipher name.
 fn probe_key_len(cipher: &str) -> usize {
-    if cipher.starts_with("xts(") || cipher.contains("chacha") { 32 } else { 16 }
+    if cipher.starts_with("xts(") || cipher.contains("chacha") {
+        32
+    } else {
+        16
+    }
 }
 
 /// Loads the data plane and tries each cipher name with the provisioning program.
@@ -58,10 +70,18 @@ pub fn probe(ciphers: &[String]) -> Result<ProbeReport, DataPlaneError> {
     for c in ciphers {
         let key = vec![0x42u8; probe_key_len(c)];
         let entry = match dp.provision_raw(c, &key, 16) {
-            Ok(_) => ProbeEntry { cipher: c.clone(), ok: true, errno: None, error: None },
-            Err(DataPlaneError::Crypto { errno, .. }) => {
-                ProbeEntry { cipher: c.clone(), ok: false, errno: Some(errno), error: Some(errno_name(errno)) }
-            }
+            Ok(_) => ProbeEntry {
+                cipher: c.clone(),
+                ok: true,
+                errno: None,
+                error: None,
+            },
+            Err(DataPlaneError::Crypto { errno, .. }) => ProbeEntry {
+                cipher: c.clone(),
+                ok: false,
+                errno: Some(errno),
+                error: Some(errno_name(errno)),
+            },
             Err(e) => return Err(e),
         };
         entries.push(entry);

@@ -7,7 +7,10 @@ use crate::results::{Summary, Verdict};
 
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn verdict_word(v: Verdict) -> &'static str {
@@ -29,42 +32,98 @@ struct Table {
 fn sections(s: &Summary) -> Vec<(String, Table)> {
     let mut out = Vec::new();
     let mut facts = vec![
-        vec!["scenario".into(), format!("{} ({})", s.scenario.name, s.scenario.source)],
-        vec!["verdict".into(), format!("{} — {} passed, {} failed", verdict_word(s.verdict), s.passed, s.failed)],
+        vec![
+            "scenario".into(),
+            format!("{} ({})", s.scenario.name, s.scenario.source),
+        ],
+        vec![
+            "verdict".into(),
+            format!(
+                "{} — {} passed, {} failed",
+                verdict_word(s.verdict),
+                s.passed,
+                s.failed
+            ),
+        ],
         vec!["cipher".into(), s.cipher.clone()],
         vec!["backend".into(), s.backend.clone()],
-        vec!["kernel".into(), format!("{}{}", s.kernel, s.kernel_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())],
-        vec!["started".into(), format!("{} ({:.1} s)", s.started_at, s.duration_ms as f64 / 1000.0)],
+        vec![
+            "kernel".into(),
+            format!(
+                "{}{}",
+                s.kernel,
+                s.kernel_name
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ),
+        ],
+        vec![
+            "started".into(),
+            format!("{} ({:.1} s)", s.started_at, s.duration_ms as f64 / 1000.0),
+        ],
     ];
     if let Some(a) = &s.accelerator {
         facts.push(vec!["accelerator".into(), a.clone()]);
     }
     if let Some(e) = &s.error {
-        facts.push(vec!["error".into(), e.lines().next().unwrap_or_default().to_string()]);
+        facts.push(vec![
+            "error".into(),
+            e.lines().next().unwrap_or_default().to_string(),
+        ]);
     }
-    out.push(("Run".to_string(), Table { head: vec!["".into(), "".into()], rows: facts }));
+    out.push((
+        "Run".to_string(),
+        Table {
+            head: vec!["".into(), "".into()],
+            rows: facts,
+        },
+    ));
     if let Some(r) = &s.report {
         out.push((
             "Assertions".into(),
             Table {
-                head: vec!["".into(), "assertion".into(), "expected".into(), "observed".into()],
+                head: vec![
+                    "".into(),
+                    "assertion".into(),
+                    "expected".into(),
+                    "observed".into(),
+                ],
                 rows: r
                     .assertions
                     .iter()
-                    .map(|a| vec![if a.pass { "PASS" } else { "FAIL" }.into(), a.name.clone(), a.expected.clone(), a.observed.clone()])
+                    .map(|a| {
+                        vec![
+                            if a.pass { "PASS" } else { "FAIL" }.into(),
+                            a.name.clone(),
+                            a.expected.clone(),
+                            a.observed.clone(),
+                        ]
+                    })
                     .collect(),
             },
         ));
-        let names: Vec<&String> = r.counters.values().next().map(|c| c.keys().collect()).unwrap_or_default();
+        let names: Vec<&String> = r
+            .counters
+            .values()
+            .next()
+            .map(|c| c.keys().collect())
+            .unwrap_or_default();
         out.push((
             "Data plane counters".into(),
             Table {
-                head: std::iter::once("counter".to_string()).chain(r.counters.keys().cloned()).collect(),
+                head: std::iter::once("counter".to_string())
+                    .chain(r.counters.keys().cloned())
+                    .collect(),
                 rows: names
                     .iter()
                     .map(|n| {
                         std::iter::once(n.to_string())
-                            .chain(r.counters.values().map(|c| c.get(*n).copied().unwrap_or(0).to_string()))
+                            .chain(
+                                r.counters
+                                    .values()
+                                    .map(|c| c.get(*n).copied().unwrap_or(0).to_string()),
+                            )
                             .collect()
                     })
                     .collect(),
@@ -98,7 +157,15 @@ fn sections(s: &Summary) -> Vec<(String, Table)> {
         if !traffic.is_empty() {
             out.push((
                 "Traffic".into(),
-                Table { head: vec!["step".into(), "from".into(), "sent".into(), "delivered".into()], rows: traffic },
+                Table {
+                    head: vec![
+                        "step".into(),
+                        "from".into(),
+                        "sent".into(),
+                        "delivered".into(),
+                    ],
+                    rows: traffic,
+                },
             ));
         }
         out.push((
@@ -109,20 +176,43 @@ fn sections(s: &Summary) -> Vec<(String, Table)> {
                     vec!["interface".into(), r.wire.interface.clone()],
                     vec!["frames".into(), r.wire.frames.to_string()],
                     vec!["IPv4 packets".into(), r.wire.ipv4_packets.to_string()],
-                    vec!["payload entropy".into(), format!("{:.2} bits/byte", r.wire.payload_entropy)],
-                    vec!["packets with the marker".into(), r.wire.marker_leaks.to_string()],
+                    vec![
+                        "payload entropy".into(),
+                        format!("{:.2} bits/byte", r.wire.payload_entropy),
+                    ],
+                    vec![
+                        "packets with the marker".into(),
+                        r.wire.marker_leaks.to_string(),
+                    ],
                 ],
             },
         ));
         let mut notes: Vec<Vec<String>> = r.notes.iter().map(|n| vec![n.clone()]).collect();
-        notes.extend(r.kernel_warnings.iter().map(|w| vec![format!("kernel: {w}")]));
-        notes.extend(s.kernel_events.iter().map(|w| vec![format!("console: {w}")]));
+        notes.extend(
+            r.kernel_warnings
+                .iter()
+                .map(|w| vec![format!("kernel: {w}")]),
+        );
+        notes.extend(
+            s.kernel_events
+                .iter()
+                .map(|w| vec![format!("console: {w}")]),
+        );
         if !notes.is_empty() {
-            out.push(("Notes".into(), Table { head: vec!["".into()], rows: notes }));
+            out.push((
+                "Notes".into(),
+                Table {
+                    head: vec!["".into()],
+                    rows: notes,
+                },
+            ));
         }
         out.push((
             "Files".into(),
-            Table { head: vec!["".into()], rows: r.files.iter().map(|f| vec![f.clone()]).collect() },
+            Table {
+                head: vec!["".into()],
+                rows: r.files.iter().map(|f| vec![f.clone()]).collect(),
+            },
         ));
     }
     out
@@ -130,7 +220,12 @@ fn sections(s: &Summary) -> Vec<(String, Table)> {
 
 /// Renders `report.md`.
 pub fn markdown(s: &Summary) -> String {
-    let mut out = format!("# {} on {} — {}\n", s.scenario.name, s.kernel, verdict_word(s.verdict));
+    let mut out = format!(
+        "# {} on {} — {}\n",
+        s.scenario.name,
+        s.kernel,
+        verdict_word(s.verdict)
+    );
     if !s.scenario.description.is_empty() {
         let _ = writeln!(out, "\n{}", s.scenario.description);
     }
@@ -149,7 +244,12 @@ pub fn markdown(s: &Summary) -> String {
 /// Renders a self-contained `report.html`.
 pub fn html(s: &Summary) -> String {
     let mut out = String::new();
-    let title = format!("{} on {} — {}", s.scenario.name, s.kernel, verdict_word(s.verdict));
+    let title = format!(
+        "{} on {} — {}",
+        s.scenario.name,
+        s.kernel,
+        verdict_word(s.verdict)
+    );
     let _ = write!(
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
@@ -165,7 +265,14 @@ pub fn html(s: &Summary) -> String {
     for (name, t) in sections(s) {
         let _ = write!(out, "<h2>{}</h2><table>", esc(&name));
         if t.head.iter().any(|h| !h.is_empty()) {
-            let _ = write!(out, "<tr>{}</tr>", t.head.iter().map(|h| format!("<th>{}</th>", esc(h))).collect::<String>());
+            let _ = write!(
+                out,
+                "<tr>{}</tr>",
+                t.head
+                    .iter()
+                    .map(|h| format!("<th>{}</th>", esc(h)))
+                    .collect::<String>()
+            );
         }
         for row in &t.rows {
             let cells: String = row
@@ -202,16 +309,25 @@ mod tests {
     fn markdown_has_every_assertion_and_counter() {
         let md = markdown(&summary());
         assert!(md.starts_with("# ping on 6.18 — FAIL"));
-        assert!(md.contains("| FAIL | echo_replies | >= 5 | 4 of 5 |"), "{md}");
+        assert!(
+            md.contains("| FAIL | echo_replies | >= 5 | 4 of 5 |"),
+            "{md}"
+        );
         assert!(md.contains("| PASS | oracle | all | 10 of 10 match |"));
-        assert!(md.contains("| counter | left | right |") && md.contains("| encrypted | 5 | 4 |"), "{md}");
+        assert!(
+            md.contains("| counter | left | right |") && md.contains("| encrypted | 5 | 4 |"),
+            "{md}"
+        );
     }
 
     #[test]
     fn html_is_escaped_and_marks_verdicts() {
         let h = html(&summary());
         assert!(h.contains("a &lt;b&gt; test") && !h.contains("a <b> test"));
-        assert!(h.contains("<td class=\"FAIL\">FAIL</td>") && h.contains("<td class=\"PASS\">PASS</td>"));
+        assert!(
+            h.contains("<td class=\"FAIL\">FAIL</td>")
+                && h.contains("<td class=\"PASS\">PASS</td>")
+        );
         assert!(h.ends_with("</html>\n"));
     }
 }

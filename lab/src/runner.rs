@@ -135,7 +135,10 @@ struct Worker<T> {
 
 impl<T> Worker<T> {
     fn new(stop: Arc<AtomicBool>, handle: JoinHandle<std::io::Result<T>>) -> Self {
-        Self { stop, handle: Some(handle) }
+        Self {
+            stop,
+            handle: Some(handle),
+        }
     }
 
     fn is_finished(&self) -> bool {
@@ -144,8 +147,14 @@ impl<T> Worker<T> {
 
     fn finish(mut self, what: &str) -> Result<T> {
         self.stop.store(true, Ordering::SeqCst);
-        let handle = self.handle.take().ok_or_else(|| anyhow!("{what} already finished"))?;
-        handle.join().map_err(|_| anyhow!("{what} thread panicked"))?.with_context(|| format!("{what} failed"))
+        let handle = self
+            .handle
+            .take()
+            .ok_or_else(|| anyhow!("{what} already finished"))?;
+        handle
+            .join()
+            .map_err(|_| anyhow!("{what} thread panicked"))?
+            .with_context(|| format!("{what} failed"))
     }
 }
 
@@ -191,15 +200,22 @@ impl Run<'_> {
     }
 
     fn provision(&self, sides: &[Side], key: &[u8]) -> Result<()> {
-        let spec = CipherSpec { algorithm: self.plan.cipher.algorithm, key: key.to_vec() };
+        let spec = CipherSpec {
+            algorithm: self.plan.cipher.algorithm,
+            key: key.to_vec(),
+        };
         for side in sides {
-            self.plane(*side).provision(&spec).with_context(|| format!("provisioning the {} end", side.as_str()))?;
+            self.plane(*side)
+                .provision(&spec)
+                .with_context(|| format!("provisioning the {} end", side.as_str()))?;
         }
         Ok(())
     }
 
     fn background_done(&self) -> bool {
-        self.udp.iter().all(|u| u.sender.as_ref().is_none_or(|s| s.is_finished()))
+        self.udp
+            .iter()
+            .all(|u| u.sender.as_ref().is_none_or(|s| s.is_finished()))
     }
 
     fn step(&mut self, i: usize, step: &PlanStep, progress: &dyn Fn(&str)) -> Result<()> {
@@ -207,10 +223,18 @@ impl Run<'_> {
         match step {
             PlanStep::Ping(p) => {
                 let dst = self.plan.addr(p.from.peer()).addr;
-                progress(&format!("step {n}: ping {} -> {dst}: {} x {} bytes", p.from.as_str(), p.count, p.size));
+                progress(&format!(
+                    "step {n}: ping {} -> {dst}: {} x {} bytes",
+                    p.from.as_str(),
+                    p.count,
+                    p.size
+                ));
                 let id = (std::process::id() as u16).wrapping_add(i as u16 * 7919);
                 let (count, size) = (p.count, p.size as usize);
-                let (interval, timeout) = (Duration::from_millis(p.interval_ms), Duration::from_millis(p.timeout_ms));
+                let (interval, timeout) = (
+                    Duration::from_millis(p.interval_ms),
+                    Duration::from_millis(p.timeout_ms),
+                );
                 let outcome = self
                     .topo
                     .end(p.from)
@@ -218,7 +242,10 @@ impl Run<'_> {
                     .run(move || icmp::ping(dst, id, count, size, interval, timeout))
                     .context("ping thread")?
                     .with_context(|| format!("step {n}: ping"))?;
-                progress(&format!("step {n}: {} of {} replies", outcome.replies, outcome.sent));
+                progress(&format!(
+                    "step {n}: {} of {} replies",
+                    outcome.replies, outcome.sent
+                ));
                 self.pings.push((p.from, outcome));
             }
             PlanStep::Udp(u) => {
@@ -238,24 +265,46 @@ impl Run<'_> {
                     .spawn_ready(&format!("udp-rx-{n}"), move || udp::receiver(port))
                     .with_context(|| format!("step {n}: binding UDP port {port}"))?;
                 let receiver = Worker::new(stop, handle);
-                let (sizes, count, interval) = (u.sizes.clone(), u.count, Duration::from_millis(u.interval_ms));
+                let (sizes, count, interval) = (
+                    u.sizes.clone(),
+                    u.count,
+                    Duration::from_millis(u.interval_ms),
+                );
                 let stop = Arc::new(AtomicBool::new(false));
                 let flag = stop.clone();
                 let send = move || udp::send(dst, n as u16, &sizes, count, interval, &flag);
-                let mut pending = PendingUdp { step: i, from: u.from, port, receiver, sender: None, sent: None };
+                let mut pending = PendingUdp {
+                    step: i,
+                    from: u.from,
+                    port,
+                    receiver,
+                    sender: None,
+                    sent: None,
+                };
                 if u.background {
-                    let handle = self.topo.end(u.from).ns.spawn(&format!("udp-tx-{n}"), send)?;
+                    let handle = self
+                        .topo
+                        .end(u.from)
+                        .ns
+                        .spawn(&format!("udp-tx-{n}"), send)?;
                     pending.sender = Some(Worker::new(stop, handle));
                 } else {
                     let sent = self.topo.end(u.from).ns.run(send).context("udp thread")??;
-                    progress(&format!("step {n}: {} datagrams sent, {} send errors", sent.sent, sent.send_errors));
+                    progress(&format!(
+                        "step {n}: {} datagrams sent, {} send errors",
+                        sent.sent, sent.send_errors
+                    ));
                     pending.sent = Some(sent);
                 }
                 self.udp.push(pending);
             }
             PlanStep::Tcp(t) => {
                 let dst = SocketAddrV4::new(self.plan.addr(t.from.peer()).addr, t.port);
-                progress(&format!("step {n}: tcp {} -> {dst}: {} bytes", t.from.as_str(), t.bytes));
+                progress(&format!(
+                    "step {n}: tcp {} -> {dst}: {} bytes",
+                    t.from.as_str(),
+                    t.bytes
+                ));
                 let port = t.port;
                 let (stop, handle) = self
                     .topo
@@ -264,8 +313,16 @@ impl Run<'_> {
                     .spawn_ready(&format!("tcp-rx-{n}"), move || tcp::server(port))
                     .with_context(|| format!("step {n}: listening on TCP port {port}"))?;
                 let server = Worker::new(stop, handle);
-                let (bytes, deadline) = (t.bytes, Instant::now() + Duration::from_millis(t.timeout_ms));
-                let client = self.topo.end(t.from).ns.run(move || tcp::client(dst, bytes, deadline)).context("tcp thread")?;
+                let (bytes, deadline) = (
+                    t.bytes,
+                    Instant::now() + Duration::from_millis(t.timeout_ms),
+                );
+                let client = self
+                    .topo
+                    .end(t.from)
+                    .ns
+                    .run(move || tcp::client(dst, bytes, deadline))
+                    .context("tcp thread")?;
                 // Let the server drain what arrived, then stop it.
                 let until = Instant::now() + Duration::from_millis(500);
                 while !server.is_finished() && Instant::now() < until {
@@ -277,12 +334,27 @@ impl Run<'_> {
                     client.written,
                     server.received,
                     server.intact,
-                    client.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                    client
+                        .error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
                 ));
-                self.tcp.push(TcpFlow { step: i, bytes, client, server });
+                self.tcp.push(TcpFlow {
+                    step: i,
+                    bytes,
+                    client,
+                    server,
+                });
                 self.tcp_from.push(t.from);
             }
-            PlanStep::Offloads { sides, tso, gso, tx_csum, gso_max_segs } => {
+            PlanStep::Offloads {
+                sides,
+                tso,
+                gso,
+                tx_csum,
+                gso_max_segs,
+            } => {
                 for side in sides {
                     let end = self.topo.end(*side);
                     let (ifname, tso, gso, tx) = (end.ifname, *tso, *gso, *tx_csum);
@@ -290,7 +362,10 @@ impl Run<'_> {
                         end.ns
                             .run(move || crate::topology::set_gso_max_segs(ifname, segs))
                             .context("netlink thread")??;
-                        self.notes.push(format!("step {n}: {} {ifname}: gso_max_segs {segs}", side.as_str()));
+                        self.notes.push(format!(
+                            "step {n}: {} {ifname}: gso_max_segs {segs}",
+                            side.as_str()
+                        ));
                     }
                     let now = end
                         .ns
@@ -308,15 +383,24 @@ impl Run<'_> {
                     self.notes.push(note);
                 }
             }
-            PlanStep::Rekey { times, interval_ms, keys } => {
-                progress(&format!("step {n}: rekey both ends {times} times, every {interval_ms} ms"));
+            PlanStep::Rekey {
+                times,
+                interval_ms,
+                keys,
+            } => {
+                progress(&format!(
+                    "step {n}: rekey both ends {times} times, every {interval_ms} ms"
+                ));
                 let t0 = Instant::now();
                 for r in 0..*times as usize {
                     signals::check()?;
                     self.provision(&[Side::Left, Side::Right], &keys[r % keys.len()])?;
                     std::thread::sleep(Duration::from_millis(*interval_ms));
                 }
-                let note = format!("step {n}: {times} key rotations in {:.2} s", t0.elapsed().as_secs_f64());
+                let note = format!(
+                    "step {n}: {times} key rotations in {:.2} s",
+                    t0.elapsed().as_secs_f64()
+                );
                 progress(&note);
                 self.notes.push(note);
             }
@@ -331,25 +415,44 @@ impl Run<'_> {
                 }
             }
             PlanStep::Tamper { side, offset, xor } => {
-                progress(&format!("step {n}: tamper on {} egress: payload byte {offset} ^= {xor:#04x}", side.as_str()));
+                progress(&format!(
+                    "step {n}: tamper on {} egress: payload byte {offset} ^= {xor:#04x}",
+                    side.as_str()
+                ));
                 let fd = self.plane(*side).tamper_fd(*offset, *xor)?;
                 let ifindex = self.topo.end(*side).ifindex;
                 let link = self
                     .topo
                     .end(*side)
                     .ns
-                    .run(move || dataplane::attach_one_in_current_netns(fd, ifindex, "tamper_egress"))
+                    .run(move || {
+                        dataplane::attach_one_in_current_netns(fd, ifindex, "tamper_egress")
+                    })
                     .context("attach thread")??;
-                self.planes.get_mut(side.as_str()).expect("plane").hold_links(vec![link]);
+                self.planes
+                    .get_mut(side.as_str())
+                    .expect("plane")
+                    .hold_links(vec![link]);
             }
             PlanStep::Wait { until, timeout_ms } => {
                 let deadline = Instant::now() + Duration::from_millis(*timeout_ms);
                 let (what, ok, observed) = match until {
-                    WaitFor::Counter { side, name, min, max } => {
-                        let what = format!("counter {}.{name} within {min:?}..{max:?}", side.as_str());
+                    WaitFor::Counter {
+                        side,
+                        name,
+                        min,
+                        max,
+                    } => {
+                        let what =
+                            format!("counter {}.{name} within {min:?}..{max:?}", side.as_str());
                         progress(&format!("step {n}: wait for {what}"));
                         loop {
-                            let v = self.plane(*side).counters()?.get(name).copied().unwrap_or(0);
+                            let v = self
+                                .plane(*side)
+                                .counters()?
+                                .get(name)
+                                .copied()
+                                .unwrap_or(0);
                             let ok = min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m);
                             if ok || Instant::now() >= deadline {
                                 break (what, ok, format!("{v}"));
@@ -365,7 +468,11 @@ impl Run<'_> {
                             std::thread::sleep(Duration::from_millis(5));
                         }
                         let ok = self.background_done();
-                        ("background flows done".to_string(), ok, if ok { "done" } else { "still running" }.into())
+                        (
+                            "background flows done".to_string(),
+                            ok,
+                            if ok { "done" } else { "still running" }.into(),
+                        )
                     }
                 };
                 self.waits.push(AssertionResult {
@@ -385,7 +492,11 @@ fn on(b: bool) -> &'static str {
 }
 
 fn side_names(sides: &[Side]) -> String {
-    sides.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
+    sides
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 fn start_listener(topo: &Topology, side: Side) -> Result<Worker<Vec<Delivered>>> {
@@ -393,14 +504,22 @@ fn start_listener(topo: &Topology, side: Side) -> Result<Worker<Vec<Delivered>>>
         .end(side)
         .ns
         .spawn_ready(&format!("listen-{}", side.as_str()), Listener::open)
-        .with_context(|| format!("opening the ICMP listener in the {} namespace", side.as_str()))?;
+        .with_context(|| {
+            format!(
+                "opening the ICMP listener in the {} namespace",
+                side.as_str()
+            )
+        })?;
     Ok(Worker::new(l.stop_flag(), handle))
 }
 
 /// Runs the plan; the wire pcap and kernel log are written into `out_dir`.
 pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunReport> {
     let mut kmsg = KmsgCursor::open().ok();
-    progress(&format!("topology: veth {} <-> {}, mtu {}", plan.left, plan.right, plan.mtu));
+    progress(&format!(
+        "topology: veth {} <-> {}, mtu {}",
+        plan.left, plan.right, plan.mtu
+    ));
     let topo = Topology::build(plan).context("building the topology")?;
 
     progress("data plane: loading and verifying (tcx egress/ingress, provision)");
@@ -410,10 +529,17 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
         let end = topo.end(side);
         let fds = dp.attach_fds()?;
         let ifindex = end.ifindex;
-        let links = end.ns.run(move || dataplane::attach_in_current_netns(fds, ifindex)).context("attach thread")??;
+        let links = end
+            .ns
+            .run(move || dataplane::attach_in_current_netns(fds, ifindex))
+            .context("attach thread")??;
         dp.hold_links(links);
         dp.provision(&plan.cipher).with_context(|| {
-            format!("provisioning the {} key on the {} end", plan.cipher.algorithm.kernel_name(), side.as_str())
+            format!(
+                "provisioning the {} key on the {} end",
+                plan.cipher.algorithm.kernel_name(),
+                side.as_str()
+            )
         })?;
         planes.insert(side.as_str(), dp);
     }
@@ -430,7 +556,10 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
             .context("starting the wire capture")?;
         Worker::new(stop, handle)
     };
-    let listeners = [start_listener(&topo, Side::Left)?, start_listener(&topo, Side::Right)?];
+    let listeners = [
+        start_listener(&topo, Side::Left)?,
+        start_listener(&topo, Side::Right)?,
+    ];
 
     let mut run = Run {
         plan,
@@ -463,7 +592,9 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
     let mut udp_flows = Vec::new();
     let mut udp_summaries = Vec::new();
     for u in std::mem::take(&mut run.udp) {
-        let delivered = u.receiver.finish(&format!("udp receiver (step {})", u.step + 1))?;
+        let delivered = u
+            .receiver
+            .finish(&format!("udp receiver (step {})", u.step + 1))?;
         let sent = u.sent.unwrap_or_default();
         let (intact, corrupted) = udp::match_delivered(&sent.payloads, &delivered);
         udp_summaries.push(UdpSummary {
@@ -476,28 +607,56 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
             intact,
             corrupted,
         });
-        udp_flows.push(UdpFlow { step: u.step, port: u.port, sent, delivered });
+        udp_flows.push(UdpFlow {
+            step: u.step,
+            port: u.port,
+            sent,
+            delivered,
+        });
     }
     let [left_l, right_l] = listeners;
     let mut delivered: Vec<(Side, Delivered)> = Vec::new();
-    delivered.extend(left_l.finish("left ICMP listener")?.into_iter().map(|d| (Side::Left, d)));
-    delivered.extend(right_l.finish("right ICMP listener")?.into_iter().map(|d| (Side::Right, d)));
+    delivered.extend(
+        left_l
+            .finish("left ICMP listener")?
+            .into_iter()
+            .map(|d| (Side::Left, d)),
+    );
+    delivered.extend(
+        right_l
+            .finish("right ICMP listener")?
+            .into_iter()
+            .map(|d| (Side::Right, d)),
+    );
     let frames = capture.finish("wire capture")?;
 
     let counters = run.counters()?;
-    let Run { pings, tcp: tcp_flows, tcp_from, notes, waits, planes, topo, .. } = run;
+    let Run {
+        pings,
+        tcp: tcp_flows,
+        tcp_from,
+        notes,
+        waits,
+        planes,
+        topo,
+        ..
+    } = run;
     drop(planes);
     drop(topo);
 
     let kernel_log = kmsg.as_mut().map(|k| k.read_new()).unwrap_or_default();
     let mut files = vec![WIRE_PCAP.to_string()];
     if kmsg.is_some() {
-        std::fs::write(out_dir.join(KERNEL_LOG), kernel_log.join("\n") + "\n").context("writing kernel.log")?;
+        std::fs::write(out_dir.join(KERNEL_LOG), kernel_log.join("\n") + "\n")
+            .context("writing kernel.log")?;
         files.push(KERNEL_LOG.to_string());
     }
 
     let summary = wire::analyse(&pcap_path)?;
-    progress(&format!("capture: {frames} frames, {} IPv4 packets", summary.ipv4.len()));
+    progress(&format!(
+        "capture: {frames} frames, {} IPv4 packets",
+        summary.ipv4.len()
+    ));
     let tcp_summaries = tcp_flows
         .iter()
         .zip(&tcp_from)
@@ -526,7 +685,10 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
     Ok(RunReport {
         assertions: results,
         counters,
-        pings: pings.into_iter().map(|(from, outcome)| PingSummary { from, outcome }).collect(),
+        pings: pings
+            .into_iter()
+            .map(|(from, outcome)| PingSummary { from, outcome })
+            .collect(),
         udp: udp_summaries,
         tcp: tcp_summaries,
         notes,
@@ -537,7 +699,10 @@ pub fn run(plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<RunRe
             payload_entropy: obs.wire.payload_entropy(),
             marker_leaks: obs.wire.marker_leaks(),
         },
-        kernel_warnings: kernel_log.into_iter().filter(|l| crate::kmsg::is_warning(l)).collect(),
+        kernel_warnings: kernel_log
+            .into_iter()
+            .filter(|l| crate::kmsg::is_warning(l))
+            .collect(),
         files,
     })
 }

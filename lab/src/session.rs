@@ -42,8 +42,10 @@ pub fn run(
 /// Writes `report.md` and `report.html` for a run into `dir`.
 pub fn write_reports(summary: &Summary, dir: &Path) -> Result<()> {
     use anyhow::Context as _;
-    std::fs::write(dir.join("report.md"), crate::run_report::markdown(summary)).context("writing report.md")?;
-    std::fs::write(dir.join("report.html"), crate::run_report::html(summary)).context("writing report.html")?;
+    std::fs::write(dir.join("report.md"), crate::run_report::markdown(summary))
+        .context("writing report.md")?;
+    std::fs::write(dir.join("report.html"), crate::run_report::html(summary))
+        .context("writing report.html")?;
     Ok(())
 }
 
@@ -58,7 +60,14 @@ pub fn execute_into(
     let started_at = chrono::Local::now().to_rfc3339();
     let t0 = Instant::now();
     let exec = backend.execute(plan, out_dir, progress)?;
-    Ok(summarize(plan, &backend.name(), run_id, started_at, t0.elapsed(), exec))
+    Ok(summarize(
+        plan,
+        &backend.name(),
+        run_id,
+        started_at,
+        t0.elapsed(),
+        exec,
+    ))
 }
 
 /// Builds a summary from a backend's execution.
@@ -71,11 +80,21 @@ pub fn summarize(
     exec: Execution,
 ) -> Summary {
     let (verdict, error, report) = match exec.outcome {
-        Outcome::Completed(r) => (if r.passed() { Verdict::Pass } else { Verdict::Fail }, None, Some(*r)),
+        Outcome::Completed(r) => (
+            if r.passed() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            None,
+            Some(*r),
+        ),
         Outcome::Unsupported(why) => (Verdict::Unsupported, Some(why), None),
         Outcome::Failed(why) => (Verdict::Error, Some(why), None),
     };
-    let passed = report.as_ref().map_or(0, |r| r.assertions.iter().filter(|a| a.pass).count());
+    let passed = report
+        .as_ref()
+        .map_or(0, |r| r.assertions.iter().filter(|a| a.pass).count());
     let failed = report.as_ref().map_or(0, |r| r.assertions.len() - passed);
     Summary {
         schema: SUMMARY_SCHEMA,

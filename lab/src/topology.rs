@@ -124,7 +124,11 @@ pub fn set_gso_max_segs(ifname: &str, segs: u32) -> Result<()> {
         let msg = LinkUnspec::new_with_index(idx)
             .append_extra_attribute(netlink_packet_route::link::LinkAttribute::GsoMaxSegs(segs))
             .build();
-        h.link().set(msg).execute().await.with_context(|| format!("setting gso_max_segs {segs} on {name}"))
+        h.link()
+            .set(msg)
+            .execute()
+            .await
+            .with_context(|| format!("setting gso_max_segs {segs} on {name}"))
     })
 }
 

@@ -15,20 +15,37 @@ fn scenario_files() -> Vec<PathBuf> {
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.extension().is_some_and(|x| x == "yaml") && !p.file_name().unwrap().to_string_lossy().starts_with("bench")
+            p.extension().is_some_and(|x| x == "yaml")
+                && !p
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("bench")
         })
         .collect();
     v.sort();
-    assert!(v.len() >= 9, "the library has ping, udp-sizes, tcp, rekey, failclosed, tamper, wrong-key, ecb-vs-cbc (x2)");
+    assert!(
+        v.len() >= 9,
+        "the library has ping, udp-sizes, tcp, rekey, failclosed, tamper, wrong-key, ecb-vs-cbc (x2)"
+    );
     v
 }
 
 fn run(args: &[&str], results: &std::path::Path) -> serde_json::Value {
     let out = lab(args, results);
     let runs = run_dirs(results);
-    let last = runs.last().unwrap_or_else(|| panic!("no result for {args:?}: {}", text(&out)));
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(last.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(s["verdict"], "pass", "{args:?}: {}\n{}", text(&out), serde_json::to_string_pretty(&s["report"]["assertions"]).unwrap());
+    let last = runs
+        .last()
+        .unwrap_or_else(|| panic!("no result for {args:?}: {}", text(&out)));
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(last.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        s["verdict"],
+        "pass",
+        "{args:?}: {}\n{}",
+        text(&out),
+        serde_json::to_string_pretty(&s["report"]["assertions"]).unwrap()
+    );
     assert_eq!(out.status.code(), Some(0));
     s
 }
@@ -49,20 +66,46 @@ fn check_details(name: &str, s: &serde_json::Value) {
     match name {
         "tamper" => {
             let u = &s["report"]["udp"][0];
-            assert_eq!(u["intact"], 0, "tampered ciphertext must not decrypt to the original");
-            assert_eq!(u["corrupted"], 20, "CBC without integrity delivers corrupted datagrams: {u}");
-            assert!(observed(s, "oracle").starts_with("0 of 20 match, 20 decrypt to something else"));
+            assert_eq!(
+                u["intact"], 0,
+                "tampered ciphertext must not decrypt to the original"
+            );
+            assert_eq!(
+                u["corrupted"], 20,
+                "CBC without integrity delivers corrupted datagrams: {u}"
+            );
+            assert!(
+                observed(s, "oracle").starts_with("0 of 20 match, 20 decrypt to something else")
+            );
         }
         "ecb-vs-cbc" => assert!(observed(s, "repeated_blocks").starts_with("10 of 10")),
         "ecb-vs-cbc.cbc" => assert!(observed(s, "repeated_blocks").starts_with("0 of 10")),
         "udp-sizes" | "ping" => assert!(s["report"]["wire"]["marker_leaks"] == 0),
         "tcp" => {
-            let steps: Vec<u64> = s["report"]["tcp"].as_array().unwrap().iter().map(|t| t["server"]["intact"].as_u64().unwrap()).collect();
-            assert_eq!(steps[2], 1_000_000, "one segment per packet completes: {steps:?}");
+            let steps: Vec<u64> = s["report"]["tcp"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["server"]["intact"].as_u64().unwrap())
+                .collect();
+            assert_eq!(
+                steps[2], 1_000_000,
+                "one segment per packet completes: {steps:?}"
+            );
             assert_eq!(steps[3], 0, "checksum written into ciphertext: {steps:?}");
         }
-        "failclosed" => assert!(s["report"]["counters"]["left"]["dropped_nokey"].as_u64().unwrap() >= 13),
-        "wrong-key" => assert!(s["report"]["counters"]["right"]["dropped_invalid"].as_u64().unwrap() >= 20),
+        "failclosed" => assert!(
+            s["report"]["counters"]["left"]["dropped_nokey"]
+                .as_u64()
+                .unwrap()
+                >= 13
+        ),
+        "wrong-key" => assert!(
+            s["report"]["counters"]["right"]["dropped_invalid"]
+                .as_u64()
+                .unwrap()
+                >= 20
+        ),
         _ => {}
     }
 }
@@ -75,7 +118,11 @@ fn every_scenario_passes_on_the_host() {
     let _lock = BpfLock::acquire();
     for f in scenario_files() {
         let results = tempfile::tempdir().unwrap();
-        let rel = f.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(repo())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let s = run(&["run", "-q", &rel], results.path());
         check_details(s["scenario"]["name"].as_str().unwrap(), &s);
         assert!(results.path().read_dir().unwrap().count() == 1);
@@ -84,21 +131,36 @@ fn every_scenario_passes_on_the_host() {
 }
 
 fn every_scenario_on(kernel: &str) {
-    if Command::new("qemu-system-x86_64").arg("--version").output().is_err() {
+    if Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("SKIPPED scenarios on {kernel}: qemu-system-x86_64 is not installed");
         return;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_lab")).args(["kernels", "fetch", kernel]).current_dir(repo()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["kernels", "fetch", kernel])
+        .current_dir(repo())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "fetching {kernel}: {}", text(&out));
     for f in scenario_files() {
         let results = tempfile::tempdir().unwrap();
-        let rel = f.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(repo())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let s = run(&["run", "-q", "--kernel", kernel, &rel], results.path());
         assert_eq!(s["kernel_name"], kernel);
         check_details(s["scenario"]["name"].as_str().unwrap(), &s);
         let dir = run_dirs(results.path()).pop().unwrap();
         for file in ["wire.pcap", "console.log", "kernel.log", "summary.json"] {
-            assert!(dir.join(file).is_file(), "{file} missing for {rel} on {kernel}");
+            assert!(
+                dir.join(file).is_file(),
+                "{file} missing for {rel} on {kernel}"
+            );
         }
     }
 }

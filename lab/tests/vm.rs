@@ -13,7 +13,11 @@ const KERNEL: &str = "debian-6.12";
 
 /// Why VM tests cannot run here, if they cannot.
 fn vm_skip_reason() -> Option<String> {
-    if Command::new("qemu-system-x86_64").arg("--version").output().is_err() {
+    if Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         return Some("qemu-system-x86_64 is not installed (run ./scripts/setup)".into());
     }
     None
@@ -50,7 +54,10 @@ fn ping_passes_on_pinned_kernel() {
     }
     ensure_kernel(KERNEL);
     let results = tempfile::tempdir().unwrap();
-    let out = lab(&["run", "--kernel", KERNEL, "scenarios/ping.yaml"], results.path());
+    let out = lab(
+        &["run", "--kernel", KERNEL, "scenarios/ping.yaml"],
+        results.path(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = run_dirs(results.path());
     assert_eq!(runs.len(), 1);
@@ -60,7 +67,12 @@ fn ping_passes_on_pinned_kernel() {
     assert_eq!(s["kernel_name"], KERNEL);
     assert!(s["kernel"].as_str().unwrap().starts_with("6.12."), "{s}");
     assert!(matches!(s["accelerator"].as_str(), Some("tcg" | "kvm")));
-    assert!(s["report"]["counters"]["right"]["decrypted"].as_u64().unwrap() >= 5);
+    assert!(
+        s["report"]["counters"]["right"]["decrypted"]
+            .as_u64()
+            .unwrap()
+            >= 5
+    );
     assert!(runs[0].join("console.log").is_file());
     let pcap = std::fs::read(runs[0].join("wire.pcap")).unwrap();
     assert!(pcap.len() > 24 + 10 * 16, "the guest's pcap came back");
@@ -73,23 +85,42 @@ fn matrix_runs_every_kernel_with_probe() {
     }
     ensure_kernel(KERNEL);
     let results = tempfile::tempdir().unwrap();
-    let out = lab(&["matrix", "--no-host", "--kernels", KERNEL, "scenarios/ping.yaml"], results.path());
+    let out = lab(
+        &[
+            "matrix",
+            "--no-host",
+            "--kernels",
+            KERNEL,
+            "scenarios/ping.yaml",
+        ],
+        results.path(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = run_dirs(results.path());
     assert_eq!(runs.len(), 1);
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(runs[0].join("matrix.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs[0].join("matrix.json")).unwrap()).unwrap();
     let rows = m["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["summary"]["verdict"], "pass");
-    let probe = rows[0]["summary"]["probe"]["Ok"]["entries"].as_array().unwrap();
+    let probe = rows[0]["summary"]["probe"]["Ok"]["entries"]
+        .as_array()
+        .unwrap();
     let get = |c: &str| probe.iter().find(|e| e["cipher"] == c).unwrap().clone();
     assert_eq!(get("cbc(aes)")["ok"], true);
     assert_eq!(get("ecb(aes)")["ok"], true);
-    assert_eq!(get("ctr(aes)")["ok"], false, "DESIGN.md: ctr(aes) is refused");
+    assert_eq!(
+        get("ctr(aes)")["ok"],
+        false,
+        "DESIGN.md: ctr(aes) is refused"
+    );
     assert!(get("ctr(aes)")["errno"].as_i64().unwrap() > 0);
     assert!(runs[0].join(KERNEL).join("summary.json").is_file());
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("| debian-6.12 |") && table.contains("EINVAL"), "{table}");
+    assert!(
+        table.contains("| debian-6.12 |") && table.contains("EINVAL"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -100,13 +131,26 @@ fn timeout_is_reported_with_console_log() {
     ensure_kernel(KERNEL);
     let results = tempfile::tempdir().unwrap();
     // One second cannot boot a kernel under TCG, nor under KVM with this initramfs.
-    let out = lab(&["run", "--kernel", KERNEL, "--timeout", "1", "scenarios/ping.yaml"], results.path());
+    let out = lab(
+        &[
+            "run",
+            "--kernel",
+            KERNEL,
+            "--timeout",
+            "1",
+            "scenarios/ping.yaml",
+        ],
+        results.path(),
+    );
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let runs = run_dirs(results.path());
     assert_eq!(runs.len(), 1);
     let s = summary(&runs[0]);
     assert_eq!(s["verdict"], "error");
-    assert!(s["error"].as_str().unwrap().contains("timed out after 1 s"), "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("timed out after 1 s"),
+        "{s}"
+    );
     assert!(runs[0].join("console.log").is_file(), "console log kept");
 }
 
@@ -130,7 +174,10 @@ fn kernel_panic_is_reported() {
     let s = summary(&runs[0]);
     assert_eq!(s["verdict"], "error");
     let err = s["error"].as_str().unwrap();
-    assert!(err.starts_with("kernel panic: ") && err.contains("Kernel panic - not syncing"), "{err}");
+    assert!(
+        err.starts_with("kernel panic: ") && err.contains("Kernel panic - not syncing"),
+        "{err}"
+    );
     let console = std::fs::read_to_string(runs[0].join("console.log")).unwrap();
     assert!(console.contains("Kernel panic"), "{console}");
 }
@@ -142,12 +189,18 @@ fn kernel_without_bpf_crypto_is_unsupported() {
     }
     ensure_kernel("debian-6.1");
     let results = tempfile::tempdir().unwrap();
-    let out = lab(&["run", "--kernel", "debian-6.1", "scenarios/ping.yaml"], results.path());
+    let out = lab(
+        &["run", "--kernel", "debian-6.1", "scenarios/ping.yaml"],
+        results.path(),
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let s = summary(&run_dirs(results.path())[0]);
     assert_eq!(s["verdict"], "unsupported", "{s}");
     assert!(s["kernel"].as_str().unwrap().starts_with("6.1."));
-    assert!(s["error"].as_str().unwrap().contains("no bpf_crypto"), "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("no bpf_crypto"),
+        "{s}"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("UNSUPPORTED"));
 }
 
@@ -170,7 +223,13 @@ fn verifier_rejection_is_saved_in_the_results() {
     let dir = run_dirs(results.path()).pop().unwrap();
     let s = summary(&dir);
     assert_eq!(s["verdict"], "error");
-    assert!(s["error"].as_str().unwrap().contains("full log in verifier.log"), "{s}");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap()
+            .contains("full log in verifier.log"),
+        "{s}"
+    );
     let log = std::fs::read_to_string(dir.join("verifier.log")).unwrap();
     assert!(log.contains("BEGIN PROG LOAD LOG"), "{log}");
     assert!(dir.join("console.log").is_file());
@@ -192,7 +251,10 @@ fn kernel_not_in_cache_is_a_clear_error() {
     assert!(err.contains("lab kernels fetch debian-6.12"), "{err}");
     assert!(run_dirs(results.path()).is_empty());
 
-    let out = lab(&["run", "--kernel", "no-such-kernel", "scenarios/ping.yaml"], results.path());
+    let out = lab(
+        &["run", "--kernel", "no-such-kernel", "scenarios/ping.yaml"],
+        results.path(),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-kernel"));
 }
@@ -200,7 +262,15 @@ fn kernel_not_in_cache_is_a_clear_error() {
 #[test]
 fn bad_scenario_fails_before_booting() {
     let results = tempfile::tempdir().unwrap();
-    let out = lab(&["run", "--kernel", KERNEL, "lab/tests/fixtures/bad-address.yaml"], results.path());
+    let out = lab(
+        &[
+            "run",
+            "--kernel",
+            KERNEL,
+            "lab/tests/fixtures/bad-address.yaml",
+        ],
+        results.path(),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad-address.yaml:9:"));
     assert!(run_dirs(results.path()).is_empty());

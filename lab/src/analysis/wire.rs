@@ -169,7 +169,10 @@ pub fn parse_frame(frame: &[u8]) -> Option<WirePacket> {
                 )
             }
         };
-    let frag = ip.get(6..8).map(|b| u16::from_be_bytes([b[0], b[1]])).unwrap_or(0);
+    let frag = ip
+        .get(6..8)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        .unwrap_or(0);
     Some(WirePacket {
         src,
         dst,

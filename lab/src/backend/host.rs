@@ -41,7 +41,9 @@ impl Backend for Host {
     fn execute(&self, plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<Execution> {
         preflight()?;
         let kernel = kernel_release();
-        let outcome = if !dataplane::kernel_has_bpf_crypto() && std::env::var_os(dataplane::FORCE_LOAD_ENV).is_none() {
+        let outcome = if !dataplane::kernel_has_bpf_crypto()
+            && std::env::var_os(dataplane::FORCE_LOAD_ENV).is_none()
+        {
             Outcome::Unsupported(format!(
                 "kernel {kernel} has no bpf_crypto kfuncs (needs Linux 6.10+ with CONFIG_BPF_SYSCALL and CONFIG_CRYPTO_SKCIPHER)"
             ))
@@ -68,6 +70,13 @@ impl Backend for Host {
                 Err(format!("kernel {kernel} has no bpf_crypto kfuncs"))
             }
         });
-        Ok(Execution { kernel, kernel_name: None, accelerator: None, kernel_events: Vec::new(), probe, outcome })
+        Ok(Execution {
+            kernel,
+            kernel_name: None,
+            accelerator: None,
+            kernel_events: Vec::new(),
+            probe,
+            outcome,
+        })
     }
 }

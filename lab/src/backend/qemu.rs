@@ -29,9 +29,23 @@ impl Backend for Qemu {
     }
 
     fn execute(&self, plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<Execution> {
-        let job = GuestJob { probe: self.probe.clone(), plan: Some(plan.clone()) };
-        let b = boot::boot(&self.kernel, &self.cache_dir, &job, out_dir, self.options, progress)?;
-        let kernel = b.result.as_ref().map(|r| r.kernel.clone()).unwrap_or_else(|| self.kernel.version.clone());
+        let job = GuestJob {
+            probe: self.probe.clone(),
+            plan: Some(plan.clone()),
+        };
+        let b = boot::boot(
+            &self.kernel,
+            &self.cache_dir,
+            &job,
+            out_dir,
+            self.options,
+            progress,
+        )?;
+        let kernel = b
+            .result
+            .as_ref()
+            .map(|r| r.kernel.clone())
+            .unwrap_or_else(|| self.kernel.version.clone());
         let probe = b.result.as_ref().and_then(|r| r.probe.clone());
         let outcome = match (b.failure, b.result.and_then(|r| r.outcome)) {
             (Some(why), _) => Outcome::Failed(why),

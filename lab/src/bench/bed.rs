@@ -31,7 +31,10 @@ fn topology_plan(b: &BenchPlan) -> Plan {
         left: b.left,
         right: b.right,
         mtu: b.mtu,
-        cipher: CipherSpec { algorithm: Algorithm::CbcAes, key: b.key.clone() },
+        cipher: CipherSpec {
+            algorithm: Algorithm::CbcAes,
+            key: b.key.clone(),
+        },
         steps: Vec::new(),
         assertions: Vec::new(),
     }
@@ -68,7 +71,7 @@ impl Bed {
     }
 }
 
-/// Counter increases per end between two readings.
+/// Counter increases per end between two readings (changed counters only).
 pub fn counter_delta(
     before: &BTreeMap<String, Counters>,
     after: &BTreeMap<String, Counters>,
@@ -79,7 +82,13 @@ pub fn counter_delta(
             let b = before.get(side);
             let d = c
                 .iter()
-                .map(|(k, v)| (k.clone(), v.saturating_sub(b.and_then(|b| b.get(k)).copied().unwrap_or(0))))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.saturating_sub(b.and_then(|b| b.get(k)).copied().unwrap_or(0)),
+                    )
+                })
+                .filter(|(_, d)| *d > 0)
                 .collect();
             (side.clone(), d)
         })

@@ -13,18 +13,28 @@ pub struct CpuTimes {
 /// Parses the `cpu ` line of /proc/stat text.
 pub fn parse_stat(text: &str) -> Option<CpuTimes> {
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
-    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
     if v.len() < 7 {
         return None;
     }
     let at = |i: usize| *v.get(i).unwrap_or(&0);
     let busy = at(0) + at(1) + at(2) + at(5) + at(6) + at(7);
-    Some(CpuTimes { busy, total: busy + at(3) + at(4) })
+    Some(CpuTimes {
+        busy,
+        total: busy + at(3) + at(4),
+    })
 }
 
 /// Reads /proc/stat now.
 pub fn read() -> CpuTimes {
-    std::fs::read_to_string("/proc/stat").ok().and_then(|t| parse_stat(&t)).unwrap_or_default()
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| parse_stat(&t))
+        .unwrap_or_default()
 }
 
 /// Clock ticks per second of /proc/stat.
@@ -81,8 +91,17 @@ mod tests {
     fn proc_stat_line_is_parsed() {
         let t = "cpu  100 5 50 1000 10 1 4 0 0 0\ncpu0 50 2 25 500 5 0 2 0 0 0\n";
         let c = parse_stat(t).unwrap();
-        assert_eq!(c, CpuTimes { busy: 160, total: 1170 });
-        let later = CpuTimes { busy: 260, total: 1370 };
+        assert_eq!(
+            c,
+            CpuTimes {
+                busy: 160,
+                total: 1170
+            }
+        );
+        let later = CpuTimes {
+            busy: 260,
+            total: 1370,
+        };
         assert_eq!(c.util_until(&later), Some(0.5));
         assert!(parse_stat("intr 1 2 3").is_none());
     }

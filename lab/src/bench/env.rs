@@ -31,7 +31,8 @@ pub fn git_commit() -> String {
     };
     match out(&["rev-parse", "--short=12", "HEAD"]) {
         Some(rev) if !rev.is_empty() => {
-            let dirty = out(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            let dirty = out(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
             if dirty { format!("{rev}-dirty") } else { rev }
         }
         _ => "unknown".into(),
@@ -53,7 +54,9 @@ pub fn cpu_model() -> String {
 
 /// Online CPUs.
 pub fn cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Implementations of `aes`, `ecb(aes)`, `cbc(aes)` from /proc/crypto text:
@@ -67,7 +70,9 @@ pub fn crypto_drivers(proc_crypto: &str) -> BTreeMap<String, Vec<String>> {
                 (key.trim() == k).then(|| v.trim().to_string())
             })
         };
-        let (Some(name), Some(driver)) = (field("name"), field("driver")) else { continue };
+        let (Some(name), Some(driver)) = (field("name"), field("driver")) else {
+            continue;
+        };
         if !CRYPTO_NAMES.contains(&name.as_str()) {
             continue;
         }
@@ -99,7 +104,9 @@ pub fn current(accelerator: &str, commit: &str) -> Env {
         cpus: cpus(),
         commit: commit.to_string(),
         lab_version: env!("CARGO_PKG_VERSION").to_string(),
-        crypto_drivers: crypto_drivers(&std::fs::read_to_string("/proc/crypto").unwrap_or_default()),
+        crypto_drivers: crypto_drivers(
+            &std::fs::read_to_string("/proc/crypto").unwrap_or_default(),
+        ),
     }
 }
 
@@ -116,7 +123,10 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(
             d["cbc(aes)"],
-            vec!["skcipher cbc-aes-aesni prio 400", "lskcipher cbc(ecb(aes-generic)) prio 100"]
+            vec![
+                "skcipher cbc-aes-aesni prio 400",
+                "lskcipher cbc(ecb(aes-generic)) prio 100"
+            ]
         );
     }
 
@@ -125,7 +135,11 @@ mod tests {
         let e = current("host", "abc");
         assert!(!e.kernel.is_empty() && e.cpus >= 1 && !e.emulated);
         assert_eq!(e.label("host"), format!("host {} (host)", e.kernel));
-        let t = Env { emulated: true, accelerator: "tcg".into(), ..e };
+        let t = Env {
+            emulated: true,
+            accelerator: "tcg".into(),
+            ..e
+        };
         assert!(t.label("debian-6.12").ends_with("(TCG)"));
     }
 }

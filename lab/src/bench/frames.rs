@@ -77,7 +77,10 @@ pub fn check_payload(p: &[u8]) -> Option<u64> {
 
 /// RFC 1071 checksum of an IPv4 header.
 pub fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut sum: u32 = h.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32).sum();
+    let mut sum: u32 = h
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
+        .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -114,12 +117,26 @@ pub fn udp_frame(size: u32, src: Ipv4Addr, dst: Ipv4Addr, seq: u64) -> Vec<u8> {
 /// Checks an egress output frame against the wire format: the IPv4 header
 /// kept, lengths and checksum updated, and the payload decrypting (with a
 /// reference AES) to the input's payload.
-pub fn check_ciphertext(alg: Algorithm, key: &[u8], input: &[u8], out: &[u8]) -> Result<(), String> {
-    let want = ETH_HLEN + IP_HLEN + alg.iv_len() as usize + cipher_len((input.len() - ETH_HLEN) as u32) as usize;
+pub fn check_ciphertext(
+    alg: Algorithm,
+    key: &[u8],
+    input: &[u8],
+    out: &[u8],
+) -> Result<(), String> {
+    let want = ETH_HLEN
+        + IP_HLEN
+        + alg.iv_len() as usize
+        + cipher_len((input.len() - ETH_HLEN) as u32) as usize;
     if out.len() != want {
-        return Err(format!("egress output is {} bytes, the wire format needs {want}", out.len()));
+        return Err(format!(
+            "egress output is {} bytes, the wire format needs {want}",
+            out.len()
+        ));
     }
-    let (ih, oh) = (&input[ETH_HLEN..ETH_HLEN + IP_HLEN], &out[ETH_HLEN..ETH_HLEN + IP_HLEN]);
+    let (ih, oh) = (
+        &input[ETH_HLEN..ETH_HLEN + IP_HLEN],
+        &out[ETH_HLEN..ETH_HLEN + IP_HLEN],
+    );
     if ipv4_checksum(oh) != 0 {
         return Err("egress output has a bad IPv4 header checksum".into());
     }
@@ -131,7 +148,10 @@ pub fn check_ciphertext(alg: Algorithm, key: &[u8], input: &[u8], out: &[u8]) ->
     }
     let plain = &input[ETH_HLEN + IP_HLEN..];
     let wire = &out[ETH_HLEN + IP_HLEN..];
-    if wire.windows(plain.len().min(16)).any(|w| plain.starts_with(w)) {
+    if wire
+        .windows(plain.len().min(16))
+        .any(|w| plain.starts_with(w))
+    {
         return Err("plaintext visible in the egress output".into());
     }
     match oracle::decrypt(alg, key, wire) {
@@ -161,7 +181,10 @@ mod tests {
         assert_eq!(cipher_len(64), 48); // 44 + 4
         assert_eq!(cipher_len(52), 48); // 32 + a whole pad block
         assert_eq!(cipher_len(1500), 1488); // 1480 + 8
-        assert_eq!(egress_frame_len(Some(Algorithm::CbcAes), 1500), 14 + 20 + 16 + 1488);
+        assert_eq!(
+            egress_frame_len(Some(Algorithm::CbcAes), 1500),
+            14 + 20 + 16 + 1488
+        );
         assert_eq!(egress_frame_len(Some(Algorithm::EcbAes), 64), 14 + 20 + 48);
         assert_eq!(egress_frame_len(None, 64), 78);
     }
@@ -179,7 +202,12 @@ mod tests {
 
     #[test]
     fn ciphertext_check_rejects_plaintext_output() {
-        let f = udp_frame(64, Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2), 1);
+        let f = udp_frame(
+            64,
+            Ipv4Addr::new(198, 18, 0, 1),
+            Ipv4Addr::new(198, 18, 0, 2),
+            1,
+        );
         assert!(check_ciphertext(Algorithm::EcbAes, &[0u8; 16], &f, &f).is_err());
     }
 }

@@ -55,7 +55,12 @@ const PSEUDO_KFUNC_CALL: u8 = 2;
 struct Insn(u64);
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn(code as u64 | ((dst as u64 | ((src as u64) << 4)) << 8) | ((off as u16 as u64) << 16) | ((imm as u32 as u64) << 32))
+    Insn(
+        code as u64
+            | ((dst as u64 | ((src as u64) << 4)) << 8)
+            | ((off as u16 as u64) << 16)
+            | ((imm as u32 as u64) << 32),
+    )
 }
 
 fn mov_imm(dst: u8, imm: i32) -> Insn {
@@ -111,14 +116,28 @@ fn assemble(keys: RawFd, scratch: RawFd, kfunc_id: i32, cbc: bool, len: u32) -> 
     p.push(Item::JumpErr(0x15, 0, 0));
     let mut body = vec![mov_reg(8, 0)];
     let dynptr = |off: i32, size: i32, slot: i32| {
-        [mov_reg(1, 8), add_imm(1, off), mov_imm(2, size), mov_imm(3, 0), mov_reg(4, 10), add_imm(4, slot), call(0, HELPER_DYNPTR_FROM_MEM)]
+        [
+            mov_reg(1, 8),
+            add_imm(1, off),
+            mov_imm(2, size),
+            mov_imm(3, 0),
+            mov_reg(4, 10),
+            add_imm(4, slot),
+            call(0, HELPER_DYNPTR_FROM_MEM),
+        ]
     };
     body.extend(dynptr(SCRATCH_SRC, len as i32, -24));
     body.extend(dynptr(SCRATCH_DST, len as i32, -40));
     if cbc {
         body.extend(dynptr(SCRATCH_IV, 16, -56));
     }
-    body.extend([mov_reg(1, 7), mov_reg(2, 10), add_imm(2, -24), mov_reg(3, 10), add_imm(3, -40)]);
+    body.extend([
+        mov_reg(1, 7),
+        mov_reg(2, 10),
+        add_imm(2, -24),
+        mov_reg(3, 10),
+        add_imm(3, -40),
+    ]);
     if cbc {
         body.extend([mov_reg(4, 10), add_imm(4, -56)]);
     } else {
@@ -150,7 +169,11 @@ fn kfunc_btf_id(name: &'static str) -> Result<i32, KfuncError> {
         let cname = CString::new(name).expect("no NUL");
         let id = libbpf_sys::btf__find_by_name_kind(btf, cname.as_ptr(), libbpf_sys::BTF_KIND_FUNC);
         libbpf_sys::btf__free(btf);
-        if id <= 0 { Err(KfuncError::NoKfunc(name)) } else { Ok(id) }
+        if id <= 0 {
+            Err(KfuncError::NoKfunc(name))
+        } else {
+            Ok(id)
+        }
     }
 }
 
@@ -163,8 +186,13 @@ pub struct CipherOnly {
 impl CipherOnly {
     /// Builds and loads the program: `direction` egress encrypts, ingress
     /// decrypts `len` bytes; `cbc` passes the scratch IV.
-    pub fn load(dp: &DataPlane, direction: Direction, cbc: bool, len: u32) -> Result<Self, KfuncError> {
-        if len == 0 || len % 16 != 0 || len > 2048 {
+    pub fn load(
+        dp: &DataPlane,
+        direction: Direction,
+        cbc: bool,
+        len: u32,
+    ) -> Result<Self, KfuncError> {
+        if len == 0 || !len.is_multiple_of(16) || len > 2048 {
             return Err(KfuncError::BadLength(len));
         }
         let kfunc = match direction {
@@ -172,8 +200,10 @@ impl CipherOnly {
             Direction::Ingress => "bpf_crypto_decrypt",
         };
         let id = kfunc_btf_id(kfunc)?;
-        let insns: Vec<u64> =
-            assemble(dp.map_fd("keys")?, dp.map_fd("scratch")?, id, cbc, len).iter().map(|i| i.0).collect();
+        let insns: Vec<u64> = assemble(dp.map_fd("keys")?, dp.map_fd("scratch")?, id, cbc, len)
+            .iter()
+            .map(|i| i.0)
+            .collect();
         let mut log = vec![0u8; 1 << 16];
         // SAFETY: zeroed is a valid bpf_prog_load_opts; we set sz.
         let mut opts: libbpf_sys::bpf_prog_load_opts = unsafe { std::mem::zeroed() };
@@ -211,7 +241,9 @@ impl CipherOnly {
             });
         }
         // SAFETY: rc is a new program descriptor we own.
-        Ok(Self { fd: unsafe { OwnedFd::from_raw_fd(rc) } })
+        Ok(Self {
+            fd: unsafe { OwnedFd::from_raw_fd(rc) },
+        })
     }
 
     /// One `BPF_PROG_TEST_RUN` on `frame`: (return code, kernel ns).
@@ -243,9 +275,15 @@ mod tests {
         // BPF_MOV64_IMM(BPF_REG_0, 2) = b7 00 0000 02000000
         assert_eq!(mov_imm(0, 2).0.to_le_bytes(), [0xb7, 0, 0, 0, 2, 0, 0, 0]);
         // BPF_ALU64_IMM(BPF_ADD, BPF_REG_2, -4)
-        assert_eq!(add_imm(2, -4).0.to_le_bytes(), [0x07, 0x02, 0, 0, 0xfc, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            add_imm(2, -4).0.to_le_bytes(),
+            [0x07, 0x02, 0, 0, 0xfc, 0xff, 0xff, 0xff]
+        );
         // BPF_LDX_MEM(BPF_DW, BPF_REG_7, BPF_REG_0, 16)
-        assert_eq!(ldx_dw(7, 0, 16).0.to_le_bytes(), [0x79, 0x07, 16, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            ldx_dw(7, 0, 16).0.to_le_bytes(),
+            [0x79, 0x07, 16, 0, 0, 0, 0, 0]
+        );
         // kfunc call: src_reg = 2
         assert_eq!(call(2, 5).0.to_le_bytes(), [0x85, 0x20, 0, 0, 5, 0, 0, 0]);
     }

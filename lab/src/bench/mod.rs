@@ -14,6 +14,8 @@
 //! target ([`env`]), into `bench.json` ([`model`]) and a report
 //! ([`crate::report`]). [`session`] drives targets and the results folder.
 
+#![warn(missing_docs)]
+
 pub mod bed;
 pub mod cpu;
 pub mod env;
@@ -53,7 +55,13 @@ pub struct BenchJob {
 
 /// Runs `plan` on the running kernel. Figures measured before an error
 /// are kept and the error is recorded; only an interrupt is an `Err`.
-pub fn run_target(plan: &BenchPlan, target: &str, accelerator: &str, commit: &str, progress: &dyn Progress) -> Result<TargetResult> {
+pub fn run_target(
+    plan: &BenchPlan,
+    target: &str,
+    accelerator: &str,
+    commit: &str,
+    progress: &dyn Progress,
+) -> Result<TargetResult> {
     let mut t = TargetResult::new(target, env::current(accelerator, commit));
     if !crate::dataplane::kernel_has_bpf_crypto() {
         t.unsupported = Some(format!("kernel {} has no bpf_crypto kfuncs", t.env.kernel));

@@ -37,7 +37,13 @@ pub enum BenchVariant {
 
 impl BenchVariant {
     /// Every variant, baseline first.
-    pub const ALL: [BenchVariant; 5] = [Self::NoProgram, Self::Noop, Self::Copy, Self::Ecb, Self::Cbc];
+    pub const ALL: [BenchVariant; 5] = [
+        Self::NoProgram,
+        Self::Noop,
+        Self::Copy,
+        Self::Ecb,
+        Self::Cbc,
+    ];
 
     /// Name as written in files and reports.
     pub fn as_str(self) -> &'static str {
@@ -117,7 +123,11 @@ pub struct Env {
 impl Env {
     /// Short label: `host 6.18.44 (host)` or `debian-6.12 6.12.117 (TCG)`.
     pub fn label(&self, target: &str) -> String {
-        let accel = if self.emulated { "TCG".to_string() } else { self.accelerator.clone() };
+        let accel = if self.emulated {
+            "TCG".to_string()
+        } else {
+            self.accelerator.clone()
+        };
         format!("{target} {} ({accel})", self.kernel)
     }
 }
@@ -133,6 +143,9 @@ pub struct TargetResult {
     pub unsupported: Option<String>,
     /// Why the run stopped early, if it did (figures so far are kept).
     pub error: Option<String>,
+    /// Oops/BUG/WARNING lines a VM's kernel printed during the bench.
+    #[serde(default)]
+    pub kernel_events: Vec<String>,
     /// BPF_PROG_TEST_RUN figures.
     pub micro: Vec<MicroPoint>,
     /// Raw cipher figures.
@@ -151,6 +164,7 @@ impl TargetResult {
             env,
             unsupported: None,
             error: None,
+            kernel_events: Vec::new(),
             micro: Vec::new(),
             cipher: Vec::new(),
             udp: Vec::new(),
@@ -160,7 +174,9 @@ impl TargetResult {
 
     /// The micro point for a variant, direction and size.
     pub fn micro_at(&self, v: BenchVariant, d: Direction, size: u32) -> Option<&MicroPoint> {
-        self.micro.iter().find(|m| m.variant == v && m.direction == d && m.size == size)
+        self.micro
+            .iter()
+            .find(|m| m.variant == v && m.direction == d && m.size == size)
     }
 
     /// The UDP point for a variant and size.
@@ -170,7 +186,9 @@ impl TargetResult {
 
     /// The raw cipher point for an algorithm, direction and size.
     pub fn cipher_at(&self, alg: Algorithm, d: Direction, size: u32) -> Option<&CipherPoint> {
-        self.cipher.iter().find(|c| c.algorithm == alg && c.direction == d && c.size == size)
+        self.cipher
+            .iter()
+            .find(|c| c.algorithm == alg && c.direction == d && c.size == size)
     }
 
     /// Whether any figure failed its correctness checks.
@@ -193,12 +211,18 @@ pub struct CheckResult {
 impl CheckResult {
     /// A passed check.
     pub fn ok(detail: impl Into<String>) -> Self {
-        Self { ok: true, detail: detail.into() }
+        Self {
+            ok: true,
+            detail: detail.into(),
+        }
     }
 
     /// A failed check.
     pub fn failed(detail: impl Into<String>) -> Self {
-        Self { ok: false, detail: detail.into() }
+        Self {
+            ok: false,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -223,7 +247,7 @@ pub struct MicroPoint {
     pub ratio_to_cipher: Option<f64>,
     /// Return codes, output bytes and counters checked.
     pub check: CheckResult,
-    /// Counter changes over the measured rounds.
+    /// Counters that changed over the calibration, warm-up and measured runs.
     pub counters: Counters,
 }
 

@@ -17,24 +17,12 @@ pub trait Progress: Sync {
     fn note(&self, msg: &str);
 }
 
-/// Number of measurement points `plan` has on one target.
+/// Number of progress steps (rounds of measurement points, warm-up
+/// included) `plan` takes on one target.
 pub fn points(plan: &BenchPlan) -> u64 {
-    let (v, s) = (plan.variants.len() as u64, plan.sizes.len() as u64);
-    let crypto = plan.variants.iter().filter(|v| v.algorithm().is_some()).count() as u64;
-    let mut n = 0;
-    if plan.micro.is_some() {
-        n += v * 2 * s;
-    }
-    if plan.cipher.is_some() {
-        n += crypto * 2 * s;
-    }
-    if plan.udp.is_some() {
-        n += (v + 1) * s;
-    }
-    if let Some(t) = &plan.tcp {
-        n += (v + 1) * t.offloads.len() as u64;
-    }
-    n
+    super::micro::steps(plan)
+        + plan.udp.as_ref().map_or(0, |f| super::udp::steps(plan, f))
+        + super::tcp::steps(plan)
 }
 
 /// Progress on an indicatif bar (hidden when stderr is not a terminal).
@@ -49,11 +37,16 @@ impl Bar {
     /// A bar with `len` steps.
     pub fn new(len: u64) -> Self {
         let bar = indicatif::ProgressBar::new(len).with_style(
-            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        Self { bar, prefix: String::new() }
+        Self {
+            bar,
+            prefix: String::new(),
+        }
     }
 
     /// Handles one relayed guest line: advances on `bench-point k/n`,
@@ -68,7 +61,16 @@ impl Bar {
                 return;
             }
         }
-        self.bar.println(format!("  {}{line}", self.prefix));
+        self.say(&format!("  {}{line}", self.prefix));
+    }
+
+    /// Prints above the bar, or to stderr when the bar is hidden (not a terminal).
+    fn say(&self, text: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
     }
 }
 
@@ -79,7 +81,7 @@ impl Progress for Bar {
     }
 
     fn note(&self, msg: &str) {
-        self.bar.println(format!("  {}{msg}", self.prefix));
+        self.say(&format!("  {}{msg}", self.prefix));
     }
 }
 
@@ -93,7 +95,11 @@ pub struct GuestLines {
 impl GuestLines {
     /// Lines for a plan of `total` points, written with `say`.
     pub fn new(total: u64, say: fn(&str)) -> Self {
-        Self { total, done: AtomicU64::new(0), say }
+        Self {
+            total,
+            done: AtomicU64::new(0),
+            say,
+        }
     }
 }
 

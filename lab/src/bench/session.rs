@@ -44,7 +44,12 @@ impl Target {
 /// `host` plus every cached catalog kernel (`--matrix`).
 pub fn matrix_targets(catalog: &Catalog) -> Vec<Target> {
     let mut t = vec![Target::Host];
-    t.extend(kernels::list(catalog).into_iter().filter(|k| k.cached).map(|k| Target::Kernel(k.name)));
+    t.extend(
+        kernels::list(catalog)
+            .into_iter()
+            .filter(|k| k.cached)
+            .map(|k| Target::Kernel(k.name)),
+    );
     t
 }
 
@@ -85,7 +90,10 @@ pub fn run(
     for target in targets {
         signals::check()?;
         let base = bar.bar.position();
-        let mut bar_t = Bar { bar: bar.bar.clone(), prefix: format!("[{}] ", target.name()) };
+        let mut bar_t = Bar {
+            bar: bar.bar.clone(),
+            prefix: format!("[{}] ", target.name()),
+        };
         let r = match target {
             Target::Host => match crate::backend::host::preflight() {
                 Ok(()) => run_target(plan, "host", "host", &commit, &bar_t)?,
@@ -98,13 +106,18 @@ pub fn run(
                 let catalog = catalog.context("benching a catalog kernel needs the catalog")?;
                 let k = kernels::cached(catalog, name)?;
                 let accel = vm::choose_accel(&catalog.paths.cache, &k);
-                let job = BenchJob { plan: plan.clone(), target: name.clone(), accelerator: accel.clone(), commit: commit.clone() };
+                let job = BenchJob {
+                    plan: plan.clone(),
+                    target: name.clone(),
+                    accelerator: accel.clone(),
+                    commit: commit.clone(),
+                };
                 let sub = dir.path().join(name);
                 std::fs::create_dir_all(&sub)?;
                 bar_t.prefix = format!("[{name}] ");
                 let line = |m: &str| bar_t.guest_line(base, m);
                 let b = vm::run(&k, &catalog.paths.cache, &job, &sub, vm_opts, &line)?;
-                match (b.result, b.failure) {
+                let mut r = match (b.result, b.failure) {
                     (Some(r), _) => r,
                     (None, failure) => {
                         let env = Env {
@@ -119,7 +132,9 @@ pub fn run(
                         };
                         failed_target(name, env, failure.unwrap_or_else(|| "no result".into()))
                     }
-                }
+                };
+                r.kernel_events = b.kernel_events;
+                r
             }
         };
         bar.bar.set_position(base + per_target);
@@ -136,7 +151,11 @@ pub fn run(
         duration_ms: t0.elapsed().as_millis() as u64,
         targets: results,
     };
-    std::fs::write(dir.path().join(BENCH_JSON), serde_json::to_vec_pretty(&doc)?).context("writing bench.json")?;
+    std::fs::write(
+        dir.path().join(BENCH_JSON),
+        serde_json::to_vec_pretty(&doc)?,
+    )
+    .context("writing bench.json")?;
     let mut files = vec![BENCH_JSON.to_string()];
     files.extend(crate::report::generate(&doc, dir.path()).context("writing the report")?);
     let index = Index {
@@ -170,7 +189,8 @@ fn target_line(t: &TargetResult) -> String {
     if let Some(u) = &t.unsupported {
         return format!("unsupported: {u}");
     }
-    let failed = t.micro.iter().filter(|m| !m.check.ok).count() + t.udp.iter().filter(|u| !u.check.ok).count();
+    let failed = t.micro.iter().filter(|m| !m.check.ok).count()
+        + t.udp.iter().filter(|u| !u.check.ok).count();
     let mut s = format!(
         "{} micro, {} cipher, {} udp, {} tcp figures",
         t.micro.len(),
@@ -194,7 +214,12 @@ fn fmt_opt(x: Option<f64>, digits: usize) -> String {
 /// A terminal summary: per target the headline figures at the largest size.
 pub fn render(doc: &BenchDoc, path: &Path) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "bench {} · {} target(s)", doc.plan.name, doc.targets.len());
+    let _ = writeln!(
+        out,
+        "bench {} · {} target(s)",
+        doc.plan.name,
+        doc.targets.len()
+    );
     let big = *doc.plan.sizes.last().unwrap_or(&0);
     for t in &doc.targets {
         let _ = writeln!(out, "  {}", t.env.label(&t.target));
@@ -202,20 +227,33 @@ pub fn render(doc: &BenchDoc, path: &Path) -> String {
             let _ = writeln!(out, "    unsupported: {u}");
             continue;
         }
-        for v in [BenchVariant::Noop, BenchVariant::Copy, BenchVariant::Ecb, BenchVariant::Cbc] {
+        for v in [
+            BenchVariant::Noop,
+            BenchVariant::Copy,
+            BenchVariant::Ecb,
+            BenchVariant::Cbc,
+        ] {
             for d in [Direction::Egress, Direction::Ingress] {
-                let Some(m) = t.micro_at(v, d, big) else { continue };
+                let Some(m) = t.micro_at(v, d, big) else {
+                    continue;
+                };
                 let fig = if m.check.ok {
                     format!(
                         "{:>9} ns {:>8} Gbit/s{}",
                         fmt_opt(m.ns.as_ref().map(|s| s.median), 0),
                         fmt_opt(m.gbps.as_ref().map(|s| s.median), 2),
-                        m.ratio_to_cipher.map_or(String::new(), |r| format!("  {:.0}% cipher", r * 100.0))
+                        m.ratio_to_cipher
+                            .map_or(String::new(), |r| format!("  {:.0}% cipher", r * 100.0))
                     )
                 } else {
                     format!("FAILED: {}", m.check.detail)
                 };
-                let _ = writeln!(out, "    micro {:<8} {:<7} {big} B  {fig}", v.as_str(), d.as_str());
+                let _ = writeln!(
+                    out,
+                    "    micro {:<8} {:<7} {big} B  {fig}",
+                    v.as_str(),
+                    d.as_str()
+                );
             }
         }
         for u in t.udp.iter().filter(|u| u.size == big) {
@@ -252,20 +290,32 @@ pub fn render(doc: &BenchDoc, path: &Path) -> String {
 /// Finds a saved bench: a run folder, a `bench.json`, or a run id under `results_root`.
 pub fn resolve(arg: &str, results_root: &Path) -> Result<PathBuf> {
     let p = PathBuf::from(arg);
-    for cand in [p.clone(), p.join(BENCH_JSON), results_root.join(arg).join(BENCH_JSON)] {
+    for cand in [
+        p.clone(),
+        p.join(BENCH_JSON),
+        results_root.join(arg).join(BENCH_JSON),
+    ] {
         if cand.is_file() {
             return Ok(cand);
         }
     }
-    bail!("no {BENCH_JSON} at {arg}, {arg}/{BENCH_JSON} or {}", results_root.join(arg).join(BENCH_JSON).display())
+    bail!(
+        "no {BENCH_JSON} at {arg}, {arg}/{BENCH_JSON} or {}",
+        results_root.join(arg).join(BENCH_JSON).display()
+    )
 }
 
 /// Reads a `bench.json`.
 pub fn load(path: &Path) -> Result<BenchDoc> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let doc: BenchDoc = serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    let doc: BenchDoc =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
     if doc.schema != BENCH_SCHEMA {
-        bail!("{} has schema {}, this lab reads {BENCH_SCHEMA}", path.display(), doc.schema);
+        bail!(
+            "{} has schema {}, this lab reads {BENCH_SCHEMA}",
+            path.display(),
+            doc.schema
+        );
     }
     Ok(doc)
 }

@@ -295,7 +295,13 @@ impl BenchPlan {
             t += variants * 2.0 * sizes * rounds * m.round_ms as f64 / 1000.0;
         }
         if let Some(c) = &self.cipher {
-            t += 4.0 * (c.rounds + c.warmup_rounds) as f64 * c.round_ms as f64 / 1000.0;
+            let crypto = self
+                .variants
+                .iter()
+                .filter(|v| v.algorithm().is_some())
+                .count() as f64;
+            let rounds = (c.rounds + c.warmup_rounds) as f64 + 0.5;
+            t += crypto * 2.0 * sizes * rounds * c.round_ms as f64 / 1000.0;
         }
         if let Some(u) = &self.udp {
             let per = (u.warmup_ms + u.rounds as u64 * (u.duration_ms + 100)) as f64 / 1000.0;
@@ -323,8 +329,7 @@ pub fn load(path: &Path) -> Result<BenchPlan, ScenarioError> {
 
 /// Parses and validates bench text; `path` is used in messages only.
 pub fn parse(path: &Path, text: &str) -> Result<BenchPlan, ScenarioError> {
-    let f: BenchFile =
-        serde_saphyr::from_str(text).map_err(|e| ScenarioError::syntax(path, &e))?;
+    let f: BenchFile = serde_saphyr::from_str(text).map_err(|e| ScenarioError::syntax(path, &e))?;
     validate(path, f)
 }
 
@@ -337,33 +342,54 @@ impl V<'_> {
         ScenarioError::at(self.path, at, field, msg)
     }
 
-    fn range<T>(&self, v: &Option<Spanned<T>>, lo: T, hi: T, default: T, field: &str) -> Result<T, ScenarioError>
+    fn range<T>(
+        &self,
+        v: &Option<Spanned<T>>,
+        lo: T,
+        hi: T,
+        default: T,
+        field: &str,
+    ) -> Result<T, ScenarioError>
     where
         T: Copy + PartialOrd + std::fmt::Display,
     {
         match v {
             None => Ok(default),
             Some(s) if s.value >= lo && s.value <= hi => Ok(s.value),
-            Some(s) => Err(self.err(s.referenced, field, format!("{} is outside {lo}..={hi}", s.value))),
+            Some(s) => Err(self.err(
+                s.referenced,
+                field,
+                format!("{} is outside {lo}..={hi}", s.value),
+            )),
         }
     }
 
-    fn addr(&self, v: &Option<Spanned<String>>, default: &str, field: &str) -> Result<IfAddr, ScenarioError> {
+    fn addr(
+        &self,
+        v: &Option<Spanned<String>>,
+        default: &str,
+        field: &str,
+    ) -> Result<IfAddr, ScenarioError> {
         let (text, at) = match v {
             Some(s) => (s.value.as_str(), s.referenced),
             None => (default, Location::UNKNOWN),
         };
         let bad = |m: String| self.err(at, field, m);
-        let (a, p) = text
-            .split_once('/')
-            .ok_or_else(|| bad(format!("`{text}` needs a prefix length, e.g. 198.18.0.1/24")))?;
-        let addr: std::net::Ipv4Addr = a.parse().map_err(|_| bad(format!("`{a}` is not an IPv4 address")))?;
+        let (a, p) = text.split_once('/').ok_or_else(|| {
+            bad(format!(
+                "`{text}` needs a prefix length, e.g. 198.18.0.1/24"
+            ))
+        })?;
+        let addr: std::net::Ipv4Addr = a
+            .parse()
+            .map_err(|_| bad(format!("`{a}` is not an IPv4 address")))?;
         let prefix: u8 = p
             .parse()
             .ok()
             .filter(|p| (1..=30).contains(p))
             .ok_or_else(|| bad(format!("prefix length `{p}` must be 1..=30")))?;
-        if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback() {
+        if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback()
+        {
             return Err(bad(format!("{addr} cannot be an interface address")));
         }
         Ok(IfAddr { addr, prefix })
@@ -381,22 +407,42 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
         return Err(v.err(
             f.version.referenced,
             "version",
-            format!("unsupported version {}; this lab reads version 1", f.version.value),
+            format!(
+                "unsupported version {}; this lab reads version 1",
+                f.version.value
+            ),
         ));
     }
     let name = f.name.value.trim().to_string();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         return Err(v.err(
             f.name.referenced,
             "name",
-            format!("`{}` must be non-empty and use only letters, digits, '-', '_' or '.'", f.name.value),
+            format!(
+                "`{}` must be non-empty and use only letters, digits, '-', '_' or '.'",
+                f.name.value
+            ),
         ));
     }
 
     let topo = f.topology.as_ref();
-    let left = v.addr(&topo.and_then(|t| t.left.clone()), DEFAULT_LEFT, "topology.left")?;
-    let right = v.addr(&topo.and_then(|t| t.right.clone()), DEFAULT_RIGHT, "topology.right")?;
-    let right_at = topo.and_then(|t| t.right.as_ref()).map_or(Location::UNKNOWN, |s| s.referenced);
+    let left = v.addr(
+        &topo.and_then(|t| t.left.clone()),
+        DEFAULT_LEFT,
+        "topology.left",
+    )?;
+    let right = v.addr(
+        &topo.and_then(|t| t.right.clone()),
+        DEFAULT_RIGHT,
+        "topology.right",
+    )?;
+    let right_at = topo
+        .and_then(|t| t.right.as_ref())
+        .map_or(Location::UNKNOWN, |s| s.referenced);
     if left.addr == right.addr || left.prefix != right.prefix || network(left) != network(right) {
         return Err(v.err(
             right_at,
@@ -405,17 +451,27 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
         ));
     }
     let mtu_field = topo.and_then(|t| t.mtu.clone());
-    let mtu = v.range(&mtu_field, 576, 9000, 1500 + BPFCRYPT_OVERHEAD, "topology.mtu")?;
+    let mtu = v.range(
+        &mtu_field,
+        576,
+        9000,
+        1500 + BPFCRYPT_OVERHEAD,
+        "topology.mtu",
+    )?;
 
     let key = match &f.key {
         None => decode_hex(DEFAULT_KEY).unwrap_or_default(),
         Some(k) => {
-            let bytes = decode_hex(&k.value).ok_or_else(|| v.err(k.referenced, "key", "key must be hex digits"))?;
+            let bytes = decode_hex(&k.value)
+                .ok_or_else(|| v.err(k.referenced, "key", "key must be hex digits"))?;
             if bytes.len() != 16 && bytes.len() != 32 {
                 return Err(v.err(
                     k.referenced,
                     "key",
-                    format!("key is {} bytes; AES needs 16 (32 hex digits) or 32 (64 hex digits)", bytes.len()),
+                    format!(
+                        "key is {} bytes; AES needs 16 (32 hex digits) or 32 (64 hex digits)",
+                        bytes.len()
+                    ),
                 ));
             }
             bytes
@@ -435,12 +491,19 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
                     s.value
                 )
             } else {
-                format!("{} is outside {MIN_SIZE}..={hi} (IPv4 packet bytes)", s.value)
+                format!(
+                    "{} is outside {MIN_SIZE}..={hi} (IPv4 packet bytes)",
+                    s.value
+                )
             };
             return Err(v.err(s.referenced, &field, why));
         }
         if sizes.contains(&s.value) {
-            return Err(v.err(s.referenced, &field, format!("size {} is listed twice", s.value)));
+            return Err(v.err(
+                s.referenced,
+                &field,
+                format!("size {} is listed twice", s.value),
+            ));
         }
         sizes.push(s.value);
     }
@@ -458,16 +521,27 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
                 v.err(
                     s.referenced,
                     &field,
-                    format!("unknown variant `{}`; use noop, copy, ecb(aes) or cbc(aes)", s.value),
+                    format!(
+                        "unknown variant `{}`; use noop, copy, ecb(aes) or cbc(aes)",
+                        s.value
+                    ),
                 )
             })?;
         if variants.contains(&var) {
-            return Err(v.err(s.referenced, &field, format!("variant `{}` is listed twice", s.value)));
+            return Err(v.err(
+                s.referenced,
+                &field,
+                format!("variant `{}` is listed twice", s.value),
+            ));
         }
         variants.push(var);
     }
     if variants.is_empty() {
-        return Err(v.err(f.variants.referenced, "variants", "list at least one variant"));
+        return Err(v.err(
+            f.variants.referenced,
+            "variants",
+            "list at least one variant",
+        ));
     }
     variants.sort();
 
@@ -486,10 +560,24 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
             warmup_rounds: v.range(&c.value.warmup_rounds, 0, 100, 1, "cipher.warmup_rounds")?,
             round_ms: v.range(&c.value.round_ms, 1, 10_000, 40, "cipher.round_ms")?,
             bulk_bytes: {
-                let b = v.range(&c.value.bulk_bytes, 1024, 1 << 20, 65536, "cipher.bulk_bytes")?;
+                let b = v.range(
+                    &c.value.bulk_bytes,
+                    1024,
+                    1 << 20,
+                    65536,
+                    "cipher.bulk_bytes",
+                )?;
                 if b % 16 != 0 {
-                    let at = c.value.bulk_bytes.as_ref().map_or(c.referenced, |s| s.referenced);
-                    return Err(v.err(at, "cipher.bulk_bytes", format!("{b} is not a multiple of the AES block (16)")));
+                    let at = c
+                        .value
+                        .bulk_bytes
+                        .as_ref()
+                        .map_or(c.referenced, |s| s.referenced);
+                    return Err(v.err(
+                        at,
+                        "cipher.bulk_bytes",
+                        format!("{b} is not a multiple of the AES block (16)"),
+                    ));
                 }
                 b
             },
@@ -513,7 +601,14 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
         None => None,
         Some(u) => {
             let u = &u.value;
-            Some(flow(&u.rounds, &u.warmup_ms, &u.duration_ms, &u.port, "udp", 5201)?)
+            Some(flow(
+                &u.rounds,
+                &u.warmup_ms,
+                &u.duration_ms,
+                &u.port,
+                "udp",
+                5201,
+            )?)
         }
     };
     let tcp = match &f.tcp {
@@ -526,7 +621,10 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
                     v.err(
                         s.referenced,
                         &format!("tcp.offloads[{i}]"),
-                        format!("unknown offload mode `{}`; use on, off or segmentation-off", s.value),
+                        format!(
+                            "unknown offload mode `{}`; use on, off or segmentation-off",
+                            s.value
+                        ),
                     )
                 })?;
                 if !offloads.contains(&m) {
@@ -536,17 +634,35 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
             if offloads.is_empty() {
                 offloads = vec![OffloadMode::On, OffloadMode::Off];
             }
-            Some(TcpPlan { flow: flow(&tv.rounds, &tv.warmup_ms, &tv.duration_ms, &tv.port, "tcp", 5202)?, offloads })
+            Some(TcpPlan {
+                flow: flow(
+                    &tv.rounds,
+                    &tv.warmup_ms,
+                    &tv.duration_ms,
+                    &tv.port,
+                    "tcp",
+                    5202,
+                )?,
+                offloads,
+            })
         }
     };
     if let (Some(u), Some(t)) = (&udp, &tcp)
         && u.port == t.flow.port
     {
         let at = f.tcp.as_ref().map_or(Location::UNKNOWN, |s| s.referenced);
-        return Err(v.err(at, "tcp.port", format!("port {} is also the UDP port", u.port)));
+        return Err(v.err(
+            at,
+            "tcp.port",
+            format!("port {} is also the UDP port", u.port),
+        ));
     }
     if micro.is_none() && cipher.is_none() && udp.is_none() && tcp.is_none() {
-        return Err(v.err(f.name.referenced, "micro", "enable at least one of micro, cipher, udp, tcp"));
+        return Err(v.err(
+            f.name.referenced,
+            "micro",
+            "enable at least one of micro, cipher, udp, tcp",
+        ));
     }
 
     Ok(BenchPlan {
@@ -596,14 +712,25 @@ tcp: { offloads: [on, off] }
         assert_eq!(p.sizes, vec![64, 512, 1500]);
         assert_eq!(
             p.variants,
-            vec![BenchVariant::Noop, BenchVariant::Copy, BenchVariant::Ecb, BenchVariant::Cbc]
+            vec![
+                BenchVariant::Noop,
+                BenchVariant::Copy,
+                BenchVariant::Ecb,
+                BenchVariant::Cbc
+            ]
         );
-        assert_eq!(p.mtu, 1532, "default wire MTU fits a 1500-byte plaintext packet");
+        assert_eq!(
+            p.mtu, 1532,
+            "default wire MTU fits a 1500-byte plaintext packet"
+        );
         assert_eq!(p.key.len(), 16);
         assert_eq!(p.micro.as_ref().unwrap().rounds, 5);
         assert_eq!(p.cipher.as_ref().unwrap().bulk_bytes, 65536);
         assert_eq!(p.udp.as_ref().unwrap().duration_ms, 500);
-        assert_eq!(p.tcp.as_ref().unwrap().offloads, vec![OffloadMode::On, OffloadMode::Off]);
+        assert_eq!(
+            p.tcp.as_ref().unwrap().offloads,
+            vec![OffloadMode::On, OffloadMode::Off]
+        );
         let q = p.clone().quick();
         assert!(q.quick && q.udp.unwrap().duration_ms <= 200 && q.micro.unwrap().rounds <= 3);
         assert!(p.estimated_secs() > 10.0);
@@ -614,11 +741,31 @@ tcp: { offloads: [on, off] }
         let cases = [
             ("[1500, 64, 512]", "[1500, 64, 20]", "b.yaml:3:", "sizes[2]"),
             ("[1500, 64, 512]", "[1500, 64, 64]", "b.yaml:3:", "twice"),
-            ("micro: { rounds: 5 }", "micro: { rounds: 0 }", "b.yaml:5:", "micro.rounds"),
-            ("noop, copy", "noop, rot13", "b.yaml:4:", "unknown variant `rot13`"),
-            ("[on, off]", "[on, sideways]", "b.yaml:8:", "tcp.offloads[1]"),
+            (
+                "micro: { rounds: 5 }",
+                "micro: { rounds: 0 }",
+                "b.yaml:5:",
+                "micro.rounds",
+            ),
+            (
+                "noop, copy",
+                "noop, rot13",
+                "b.yaml:4:",
+                "unknown variant `rot13`",
+            ),
+            (
+                "[on, off]",
+                "[on, sideways]",
+                "b.yaml:8:",
+                "tcp.offloads[1]",
+            ),
             ("version: 1", "version: 3", "b.yaml:1:", "version"),
-            ("udp: { duration_ms: 500 }", "udp: { duration: 500 }", "b.yaml:7:", "unknown field `duration`"),
+            (
+                "udp: { duration_ms: 500 }",
+                "udp: { duration: 500 }",
+                "b.yaml:7:",
+                "unknown field `duration`",
+            ),
         ];
         for (from, to, at, what) in cases {
             let e = err(&GOOD.replace(from, to));

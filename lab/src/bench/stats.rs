@@ -125,15 +125,25 @@ mod tests {
         assert!(close(s.ci95_hi, 3.0 + half, 1e-5), "{s:?}");
         // Two samples: t(0.975, 1) = 12.706
         let s = Stats::of(&[10.0, 12.0]).unwrap();
-        assert!(close(s.ci95_hi - s.mean, 12.7062 * 2f64.sqrt() / 2f64.sqrt(), 1e-3));
+        assert!(close(
+            s.ci95_hi - s.mean,
+            12.7062 * 2f64.sqrt() / 2f64.sqrt(),
+            1e-3
+        ));
     }
 
     #[test]
     fn single_sample_and_constant_samples_have_no_spread() {
         let s = Stats::of(&[7.0]).unwrap();
-        assert_eq!((s.median, s.stddev, s.ci95_lo, s.ci95_hi), (7.0, 0.0, 7.0, 7.0));
+        assert_eq!(
+            (s.median, s.stddev, s.ci95_lo, s.ci95_hi),
+            (7.0, 0.0, 7.0, 7.0)
+        );
         let s = Stats::of(&[2.0; 4]).unwrap();
-        assert_eq!((s.stddev, s.ci95_lo, s.ci95_hi, s.rel_spread()), (0.0, 2.0, 2.0, 0.0));
+        assert_eq!(
+            (s.stddev, s.ci95_lo, s.ci95_hi, s.rel_spread()),
+            (0.0, 2.0, 2.0, 0.0)
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! checks them. Sockets are opened on threads inside the namespaces and
 //! only ever address the other end of the veth.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use super::frames::{IP_HLEN, UDP_HLEN, check_payload, payload};
 use super::model::{BenchVariant, CheckResult, UdpPoint};
 use super::spec::{BenchPlan, FlowPlan};
 use super::stats::Stats;
+use crate::dataplane::Counters;
 use crate::signals;
 
 /// Time after the sender stops for datagrams in flight to arrive.
@@ -46,12 +48,24 @@ pub struct Round {
 fn set_int(fd: i32, level: i32, opt: i32, v: i32) {
     // SAFETY: setsockopt with a valid int option value.
     unsafe {
-        libc::setsockopt(fd, level, opt, (&v as *const i32).cast(), std::mem::size_of::<i32>() as u32);
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            (&v as *const i32).cast(),
+            std::mem::size_of::<i32>() as u32,
+        );
     }
 }
 
 /// Runs one round of `duration` with `payload_len`-byte datagrams.
-pub fn round(bed: &Bed, dst: SocketAddrV4, src_ip: std::net::Ipv4Addr, payload_len: usize, duration: Duration) -> Result<Round> {
+pub fn round(
+    bed: &Bed,
+    dst: SocketAddrV4,
+    src_ip: std::net::Ipv4Addr,
+    payload_len: usize,
+    duration: Duration,
+) -> Result<Round> {
     let stop = Arc::new(AtomicBool::new(false));
     let stop_rx = stop.clone();
     let (_, receiver) = bed
@@ -60,7 +74,12 @@ pub fn round(bed: &Bed, dst: SocketAddrV4, src_ip: std::net::Ipv4Addr, payload_l
         .ns
         .spawn_ready("bench-udp-rx", move || {
             let sock = UdpSocket::bind(dst)?;
-            set_int(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF);
+            set_int(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                RCVBUF,
+            );
             sock.set_read_timeout(Some(Duration::from_millis(20)))?;
             let run = move || -> std::io::Result<(u64, u64, u64)> {
                 cpu::pin_current_thread(1);
@@ -71,7 +90,12 @@ pub fn round(bed: &Bed, dst: SocketAddrV4, src_ip: std::net::Ipv4Addr, payload_l
                     match sock.recv(&mut buf) {
                         Ok(n) if n == payload_len && check_payload(&buf[..n]).is_some() => ok += 1,
                         Ok(_) => bad += 1,
-                        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
                             if stop_rx.load(Ordering::SeqCst) {
                                 break;
                             }
@@ -86,32 +110,39 @@ pub fn round(bed: &Bed, dst: SocketAddrV4, src_ip: std::net::Ipv4Addr, payload_l
         .context("starting the UDP receiver in the right namespace")?;
 
     let c0 = cpu::read();
-    let sender = bed.topo.left.ns.run(move || -> std::io::Result<(u64, Duration, u64)> {
-        cpu::pin_current_thread(0);
-        let t_cpu = cpu::thread_ns();
-        let sock = UdpSocket::bind(SocketAddrV4::new(src_ip, 0))?;
-        sock.connect(dst)?;
-        let mut data = payload(payload_len, 0);
-        let (mut sent, mut seq) = (0u64, 0u64);
-        let t0 = Instant::now();
-        'outer: loop {
-            for _ in 0..32 {
-                data[..8].copy_from_slice(&seq.to_le_bytes());
-                seq += 1;
-                if sock.send(&data).is_ok() {
-                    sent += 1;
+    let sender = bed
+        .topo
+        .left
+        .ns
+        .run(move || -> std::io::Result<(u64, Duration, u64)> {
+            cpu::pin_current_thread(0);
+            let t_cpu = cpu::thread_ns();
+            let sock = UdpSocket::bind(SocketAddrV4::new(src_ip, 0))?;
+            sock.connect(dst)?;
+            let mut data = payload(payload_len, 0);
+            let (mut sent, mut seq) = (0u64, 0u64);
+            let t0 = Instant::now();
+            'outer: loop {
+                for _ in 0..32 {
+                    data[..8].copy_from_slice(&seq.to_le_bytes());
+                    seq += 1;
+                    if sock.send(&data).is_ok() {
+                        sent += 1;
+                    }
+                }
+                if t0.elapsed() >= duration {
+                    break 'outer;
                 }
             }
-            if t0.elapsed() >= duration {
-                break 'outer;
-            }
-        }
-        Ok((sent, t0.elapsed(), cpu::thread_ns() - t_cpu))
-    });
+            Ok((sent, t0.elapsed(), cpu::thread_ns() - t_cpu))
+        });
     std::thread::sleep(GRACE);
     let c1: CpuTimes = cpu::read();
     stop.store(true, Ordering::SeqCst);
-    let rx = receiver.join().map_err(|_| anyhow::anyhow!("UDP receiver panicked"))?.context("UDP receiver")?;
+    let rx = receiver
+        .join()
+        .map_err(|_| anyhow::anyhow!("UDP receiver panicked"))?
+        .context("UDP receiver")?;
     let (sent, elapsed, tx_ns) = sender.context("UDP sender thread")?.context("UDP sender")?;
     Ok(Round {
         sent,
@@ -124,39 +155,41 @@ pub fn round(bed: &Bed, dst: SocketAddrV4, src_ip: std::net::Ipv4Addr, payload_l
     })
 }
 
-/// Measures one variant at one size: a warm-up round (discarded), then
-/// the measured rounds, with counter changes and delivery checks.
-pub fn point(bed: &Bed, plan: &BenchPlan, flow: &FlowPlan, v: BenchVariant, size: u32) -> Result<UdpPoint> {
+/// Summarises the measured rounds of one variant at one size, with the
+/// counter changes over them and the delivery checks.
+pub fn summarize(
+    v: BenchVariant,
+    size: u32,
+    rounds: &[Round],
+    counters: BTreeMap<String, Counters>,
+) -> UdpPoint {
     let payload_len = (size as usize) - IP_HLEN - UDP_HLEN;
-    let dst = SocketAddrV4::new(plan.right.addr, flow.port);
-    if flow.warmup_ms > 0 {
-        round(bed, dst, plan.left.addr, payload_len, Duration::from_millis(flow.warmup_ms))?;
-    }
-    let mut rounds = Vec::new();
-    let mut counters = Default::default();
-    for _ in 0..flow.rounds {
-        signals::check()?;
-        let before = bed.counters()?;
-        let r = round(bed, dst, plan.left.addr, payload_len, Duration::from_millis(flow.duration_ms))?;
-        counter_add(&mut counters, &counter_delta(&before, &bed.counters()?));
-        rounds.push(r);
-    }
     let secs = |r: &Round| r.elapsed.as_secs_f64().max(1e-9);
     let pps: Vec<f64> = rounds.iter().map(|r| r.received as f64 / secs(r)).collect();
-    let per_pkt = |x: f64, r: &Round| if r.received > 0 { Some(x / r.received as f64) } else { None };
+    let per_pkt = |x: f64, r: &Round| {
+        if r.received > 0 {
+            Some(x / r.received as f64)
+        } else {
+            None
+        }
+    };
     let collect = |f: &dyn Fn(&Round) -> Option<f64>| -> Option<Stats> {
         let v: Option<Vec<f64>> = rounds.iter().map(f).collect();
         v.and_then(|v| Stats::of(&v))
     };
-    let (sent, received, corrupt) = rounds.iter().fold((0, 0, 0), |a, r| (a.0 + r.sent, a.1 + r.received, a.2 + r.corrupt));
+    let (sent, received, corrupt) = rounds.iter().fold((0, 0, 0), |a, r| {
+        (a.0 + r.sent, a.1 + r.received, a.2 + r.corrupt)
+    });
     let check = udp_check(v, received, corrupt, &counters);
-    Ok(UdpPoint {
+    UdpPoint {
         variant: v,
         size,
         payload: payload_len as u32,
         goodput_gbps: Stats::of(&pps).and_then(|s| s.map(|p| p * payload_len as f64 * 8.0 / 1e9)),
         pps: Stats::of(&pps),
-        loss: collect(&|r| (r.sent > 0).then(|| 1.0 - (r.received.min(r.sent) as f64 / r.sent as f64))),
+        loss: collect(&|r| {
+            (r.sent > 0).then(|| 1.0 - (r.received.min(r.sent) as f64 / r.sent as f64))
+        }),
         cpu_util: collect(&|r| r.util),
         cpu_ns_per_packet: collect(&|r| per_pkt(r.busy_ns, r)),
         thread_cpu_ns_per_packet: collect(&|r| per_pkt(r.thread_ns as f64, r)),
@@ -167,7 +200,7 @@ pub fn point(bed: &Bed, plan: &BenchPlan, flow: &FlowPlan, v: BenchVariant, size
         ratio_to_cipher: None,
         check,
         counters,
-    })
+    }
 }
 
 /// A UDP figure counts only if datagrams arrived intact and, with a
@@ -179,7 +212,13 @@ fn udp_check(
     corrupt: u64,
     counters: &std::collections::BTreeMap<String, crate::dataplane::Counters>,
 ) -> CheckResult {
-    let get = |side: &str, k: &str| counters.get(side).and_then(|c| c.get(k)).copied().unwrap_or(0);
+    let get = |side: &str, k: &str| {
+        counters
+            .get(side)
+            .and_then(|c| c.get(k))
+            .copied()
+            .unwrap_or(0)
+    };
     if received == 0 {
         return CheckResult::failed("no datagram was delivered");
     }
@@ -193,11 +232,16 @@ fn udp_check(
                 "{received} datagrams delivered but only {enc} encrypted / {dec} decrypted"
             ));
         }
-        let errs: u64 = ["left", "right"].iter().map(|s| get(s, "errors") + get(s, "dropped_invalid")).sum();
+        let errs: u64 = ["left", "right"]
+            .iter()
+            .map(|s| get(s, "errors") + get(s, "dropped_invalid"))
+            .sum();
         if errs > 0 {
             return CheckResult::failed(format!("{errs} data plane errors or invalid packets"));
         }
-        return CheckResult::ok(format!("{received} datagrams delivered intact; each encrypted and decrypted"));
+        return CheckResult::ok(format!(
+            "{received} datagrams delivered intact; each encrypted and decrypted"
+        ));
     }
     CheckResult::ok(format!("{received} datagrams delivered intact"))
 }
@@ -211,7 +255,9 @@ pub fn fill_ratios(udp: &mut [UdpPoint], cipher_ns: &dyn Fn(BenchVariant, u32) -
         .filter_map(|u| u.pps.as_ref().map(|p| (u.size, p.median)))
         .collect();
     for u in udp.iter_mut() {
-        let Some(pps) = u.pps.as_ref().filter(|_| u.check.ok).map(|p| p.median) else { continue };
+        let Some(pps) = u.pps.as_ref().filter(|_| u.check.ok).map(|p| p.median) else {
+            continue;
+        };
         if let Some((_, b)) = base.iter().find(|(s, _)| *s == u.size)
             && *b > 0.0
         {
@@ -225,14 +271,69 @@ pub fn fill_ratios(udp: &mut [UdpPoint], cipher_ns: &dyn Fn(BenchVariant, u32) -
     }
 }
 
-/// Runs UDP for the baseline and every variant at every size.
-pub fn run(plan: &BenchPlan, flow: &FlowPlan, progress: &dyn super::progress::Progress) -> Result<Vec<UdpPoint>> {
-    let mut out = Vec::new();
+/// Steps (point rounds, warm-up included) UDP takes.
+pub fn steps(plan: &BenchPlan, flow: &FlowPlan) -> u64 {
+    let warm = u64::from(flow.warmup_ms > 0);
+    ((plan.variants.len() + 1) * plan.sizes.len()) as u64 * (flow.rounds as u64 + warm)
+}
+
+/// Runs UDP for the baseline and every variant at every size. Every
+/// variant has its own test bed, all built first; then rounds are
+/// interleaved (a warm-up round of every point, then round 1 of every
+/// point, …) so each figure's spread covers the whole run.
+pub fn run(
+    plan: &BenchPlan,
+    flow: &FlowPlan,
+    progress: &dyn super::progress::Progress,
+) -> Result<Vec<UdpPoint>> {
+    let mut beds = Vec::new();
     for v in std::iter::once(BenchVariant::NoProgram).chain(plan.variants.iter().copied()) {
-        let bed = Bed::build(plan, v)?;
-        for &size in &plan.sizes {
-            progress.point(&format!("udp {} {size} B", v.as_str()));
-            out.push(point(&bed, plan, flow, v, size)?);
+        beds.push((v, Bed::build(plan, v)?));
+    }
+    let dst = SocketAddrV4::new(plan.right.addr, flow.port);
+    let warm = u32::from(flow.warmup_ms > 0);
+    let mut acc: Vec<(Vec<Round>, BTreeMap<String, Counters>)> =
+        vec![Default::default(); beds.len() * plan.sizes.len()];
+    for r in 0..warm + flow.rounds {
+        for (b, (v, bed)) in beds.iter().enumerate() {
+            for (i, &size) in plan.sizes.iter().enumerate() {
+                signals::check()?;
+                let payload = (size as usize) - IP_HLEN - UDP_HLEN;
+                let total = warm + flow.rounds;
+                progress.point(&format!(
+                    "udp {} {size} B · round {}/{total}",
+                    v.as_str(),
+                    r + 1
+                ));
+                if r < warm {
+                    round(
+                        bed,
+                        dst,
+                        plan.left.addr,
+                        payload,
+                        Duration::from_millis(flow.warmup_ms),
+                    )?;
+                    continue;
+                }
+                let before = bed.counters()?;
+                let rd = round(
+                    bed,
+                    dst,
+                    plan.left.addr,
+                    payload,
+                    Duration::from_millis(flow.duration_ms),
+                )?;
+                let (rounds, counters) = &mut acc[b * plan.sizes.len() + i];
+                counter_add(counters, &counter_delta(&before, &bed.counters()?));
+                rounds.push(rd);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (b, (v, _)) in beds.iter().enumerate() {
+        for (i, &size) in plan.sizes.iter().enumerate() {
+            let (rounds, counters) = std::mem::take(&mut acc[b * plan.sizes.len() + i]);
+            out.push(summarize(*v, size, &rounds, counters));
         }
     }
     Ok(out)

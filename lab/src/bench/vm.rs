@@ -30,7 +30,9 @@ pub struct VmBench {
 /// Time limit for a bench boot: the user's limit, raised to twice the
 /// bench's estimate plus boot time.
 pub fn time_limit(job: &BenchJob, opts: VmOptions) -> Duration {
-    opts.timeout.max(Duration::from_secs_f64(job.plan.estimated_secs() * 2.0 + 120.0))
+    opts.timeout.max(Duration::from_secs_f64(
+        job.plan.estimated_secs() * 2.0 + 120.0,
+    ))
 }
 
 /// Boots `kernel` and runs `job` in it; artifacts and `console.log` go to `out_dir`.
@@ -49,7 +51,10 @@ pub fn run(
     let mut initrd_bytes = img.bytes;
     initrd_bytes.extend_from_slice(&extra.to_bytes());
 
-    let work = tempfile::Builder::new().prefix("lab-bench-vm-").tempdir().context("creating a VM work dir")?;
+    let work = tempfile::Builder::new()
+        .prefix("lab-bench-vm-")
+        .tempdir()
+        .context("creating a VM work dir")?;
     let initrd = work.path().join("initramfs.cpio");
     std::fs::write(&initrd, &initrd_bytes).context("writing the initramfs")?;
     let results_file = work.path().join("result.tar");
@@ -105,7 +110,11 @@ pub fn run(
             None
         }
     };
-    Ok(VmBench { result, failure, kernel_events: vm.kernel_events })
+    Ok(VmBench {
+        result,
+        failure,
+        kernel_events: vm.kernel_events,
+    })
 }
 
 /// Chooses the accelerator for `kernel` the way `lab run` does.
@@ -114,5 +123,9 @@ pub fn choose_accel(cache_dir: &Path, kernel: &FetchedKernel) -> String {
 }
 
 fn accel_of(name: &str) -> qemu::Accel {
-    if name == "kvm" { qemu::Accel::Kvm } else { qemu::Accel::Tcg }
+    if name == "kvm" {
+        qemu::Accel::Kvm
+    } else {
+        qemu::Accel::Tcg
+    }
 }

@@ -28,7 +28,10 @@ const TAMPER_PROG: &str = "tamper_egress";
 #[derive(Debug, thiserror::Error)]
 pub enum DataPlaneError {
     /// libbpf could not open or load the object; `log` is libbpf's and the verifier's output.
-    #[error("loading the {variant} data plane failed: {source}: {} (full log in verifier.log)", verifier_reason(log))]
+    #[error(
+        "loading the {variant} data plane failed: {source}: {} (full log in verifier.log)",
+        verifier_reason(log)
+    )]
     Load {
         /// Variant.
         variant: &'static str,
@@ -82,12 +85,21 @@ pub enum DataPlaneError {
 /// The verifier's reason for a rejection: the last log line before the
 /// statistics (`processed N insns`) or the end marker.
 pub fn verifier_reason(log: &str) -> &str {
-    let lines: Vec<&str> = log.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let end = lines
         .iter()
         .position(|l| l.starts_with("processed ") || l.starts_with("-- END PROG LOAD LOG"))
         .unwrap_or(lines.len());
-    lines[..end].iter().rev().find(|l| !l.starts_with(';')).copied().unwrap_or("no verifier log")
+    lines[..end]
+        .iter()
+        .rev()
+        .find(|l| !l.starts_with(';'))
+        .copied()
+        .unwrap_or("no verifier log")
 }
 
 /// Names an errno, e.g. `EINVAL (Invalid argument)`.
@@ -162,13 +174,20 @@ impl DataPlane {
     /// `xor` into the payload byte at `offset`. Attach it with
     /// [`attach_one_in_current_netns`] on egress (it runs after encryption).
     pub fn tamper_fd(&self, offset: u32, xor: u8) -> Result<RawFd, DataPlaneError> {
-        let map = self.obj.maps().find(|m| m.name() == "tamper").ok_or(DataPlaneError::Missing("tamper map"))?;
+        let map = self
+            .obj
+            .maps()
+            .find(|m| m.name() == "tamper")
+            .ok_or(DataPlaneError::Missing("tamper map"))?;
         let mut value = [0u8; 8];
         value[..4].copy_from_slice(&offset.to_ne_bytes());
         value[4] = xor;
         value[5] = 1;
         map.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
-            .map_err(|source| DataPlaneError::Map { map: "tamper", source })?;
+            .map_err(|source| DataPlaneError::Map {
+                map: "tamper",
+                source,
+            })?;
         self.prog_fd(TAMPER_PROG)
     }
 
@@ -307,11 +326,26 @@ pub fn attach_in_current_netns(
 
 /// Attaches one program to `ifindex` on egress (after those already
 /// there). Same namespace rule as [`attach_in_current_netns`].
-pub fn attach_one_in_current_netns(prog_fd: RawFd, ifindex: u32, prog: &'static str) -> Result<OwnedFd, DataPlaneError> {
+pub fn attach_one_in_current_netns(
+    prog_fd: RawFd,
+    ifindex: u32,
+    prog: &'static str,
+) -> Result<OwnedFd, DataPlaneError> {
     // SAFETY: fd is a loaded program; NULL opts appends at the end.
-    let rc = unsafe { libbpf_sys::bpf_link_create(prog_fd, ifindex as i32, libbpf_sys::BPF_TCX_EGRESS, std::ptr::null()) };
+    let rc = unsafe {
+        libbpf_sys::bpf_link_create(
+            prog_fd,
+            ifindex as i32,
+            libbpf_sys::BPF_TCX_EGRESS,
+            std::ptr::null(),
+        )
+    };
     if rc < 0 {
-        return Err(DataPlaneError::Attach { prog, ifindex, source: std::io::Error::from_raw_os_error(-rc) });
+        return Err(DataPlaneError::Attach {
+            prog,
+            ifindex,
+            source: std::io::Error::from_raw_os_error(-rc),
+        });
     }
     // SAFETY: rc is a new file descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(rc) })
@@ -331,7 +365,9 @@ pub fn kernel_has_bpf_crypto() -> bool {
 }
 
 /// One of the two TC programs of the data plane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// `encrypt_egress`.
@@ -435,7 +471,10 @@ mod tests {
     #[test]
     fn verifier_reason_is_the_last_line_before_the_statistics() {
         let log = "libbpf: prog 'x': BPF program load failed: -EACCES\n-- BEGIN PROG LOAD LOG --\n0: (bf) r7 = r1\n131: (85) call bpf_skb_load_bytes#26\nR4 invalid zero-sized read: u64=[0,2032]\nprocessed 151 insns (limit 1000000)\n-- END PROG LOAD LOG --\n";
-        assert_eq!(verifier_reason(log), "R4 invalid zero-sized read: u64=[0,2032]");
+        assert_eq!(
+            verifier_reason(log),
+            "R4 invalid zero-sized read: u64=[0,2032]"
+        );
         assert_eq!(verifier_reason(""), "no verifier log");
     }
 

@@ -18,7 +18,13 @@ pub fn mount_all() {
     ];
     for (src, target, fstype) in mounts {
         let _ = std::fs::create_dir_all(target);
-        if let Err(e) = mount(Some(*src), *target, Some(*fstype), MsFlags::empty(), None::<&str>) {
+        if let Err(e) = mount(
+            Some(*src),
+            *target,
+            Some(*fstype),
+            MsFlags::empty(),
+            None::<&str>,
+        ) {
             eprintln!("lab-guest: mount {target}: {e}");
         }
     }
@@ -37,12 +43,22 @@ pub fn load_modules(dir: &Path) -> Vec<String> {
     for path in files {
         let name = path
             .file_stem()
-            .map(|s| s.to_string_lossy().split_once('-').map(|(_, n)| n.to_string()).unwrap_or_default())
+            .map(|s| {
+                s.to_string_lossy()
+                    .split_once('-')
+                    .map(|(_, n)| n.to_string())
+                    .unwrap_or_default()
+            })
             .unwrap_or_default();
         let res = File::open(&path).and_then(|f| {
             // SAFETY: finit_module(2) with a valid fd and a NUL-terminated empty parameter string.
-            let rc = unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), params.as_ptr(), 0) };
-            if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+            let rc =
+                unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), params.as_ptr(), 0) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
         });
         out.push(match res {
             Ok(()) => name,

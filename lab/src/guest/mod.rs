@@ -29,7 +29,11 @@ pub fn say(msg: &str) {
 pub fn main() -> ! {
     init::mount_all();
     let modules = init::load_modules(Path::new(protocol::MODULES_DIR));
-    say(&format!("kernel {}, modules: {}", kernel_release(), modules.join(", ")));
+    say(&format!(
+        "kernel {}, modules: {}",
+        kernel_release(),
+        modules.join(", ")
+    ));
     if let Err(e) = run(modules) {
         say(&format!("fatal: {e:#}"));
     }
@@ -37,15 +41,25 @@ pub fn main() -> ! {
 }
 
 fn run(modules: Vec<String>) -> Result<()> {
-    let job: GuestJob = serde_json::from_slice(&std::fs::read(protocol::JOB_PATH).context("reading the job")?)
-        .context("parsing the job")?;
+    let job: GuestJob =
+        serde_json::from_slice(&std::fs::read(protocol::JOB_PATH).context("reading the job")?)
+            .context("parsing the job")?;
     let out_dir = PathBuf::from("/tmp/out");
     std::fs::create_dir_all(&out_dir)?;
     let (probe, outcome) = run_job(job, &out_dir, &say);
     let bench = run_bench();
-    let result = GuestResult { kernel: kernel_release(), modules, probe, outcome, bench };
+    let result = GuestResult {
+        kernel: kernel_release(),
+        modules,
+        probe,
+        outcome,
+        bench,
+    };
     let port = find_port(protocol::RESULTS_PORT, Duration::from_secs(10))?;
-    let f = std::fs::OpenOptions::new().write(true).open(&port).with_context(|| format!("opening {}", port.display()))?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&port)
+        .with_context(|| format!("opening {}", port.display()))?;
     protocol::write_archive(&f, &result, &out_dir)?;
     f.sync_all().ok();
     say("result sent");
@@ -58,8 +72,12 @@ pub fn run_job(
     job: GuestJob,
     out_dir: &Path,
     say: &dyn Fn(&str),
-) -> (Option<Result<crate::probe::ProbeReport, String>>, Option<GuestOutcome>) {
-    let supported = kernel_has_bpf_crypto() || std::env::var_os(crate::dataplane::FORCE_LOAD_ENV).is_some();
+) -> (
+    Option<Result<crate::probe::ProbeReport, String>>,
+    Option<GuestOutcome>,
+) {
+    let supported =
+        kernel_has_bpf_crypto() || std::env::var_os(crate::dataplane::FORCE_LOAD_ENV).is_some();
     let unsupported = || format!("kernel {} has no bpf_crypto kfuncs", kernel_release());
     let probe = (!job.probe.is_empty()).then(|| {
         if !supported {
@@ -92,11 +110,22 @@ fn run_bench() -> Option<Result<crate::bench::model::TargetResult, String>> {
         Ok(j) => j,
         Err(e) => return Some(Err(format!("parsing the bench job: {e}"))),
     };
-    let lines = crate::bench::progress::GuestLines::new(crate::bench::progress::points(&job.plan), say);
-    say(&format!("bench {} ({} points)", job.plan.name, crate::bench::progress::points(&job.plan)));
+    let lines =
+        crate::bench::progress::GuestLines::new(crate::bench::progress::points(&job.plan), say);
+    say(&format!(
+        "bench {} ({} points)",
+        job.plan.name,
+        crate::bench::progress::points(&job.plan)
+    ));
     Some(
-        crate::bench::run_target(&job.plan, &job.target, &job.accelerator, &job.commit, &lines)
-            .map_err(|e| format!("{e:#}")),
+        crate::bench::run_target(
+            &job.plan,
+            &job.target,
+            &job.accelerator,
+            &job.commit,
+            &lines,
+        )
+        .map_err(|e| format!("{e:#}")),
     )
 }
 

@@ -91,7 +91,10 @@ pub fn write_archive<W: Write>(out: W, result: &GuestResult, dir: &Path) -> Resu
 pub fn read_archive<R: Read>(input: R, dir: &Path) -> Result<GuestResult> {
     let mut tar = tar::Archive::new(input);
     let mut result = None;
-    for entry in tar.entries().context("reading the guest's result archive")? {
+    for entry in tar
+        .entries()
+        .context("reading the guest's result archive")?
+    {
         let mut entry = entry.context("truncated result archive")?;
         let name = entry.path()?.to_string_lossy().into_owned();
         if name.contains('/') || name.starts_with('.') {
@@ -102,7 +105,9 @@ pub fn read_archive<R: Read>(input: R, dir: &Path) -> Result<GuestResult> {
             entry.read_to_end(&mut buf)?;
             result = Some(serde_json::from_slice(&buf).context("parsing result.json")?);
         } else {
-            entry.unpack(dir.join(&name)).with_context(|| format!("unpacking {name}"))?;
+            entry
+                .unpack(dir.join(&name))
+                .with_context(|| format!("unpacking {name}"))?;
         }
     }
     result.context("the result archive has no result.json")
@@ -129,7 +134,10 @@ mod tests {
         let back = read_archive(buf.as_slice(), dst.path()).unwrap();
         assert_eq!(back.kernel, "6.12.0");
         assert!(matches!(back.outcome, Some(GuestOutcome::Unsupported(_))));
-        assert_eq!(std::fs::read(dst.path().join("wire.pcap")).unwrap(), b"pcap bytes");
+        assert_eq!(
+            std::fs::read(dst.path().join("wire.pcap")).unwrap(),
+            b"pcap bytes"
+        );
         // A truncated archive is an error, not a silent partial result.
         assert!(read_archive(&buf[..100], dst.path()).is_err());
     }

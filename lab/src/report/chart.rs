@@ -9,6 +9,7 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::font::{self, FAMILY};
 
@@ -99,14 +100,39 @@ pub struct Figure {
 
 const PANEL_W: u32 = 760;
 const PANEL_H: u32 = 520;
-const HEADER_H: u32 = 86;
+/// Title band plus one band per note line.
+const TITLE_H: u32 = 56;
+const NOTE_LINE_H: u32 = 26;
+/// Average width of a note character at 18 px, for wrapping.
+const NOTE_CHAR_W: u32 = 10;
 
 impl Figure {
     /// Pixel size of the whole figure.
     pub fn size(&self) -> (u32, u32) {
         let cols = self.cols.max(1) as u32;
         let rows = self.panels.len().div_ceil(self.cols.max(1)) as u32;
-        (PANEL_W * cols, HEADER_H + PANEL_H * rows.max(1))
+        let w = PANEL_W * cols;
+        (w, self.header_h(w) + PANEL_H * rows.max(1))
+    }
+
+    fn header_h(&self, width: u32) -> u32 {
+        TITLE_H + NOTE_LINE_H * self.note_lines(width).len() as u32 + 8
+    }
+
+    /// The note wrapped at its ` · ` separators to fit `width` pixels.
+    fn note_lines(&self, width: u32) -> Vec<String> {
+        let cap = (width.saturating_sub(32) / NOTE_CHAR_W).max(20) as usize;
+        let mut lines: Vec<String> = Vec::new();
+        for part in self.note.split(" · ") {
+            match lines.last_mut() {
+                Some(l) if l.chars().count() + 3 + part.chars().count() <= cap => {
+                    l.push_str(" · ");
+                    l.push_str(part);
+                }
+                _ => lines.push(part.to_string()),
+            }
+        }
+        lines
     }
 }
 
@@ -120,13 +146,15 @@ pub fn write(fig: &Figure, dir: &Path, stem: &str) -> Result<Vec<String>> {
         let path = dir.join(&svg);
         let root = SVGBackend::new(&path, size).into_drawing_area();
         draw(&root, fig).map_err(|e| anyhow!("drawing {svg}: {e:?}"))?;
-        root.present().map_err(|e| anyhow!("writing {svg}: {e:?}"))?;
+        root.present()
+            .map_err(|e| anyhow!("writing {svg}: {e:?}"))?;
     }
     {
         let path = dir.join(&png);
         let root = BitMapBackend::new(&path, size).into_drawing_area();
         draw(&root, fig).map_err(|e| anyhow!("drawing {png}: {e:?}"))?;
-        root.present().map_err(|e| anyhow!("writing {png}: {e:?}"))?;
+        root.present()
+            .map_err(|e| anyhow!("writing {png}: {e:?}"))?;
     }
     Ok(vec![svg, png])
 }
@@ -135,13 +163,23 @@ type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::Er
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let (header, body) = root.split_vertically(HEADER_H);
+    let width = root.dim_in_pixel().0;
+    let (header, body) = root.split_vertically(fig.header_h(width));
     header.draw(&Text::new(
         fig.title.clone(),
         (16, 12),
-        (FAMILY, 28).into_font().style(FontStyle::Bold).color(&BLACK),
+        (FAMILY, 28)
+            .into_font()
+            .style(FontStyle::Bold)
+            .color(&BLACK),
     ))?;
-    header.draw(&Text::new(fig.note.clone(), (16, 52), (FAMILY, 18).into_font().color(&RGBColor(90, 90, 90))))?;
+    for (i, line) in fig.note_lines(width).into_iter().enumerate() {
+        header.draw(&Text::new(
+            line,
+            (16, TITLE_H as i32 - 4 + (i as u32 * NOTE_LINE_H) as i32),
+            (FAMILY, 18).into_font().color(&RGBColor(90, 90, 90)),
+        ))?;
+    }
     let cols = fig.cols.max(1);
     let rows = fig.panels.len().div_ceil(cols).max(1);
     for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&fig.panels) {
@@ -167,9 +205,62 @@ pub fn fmt_axis(v: f64) -> String {
     } else if a >= 0.01 {
         format!("{v:.3}")
     } else {
-        format!("{v:.1e}")
+        let digits = (-a.log10()).ceil() as usize;
+        format!("{v:.digits$}")
     };
-    if s.contains('.') && !s.contains('e') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// The corner of a line panel with the fewest points (on the log scale),
+/// for the legend; ties prefer the upper left.
+fn legend_corner(p: &LinePanel, n: usize, lo: f64, hi: f64) -> SeriesLabelPosition {
+    let (llo, lhi) = (lo.log10(), hi.log10());
+    let span = (lhi - llo).max(1e-9);
+    let mut counts = [0usize; 4]; // UL, UR, LL, LR
+    for q in p
+        .series
+        .iter()
+        .flat_map(|s| &s.points)
+        .filter(|q| q.y > 0.0)
+    {
+        let fx = (q.x as f64 + 0.5) / n.max(1) as f64;
+        let fy = (q.y.log10() - llo) / span;
+        let (left, right, top, bottom) = (fx < 0.5, fx > 0.5, fy > 0.55, fy < 0.45);
+        for (i, hit) in [left && top, right && top, left && bottom, right && bottom]
+            .into_iter()
+            .enumerate()
+        {
+            counts[i] += usize::from(hit);
+        }
+    }
+    let best = (0..4).min_by_key(|&i| (counts[i], i)).unwrap_or(0);
+    [
+        SeriesLabelPosition::UpperLeft,
+        SeriesLabelPosition::UpperRight,
+        SeriesLabelPosition::LowerLeft,
+        SeriesLabelPosition::LowerRight,
+    ][best]
+        .clone()
+}
+
+/// Log-axis numbers: only 1, 2 and 5 times a power of ten are labelled.
+pub fn fmt_log_axis(v: f64) -> String {
+    if v <= 0.0 {
+        return String::new();
+    }
+    let m = v / 10f64.powf(v.log10().floor());
+    if [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .any(|k| (m - k).abs() < 1e-6 * k)
+    {
+        fmt_axis(v)
+    } else {
+        String::new()
+    }
 }
 
 fn category_label(cats: &[String], v: &SegmentValue<i32>) -> String {
@@ -179,17 +270,31 @@ fn category_label(cats: &[String], v: &SegmentValue<i32>) -> String {
     }
 }
 
-fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p: &LinePanel) -> DrawResult<DB> {
-    let ys = p.series.iter().flat_map(|s| s.points.iter().flat_map(|q| [q.lo, q.y, q.hi])).filter(|y| *y > 0.0);
+fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    p: &LinePanel,
+) -> DrawResult<DB> {
+    let ys = p
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().flat_map(|q| [q.lo, q.y, q.hi]))
+        .filter(|y| *y > 0.0);
     let (lo, hi) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
-    let (lo, hi) = if lo > hi { (0.1, 10.0) } else { (lo / 1.6, hi * 2.2) };
+    let (lo, hi) = if lo > hi {
+        (0.1, 10.0)
+    } else {
+        // plotters labels a log axis from its first power of ten up: start
+        // just below one (exactly at it, rounding would skip it).
+        (10f64.powf((lo / 1.15).log10().floor()) * 0.999, hi * 2.2)
+    };
     let n = fig.categories.len().max(1) as i32;
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FAMILY, 22).into_font().style(FontStyle::Bold))
         .margin(14)
         .x_label_area_size(52)
         .y_label_area_size(78)
-        .build_cartesian_2d((0..n).into_segmented(), (lo..hi).log_scale())?;
+        .build_cartesian_2d((0..n - 1).into_segmented(), (lo..hi).log_scale())?;
     chart
         .configure_mesh()
         .x_desc(fig.x_label.as_str())
@@ -198,29 +303,61 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p
         .axis_desc_style((FAMILY, 18))
         .x_labels(fig.categories.len() + 1)
         .x_label_formatter(&|v| category_label(&fig.categories, v))
-        .y_label_formatter(&|v| fmt_axis(*v))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(205, 205, 205))
+        .y_labels(30)
+        .y_label_formatter(&|v| fmt_log_axis(*v))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(232, 232, 232))
         .draw()?;
     for s in &p.series {
         let color = s.color;
         let style = ShapeStyle::from(&color).stroke_width(if s.dashed { 2 } else { 3 });
-        let pts: Vec<(SegmentValue<i32>, f64)> =
-            s.points.iter().filter(|q| q.y > 0.0).map(|q| (SegmentValue::CenterOf(q.x as i32), q.y)).collect();
-        let legend = move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 24, y)], style);
+        let pts: Vec<(SegmentValue<i32>, f64)> = s
+            .points
+            .iter()
+            .filter(|q| q.y > 0.0)
+            .map(|q| (SegmentValue::CenterOf(q.x as i32), q.y))
+            .collect();
         if s.dashed {
-            chart.draw_series(DashedLineSeries::new(pts.clone(), 10, 6, style))?.label(&s.label).legend(legend);
+            let legend = move |(x, y): (i32, i32)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (9, 0)], style)
+                    + PathElement::new(vec![(15, 0), (24, 0)], style)
+            };
+            chart
+                .draw_series(DashedLineSeries::new(pts.clone(), 10, 6, style))?
+                .label(&s.label)
+                .legend(legend);
         } else {
-            chart.draw_series(LineSeries::new(pts.clone(), style))?.label(&s.label).legend(legend);
-            chart.draw_series(pts.iter().map(|(x, y)| Circle::new((x.clone(), *y), 4, color.filled())))?;
+            let legend =
+                move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 24, y)], style);
+            chart
+                .draw_series(LineSeries::new(pts.clone(), style))?
+                .label(&s.label)
+                .legend(legend);
+            chart.draw_series(
+                pts.iter()
+                    .map(|(x, y)| Circle::new((x.clone(), *y), 4, color.filled())),
+            )?;
         }
-        chart.draw_series(s.points.iter().filter(|q| q.y > 0.0 && q.lo > 0.0 && q.hi > q.lo).map(|q| {
-            ErrorBar::new_vertical(SegmentValue::CenterOf(q.x as i32), q.lo, q.y, q.hi, color.stroke_width(2), 10)
-        }))?;
+        chart.draw_series(
+            s.points
+                .iter()
+                .filter(|q| q.y > 0.0 && q.lo > 0.0 && q.hi > q.lo)
+                .map(|q| {
+                    ErrorBar::new_vertical(
+                        SegmentValue::CenterOf(q.x as i32),
+                        q.lo,
+                        q.y,
+                        q.hi,
+                        color.stroke_width(2),
+                        10,
+                    )
+                }),
+        )?;
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend_corner(p, fig.categories.len(), lo, hi))
         .background_style(WHITE.mix(0.88))
         .border_style(RGBColor(160, 160, 160))
         .label_font((FAMILY, 16))
@@ -228,16 +365,27 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p
     Ok(())
 }
 
-fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p: &BarPanel) -> DrawResult<DB> {
+fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    p: &BarPanel,
+) -> DrawResult<DB> {
     let n = fig.categories.len();
-    let totals: Vec<f64> = (0..n).map(|i| p.layers.iter().map(|l| l.values.get(i).copied().unwrap_or(0.0).max(0.0)).sum()).collect();
+    let totals: Vec<f64> = (0..n)
+        .map(|i| {
+            p.layers
+                .iter()
+                .map(|l| l.values.get(i).copied().unwrap_or(0.0).max(0.0))
+                .sum()
+        })
+        .collect();
     let top = totals.iter().cloned().fold(0.0, f64::max).max(1e-9) * 1.45;
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, (FAMILY, 22).into_font().style(FontStyle::Bold))
         .margin(14)
         .x_label_area_size(52)
         .y_label_area_size(78)
-        .build_cartesian_2d((0..n.max(1) as i32).into_segmented(), 0.0..top)?;
+        .build_cartesian_2d((0..n.max(1) as i32 - 1).into_segmented(), 0.0..top)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -246,10 +394,11 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p:
         .label_style((FAMILY, 17))
         .axis_desc_style((FAMILY, 18))
         .x_labels(n + 1)
+        .y_labels(8)
         .x_label_formatter(&|v| category_label(&fig.categories, v))
         .y_label_formatter(&|v| fmt_axis(*v))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(205, 205, 205))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(228, 228, 228))
         .draw()?;
     let mut base = vec![0.0; n];
     for l in &p.layers {
@@ -261,7 +410,10 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p:
                 base[i] += v;
                 (v > 0.0).then(|| {
                     let mut r = Rectangle::new(
-                        [(SegmentValue::Exact(i as i32), y0), (SegmentValue::Exact(i as i32 + 1), y0 + v)],
+                        [
+                            (SegmentValue::Exact(i as i32), y0),
+                            (SegmentValue::Exact(i as i32 + 1), y0 + v),
+                        ],
                         color.filled(),
                     );
                     r.set_margin(0, 0, 14, 14);
@@ -274,9 +426,21 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figure, p:
             .label(&l.label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 18, y + 7)], color.filled()));
     }
-    chart.draw_series(totals.iter().enumerate().filter(|(_, t)| **t > 0.0).map(|(i, t)| {
-        Text::new(fmt_axis(*t), (SegmentValue::CenterOf(i as i32), *t + top * 0.012), (FAMILY, 15).into_font())
-    }))?;
+    let label_style =
+        TextStyle::from((FAMILY, 16).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+    chart.draw_series(
+        totals
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| **t > 0.0)
+            .map(|(i, t)| {
+                Text::new(
+                    fmt_axis(*t),
+                    (SegmentValue::CenterOf(i as i32), *t + top * 0.01),
+                    label_style.clone(),
+                )
+            }),
+    )?;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -298,12 +462,26 @@ mod tests {
         assert_eq!(fmt_axis(2.0), "2");
         assert_eq!(fmt_axis(0.25), "0.25");
         assert_eq!(fmt_axis(0.0), "0");
+        assert_eq!(fmt_log_axis(0.2), "0.2");
+        assert_eq!(fmt_log_axis(50.0), "50");
+        assert_eq!(fmt_log_axis(0.09), "");
+        assert_eq!(fmt_log_axis(0.005), "0.005");
+        assert_eq!(fmt_log_axis(3000.0), "");
     }
 
     #[test]
     fn figures_render_to_svg_and_png() {
         let dir = tempfile::tempdir().unwrap();
-        let pts = |k: f64| (0..3).map(|x| Point { x, y: k * (x + 1) as f64, lo: k * 0.9 * (x + 1) as f64, hi: k * 1.1 * (x + 1) as f64 }).collect();
+        let pts = |k: f64| {
+            (0..3)
+                .map(|x| Point {
+                    x,
+                    y: k * (x + 1) as f64,
+                    lo: k * 0.9 * (x + 1) as f64,
+                    hi: k * 1.1 * (x + 1) as f64,
+                })
+                .collect()
+        };
         let fig = Figure {
             title: "Test figure".into(),
             note: "note µs × → ≤".into(),
@@ -315,16 +493,34 @@ mod tests {
                     title: "lines".into(),
                     y_label: "Gbit/s".into(),
                     series: vec![
-                        Series { label: "a".into(), color: RED, dashed: false, points: pts(1.0) },
-                        Series { label: "b".into(), color: BLUE, dashed: true, points: pts(10.0) },
+                        Series {
+                            label: "a".into(),
+                            color: RED,
+                            dashed: false,
+                            points: pts(1.0),
+                        },
+                        Series {
+                            label: "b".into(),
+                            color: BLUE,
+                            dashed: true,
+                            points: pts(10.0),
+                        },
                     ],
                 }),
                 Panel::Bars(BarPanel {
                     title: "bars".into(),
                     y_label: "µs".into(),
                     layers: vec![
-                        Layer { label: "x".into(), color: RED, values: vec![1.0, 2.0, 3.0] },
-                        Layer { label: "y".into(), color: BLUE, values: vec![0.5, 0.0, 1.0] },
+                        Layer {
+                            label: "x".into(),
+                            color: RED,
+                            values: vec![1.0, 2.0, 3.0],
+                        },
+                        Layer {
+                            label: "y".into(),
+                            color: BLUE,
+                            values: vec![0.5, 0.0, 1.0],
+                        },
                     ],
                 }),
             ],

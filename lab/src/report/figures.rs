@@ -32,7 +32,11 @@ const TARGET_COLORS: [RGBColor; 6] = [
 
 /// The note line under a figure title: where the figures come from.
 pub fn env_note(target: &str, env: &Env, rounds: &str) -> String {
-    let tcg = if env.emulated { "TCG (emulated CPU, not representative of hardware) · " } else { "" };
+    let tcg = if env.emulated {
+        "TCG (emulated CPU, not representative of hardware) · "
+    } else {
+        ""
+    };
     format!(
         "{tcg}{target}: kernel {} · {} · {} ({} CPU) · commit {} · {rounds}",
         env.kernel, env.accelerator, env.cpu_model, env.cpus, env.commit
@@ -40,7 +44,12 @@ pub fn env_note(target: &str, env: &Env, rounds: &str) -> String {
 }
 
 fn point(x: usize, s: &Stats, scale: f64) -> Point {
-    Point { x, y: s.median * scale, lo: s.min * scale, hi: s.max * scale }
+    Point {
+        x,
+        y: s.median * scale,
+        lo: s.min * scale,
+        hi: s.max * scale,
+    }
 }
 
 fn index_of(sizes: &[u32], size: u32) -> Option<usize> {
@@ -53,13 +62,30 @@ fn categories(doc: &BenchDoc) -> Vec<String> {
 
 /// File stem for a target (`throughput-debian-6.12`).
 pub fn stem(kind: &str, target: &str) -> String {
-    let t: String = target.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let t: String = target
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("{kind}-{t}")
 }
 
 fn rounds_text(doc: &BenchDoc) -> String {
-    let m = doc.plan.micro.as_ref().map(|m| format!("micro {} rounds", m.rounds));
-    let u = doc.plan.udp.as_ref().map(|u| format!("udp {} × {} ms", u.rounds, u.duration_ms));
+    let m = doc
+        .plan
+        .micro
+        .as_ref()
+        .map(|m| format!("micro {} rounds", m.rounds));
+    let u = doc
+        .plan
+        .udp
+        .as_ref()
+        .map(|u| format!("udp {} × {} ms", u.rounds, u.duration_ms));
     let parts: Vec<String> = [m, u].into_iter().flatten().collect();
     format!("median; bars min..max ({})", parts.join(", "))
 }
@@ -80,7 +106,12 @@ pub fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
                 .filter_map(|m| Some(point(index_of(sizes, m.size)?, m.gbps.as_ref()?, 1.0)))
                 .collect::<Vec<_>>();
             if !points.is_empty() {
-                series.push(Series { label: v.as_str().into(), color: variant_color(v), dashed: false, points });
+                series.push(Series {
+                    label: v.as_str().into(),
+                    color: variant_color(v),
+                    dashed: false,
+                    points,
+                });
             }
         }
         for alg in [Algorithm::EcbAes, Algorithm::CbcAes] {
@@ -91,7 +122,11 @@ pub fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
                 .filter_map(|c| Some(point(index_of(sizes, c.size)?, c.gbps.as_ref()?, 1.0)))
                 .collect::<Vec<_>>();
             if !points.is_empty() {
-                let v = if alg == Algorithm::EcbAes { BenchVariant::Ecb } else { BenchVariant::Cbc };
+                let v = if alg == Algorithm::EcbAes {
+                    BenchVariant::Ecb
+                } else {
+                    BenchVariant::Cbc
+                };
                 series.push(Series {
                     label: format!("{} kfunc alone (limit)", alg.kernel_name()),
                     color: variant_color(v),
@@ -100,11 +135,22 @@ pub fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
                 });
             }
         }
-        let what = if d == Direction::Egress { "egress program (encrypt)" } else { "ingress program (decrypt)" };
-        Panel::Lines(LinePanel { title: what.into(), y_label: "Gbit/s of IPv4 packets (log)".into(), series })
+        let what = if d == Direction::Egress {
+            "egress program (encrypt)"
+        } else {
+            "ingress program (decrypt)"
+        };
+        Panel::Lines(LinePanel {
+            title: what.into(),
+            y_label: "Gbit/s of IPv4 packets (log)".into(),
+            series,
+        })
     };
     Some(Figure {
-        title: format!("Data plane throughput vs packet size — {}", t.env.label(&t.target)),
+        title: format!(
+            "Data plane throughput vs packet size — {}",
+            t.env.label(&t.target)
+        ),
         note: env_note(&t.target, &t.env, &rounds_text(doc)),
         x_label: "IPv4 packet size (bytes)".into(),
         categories: categories(doc),
@@ -119,7 +165,10 @@ pub fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
 pub fn cost(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
     let sizes = &doc.plan.sizes;
     let med = |v: BenchVariant, d: Direction, s: u32| {
-        t.micro_at(v, d, s).filter(|m| m.check.ok).and_then(|m| m.ns.as_ref()).map(|x| x.median / 1000.0)
+        t.micro_at(v, d, s)
+            .filter(|m| m.check.ok)
+            .and_then(|m| m.ns.as_ref())
+            .map(|x| x.median / 1000.0)
     };
     let mut panels = Vec::new();
     for v in [BenchVariant::Ecb, BenchVariant::Cbc] {
@@ -132,7 +181,9 @@ pub fn cost(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
             for &s in sizes {
                 let total = med(v, d, s).unwrap_or(0.0);
                 let f = med(BenchVariant::Noop, d, s).unwrap_or(0.0).min(total);
-                let c = med(BenchVariant::Copy, d, s).map_or(0.0, |c| (c - f).max(0.0)).min(total - f);
+                let c = med(BenchVariant::Copy, d, s)
+                    .map_or(0.0, |c| (c - f).max(0.0))
+                    .min(total - f);
                 let k = t
                     .cipher_at(alg, d, s)
                     .and_then(|c| c.ns.as_ref())
@@ -143,15 +194,35 @@ pub fn cost(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
                 cipher.push(k);
                 rest.push((total - f - c - k).max(0.0));
             }
-            let what = if d == Direction::Egress { "encrypt (egress)" } else { "decrypt (ingress)" };
+            let what = if d == Direction::Egress {
+                "encrypt (egress)"
+            } else {
+                "decrypt (ingress)"
+            };
             panels.push(Panel::Bars(BarPanel {
                 title: format!("{} {what}", alg.kernel_name()),
                 y_label: "µs per packet (median)".into(),
                 layers: vec![
-                    Layer { label: "test run + TC entry (noop)".into(), color: variant_color(BenchVariant::Noop), values: floor },
-                    Layer { label: "packet copy (copy − noop)".into(), color: variant_color(BenchVariant::Copy), values: copy },
-                    Layer { label: "cipher kfunc (alone − noop)".into(), color: variant_color(v), values: cipher },
-                    Layer { label: "padding, resize, checksum, IV, stores".into(), color: RGBColor(148, 103, 189), values: rest },
+                    Layer {
+                        label: "test run + TC entry (noop)".into(),
+                        color: variant_color(BenchVariant::Noop),
+                        values: floor,
+                    },
+                    Layer {
+                        label: "packet copy (copy − noop)".into(),
+                        color: variant_color(BenchVariant::Copy),
+                        values: copy,
+                    },
+                    Layer {
+                        label: "cipher kfunc (alone − noop)".into(),
+                        color: variant_color(v),
+                        values: cipher,
+                    },
+                    Layer {
+                        label: "padding, resize, checksum, IV, stores".into(),
+                        color: RGBColor(148, 103, 189),
+                        values: rest,
+                    },
                 ],
             }));
         }
@@ -161,7 +232,11 @@ pub fn cost(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
     }
     Some(Figure {
         title: format!("Cost breakdown per packet — {}", t.env.label(&t.target)),
-        note: env_note(&t.target, &t.env, "bar height = median time of the crypto program; numbers = total µs"),
+        note: env_note(
+            &t.target,
+            &t.env,
+            "bar height = median time of the crypto program; numbers = total µs",
+        ),
         x_label: "IPv4 packet size (bytes)".into(),
         categories: categories(doc),
         cols: 2,
@@ -175,17 +250,36 @@ pub fn udp(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
         return None;
     }
     let sizes = &doc.plan.sizes;
-    let panel = |title: &str, y: &str, f: &dyn Fn(&crate::bench::model::UdpPoint) -> Option<Point>| {
-        let mut series = Vec::new();
-        for v in BenchVariant::ALL {
-            let points: Vec<Point> = t.udp.iter().filter(|u| u.variant == v && u.check.ok).filter_map(f).collect();
-            if !points.is_empty() {
-                let label = if v == BenchVariant::NoProgram { "no program".to_string() } else { v.as_str().to_string() };
-                series.push(Series { label, color: variant_color(v), dashed: v == BenchVariant::NoProgram, points });
+    let panel =
+        |title: &str, y: &str, f: &dyn Fn(&crate::bench::model::UdpPoint) -> Option<Point>| {
+            let mut series = Vec::new();
+            for v in BenchVariant::ALL {
+                let points: Vec<Point> = t
+                    .udp
+                    .iter()
+                    .filter(|u| u.variant == v && u.check.ok)
+                    .filter_map(f)
+                    .collect();
+                if !points.is_empty() {
+                    let label = if v == BenchVariant::NoProgram {
+                        "no program".to_string()
+                    } else {
+                        v.as_str().to_string()
+                    };
+                    series.push(Series {
+                        label,
+                        color: variant_color(v),
+                        dashed: v == BenchVariant::NoProgram,
+                        points,
+                    });
+                }
             }
-        }
-        Panel::Lines(LinePanel { title: title.into(), y_label: y.into(), series })
-    };
+            Panel::Lines(LinePanel {
+                title: title.into(),
+                y_label: y.into(),
+                series,
+            })
+        };
     Some(Figure {
         title: format!("UDP over the veth pair — {}", t.env.label(&t.target)),
         note: env_note(&t.target, &t.env, &rounds_text(doc)),
@@ -193,8 +287,16 @@ pub fn udp(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
         categories: categories(doc),
         cols: 2,
         panels: vec![
-            panel("goodput (UDP payload)", "Gbit/s (log)", &|u| Some(point(index_of(sizes, u.size)?, u.goodput_gbps.as_ref()?, 1.0))),
-            panel("packet rate", "Mpackets/s (log)", &|u| Some(point(index_of(sizes, u.size)?, u.pps.as_ref()?, 1e-6))),
+            panel("goodput (UDP payload)", "Gbit/s (log)", &|u| {
+                Some(point(
+                    index_of(sizes, u.size)?,
+                    u.goodput_gbps.as_ref()?,
+                    1.0,
+                ))
+            }),
+            panel("packet rate", "Mpackets/s (log)", &|u| {
+                Some(point(index_of(sizes, u.size)?, u.pps.as_ref()?, 1e-6))
+            }),
         ],
     })
 }
@@ -202,14 +304,28 @@ pub fn udp(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
 /// The same figures across targets (kernels): micro egress and ingress
 /// throughput and UDP goodput per cipher, one line per target.
 pub fn kernels(doc: &BenchDoc) -> Option<Figure> {
-    let measured: Vec<&TargetResult> = doc.targets.iter().filter(|t| !t.micro.is_empty() || !t.udp.is_empty()).collect();
+    let measured: Vec<&TargetResult> = doc
+        .targets
+        .iter()
+        .filter(|t| !t.micro.is_empty() || !t.udp.is_empty())
+        .collect();
     if measured.len() < 2 {
         return None;
     }
     let sizes = &doc.plan.sizes;
     let mut panels = Vec::new();
-    for v in doc.plan.variants.iter().copied().filter(|v| v.algorithm().is_some()) {
-        for (what, d) in [("egress", Some(Direction::Egress)), ("ingress", Some(Direction::Ingress)), ("udp", None)] {
+    for v in doc
+        .plan
+        .variants
+        .iter()
+        .copied()
+        .filter(|v| v.algorithm().is_some())
+    {
+        for (what, d) in [
+            ("egress", Some(Direction::Egress)),
+            ("ingress", Some(Direction::Ingress)),
+            ("udp", None),
+        ] {
             let mut series = Vec::new();
             for (i, t) in measured.iter().enumerate() {
                 let points: Vec<Point> = match d {
@@ -217,18 +333,31 @@ pub fn kernels(doc: &BenchDoc) -> Option<Figure> {
                         .micro
                         .iter()
                         .filter(|m| m.variant == v && m.direction == d && m.check.ok)
-                        .filter_map(|m| Some(point(index_of(sizes, m.size)?, m.gbps.as_ref()?, 1.0)))
+                        .filter_map(|m| {
+                            Some(point(index_of(sizes, m.size)?, m.gbps.as_ref()?, 1.0))
+                        })
                         .collect(),
                     None => t
                         .udp
                         .iter()
                         .filter(|u| u.variant == v && u.check.ok)
-                        .filter_map(|u| Some(point(index_of(sizes, u.size)?, u.goodput_gbps.as_ref()?, 1.0)))
+                        .filter_map(|u| {
+                            Some(point(
+                                index_of(sizes, u.size)?,
+                                u.goodput_gbps.as_ref()?,
+                                1.0,
+                            ))
+                        })
                         .collect(),
                 };
                 if !points.is_empty() {
                     let color = TARGET_COLORS[i % TARGET_COLORS.len()];
-                    series.push(Series { label: t.env.label(&t.target), color, dashed: t.env.emulated, points });
+                    series.push(Series {
+                        label: t.env.label(&t.target),
+                        color,
+                        dashed: t.env.emulated,
+                        points,
+                    });
                 }
             }
             if series.is_empty() {
@@ -238,7 +367,11 @@ pub fn kernels(doc: &BenchDoc) -> Option<Figure> {
                 Some(_) => format!("{} {what} program (test run)", v.as_str()),
                 None => format!("{} UDP goodput", v.as_str()),
             };
-            panels.push(Panel::Lines(LinePanel { title, y_label: "Gbit/s (log)".into(), series }));
+            panels.push(Panel::Lines(LinePanel {
+                title,
+                y_label: "Gbit/s (log)".into(),
+                series,
+            }));
         }
     }
     if panels.is_empty() {
@@ -249,7 +382,11 @@ pub fn kernels(doc: &BenchDoc) -> Option<Figure> {
         title: "Per-kernel comparison".into(),
         note: format!(
             "{}median; bars min..max · commit {}",
-            if tcg { "dashed = TCG (emulated CPU, not comparable with hardware) · " } else { "" },
+            if tcg {
+                "dashed = TCG (emulated CPU, not comparable with hardware) · "
+            } else {
+                ""
+            },
             measured[0].env.commit
         ),
         x_label: "IPv4 packet size (bytes)".into(),

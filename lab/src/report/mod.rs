@@ -2,6 +2,8 @@
 //! with the tables, generated from a [`BenchDoc`] alone so that
 //! `lab report` can redo it from a saved `bench.json`.
 
+#![warn(missing_docs)]
+
 pub mod chart;
 pub mod figures;
 pub mod font;
@@ -50,7 +52,7 @@ fn method(doc: &BenchDoc) -> Vec<String> {
         m.push(format!(
             "Micro: each program of each variant is run with BPF_PROG_TEST_RUN on a whole Ethernet/IPv4/UDP frame, \
              one run per call (repeat = 1: with repeat > 1 the kernel reruns the program on its own output), timed by the kernel; \
-             {} warm-up round(s) discarded, then {} rounds of about {} ms. Every run must return TC_ACT_OK with the expected \
+             {} warm-up round(s) discarded, then {} rounds of about {} ms. Every run must return a pass verdict (TC_ACT_OK or TCX_NEXT) with the expected \
              length, the first output is checked byte for byte (egress ciphertext with a reference AES), and the counters must \
              count every run; otherwise the figure is FAILED.",
             mp.warmup_rounds, mp.rounds, mp.round_ms
@@ -60,7 +62,8 @@ fn method(doc: &BenchDoc) -> Vec<String> {
         m.push(format!(
             "Limit: a crypto-only TC program calls bpf_crypto_encrypt/decrypt once on the packet's cipher bytes \
              (payload + PKCS#7 padding) with the data plane's own key context and scratch buffers, through the same \
-             test-run harness ({} rounds). \"Share that is cipher\" = its time / the data plane's time (1 = nothing but the cipher).",
+             test-run harness ({} rounds). \"Share that is cipher\" = its time / the data plane's time (100 % = nothing but the cipher; \
+             over 100 % is measurement noise: a little on hardware, up to tens of percent under TCG).",
             c.rounds
         ));
     }
@@ -93,7 +96,12 @@ fn figure_ref(files: &[String], alt: String) -> Option<FigureRef> {
     Some(FigureRef { svg, png, alt })
 }
 
-fn section(doc: &BenchDoc, t: &TargetResult, dir: &Path, written: &mut Vec<String>) -> Result<Section> {
+fn section(
+    doc: &BenchDoc,
+    t: &TargetResult,
+    dir: &Path,
+    written: &mut Vec<String>,
+) -> Result<Section> {
     let mut figs = Vec::new();
     let candidates = [
         ("throughput", figures::throughput(doc, t)),
@@ -109,19 +117,40 @@ fn section(doc: &BenchDoc, t: &TargetResult, dir: &Path, written: &mut Vec<Strin
             written.extend(files);
         }
     }
-    let tables: Vec<Table> = [tables::micro(t), tables::cipher(t), tables::udp(t), tables::tcp(t)].into_iter().flatten().collect();
+    let tables: Vec<Table> = [
+        tables::micro(t),
+        tables::cipher(t),
+        tables::udp(t),
+        tables::tcp(t),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let status = match (&t.unsupported, &t.error) {
         (Some(u), _) => Some(format!("Not measured: {u}")),
-        (None, Some(e)) => Some(format!("The run stopped early: {}", e.lines().next().unwrap_or_default())),
-        _ if t.has_failures() => Some("Some figures FAILED their correctness checks (rows marked FAILED).".into()),
+        (None, Some(e)) => Some(format!(
+            "The run stopped early: {}",
+            e.lines().next().unwrap_or_default()
+        )),
+        _ if t.has_failures() => {
+            Some("Some figures FAILED their correctness checks (rows marked FAILED).".into())
+        }
         _ => None,
     };
-    Ok(Section { label: t.env.label(&t.target), r#where: tables::where_measured(t), status, figures: figs, tables })
+    Ok(Section {
+        label: t.env.label(&t.target),
+        r#where: tables::where_measured(t),
+        status,
+        figures: figs,
+        tables,
+    })
 }
 
 fn templates() -> Result<Environment<'static>> {
     let mut env = Environment::new();
-    env.add_filter("mdcell", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    env.add_filter("mdcell", |s: String| {
+        s.replace('|', "\\|").replace('\n', " ")
+    });
     env.add_template("report.md", MD_TEMPLATE)?;
     env.add_template("report.html", HTML_TEMPLATE)?;
     Ok(env)
@@ -161,9 +190,105 @@ pub fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
         targets => sections,
     };
     for name in [REPORT_MD, REPORT_HTML] {
-        let text = env.get_template(name)?.render(&ctx).with_context(|| format!("rendering {name}"))?;
+        let text = env
+            .get_template(name)?
+            .render(&ctx)
+            .with_context(|| format!("rendering {name}"))?;
         std::fs::write(dir.join(name), text).with_context(|| format!("writing {name}"))?;
         written.push(name.to_string());
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::model::CheckResult;
+
+    fn fixture(name: &str) -> BenchDoc {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        crate::bench::session::load(&path).unwrap()
+    }
+
+    #[test]
+    fn report_from_saved_host_bench() {
+        let doc = fixture("bench-host.json");
+        let dir = tempfile::tempdir().unwrap();
+        let files = generate(&doc, dir.path()).unwrap();
+        for f in [
+            "report.html",
+            "report.md",
+            "throughput-host.svg",
+            "throughput-host.png",
+            "cost-host.svg",
+            "cost-host.png",
+            "udp-host.svg",
+            "udp-host.png",
+        ] {
+            assert!(files.iter().any(|x| x == f), "{f} not in {files:?}");
+            assert!(
+                dir.path().join(f).metadata().unwrap().len() > 1000,
+                "{f} is too small"
+            );
+        }
+        assert!(
+            !files.iter().any(|f| f.starts_with("kernels")),
+            "one target: no comparison"
+        );
+        let md = std::fs::read_to_string(dir.path().join(REPORT_MD)).unwrap();
+        for m in &doc.targets[0].micro {
+            let row = format!(
+                "| {} | {} | {} | {} |",
+                m.variant.as_str(),
+                m.direction.as_str(),
+                m.size,
+                tables::num(m.ns.as_ref().unwrap().median)
+            );
+            assert!(md.contains(&row), "{row}");
+        }
+        let html = std::fs::read_to_string(dir.path().join(REPORT_HTML)).unwrap();
+        assert!(html.contains("<img src=\"throughput-host.svg\""));
+        assert!(
+            html.contains(&doc.targets[0].env.commit),
+            "commit recorded with the figures"
+        );
+    }
+
+    #[test]
+    fn report_of_a_matrix_compares_kernels() {
+        let doc = fixture("bench-matrix.json");
+        let dir = tempfile::tempdir().unwrap();
+        let files = generate(&doc, dir.path()).unwrap();
+        assert!(
+            files.iter().any(|f| f == "kernels.svg") && files.iter().any(|f| f == "kernels.png")
+        );
+        let md = std::fs::read_to_string(dir.path().join(REPORT_MD)).unwrap();
+        assert!(md.contains("kernels.png"));
+        if doc.targets.iter().any(|t| t.env.emulated) {
+            assert!(md.contains("(TCG)") && md.contains("**TCG:**"));
+        }
+    }
+
+    #[test]
+    fn failed_figures_have_no_number() {
+        let mut doc = fixture("bench-host.json");
+        let m = &mut doc.targets[0].micro[0];
+        m.check = CheckResult::failed("the program returned TC_ACT_SHOT instead of a pass verdict");
+        m.ns = None;
+        m.gbps = None;
+        let row = format!(
+            "| {} | {} | {} | FAILED |",
+            m.variant.as_str(),
+            m.direction.as_str(),
+            m.size
+        );
+        let dir = tempfile::tempdir().unwrap();
+        generate(&doc, dir.path()).unwrap();
+        let md = std::fs::read_to_string(dir.path().join(REPORT_MD)).unwrap();
+        assert!(md.contains(&row), "{row}");
+        assert!(md.contains("TC_ACT_SHOT instead of a pass verdict"));
+        assert!(md.contains("FAILED their correctness checks"));
+    }
 }

@@ -49,11 +49,15 @@ fn med(s: &Option<Stats>, k: f64) -> String {
 }
 
 fn range(s: &Option<Stats>, k: f64) -> String {
-    s.as_ref().map_or("-".into(), |s| format!("{}–{}", num(s.min * k), num(s.max * k)))
+    s.as_ref().map_or("-".into(), |s| {
+        format!("{}–{}", num(s.min * k), num(s.max * k))
+    })
 }
 
 fn ci(s: &Option<Stats>, k: f64) -> String {
-    s.as_ref().filter(|s| s.n > 1).map_or("-".into(), |s| format!("{}–{}", num(s.ci95_lo * k), num(s.ci95_hi * k)))
+    s.as_ref().filter(|s| s.n > 1).map_or("-".into(), |s| {
+        format!("{}–{}", num(s.ci95_lo * k), num(s.ci95_hi * k))
+    })
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -70,7 +74,11 @@ fn headers(h: &[&str]) -> Vec<String> {
 
 /// One line naming where the figures of a table were measured.
 pub fn where_measured(t: &TargetResult) -> String {
-    let tcg = if t.env.emulated { " — TCG: emulated CPU, not representative of hardware" } else { "" };
+    let tcg = if t.env.emulated {
+        " — TCG: emulated CPU, not representative of hardware"
+    } else {
+        ""
+    };
     format!(
         "{}: kernel {}, accelerator {}, CPU {} ({}), commit {}{tcg}",
         t.target, t.env.kernel, t.env.accelerator, t.env.cpu_model, t.env.cpus, t.env.commit
@@ -85,7 +93,13 @@ pub fn environment(doc: &BenchDoc) -> Table {
         .map(|t| {
             let drivers = ["cbc(aes)", "ecb(aes)", "aes"]
                 .iter()
-                .filter_map(|n| t.env.crypto_drivers.get(*n).and_then(|v| v.first()).map(|d| format!("{n}: {d}")))
+                .filter_map(|n| {
+                    t.env
+                        .crypto_drivers
+                        .get(*n)
+                        .and_then(|v| v.first())
+                        .map(|d| format!("{n}: {d}"))
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             let status = match (&t.unsupported, &t.error) {
@@ -94,12 +108,25 @@ pub fn environment(doc: &BenchDoc) -> Table {
                 _ if t.has_failures() => "measured; some figures FAILED their checks".into(),
                 _ => "measured".into(),
             };
+            let status = if t.kernel_events.is_empty() {
+                status
+            } else {
+                format!(
+                    "{status}; {} kernel warning(s): {}",
+                    t.kernel_events.len(),
+                    t.kernel_events[0]
+                )
+            };
             let failed = t.unsupported.is_some() || t.error.is_some();
             row(
                 vec![
                     t.target.clone(),
                     t.env.kernel.clone(),
-                    if t.env.emulated { "tcg (emulated)".into() } else { t.env.accelerator.clone() },
+                    if t.env.emulated {
+                        "tcg (emulated)".into()
+                    } else {
+                        t.env.accelerator.clone()
+                    },
                     t.env.cpu_model.clone(),
                     t.env.cpus.to_string(),
                     t.env.commit.clone(),
@@ -113,7 +140,16 @@ pub fn environment(doc: &BenchDoc) -> Table {
     Table {
         title: "Targets".into(),
         note: "Every figure below carries the environment of its target.".into(),
-        headers: headers(&["target", "kernel", "accelerator", "CPU", "CPUs", "commit", "AES implementation (highest priority)", "status"]),
+        headers: headers(&[
+            "target",
+            "kernel",
+            "accelerator",
+            "CPU",
+            "CPUs",
+            "commit",
+            "AES implementation (highest priority)",
+            "status",
+        ]),
         rows,
     }
 }
@@ -141,7 +177,11 @@ pub fn micro(t: &TargetResult) -> Option<Table> {
                     m.cipher_limit_ns.map_or("-".into(), num),
                     pct(m.ratio_to_cipher),
                     format!("{} × {n}", m.runs_per_round),
-                    if ok { "ok".into() } else { m.check.detail.clone() },
+                    if ok {
+                        "ok".into()
+                    } else {
+                        m.check.detail.clone()
+                    },
                 ],
                 !ok,
             )
@@ -172,14 +212,20 @@ pub fn cipher(t: &TargetResult) -> Option<Table> {
     if t.cipher.is_empty() {
         return None;
     }
-    let rows = t
-        .cipher
-        .iter()
+    let mut points: Vec<&crate::bench::model::CipherPoint> = t.cipher.iter().collect();
+    points.sort_by_key(|c| (c.algorithm.kernel_name(), c.direction, c.size));
+    let rows = points
+        .into_iter()
         .map(|c| {
             row(
                 vec![
                     c.algorithm.kernel_name().into(),
-                    if c.direction == crate::dataplane::Direction::Egress { "encrypt" } else { "decrypt" }.into(),
+                    if c.direction == crate::dataplane::Direction::Egress {
+                        "encrypt"
+                    } else {
+                        "decrypt"
+                    }
+                    .into(),
                     c.size.to_string(),
                     c.cipher_bytes.to_string(),
                     med(&c.ns, 1.0),
@@ -194,7 +240,16 @@ pub fn cipher(t: &TargetResult) -> Option<Table> {
     Some(Table {
         title: format!("Limit: the cipher kfunc alone — {}", t.env.label(&t.target)),
         note: where_measured(t),
-        headers: headers(&["cipher", "operation", "packet size (B)", "cipher bytes", "ns/packet", "min–max", "Gbit/s (packet equivalent)", "check"]),
+        headers: headers(&[
+            "cipher",
+            "operation",
+            "packet size (B)",
+            "cipher bytes",
+            "ns/packet",
+            "min–max",
+            "Gbit/s (packet equivalent)",
+            "check",
+        ]),
         rows,
     })
 }
@@ -209,20 +264,36 @@ pub fn udp(t: &TargetResult) -> Option<Table> {
         .iter()
         .map(|u| {
             let ok = u.check.ok;
-            let name = if u.variant == BenchVariant::NoProgram { "no program" } else { u.variant.as_str() };
+            let name = if u.variant == BenchVariant::NoProgram {
+                "no program"
+            } else {
+                u.variant.as_str()
+            };
             row(
                 vec![
                     name.into(),
                     u.size.to_string(),
-                    if ok { med(&u.pps, 1e-3) } else { "FAILED".into() },
+                    if ok {
+                        med(&u.pps, 1e-3)
+                    } else {
+                        "FAILED".into()
+                    },
                     range(&u.pps, 1e-3),
                     med(&u.goodput_gbps, 1.0),
-                    u.loss.as_ref().map_or("-".into(), |l| format!("{:.1}%", l.median * 100.0)),
-                    u.cpu_util.as_ref().map_or("-".into(), |c| format!("{:.0}%", c.median * 100.0)),
+                    u.loss
+                        .as_ref()
+                        .map_or("-".into(), |l| format!("{:.1}%", l.median * 100.0)),
+                    u.cpu_util
+                        .as_ref()
+                        .map_or("-".into(), |c| format!("{:.0}%", c.median * 100.0)),
                     med(&u.cpu_ns_per_packet, 1.0),
                     pct(u.ratio_to_baseline),
                     pct(u.ratio_to_cipher),
-                    if ok { format!("ok ({} of {} delivered)", u.received, u.sent) } else { u.check.detail.clone() },
+                    if ok {
+                        format!("ok ({} of {} delivered)", u.received, u.sent)
+                    } else {
+                        u.check.detail.clone()
+                    },
                 ],
                 !ok,
             )
@@ -253,14 +324,18 @@ pub fn tcp(t: &TargetResult) -> Option<Table> {
     if t.tcp.is_empty() {
         return None;
     }
-    let sum = |c: &std::collections::BTreeMap<String, crate::dataplane::Counters>, k: &str| -> u64 {
-        c.values().map(|m| m.get(k).copied().unwrap_or(0)).sum()
-    };
+    let sum = |c: &std::collections::BTreeMap<String, crate::dataplane::Counters>,
+               k: &str|
+     -> u64 { c.values().map(|m| m.get(k).copied().unwrap_or(0)).sum() };
     let rows = t
         .tcp
         .iter()
         .map(|c| {
-            let name = if c.variant == BenchVariant::NoProgram { "no program" } else { c.variant.as_str() };
+            let name = if c.variant == BenchVariant::NoProgram {
+                "no program"
+            } else {
+                c.variant.as_str()
+            };
             row(
                 vec![
                     name.into(),

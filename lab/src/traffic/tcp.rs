@@ -41,7 +41,9 @@ pub struct TcpServerReport {
 /// Streams `bytes` bytes to `dst`, giving up at `deadline`.
 pub fn client(dst: SocketAddrV4, bytes: u64, deadline: Instant) -> TcpClientReport {
     let mut r = TcpClientReport::default();
-    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
     let mut s = match TcpStream::connect_timeout(&dst.into(), left) {
         Ok(s) => s,
         Err(e) => {
@@ -56,7 +58,11 @@ pub fn client(dst: SocketAddrV4, bytes: u64, deadline: Instant) -> TcpClientRepo
             r.error = Some("timed out while sending".into());
             return r;
         }
-        let _ = s.set_write_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))));
+        let _ = s.set_write_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ));
         let off = (r.written % MARKER.len() as u64) as usize;
         let n = ((bytes - r.written) as usize).min(chunk.len() - off);
         match s.write(&chunk[off..off + n]) {
@@ -70,14 +76,23 @@ pub fn client(dst: SocketAddrV4, bytes: u64, deadline: Instant) -> TcpClientRepo
     }
     let _ = s.shutdown(std::net::Shutdown::Write);
     // Wait for the peer to close so that everything was acknowledged.
-    let _ = s.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))));
+    let _ = s.set_read_timeout(Some(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1)),
+    ));
     let mut sink = [0u8; 64];
     let _ = s.read(&mut sink);
     r
 }
 
 /// A listening server: stop flag and the accept/receive loop.
-pub fn server(port: u16) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() -> std::io::Result<TcpServerReport>)> {
+pub fn server(
+    port: u16,
+) -> std::io::Result<(
+    Arc<AtomicBool>,
+    impl FnOnce() -> std::io::Result<TcpServerReport>,
+)> {
     let l = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
     l.set_nonblocking(true)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -115,7 +130,12 @@ pub fn server(port: u16) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() -> s
                     }
                     r.received += n as u64;
                 }
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
                     if flag.load(Ordering::SeqCst) {
                         break;
                     }

@@ -77,7 +77,9 @@ pub type Received = Vec<Vec<u8>>;
 
 /// A bound receiver: the stop flag and the receive loop (run it on the
 /// thread that opened it, inside the namespace).
-pub fn receiver(port: u16) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() -> std::io::Result<Received>)> {
+pub fn receiver(
+    port: u16,
+) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() -> std::io::Result<Received>)> {
     let sock = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
     sock.set_read_timeout(Some(Duration::from_millis(20)))?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -88,7 +90,12 @@ pub fn receiver(port: u16) -> std::io::Result<(Arc<AtomicBool>, impl FnOnce() ->
         loop {
             match sock.recv(&mut buf) {
                 Ok(n) => got.push(buf[..n].to_vec()),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
                     if flag.load(Ordering::SeqCst) {
                         break;
                     }

@@ -42,17 +42,36 @@ pub fn qemu_version() -> String {
 /// Picks the accelerator for `kernel`, probing KVM once per QEMU/kernel pair.
 pub fn choose(cache_dir: &Path, kernel: &FetchedKernel) -> Choice {
     match std::env::var(ACCEL_ENV).ok().as_deref() {
-        Some("kvm") => return Choice { accel: Accel::Kvm, reason: format!("forced by {ACCEL_ENV}") },
-        Some("tcg") => return Choice { accel: Accel::Tcg, reason: format!("forced by {ACCEL_ENV}") },
+        Some("kvm") => {
+            return Choice {
+                accel: Accel::Kvm,
+                reason: format!("forced by {ACCEL_ENV}"),
+            };
+        }
+        Some("tcg") => {
+            return Choice {
+                accel: Accel::Tcg,
+                reason: format!("forced by {ACCEL_ENV}"),
+            };
+        }
         _ => {}
     }
-    if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
-        return Choice { accel: Accel::Tcg, reason: format!("no usable /dev/kvm ({e})") };
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        return Choice {
+            accel: Accel::Tcg,
+            reason: format!("no usable /dev/kvm ({e})"),
+        };
     }
     let key = format!("{} | {}", qemu_version(), kernel.version);
     let path = cache_dir.join("accel-probe.json");
-    let mut cache: BTreeMap<String, Choice> =
-        std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let mut cache: BTreeMap<String, Choice> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
     if let Some(c) = cache.get(&key) {
         return c.clone();
     }
@@ -66,8 +85,18 @@ pub fn choose(cache_dir: &Path, kernel: &FetchedKernel) -> Choice {
 
 fn probe_kvm(kernel: &FetchedKernel) -> Choice {
     let mut child = match Command::new(qemu_binary())
-        .args(["-accel", "kvm", "-cpu", "max", "-machine", "q35", "-m", "256M", "-smp", "1"])
-        .args(["-nodefaults", "-no-user-config", "-display", "none", "-nic", "none", "-no-reboot"])
+        .args([
+            "-accel", "kvm", "-cpu", "max", "-machine", "q35", "-m", "256M", "-smp", "1",
+        ])
+        .args([
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-nic",
+            "none",
+            "-no-reboot",
+        ])
         .args(["-serial", "stdio", "-kernel"])
         .arg(&kernel.kernel_image)
         .args(["-append", "console=ttyS0 panic=-1 loglevel=1"])
@@ -77,7 +106,12 @@ fn probe_kvm(kernel: &FetchedKernel) -> Choice {
         .spawn()
     {
         Ok(c) => c,
-        Err(e) => return Choice { accel: Accel::Tcg, reason: format!("cannot start QEMU for the KVM probe: {e}") },
+        Err(e) => {
+            return Choice {
+                accel: Accel::Tcg,
+                reason: format!("cannot start QEMU for the KVM probe: {e}"),
+            };
+        }
     };
     let t0 = Instant::now();
     let status = loop {
@@ -93,14 +127,31 @@ fn probe_kvm(kernel: &FetchedKernel) -> Choice {
         }
     };
     let out = child.wait_with_output().ok();
-    let console = out.as_ref().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-    let stderr = out.as_ref().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_default();
+    let console = out
+        .as_ref()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let stderr = out
+        .as_ref()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .unwrap_or_default();
     if console.contains("Kernel panic") {
-        return Choice { accel: Accel::Kvm, reason: "KVM probe boot reached the kernel".into() };
+        return Choice {
+            accel: Accel::Kvm,
+            reason: "KVM probe boot reached the kernel".into(),
+        };
     }
     let why = match status {
         None => "the KVM probe boot hung".to_string(),
-        Some(_) => stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("QEMU exited early").trim().to_string(),
+        Some(_) => stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("QEMU exited early")
+            .trim()
+            .to_string(),
     };
-    Choice { accel: Accel::Tcg, reason: format!("KVM does not work here ({why})") }
+    Choice {
+        accel: Accel::Tcg,
+        reason: format!("KVM does not work here ({why})"),
+    }
 }

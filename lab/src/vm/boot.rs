@@ -25,7 +25,10 @@ pub struct VmOptions {
 
 impl Default for VmOptions {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(300), memory_mb: 512 }
+        Self {
+            timeout: Duration::from_secs(300),
+            memory_mb: 512,
+        }
     }
 }
 
@@ -53,9 +56,15 @@ pub fn boot(
     let init = init_binary::prepare(cache_dir)?;
     let img = image::build(kernel, job, &init)?;
     if !img.missing.is_empty() {
-        progress(&format!("modules not in this kernel (skipped): {}", img.missing.join(", ")));
+        progress(&format!(
+            "modules not in this kernel (skipped): {}",
+            img.missing.join(", ")
+        ));
     }
-    let work = tempfile::Builder::new().prefix("lab-vm-").tempdir_in(std::env::temp_dir()).context("creating a VM work dir")?;
+    let work = tempfile::Builder::new()
+        .prefix("lab-vm-")
+        .tempdir_in(std::env::temp_dir())
+        .context("creating a VM work dir")?;
     let initrd = work.path().join("initramfs.cpio");
     std::fs::write(&initrd, &img.bytes).context("writing the initramfs")?;
     let results_file = work.path().join("result.tar");
@@ -102,5 +111,10 @@ pub fn boot(
         )),
         (VmEnd::Exited(_), Ok(_)) => None,
     };
-    Ok(Booted { accel: choice, vm, result: result.ok(), failure })
+    Ok(Booted {
+        accel: choice,
+        vm,
+        result: result.ok(),
+        failure,
+    })
 }

@@ -51,19 +51,30 @@ pub fn build(kernel: &FetchedKernel, job: &GuestJob, init: &Path) -> Result<Imag
     }
     let res = modules::resolve(&kernel.modules_dir, &wanted)
         .with_context(|| format!("resolving modules in {}", kernel.modules_dir.display()))?;
-    res.require(REQUIRED_MODULES).with_context(|| format!("kernel {}", kernel.name))?;
+    res.require(REQUIRED_MODULES)
+        .with_context(|| format!("kernel {}", kernel.name))?;
 
     let mut b = Builder::new();
     for d in ["/dev", "/proc", "/sys", "/tmp", "/lab", MODULES_DIR] {
         b.add_dir(d, 0o755)?;
     }
     b.add_console()?;
-    b.add_file_from("/init", init, 0o755).with_context(|| format!("adding {}", init.display()))?;
+    b.add_file_from("/init", init, 0o755)
+        .with_context(|| format!("adding {}", init.display()))?;
     b.add_file(JOB_PATH, serde_json::to_vec(job)?, 0o644)?;
     let mut names = Vec::new();
     for (i, m) in res.modules.iter().enumerate() {
-        b.add_file(&format!("{MODULES_DIR}/{i:02}-{}.ko", m.name), m.bytes.clone(), 0o644)?;
+        b.add_file(
+            &format!("{MODULES_DIR}/{i:02}-{}.ko", m.name),
+            m.bytes.clone(),
+            0o644,
+        )?;
         names.push(m.name.clone());
     }
-    Ok(Image { bytes: b.to_bytes(), modules: names, builtin: res.builtin.clone(), missing: res.not_found.clone() })
+    Ok(Image {
+        bytes: b.to_bytes(),
+        modules: names,
+        builtin: res.builtin.clone(),
+        missing: res.not_found.clone(),
+    })
 }

@@ -38,7 +38,11 @@ pub fn prepare(cache_dir: &Path) -> Result<PathBuf> {
         None => bail!("{} is not an x86-64 ELF executable", exe.display()),
     }
     let meta = std::fs::metadata(&exe)?;
-    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .unwrap_or_default();
     let dir = cache_dir.join("guest");
     std::fs::create_dir_all(&dir)?;
     let out = dir.join(format!("lab-init-{}-{}", meta.len(), mtime.as_nanos()));

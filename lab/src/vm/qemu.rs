@@ -131,12 +131,19 @@ pub fn classify(line: &str) -> ConsoleEvent {
     }
     if line.contains("Kernel panic - not syncing") {
         ConsoleEvent::Panic
-    } else if line.contains("soft lockup") || line.contains("hard LOCKUP") || line.contains("rcu_preempt detected stall")
-        || line.contains("self-detected stall") || line.contains("rcu_sched detected stall")
+    } else if line.contains("soft lockup")
+        || line.contains("hard LOCKUP")
+        || line.contains("rcu_preempt detected stall")
+        || line.contains("self-detected stall")
+        || line.contains("rcu_sched detected stall")
     {
         ConsoleEvent::Lockup
-    } else if line.contains("Oops:") || line.contains("BUG:") || line.contains("WARNING:")
-        || line.contains("general protection fault") || line.contains("UBSAN:") || line.contains("KASAN:")
+    } else if line.contains("Oops:")
+        || line.contains("BUG:")
+        || line.contains("WARNING:")
+        || line.contains("general protection fault")
+        || line.contains("UBSAN:")
+        || line.contains("KASAN:")
     {
         ConsoleEvent::Warning
     } else {
@@ -147,25 +154,45 @@ pub fn classify(line: &str) -> ConsoleEvent {
 /// Boots the VM and waits for it to end.
 pub fn run(cfg: &VmConfig, progress: &dyn Fn(&str)) -> Result<VmRun> {
     let mut cmd = Command::new(qemu_binary());
-    cmd.args(["-accel", cfg.accel.as_str(), "-cpu", "max", "-machine", "q35"])
-        .args(["-m", &format!("{}M", cfg.memory_mb), "-smp", "1"])
-        .args(["-nodefaults", "-no-user-config", "-display", "none", "-nic", "none", "-no-reboot"])
-        .args(["-serial", "stdio"])
-        .arg("-kernel")
-        .arg(&cfg.kernel_image)
-        .arg("-initrd")
-        .arg(&cfg.initrd)
-        .arg("-append")
-        .arg(cmdline())
-        .args(["-device", "virtio-serial-pci"])
-        .arg("-chardev")
-        .arg(format!("file,id=res,path={}", cfg.results_file.display()))
-        .args(["-device", &format!("virtserialport,chardev=res,name={RESULTS_PORT}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "-accel",
+        cfg.accel.as_str(),
+        "-cpu",
+        "max",
+        "-machine",
+        "q35",
+    ])
+    .args(["-m", &format!("{}M", cfg.memory_mb), "-smp", "1"])
+    .args([
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-nic",
+        "none",
+        "-no-reboot",
+    ])
+    .args(["-serial", "stdio"])
+    .arg("-kernel")
+    .arg(&cfg.kernel_image)
+    .arg("-initrd")
+    .arg(&cfg.initrd)
+    .arg("-append")
+    .arg(cmdline())
+    .args(["-device", "virtio-serial-pci"])
+    .arg("-chardev")
+    .arg(format!("file,id=res,path={}", cfg.results_file.display()))
+    .args([
+        "-device",
+        &format!("virtserialport,chardev=res,name={RESULTS_PORT}"),
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let t0 = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("starting {} (is qemu-system-x86 installed?)", qemu_binary()))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {} (is qemu-system-x86 installed?)", qemu_binary()))?;
 
     let stdout = child.stdout.take().unwrap();
     let mut log = std::fs::File::create(&cfg.console_log)
@@ -195,8 +222,12 @@ pub fn run(cfg: &VmConfig, progress: &dyn Fn(&str)) -> Result<VmRun> {
         while let Ok((ev, line)) = rx.try_recv() {
             match ev {
                 ConsoleEvent::Progress(m) => progress(&m),
-                ConsoleEvent::Panic if fatal.is_none() => fatal = Some((VmEnd::Panic(line), Instant::now())),
-                ConsoleEvent::Lockup if fatal.is_none() => fatal = Some((VmEnd::Lockup(line), Instant::now())),
+                ConsoleEvent::Panic if fatal.is_none() => {
+                    fatal = Some((VmEnd::Panic(line), Instant::now()))
+                }
+                ConsoleEvent::Lockup if fatal.is_none() => {
+                    fatal = Some((VmEnd::Lockup(line), Instant::now()))
+                }
                 ConsoleEvent::Warning => kernel_events.push(line),
                 _ => {}
             }
@@ -236,7 +267,12 @@ pub fn run(cfg: &VmConfig, progress: &dyn Fn(&str)) -> Result<VmRun> {
         }
     }
     let stderr = err_reader.join().unwrap_or_default();
-    Ok(VmRun { end, kernel_events, stderr, elapsed: t0.elapsed() })
+    Ok(VmRun {
+        end,
+        kernel_events,
+        stderr,
+        elapsed: t0.elapsed(),
+    })
 }
 
 /// The last `n` lines of a log file, for error messages.
@@ -252,12 +288,33 @@ mod tests {
 
     #[test]
     fn console_lines_are_classified() {
-        assert_eq!(classify("lab-guest: step 1"), ConsoleEvent::Progress("step 1".into()));
-        assert_eq!(classify("[    1.2] Kernel panic - not syncing: Attempted to kill init!"), ConsoleEvent::Panic);
-        assert_eq!(classify("watchdog: BUG: soft lockup - CPU#0 stuck for 22s!"), ConsoleEvent::Lockup);
-        assert_eq!(classify("rcu: INFO: rcu_preempt self-detected stall on CPU"), ConsoleEvent::Lockup);
-        assert_eq!(classify("WARNING: CPU: 0 PID: 1 at net/core/dev.c:1 foo"), ConsoleEvent::Warning);
-        assert_eq!(classify("BUG: unable to handle page fault"), ConsoleEvent::Warning);
-        assert_eq!(classify("[    0.0] Linux version 6.12"), ConsoleEvent::Other);
+        assert_eq!(
+            classify("lab-guest: step 1"),
+            ConsoleEvent::Progress("step 1".into())
+        );
+        assert_eq!(
+            classify("[    1.2] Kernel panic - not syncing: Attempted to kill init!"),
+            ConsoleEvent::Panic
+        );
+        assert_eq!(
+            classify("watchdog: BUG: soft lockup - CPU#0 stuck for 22s!"),
+            ConsoleEvent::Lockup
+        );
+        assert_eq!(
+            classify("rcu: INFO: rcu_preempt self-detected stall on CPU"),
+            ConsoleEvent::Lockup
+        );
+        assert_eq!(
+            classify("WARNING: CPU: 0 PID: 1 at net/core/dev.c:1 foo"),
+            ConsoleEvent::Warning
+        );
+        assert_eq!(
+            classify("BUG: unable to handle page fault"),
+            ConsoleEvent::Warning
+        );
+        assert_eq!(
+            classify("[    0.0] Linux version 6.12"),
+            ConsoleEvent::Other
+        );
     }
 }
