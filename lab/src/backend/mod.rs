@@ -49,3 +49,35 @@ pub trait Backend {
     /// Runs `plan`, writing artifacts (pcaps, logs) into `out_dir`.
     fn execute(&self, plan: &Plan, out_dir: &Path, progress: &dyn Fn(&str)) -> Result<Execution>;
 }
+
+/// Turns a VM guest's result, or the boot's failure, into an [`Execution`]
+/// (shared by the VM backends).
+pub fn vm_execution(
+    kernel: &crate::kernels::FetchedKernel,
+    accelerator: crate::vm::qemu::Accel,
+    kernel_events: Vec<String>,
+    failure: Option<String>,
+    result: Option<crate::guest::protocol::GuestResult>,
+) -> Execution {
+    use crate::guest::protocol::GuestOutcome;
+    let release = result
+        .as_ref()
+        .map(|r| r.kernel.clone())
+        .unwrap_or_else(|| kernel.version.clone());
+    let probe = result.as_ref().and_then(|r| r.probe.clone());
+    let outcome = match (failure, result.and_then(|r| r.outcome)) {
+        (Some(why), _) => Outcome::Failed(why),
+        (None, Some(GuestOutcome::Completed(r))) => Outcome::Completed(r),
+        (None, Some(GuestOutcome::Unsupported(why))) => Outcome::Unsupported(why),
+        (None, Some(GuestOutcome::Failed(why))) => Outcome::Failed(why),
+        (None, None) => Outcome::Failed("the guest returned no scenario outcome".into()),
+    };
+    Execution {
+        kernel: release,
+        kernel_name: Some(kernel.name.clone()),
+        accelerator: Some(accelerator.as_str().to_string()),
+        kernel_events,
+        probe,
+        outcome,
+    }
+}

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::{Backend, Execution, Outcome};
-use crate::guest::protocol::{GuestJob, GuestOutcome};
+use super::{Backend, Execution};
+use crate::guest::protocol::GuestJob;
 use crate::kernels::FetchedKernel;
 use crate::plan::Plan;
 use crate::vm::boot::{self, VmOptions};
@@ -41,26 +41,12 @@ impl Backend for Qemu {
             self.options,
             progress,
         )?;
-        let kernel = b
-            .result
-            .as_ref()
-            .map(|r| r.kernel.clone())
-            .unwrap_or_else(|| self.kernel.version.clone());
-        let probe = b.result.as_ref().and_then(|r| r.probe.clone());
-        let outcome = match (b.failure, b.result.and_then(|r| r.outcome)) {
-            (Some(why), _) => Outcome::Failed(why),
-            (None, Some(GuestOutcome::Completed(r))) => Outcome::Completed(r),
-            (None, Some(GuestOutcome::Unsupported(why))) => Outcome::Unsupported(why),
-            (None, Some(GuestOutcome::Failed(why))) => Outcome::Failed(why),
-            (None, None) => Outcome::Failed("the guest returned no scenario outcome".into()),
-        };
-        Ok(Execution {
-            kernel,
-            kernel_name: Some(self.kernel.name.clone()),
-            accelerator: Some(b.accel.accel.as_str().to_string()),
-            kernel_events: b.vm.kernel_events,
-            probe,
-            outcome,
-        })
+        Ok(super::vm_execution(
+            &self.kernel,
+            b.accel.accel,
+            b.vm.kernel_events,
+            b.failure,
+            b.result,
+        ))
     }
 }

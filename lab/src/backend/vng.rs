@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Backend, Execution, Outcome};
-use crate::guest::protocol::{self, GuestJob, GuestOutcome};
+use super::{Backend, Execution};
+use crate::guest::protocol::{self, GuestJob};
 use crate::guest::run_as_process::{JOB_FILE, MODULES_SUBDIR, OUT_SUBDIR, RESULT_FILE};
 use crate::kernels::{FetchedKernel, modules};
 use crate::plan::Plan;
@@ -520,27 +520,13 @@ impl Backend for Vng {
             )),
             (End::Exited(_), Ok(_)) => None,
         };
-        let result = result.ok();
-        let kernel = result
-            .as_ref()
-            .map(|r| r.kernel.clone())
-            .unwrap_or_else(|| self.kernel.version.clone());
-        let probe = result.as_ref().and_then(|r| r.probe.clone());
-        let outcome = match (failure, result.and_then(|r| r.outcome)) {
-            (Some(why), _) => Outcome::Failed(why),
-            (None, Some(GuestOutcome::Completed(r))) => Outcome::Completed(r),
-            (None, Some(GuestOutcome::Unsupported(why))) => Outcome::Unsupported(why),
-            (None, Some(GuestOutcome::Failed(why))) => Outcome::Failed(why),
-            (None, None) => Outcome::Failed("the guest returned no scenario outcome".into()),
-        };
-        Ok(Execution {
-            kernel,
-            kernel_name: Some(self.kernel.name.clone()),
-            accelerator: Some(choice.accel.as_str().to_string()),
+        Ok(super::vm_execution(
+            &self.kernel,
+            choice.accel,
             kernel_events,
-            probe,
-            outcome,
-        })
+            failure,
+            result.ok(),
+        ))
     }
 }
 

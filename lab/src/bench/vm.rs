@@ -9,12 +9,12 @@ use anyhow::{Context, Result};
 
 use super::BenchJob;
 use super::model::TargetResult;
-use crate::guest::protocol::{self, BENCH_JOB_PATH, GuestJob};
+use crate::guest::protocol::{BENCH_JOB_PATH, GuestJob};
 use crate::initramfs::Builder;
 use crate::kernels::FetchedKernel;
 use crate::vm::accel;
-use crate::vm::boot::{CONSOLE_LOG, VmOptions};
-use crate::vm::qemu::{self, VmConfig, VmEnd};
+use crate::vm::boot::{self, CONSOLE_LOG, VmOptions};
+use crate::vm::qemu::{self, VmConfig};
 use crate::vm::{image, init_binary};
 
 /// What a bench boot produced.
@@ -77,27 +77,7 @@ pub fn run(
         cfg.timeout.as_secs()
     ));
     let vm = qemu::run(&cfg, progress)?;
-    let archive = std::fs::read(&results_file).unwrap_or_default();
-    let result = if archive.is_empty() {
-        Err(anyhow::anyhow!("the guest sent no result"))
-    } else {
-        protocol::read_archive(archive.as_slice(), out_dir)
-    };
-    let last = || qemu::tail(&cfg.console_log, 8);
-    let mut failure = match (&vm.end, &result) {
-        (VmEnd::Panic(line), _) => Some(format!("kernel panic: {line}")),
-        (VmEnd::Lockup(line), _) => Some(format!("kernel lockup: {line}")),
-        (VmEnd::Timeout(t), _) => Some(format!(
-            "guest timed out after {} s; QEMU killed (console.log kept). Last console lines:\n{}",
-            t.as_secs(),
-            last()
-        )),
-        (VmEnd::Exited(code), Err(e)) => Some(format!(
-            "QEMU exited (status {code:?}) without a usable result: {e:#}\nLast console lines:\n{}",
-            last()
-        )),
-        (VmEnd::Exited(_), Ok(_)) => None,
-    };
+    let (result, mut failure) = boot::collect(&vm, &results_file, &cfg.console_log, out_dir);
     let bench = result.ok().and_then(|r| r.bench);
     let result = match bench {
         Some(Ok(t)) => Some(t),

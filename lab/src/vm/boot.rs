@@ -44,6 +44,40 @@ pub struct Booted {
     pub failure: Option<String>,
 }
 
+/// Reads the guest's result archive (unpacking its files into `out_dir`)
+/// and names the failure class, if the boot failed: panic, lockup,
+/// timeout, or an exit without a usable result.
+pub fn collect(
+    vm: &VmRun,
+    results_file: &Path,
+    console_log: &Path,
+    out_dir: &Path,
+) -> (Result<GuestResult>, Option<String>) {
+    let archive = std::fs::read(results_file).unwrap_or_default();
+    let result = if archive.is_empty() {
+        Err(anyhow::anyhow!("the guest sent no result"))
+    } else {
+        protocol::read_archive(archive.as_slice(), out_dir)
+    };
+    let last = || qemu::tail(console_log, 8);
+    let failure = match (&vm.end, &result) {
+        (VmEnd::Panic(line), _) => Some(format!("kernel panic: {line}")),
+        (VmEnd::Lockup(line), _) => Some(format!("kernel lockup: {line}")),
+        (VmEnd::Timeout(t), _) => Some(format!(
+            "guest timed out after {} s; QEMU killed (console.log kept). Last console lines:\n{}",
+            t.as_secs(),
+            last()
+        )),
+        (VmEnd::Exited(code), Err(e)) => Some(format!(
+            "QEMU exited (status {code:?}) without a usable result: {e:#}\nQEMU stderr: {}\nLast console lines:\n{}",
+            vm.stderr.trim(),
+            last()
+        )),
+        (VmEnd::Exited(_), Ok(_)) => None,
+    };
+    (result, failure)
+}
+
 /// Boots `kernel` with `job`; artifacts and `console.log` land in `out_dir`.
 pub fn boot(
     kernel: &FetchedKernel,
@@ -89,28 +123,7 @@ pub fn boot(
         console_log: out_dir.join(CONSOLE_LOG),
     };
     let vm = qemu::run(&cfg, progress)?;
-    let archive = std::fs::read(&results_file).unwrap_or_default();
-    let result = if archive.is_empty() {
-        Err(anyhow::anyhow!("the guest sent no result"))
-    } else {
-        protocol::read_archive(archive.as_slice(), out_dir)
-    };
-    let last = || qemu::tail(&cfg.console_log, 8);
-    let failure = match (&vm.end, &result) {
-        (VmEnd::Panic(line), _) => Some(format!("kernel panic: {line}")),
-        (VmEnd::Lockup(line), _) => Some(format!("kernel lockup: {line}")),
-        (VmEnd::Timeout(t), _) => Some(format!(
-            "guest timed out after {} s; QEMU killed (console.log kept). Last console lines:\n{}",
-            t.as_secs(),
-            last()
-        )),
-        (VmEnd::Exited(code), Err(e)) => Some(format!(
-            "QEMU exited (status {code:?}) without a usable result: {e:#}\nQEMU stderr: {}\nLast console lines:\n{}",
-            vm.stderr.trim(),
-            last()
-        )),
-        (VmEnd::Exited(_), Ok(_)) => None,
-    };
+    let (result, failure) = collect(&vm, &results_file, &cfg.console_log, out_dir);
     Ok(Booted {
         accel: choice,
         vm,
