@@ -351,21 +351,10 @@ fn interrupted_bench_leaves_nothing_behind() {
     }
     let _lock = BpfLock::acquire();
     let results = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["bench", QUICK])
-        .current_dir(repo())
-        .env("LAB_RESULTS_DIR", results.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let started = std::time::Instant::now();
+    let out = interrupt_lab(&["bench", QUICK], results.path(), || {
+        started.elapsed() >= std::time::Duration::from_millis(2500)
+    });
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert_eq!(
         std::fs::read_dir(results.path()).unwrap().count(),
@@ -383,16 +372,7 @@ fn quick_bench_in_the_debian_6_12_vm() {
     if vm_skip("quick_bench_in_the_debian_6_12_vm") {
         return;
     }
-    let fetch = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["kernels", "fetch", VM_KERNEL])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(
-        fetch.status.success(),
-        "fetching {VM_KERNEL}: {}",
-        text(&fetch)
-    );
+    ensure_kernel(VM_KERNEL);
     // Benches serialise, so that they do not disturb each other's numbers.
     let _lock = BpfLock::acquire();
     let results = tempfile::tempdir().unwrap();

@@ -8,10 +8,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn summary(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn ping_scenario_passes_and_wire_is_encrypted() {
     if skip_without_host("ping_scenario_passes_and_wire_is_encrypted") {
@@ -135,27 +131,18 @@ fn ctrl_c_cleans_up() {
     }
     let _lock = BpfLock::acquire();
     let results = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["run", "lab/tests/fixtures/ping-long.yaml"])
-        .current_dir(repo())
-        .env("LAB_RESULTS_DIR", results.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the data plane is attached and traffic flows.
-    let t0 = std::time::Instant::now();
-    while !dataplane_loaded() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "data plane never loaded"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
+    // Interrupt once the data plane is attached and traffic flows.
+    let out = interrupt_lab(
+        &["run", "lab/tests/fixtures/ping-long.yaml"],
+        results.path(),
+        || {
+            let loaded = dataplane_loaded();
+            if loaded {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            loaded
+        },
+    );
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert!(
         run_dirs(results.path()).is_empty(),

@@ -139,12 +139,7 @@ fn every_scenario_on(kernel: &str) {
         eprintln!("SKIPPED scenarios on {kernel}: qemu-system-x86_64 is not installed");
         return;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["kernels", "fetch", kernel])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "fetching {kernel}: {}", text(&out));
+    ensure_kernel(kernel);
     for f in scenario_files() {
         let results = tempfile::tempdir().unwrap();
         let rel = f

@@ -33,20 +33,6 @@ fn skip(test: &str) -> bool {
     }
 }
 
-/// Fetches a catalog kernel into the cache (a no-op when cached).
-fn ensure_kernel(name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["kernels", "fetch", name])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "fetching {name}: {}", text(&out));
-}
-
-fn summary(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn ping_passes_on_pinned_kernel() {
     if skip("ping_passes_on_pinned_kernel") {

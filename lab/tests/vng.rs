@@ -95,20 +95,6 @@ impl VmLock {
     }
 }
 
-/// Fetches a catalog kernel into the cache (a no-op when cached).
-fn ensure_kernel(name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["kernels", "fetch", name])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "fetching {name}: {}", text(&out));
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
-}
-
 /// Processes still running from a vng work directory (vng, QEMU, virtiofsd).
 fn vng_processes() -> Vec<String> {
     let mut found = Vec::new();

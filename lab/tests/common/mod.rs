@@ -118,3 +118,42 @@ pub fn dataplane_loaded() -> bool {
         .iter()
         .any(|n| n == "encrypt_egress" || n == "decrypt_ingress" || n == "provision")
 }
+
+/// Fetches a catalog kernel into the cache (a no-op when cached).
+pub fn ensure_kernel(name: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["kernels", "fetch", name])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "fetching {name}: {}", text(&out));
+}
+
+/// A run folder's `summary.json`.
+pub fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Starts `lab` with arguments (results under `results`), waits until
+/// `ready()` says it is mid-way, sends SIGINT and returns its output.
+pub fn interrupt_lab(args: &[&str], results: &Path, ready: impl Fn() -> bool) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "lab {args:?} never got ready to interrupt"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait_with_output().unwrap()
+}
