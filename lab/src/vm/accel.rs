@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::qemu::{Accel, qemu_binary};
+use super::qemu::{self, Accel, qemu_binary};
 use crate::kernels::FetchedKernel;
 
 /// Environment variable forcing the accelerator.
@@ -84,21 +84,7 @@ pub fn choose(cache_dir: &Path, kernel: &FetchedKernel) -> Choice {
 }
 
 fn probe_kvm(kernel: &FetchedKernel) -> Choice {
-    let mut child = match Command::new(qemu_binary())
-        .args([
-            "-accel", "kvm", "-cpu", "max", "-machine", "q35", "-m", "256M", "-smp", "1",
-        ])
-        .args([
-            "-nodefaults",
-            "-no-user-config",
-            "-display",
-            "none",
-            "-nic",
-            "none",
-            "-no-reboot",
-        ])
-        .args(["-serial", "stdio", "-kernel"])
-        .arg(&kernel.kernel_image)
+    let mut child = match qemu::machine(Accel::Kvm, 256, &kernel.kernel_image)
         .args(["-append", "console=ttyS0 panic=-1 loglevel=1"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

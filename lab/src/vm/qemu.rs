@@ -151,44 +151,43 @@ pub fn classify(line: &str) -> ConsoleEvent {
     }
 }
 
+/// The lab's QEMU machine (q35, one vCPU, no default devices, serial
+/// console on stdio, no reboot) booting `kernel`; the caller adds the rest.
+pub fn machine(accel: Accel, memory_mb: u32, kernel: &Path) -> Command {
+    let mut cmd = Command::new(qemu_binary());
+    cmd.args(["-accel", accel.as_str(), "-cpu", "max", "-machine", "q35"])
+        .args(["-m", &format!("{memory_mb}M"), "-smp", "1"])
+        .args([
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-nic",
+            "none",
+            "-no-reboot",
+        ])
+        .args(["-serial", "stdio", "-kernel"])
+        .arg(kernel);
+    cmd
+}
+
 /// Boots the VM and waits for it to end.
 pub fn run(cfg: &VmConfig, progress: &dyn Fn(&str)) -> Result<VmRun> {
-    let mut cmd = Command::new(qemu_binary());
-    cmd.args([
-        "-accel",
-        cfg.accel.as_str(),
-        "-cpu",
-        "max",
-        "-machine",
-        "q35",
-    ])
-    .args(["-m", &format!("{}M", cfg.memory_mb), "-smp", "1"])
-    .args([
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-nic",
-        "none",
-        "-no-reboot",
-    ])
-    .args(["-serial", "stdio"])
-    .arg("-kernel")
-    .arg(&cfg.kernel_image)
-    .arg("-initrd")
-    .arg(&cfg.initrd)
-    .arg("-append")
-    .arg(cmdline())
-    .args(["-device", "virtio-serial-pci"])
-    .arg("-chardev")
-    .arg(format!("file,id=res,path={}", cfg.results_file.display()))
-    .args([
-        "-device",
-        &format!("virtserialport,chardev=res,name={RESULTS_PORT}"),
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    let mut cmd = machine(cfg.accel, cfg.memory_mb, &cfg.kernel_image);
+    cmd.arg("-initrd")
+        .arg(&cfg.initrd)
+        .arg("-append")
+        .arg(cmdline())
+        .args(["-device", "virtio-serial-pci"])
+        .arg("-chardev")
+        .arg(format!("file,id=res,path={}", cfg.results_file.display()))
+        .args([
+            "-device",
+            &format!("virtserialport,chardev=res,name={RESULTS_PORT}"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let t0 = Instant::now();
     let mut child = cmd
         .spawn()
