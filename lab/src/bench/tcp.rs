@@ -169,12 +169,7 @@ pub fn round(bed: &Bed, dst: SocketAddrV4, duration: Duration) -> Result<Round> 
                             let i = (t_acc.elapsed().as_secs_f64() / slot) as u32;
                             active |= 1 << i.min(INTERVALS - 1);
                         }
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                            ) =>
-                        {
+                        Err(e) if crate::traffic::is_receive_timeout(&e) => {
                             if stop_rx.load(Ordering::SeqCst) {
                                 break;
                             }
@@ -206,11 +201,7 @@ pub fn round(bed: &Bed, dst: SocketAddrV4, duration: Duration) -> Result<Round> 
                 let at = (sent % 256) as usize;
                 match s.write(&data[at..at + (1 << 16)]) {
                     Ok(n) => sent += n as u64,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) => {}
+                    Err(e) if crate::traffic::is_receive_timeout(&e) => {}
                     Err(_) => break,
                 }
             }

@@ -90,12 +90,7 @@ pub fn round(
                     match sock.recv(&mut buf) {
                         Ok(n) if n == payload_len && check_payload(&buf[..n]).is_some() => ok += 1,
                         Ok(_) => bad += 1,
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                            ) =>
-                        {
+                        Err(e) if crate::traffic::is_receive_timeout(&e) => {
                             if stop_rx.load(Ordering::SeqCst) {
                                 break;
                             }

@@ -130,12 +130,7 @@ pub fn server(
                     }
                     r.received += n as u64;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if crate::traffic::is_receive_timeout(&e) => {
                     if flag.load(Ordering::SeqCst) {
                         break;
                     }

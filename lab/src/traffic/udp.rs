@@ -90,12 +90,7 @@ pub fn receiver(
         loop {
             match sock.recv(&mut buf) {
                 Ok(n) => got.push(buf[..n].to_vec()),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if crate::traffic::is_receive_timeout(&e) => {
                     if flag.load(Ordering::SeqCst) {
                         break;
                     }
