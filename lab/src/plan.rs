@@ -79,7 +79,29 @@ pub struct IfAddr {
 }
 
 impl IfAddr {
-    fn network(self) -> u32 {
+    /// Parses `198.18.0.1/24`: an IPv4 unicast address with a prefix length
+    /// of 1..=30. The error says what is wrong, for the caller to locate.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (a, p) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}` needs a prefix length, e.g. 198.18.0.1/24"))?;
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| format!("`{a}` is not an IPv4 address"))?;
+        let prefix: u8 = p
+            .parse()
+            .ok()
+            .filter(|p| (1..=30).contains(p))
+            .ok_or_else(|| format!("prefix length `{p}` must be 1..=30"))?;
+        if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback()
+        {
+            return Err(format!("{addr} cannot be an interface address"));
+        }
+        Ok(IfAddr { addr, prefix })
+    }
+
+    /// The network number (address under the prefix mask).
+    pub fn network(self) -> u32 {
         let mask = if self.prefix == 0 {
             0
         } else {
@@ -959,25 +981,7 @@ fn packet_matches(
 }
 
 fn parse_ifaddr(path: &Path, v: &Spanned<String>, field: &str) -> Result<IfAddr, ScenarioError> {
-    let bad = |msg: String| ScenarioError::at(path, v.referenced, field, msg);
-    let (a, p) = v.value.split_once('/').ok_or_else(|| {
-        bad(format!(
-            "`{}` needs a prefix length, e.g. 198.18.0.1/24",
-            v.value
-        ))
-    })?;
-    let addr: Ipv4Addr = a
-        .parse()
-        .map_err(|_| bad(format!("`{a}` is not an IPv4 address")))?;
-    let prefix: u8 = p
-        .parse()
-        .ok()
-        .filter(|p| (1..=30).contains(p))
-        .ok_or_else(|| bad(format!("prefix length `{p}` must be 1..=30")))?;
-    if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback() {
-        return Err(bad(format!("{addr} cannot be an interface address")));
-    }
-    Ok(IfAddr { addr, prefix })
+    IfAddr::parse(&v.value).map_err(|msg| ScenarioError::at(path, v.referenced, field, msg))
 }
 
 fn parse_cipher(path: &Path, c: &scenario::Cipher) -> Result<CipherSpec, ScenarioError> {

@@ -374,30 +374,8 @@ impl V<'_> {
             Some(s) => (s.value.as_str(), s.referenced),
             None => (default, Location::UNKNOWN),
         };
-        let bad = |m: String| self.err(at, field, m);
-        let (a, p) = text.split_once('/').ok_or_else(|| {
-            bad(format!(
-                "`{text}` needs a prefix length, e.g. 198.18.0.1/24"
-            ))
-        })?;
-        let addr: std::net::Ipv4Addr = a
-            .parse()
-            .map_err(|_| bad(format!("`{a}` is not an IPv4 address")))?;
-        let prefix: u8 = p
-            .parse()
-            .ok()
-            .filter(|p| (1..=30).contains(p))
-            .ok_or_else(|| bad(format!("prefix length `{p}` must be 1..=30")))?;
-        if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback()
-        {
-            return Err(bad(format!("{addr} cannot be an interface address")));
-        }
-        Ok(IfAddr { addr, prefix })
+        IfAddr::parse(text).map_err(|m| self.err(at, field, m))
     }
-}
-
-fn network(a: IfAddr) -> u32 {
-    u32::from(a.addr) & (u32::MAX << (32 - a.prefix))
 }
 
 /// Validates a parsed bench file.
@@ -443,7 +421,7 @@ pub fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, ScenarioError> {
     let right_at = topo
         .and_then(|t| t.right.as_ref())
         .map_or(Location::UNKNOWN, |s| s.referenced);
-    if left.addr == right.addr || left.prefix != right.prefix || network(left) != network(right) {
+    if left.addr == right.addr || left.prefix != right.prefix || left.network() != right.network() {
         return Err(v.err(
             right_at,
             "topology.right",
