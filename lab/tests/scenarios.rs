@@ -31,6 +31,14 @@ fn scenario_files() -> Vec<PathBuf> {
     v
 }
 
+/// A repository file's path relative to the repository root.
+fn relative(f: &std::path::Path) -> String {
+    f.strip_prefix(repo())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn run(args: &[&str], results: &std::path::Path) -> serde_json::Value {
     let out = lab(args, results);
     let runs = run_dirs(results);
@@ -118,11 +126,7 @@ fn every_scenario_passes_on_the_host() {
     let _lock = BpfLock::acquire();
     for f in scenario_files() {
         let results = tempfile::tempdir().unwrap();
-        let rel = f
-            .strip_prefix(repo())
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let rel = relative(&f);
         let s = run(&["run", "-q", &rel], results.path());
         check_details(s["scenario"]["name"].as_str().unwrap(), &s);
         assert!(results.path().read_dir().unwrap().count() == 1);
@@ -142,11 +146,7 @@ fn every_scenario_on(kernel: &str) {
     ensure_kernel(kernel);
     for f in scenario_files() {
         let results = tempfile::tempdir().unwrap();
-        let rel = f
-            .strip_prefix(repo())
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let rel = relative(&f);
         let s = run(&["run", "-q", "--kernel", kernel, &rel], results.path());
         assert_eq!(s["kernel_name"], kernel);
         check_details(s["scenario"]["name"].as_str().unwrap(), &s);
