@@ -1,32 +1,45 @@
 //! bpfcrypt-lab: test harness and benchmark lab for eBPF packet-encryption
 //! data planes built on the kernel's `bpf_crypto` kfuncs.
 //!
-//! Data flows one way: [`scenario`] → [`plan`] → [`backend`] → [`runner`]
-//! → [`results`] → [`summary_text`].
+//! Data flows one way: a YAML file ([`spec`]) becomes a plan, a [`target`]
+//! (the host, or a catalog kernel in a VM via [`vm`] and [`guest`]) runs it
+//! as a [`job`] on the kernel under test ([`exec`], [`sys`], [`dataplane`]),
+//! and [`output`] turns the result into a results folder, reports and an
+//! exit code. `docs/architecture.md` describes every folder.
 
-pub mod analysis;
-pub mod assertions;
-pub mod backend;
-pub mod bench;
-pub mod capture;
-pub mod dataplane;
-pub mod guest;
-pub mod initramfs;
+mod cli;
+mod dataplane;
+mod domain;
+mod exec;
+mod guest;
+mod job;
 pub mod kernels;
-pub mod kmsg;
-pub mod matrix;
-pub mod netns;
-pub mod offload;
-pub mod plan;
-pub mod probe;
-pub mod report;
-pub mod results;
-pub mod run_report;
-pub mod runner;
-pub mod scenario;
-pub mod session;
-pub mod signals;
-pub mod summary_text;
-pub mod topology;
-pub mod traffic;
-pub mod vm;
+mod output;
+mod spec;
+mod sys;
+mod target;
+mod vm;
+
+pub use guest::{is_init, pid1};
+
+/// Runs the command line and returns the process exit code: harness
+/// problems exit 2, an interrupt 130 (after cleaning up).
+pub fn run() -> i32 {
+    match cli::main() {
+        Ok(code) => code,
+        Err(_) if sys::signals::interrupted() => {
+            eprintln!("lab: interrupted; cleaned up");
+            output::exit::INTERRUPTED
+        }
+        Err(e) => {
+            eprintln!("lab: error: {e:#}");
+            output::exit::USAGE
+        }
+    }
+}
+
+/// Installs the SIGINT and SIGTERM handlers: long work polls a flag and
+/// unwinds through its normal cleanup.
+pub fn install_signal_handlers() {
+    sys::signals::install();
+}

@@ -98,7 +98,7 @@ fn matrix_runs_every_kernel_with_probe() {
     assert_eq!(
         get("ctr(aes)")["ok"],
         false,
-        "DESIGN.md: ctr(aes) is refused"
+        "bpf_crypto refuses ctr(aes)"
     );
     assert!(get("ctr(aes)")["errno"].as_i64().unwrap() > 0);
     assert!(runs[0].join(KERNEL).join("summary.json").is_file());

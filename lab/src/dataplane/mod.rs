@@ -4,18 +4,15 @@
 //! Everything it creates is held by file descriptors (object, programs,
 //! maps, tcx links), so dropping it — or the process dying — removes it.
 
-pub mod abi;
+pub(crate) mod abi;
 mod object;
 mod verifier_log;
 
-use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 
-pub use object::Variant;
-
-use crate::plan::CipherSpec;
+use crate::domain::{Build, CipherSpec, Counters, Direction};
 use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision, STATS_SIZE};
 
 /// Names of the programs in the object.
@@ -26,7 +23,7 @@ const TAMPER_PROG: &str = "tamper_egress";
 
 /// Errors of the data plane.
 #[derive(Debug, thiserror::Error)]
-pub enum DataPlaneError {
+pub(crate) enum DataPlaneError {
     /// libbpf could not open or load the object; `log` is libbpf's and the verifier's output.
     #[error(
         "loading the {variant} data plane failed: {source}: {} (full log in verifier.log)",
@@ -84,7 +81,7 @@ pub enum DataPlaneError {
 
 /// The verifier's reason for a rejection: the last log line before the
 /// statistics (`processed N insns`) or the end marker.
-pub fn verifier_reason(log: &str) -> &str {
+pub(crate) fn verifier_reason(log: &str) -> &str {
     let lines: Vec<&str> = log
         .lines()
         .map(str::trim)
@@ -103,54 +100,44 @@ pub fn verifier_reason(log: &str) -> &str {
 }
 
 /// Names an errno, e.g. `EINVAL (Invalid argument)`.
-pub fn errno_name(errno: i32) -> String {
+pub(crate) fn errno_name(errno: i32) -> String {
     let e = nix::errno::Errno::from_raw(errno);
     format!("{e:?} ({})", e.desc())
 }
 
-/// Counter values summed over CPUs, by name (see [`abi::COUNTER_NAMES`]).
-pub type Counters = BTreeMap<String, u64>;
-
 /// A loaded data plane.
-pub struct DataPlane {
-    variant: Variant,
+pub(crate) struct DataPlane {
     obj: Object,
     links: Vec<OwnedFd>,
 }
 
 /// A tcx attachment request that can be carried into a namespace thread.
 #[derive(Debug, Clone, Copy)]
-pub struct AttachFds {
+pub(crate) struct AttachFds {
     egress: RawFd,
     ingress: RawFd,
 }
 
 impl DataPlane {
-    /// Opens and loads (verifies) a variant of the data plane.
-    pub fn load(variant: Variant) -> Result<Self, DataPlaneError> {
+    /// Opens and loads (verifies) a build of the data plane.
+    pub(crate) fn load(build: Build) -> Result<Self, DataPlaneError> {
         let _capture = verifier_log::Capture::start();
         let load = || -> Result<Object, libbpf_rs::Error> {
             let mut builder = ObjectBuilder::default();
-            builder.name(format!("bpfcrypt_{}", variant.as_str()))?;
-            builder.open_memory(variant.object())?.load()
+            builder.name(format!("bpfcrypt_{}", build.as_str()))?;
+            builder.open_memory(object::bytes(build))?.load()
         };
         match load() {
             Ok(obj) => Ok(Self {
-                variant,
                 obj,
                 links: Vec::new(),
             }),
             Err(source) => Err(DataPlaneError::Load {
-                variant: variant.as_str(),
+                variant: build.as_str(),
                 source,
                 log: verifier_log::take(),
             }),
         }
-    }
-
-    /// The variant that was loaded.
-    pub fn variant(&self) -> Variant {
-        self.variant
     }
 
     fn prog_fd(&self, name: &'static str) -> Result<RawFd, DataPlaneError> {
@@ -163,7 +150,7 @@ impl DataPlane {
 
     /// Program descriptors for [`attach_in_current_netns`], to be used on a
     /// thread that entered the interface's namespace.
-    pub fn attach_fds(&self) -> Result<AttachFds, DataPlaneError> {
+    pub(crate) fn attach_fds(&self) -> Result<AttachFds, DataPlaneError> {
         Ok(AttachFds {
             egress: self.prog_fd(EGRESS_PROG)?,
             ingress: self.prog_fd(INGRESS_PROG)?,
@@ -173,7 +160,7 @@ impl DataPlane {
     /// Descriptor of the tamper test program, after configuring it to XOR
     /// `xor` into the payload byte at `offset`. Attach it with
     /// [`attach_one_in_current_netns`] on egress (it runs after encryption).
-    pub fn tamper_fd(&self, offset: u32, xor: u8) -> Result<RawFd, DataPlaneError> {
+    pub(crate) fn tamper_fd(&self, offset: u32, xor: u8) -> Result<RawFd, DataPlaneError> {
         let map = self
             .obj
             .maps()
@@ -193,12 +180,12 @@ impl DataPlane {
 
     /// Keeps tcx links created by [`attach_in_current_netns`]; they detach
     /// when the data plane is dropped.
-    pub fn hold_links(&mut self, links: Vec<OwnedFd>) {
+    pub(crate) fn hold_links(&mut self, links: Vec<OwnedFd>) {
         self.links.extend(links);
     }
 
     /// Installs (or rotates to) a key. Returns the new key generation.
-    pub fn provision(&self, cipher: &CipherSpec) -> Result<u64, DataPlaneError> {
+    pub(crate) fn provision(&self, cipher: &CipherSpec) -> Result<u64, DataPlaneError> {
         let mut args = Provision {
             op: OP_INSTALL,
             key_len: cipher.key.len() as u32,
@@ -212,7 +199,7 @@ impl DataPlane {
     }
 
     /// Tries to create a context for any algorithm name (capability probe).
-    pub fn provision_raw(
+    pub(crate) fn provision_raw(
         &self,
         algo: &str,
         key: &[u8],
@@ -233,7 +220,7 @@ impl DataPlane {
     }
 
     /// Removes the key: from now on both directions drop IPv4 traffic.
-    pub fn clear_key(&self) -> Result<u64, DataPlaneError> {
+    pub(crate) fn clear_key(&self) -> Result<u64, DataPlaneError> {
         let mut args = Provision {
             op: OP_CLEAR,
             ..Default::default()
@@ -264,7 +251,7 @@ impl DataPlane {
     }
 
     /// Reads the per-CPU counters, summed over CPUs.
-    pub fn counters(&self) -> Result<Counters, DataPlaneError> {
+    pub(crate) fn counters(&self) -> Result<Counters, DataPlaneError> {
         let map = self
             .obj
             .maps()
@@ -282,7 +269,7 @@ impl DataPlane {
 }
 
 /// Sums per-CPU `struct bpfcrypt_stats` values into named counters.
-pub fn sum_counters(per_cpu: &[Vec<u8>]) -> Counters {
+pub(crate) fn sum_counters(per_cpu: &[Vec<u8>]) -> Counters {
     let mut out: Counters = COUNTER_NAMES.iter().map(|n| (n.to_string(), 0)).collect();
     for cpu in per_cpu {
         for (i, name) in COUNTER_NAMES.iter().enumerate() {
@@ -300,7 +287,7 @@ pub fn sum_counters(per_cpu: &[Vec<u8>]) -> Counters {
 /// Attaches the egress and ingress programs to `ifindex` with tcx. Must run
 /// on a thread inside the interface's network namespace: the kernel
 /// resolves the ifindex in the caller's namespace.
-pub fn attach_in_current_netns(
+pub(crate) fn attach_in_current_netns(
     fds: AttachFds,
     ifindex: u32,
 ) -> Result<Vec<OwnedFd>, DataPlaneError> {
@@ -326,7 +313,7 @@ pub fn attach_in_current_netns(
 
 /// Attaches one program to `ifindex` on egress (after those already
 /// there). Same namespace rule as [`attach_in_current_netns`].
-pub fn attach_one_in_current_netns(
+pub(crate) fn attach_one_in_current_netns(
     prog_fd: RawFd,
     ifindex: u32,
     prog: &'static str,
@@ -355,52 +342,71 @@ pub fn attach_one_in_current_netns(
 /// `bpf_crypto` kfuncs (to see the verifier's refusal). In a VM, pass it on
 /// the kernel command line (`LAB_KERNEL_APPEND=LAB_FORCE_LOAD=1`): the
 /// kernel hands unknown `key=value` words to init as environment.
-pub const FORCE_LOAD_ENV: &str = "LAB_FORCE_LOAD";
+pub(crate) const FORCE_LOAD_ENV: &str = "LAB_FORCE_LOAD";
 
 /// Whether the running kernel exports the `bpf_crypto` kfuncs.
-pub fn kernel_has_bpf_crypto() -> bool {
+pub(crate) fn kernel_has_bpf_crypto() -> bool {
     std::fs::read_to_string("/proc/kallsyms")
         .map(|s| s.lines().any(|l| l.ends_with(" bpf_crypto_ctx_create")))
         .unwrap_or(false)
 }
 
-/// One of the two TC programs of the data plane.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// `encrypt_egress`.
-    Egress,
-    /// `decrypt_ingress`.
-    Ingress,
+/// Whether the data plane can run on this kernel (`release`): `Err` says
+/// why not. [`FORCE_LOAD_ENV`] loads it anyway, to see the verifier refuse.
+pub(crate) fn support(release: &str) -> Result<(), String> {
+    if kernel_has_bpf_crypto() || std::env::var_os(FORCE_LOAD_ENV).is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "kernel {release} has no bpf_crypto kfuncs (needs Linux 6.10+ with CONFIG_BPF_SYSCALL and CONFIG_CRYPTO_SKCIPHER)"
+        ))
+    }
 }
 
-impl Direction {
-    /// `egress` or `ingress`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Egress => "egress",
-            Direction::Ingress => "ingress",
-        }
+/// One `BPF_PROG_TEST_RUN` of the TC program `fd` on `frame` (a whole
+/// Ethernet frame); the resulting frame goes to `out`.
+pub(crate) fn test_run_fd(
+    fd: RawFd,
+    frame: &[u8],
+    out: &mut [u8],
+    repeat: u32,
+) -> std::io::Result<TestRun> {
+    // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
+    let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
+    opts.data_in = frame.as_ptr().cast();
+    opts.data_size_in = frame.len() as u32;
+    opts.data_out = out.as_mut_ptr().cast();
+    opts.data_size_out = out.len() as u32;
+    opts.repeat = repeat.max(1) as _;
+    // SAFETY: fd is a loaded program; data_in/data_out point to live
+    // buffers of the given sizes for the duration of the call.
+    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
+    if rc < 0 {
+        return Err(std::io::Error::from_raw_os_error(-rc));
     }
+    Ok(TestRun {
+        retval: opts.retval,
+        duration_ns: opts.duration,
+        data_out_len: (opts.data_size_out as usize).min(out.len()),
+    })
 }
 
 /// What one `BPF_PROG_TEST_RUN` of a TC program returned.
 #[derive(Debug, Clone, Copy)]
-pub struct TestRun {
+pub(crate) struct TestRun {
     /// The program's return code of the last run (`TC_ACT_OK` is 0).
-    pub retval: u32,
+    pub(crate) retval: u32,
     /// Mean run time per repetition as measured by the kernel, ns.
-    pub duration_ns: u32,
+    pub(crate) duration_ns: u32,
     /// Bytes of the resulting frame written to `data_out`.
-    pub data_out_len: usize,
+    pub(crate) data_out_len: usize,
 }
 
 impl DataPlane {
     /// Descriptor of one of the object's maps (`keys`, `scratch`, `stats`),
     /// e.g. for a measuring program that shares them.
-    pub fn map_fd(&self, name: &'static str) -> Result<RawFd, DataPlaneError> {
+    pub(crate) fn map_fd(&self, name: &'static str) -> Result<RawFd, DataPlaneError> {
         self.obj
             .maps()
             .find(|m| m.name() == name)
@@ -413,7 +419,7 @@ impl DataPlane {
     /// With `repeat > 1` the kernel runs the program again on the skb the
     /// previous run left behind (not on a fresh copy of `frame`), so only
     /// programs that leave the packet unchanged give meaningful repeats.
-    pub fn test_run(
+    pub(crate) fn test_run(
         &self,
         dir: Direction,
         frame: &[u8],
@@ -425,28 +431,8 @@ impl DataPlane {
             Direction::Ingress => INGRESS_PROG,
         };
         let fd = self.prog_fd(prog)?;
-        // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
-        let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
-        opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
-        opts.data_in = frame.as_ptr().cast();
-        opts.data_size_in = frame.len() as u32;
-        opts.data_out = out.as_mut_ptr().cast();
-        opts.data_size_out = out.len() as u32;
-        opts.repeat = repeat.max(1) as _;
-        // SAFETY: fd is a loaded program; data_in/data_out point to live
-        // buffers of the given sizes for the duration of the call.
-        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
-        if rc < 0 {
-            return Err(DataPlaneError::TestRun {
-                prog,
-                source: std::io::Error::from_raw_os_error(-rc),
-            });
-        }
-        Ok(TestRun {
-            retval: opts.retval,
-            duration_ns: opts.duration,
-            data_out_len: (opts.data_size_out as usize).min(out.len()),
-        })
+        test_run_fd(fd, frame, out, repeat)
+            .map_err(|source| DataPlaneError::TestRun { prog, source })
     }
 }
 

@@ -15,11 +15,11 @@ fn record(level: PrintLevel, msg: String) {
 }
 
 /// Routes libbpf's output into the capture buffer until dropped.
-pub struct Capture(());
+pub(crate) struct Capture(());
 
 impl Capture {
     /// Starts capturing (clears earlier output).
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         if let Ok(mut log) = LOG.lock() {
             log.clear();
         }
@@ -35,7 +35,7 @@ impl Drop for Capture {
 }
 
 /// Takes the captured output.
-pub fn take() -> String {
+pub(crate) fn take() -> String {
     LOG.lock()
         .map(|mut l| std::mem::take(&mut *l))
         .unwrap_or_default()

@@ -2,7 +2,8 @@
 //! status under the cache dir, driven through `APT_CONFIG` so the host's apt setup
 //! (`/etc/apt/apt.conf.d`, sources, state) is neither read for packages nor modified.
 
-use super::catalog::{AptSettings, Archive};
+use super::archive::Archive;
+use super::catalog::AptSettings;
 use super::error::KernelError;
 use super::sources::{self, Mirror, SignedBy};
 use std::collections::HashMap;
@@ -10,16 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Environment variable overriding the Debian archive URI.
-pub const MIRROR_ENV: &str = "LAB_APT_MIRROR";
+pub(crate) const MIRROR_ENV: &str = "LAB_APT_MIRROR";
 /// Environment variable overriding the Debian security archive URI.
-pub const SECURITY_MIRROR_ENV: &str = "LAB_APT_SECURITY_MIRROR";
+pub(crate) const SECURITY_MIRROR_ENV: &str = "LAB_APT_SECURITY_MIRROR";
 /// Keyring used when neither the source nor the catalog names one.
 const DEFAULT_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 /// Picks the archive URI: env override, then `apt:` in the catalog, then the machine's apt
 /// sources (the entry listing the host codename, or `<codename>-security`). For the
 /// security archive, a Debian mirror ending in `/debian` is also tried with `-security`.
-pub fn resolve_mirror(
+pub(crate) fn resolve_mirror(
     archive: Archive,
     settings: &AptSettings,
     etc_apt: &Path,
@@ -71,28 +72,28 @@ pub fn resolve_mirror(
 
 /// One package stanza from `apt-cache show`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackageRecord {
+pub(crate) struct PackageRecord {
     /// Package name.
-    pub package: String,
+    pub(crate) package: String,
     /// Version.
-    pub version: String,
+    pub(crate) version: String,
     /// Archive path (`pool/…/x.deb`).
-    pub filename: String,
+    pub(crate) filename: String,
     /// Size in bytes.
-    pub size: u64,
+    pub(crate) size: u64,
     /// sha256 from the index.
-    pub sha256: String,
+    pub(crate) sha256: String,
 }
 
 impl PackageRecord {
     /// Basename of `filename`.
-    pub fn deb_name(&self) -> &str {
+    pub(crate) fn deb_name(&self) -> &str {
         self.filename.rsplit('/').next().unwrap_or(&self.filename)
     }
 }
 
 /// Parses `apt-cache show` output into records (stanzas without the needed fields are skipped).
-pub fn parse_records(text: &str) -> Vec<PackageRecord> {
+pub(crate) fn parse_records(text: &str) -> Vec<PackageRecord> {
     let mut out = Vec::new();
     for stanza in text.split("\n\n") {
         let mut f: HashMap<&str, &str> = HashMap::new();
@@ -125,7 +126,7 @@ pub fn parse_records(text: &str) -> Vec<PackageRecord> {
 
 /// A private apt root for one suite.
 #[derive(Debug, Clone)]
-pub struct PrivateApt {
+pub(crate) struct PrivateApt {
     root: PathBuf,
     conf: PathBuf,
     sources_text: String,
@@ -133,7 +134,7 @@ pub struct PrivateApt {
 
 impl PrivateApt {
     /// Creates (or refreshes) `<kernels_cache>/apt/<archive>_<suite>/` with its config.
-    pub fn prepare(
+    pub(crate) fn prepare(
         kernels_cache: &Path,
         archive: Archive,
         suite: &str,
@@ -187,7 +188,7 @@ impl PrivateApt {
 
     /// The private root directory.
     #[cfg(test)]
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -198,13 +199,13 @@ impl PrivateApt {
     }
 
     /// Whether `update` ran successfully for the current sources.
-    pub fn has_lists(&self) -> bool {
+    pub(crate) fn has_lists(&self) -> bool {
         std::fs::read_to_string(self.root.join("lists.stamp")).ok()
             == Some(self.sources_text.clone())
     }
 
     /// `apt-get update` for this suite.
-    pub fn update(&self) -> Result<(), KernelError> {
+    pub(crate) fn update(&self) -> Result<(), KernelError> {
         let mut c = self.command("apt-get");
         c.args(["-q", "--error-on=any", "update"]);
         run(c)?;
@@ -214,7 +215,7 @@ impl PrivateApt {
     }
 
     /// Package names starting with `prefix`.
-    pub fn pkgnames(&self, prefix: &str) -> Result<Vec<String>, KernelError> {
+    pub(crate) fn pkgnames(&self, prefix: &str) -> Result<Vec<String>, KernelError> {
         let mut c = self.command("apt-cache");
         c.args(["pkgnames", prefix]);
         let out = run(c)?;
@@ -225,7 +226,7 @@ impl PrivateApt {
     }
 
     /// All index records of the given packages (every available version).
-    pub fn show(&self, packages: &[String]) -> Result<Vec<PackageRecord>, KernelError> {
+    pub(crate) fn show(&self, packages: &[String]) -> Result<Vec<PackageRecord>, KernelError> {
         if packages.is_empty() {
             return Ok(Vec::new());
         }
@@ -235,7 +236,12 @@ impl PrivateApt {
     }
 
     /// `apt-get download package=version` into `dest`.
-    pub fn download(&self, package: &str, version: &str, dest: &Path) -> Result<(), KernelError> {
+    pub(crate) fn download(
+        &self,
+        package: &str,
+        version: &str,
+        dest: &Path,
+    ) -> Result<(), KernelError> {
         let mut c = self.command("apt-get");
         c.current_dir(dest)
             .args(["-q", "download"])

@@ -12,52 +12,52 @@
 
 use super::catalog::Catalog;
 use super::error::KernelError;
+use super::kernel::{BootKind, FetchedKernel};
 use super::lock::LockedKernel;
-use super::{BootKind, FetchedKernel};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// File name of the completion marker.
-pub const MARKER: &str = "kernel.json";
+pub(crate) const MARKER: &str = "kernel.json";
 
 /// Directory of one extracted kernel release.
-pub fn kernel_dir(catalog: &Catalog, name: &str, release: &str) -> PathBuf {
+pub(crate) fn kernel_dir(catalog: &Catalog, name: &str, release: &str) -> PathBuf {
     catalog.paths.kernels_cache().join(name).join(release)
 }
 
 /// Directory holding downloaded .deb files.
-pub fn debs_dir(catalog: &Catalog) -> PathBuf {
+pub(crate) fn debs_dir(catalog: &Catalog) -> PathBuf {
     catalog.paths.kernels_cache().join("debs")
 }
 
 /// Contents of `kernel.json` (paths relative to the kernel dir).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Marker {
+pub(crate) struct Marker {
     /// Catalog name.
-    pub name: String,
+    pub(crate) name: String,
     /// `uname -r`.
-    pub release: String,
+    pub(crate) release: String,
     /// Debian package version.
-    pub package_version: String,
+    pub(crate) package_version: String,
     /// sha256 of each .deb extracted, in lock order.
-    pub sha256: Vec<String>,
+    pub(crate) sha256: Vec<String>,
     /// How the kernel boots.
-    pub boot_kind: BootKind,
+    pub(crate) boot_kind: BootKind,
     /// Image to boot (relative).
-    pub kernel_image: PathBuf,
+    pub(crate) kernel_image: PathBuf,
     /// The bzImage (relative).
-    pub bzimage: PathBuf,
+    pub(crate) bzimage: PathBuf,
     /// Modules directory (relative).
-    pub modules_dir: PathBuf,
+    pub(crate) modules_dir: PathBuf,
     /// Kernel config (relative), if shipped.
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Why `kernel_image` is the bzImage, when it is.
-    pub vmlinux_note: Option<String>,
+    pub(crate) vmlinux_note: Option<String>,
 }
 
 impl Marker {
     /// Turns the marker into a [`FetchedKernel`] rooted at `dir`.
-    pub fn to_fetched(&self, dir: &Path) -> FetchedKernel {
+    pub(crate) fn to_fetched(&self, dir: &Path) -> FetchedKernel {
         FetchedKernel {
             name: self.name.clone(),
             version: self.release.clone(),
@@ -72,13 +72,13 @@ impl Marker {
     }
 
     /// Reads `<dir>/kernel.json`; `None` if absent or unreadable.
-    pub fn read(dir: &Path) -> Option<Self> {
+    pub(crate) fn read(dir: &Path) -> Option<Self> {
         let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// Writes `<dir>/kernel.json`.
-    pub fn write(&self, dir: &Path) -> Result<(), KernelError> {
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), KernelError> {
         let path = dir.join(MARKER);
         let text = serde_json::to_string_pretty(self).expect("marker serialises");
         std::fs::write(&path, text).map_err(|e| KernelError::io("writing", &path, e))
@@ -87,7 +87,7 @@ impl Marker {
 
 /// Checks the cache for a locked kernel: the marker must exist, list the lock's sha256s,
 /// and the files it names must exist.
-pub fn check(
+pub(crate) fn check(
     catalog: &Catalog,
     name: &str,
     locked: &LockedKernel,

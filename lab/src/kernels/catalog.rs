@@ -1,69 +1,50 @@
 //! The kernel catalog `kernels/kernels.yaml`: named kernels and the Debian packages
 //! that provide them, plus where the lock file and the download cache live.
 
+use super::archive::Archive;
 use super::error::KernelError;
 use super::lock::{Lock, LockedKernel};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 /// Environment variable overriding the cache root (default `<repo>/.cache`).
-pub const CACHE_ENV: &str = "LAB_CACHE_DIR";
-
-/// Which Debian archive a suite is served from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Archive {
-    /// The main archive (`<codename>`, `-updates`, `-backports`, `sid`, `experimental`).
-    Debian,
-    /// The security archive (`<codename>-security`).
-    DebianSecurity,
-}
-
-impl Archive {
-    /// Name used in messages and the lock file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Archive::Debian => "debian",
-            Archive::DebianSecurity => "debian-security",
-        }
-    }
-}
+pub(crate) const CACHE_ENV: &str = "LAB_CACHE_DIR";
 
 /// Optional apt overrides (`apt:` in kernels.yaml); environment variables take precedence.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AptSettings {
+pub(crate) struct AptSettings {
     /// Debian archive URI (else `LAB_APT_MIRROR`, else the machine's apt sources).
     #[serde(default)]
-    pub mirror: Option<String>,
+    pub(crate) mirror: Option<String>,
     /// Debian security archive URI (else `LAB_APT_SECURITY_MIRROR`, else apt sources).
     #[serde(default)]
-    pub security_mirror: Option<String>,
+    pub(crate) security_mirror: Option<String>,
     /// Keyring used to verify the archives when the source names none.
     #[serde(default)]
-    pub keyring: Option<PathBuf>,
+    pub(crate) keyring: Option<PathBuf>,
 }
 
 /// One named kernel of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KernelEntry {
+pub(crate) struct KernelEntry {
     /// Catalog name, e.g. `debian-6.12`.
-    pub name: String,
+    pub(crate) name: String,
     /// Human description.
     #[serde(default)]
-    pub description: String,
+    pub(crate) description: String,
     /// Debian suite to take the packages from, e.g. `bookworm-security`.
-    pub suite: String,
+    pub(crate) suite: String,
     /// Archive serving that suite.
     #[serde(default = "default_archive")]
-    pub archive: Archive,
+    pub(crate) archive: Archive,
     /// Glob (`*` wildcard) for the kernel ABI part of the package names, e.g. `6.12.*+deb12`.
-    pub abi: String,
+    pub(crate) abi: String,
     /// Package name patterns containing `{abi}`; the first picks the newest matching
     /// version, the others must exist in that same version.
-    pub packages: Vec<String>,
+    pub(crate) packages: Vec<String>,
 }
 
 fn default_archive() -> Archive {
@@ -80,18 +61,18 @@ struct CatalogFile {
 
 /// File locations used by a [`Catalog`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatalogPaths {
+pub(crate) struct CatalogPaths {
     /// `kernels/kernels.yaml`.
-    pub catalog: PathBuf,
+    pub(crate) catalog: PathBuf,
     /// `kernels/kernels.lock`.
-    pub lock: PathBuf,
+    pub(crate) lock: PathBuf,
     /// Cache root; kernels live under `<cache>/kernels/`.
-    pub cache: PathBuf,
+    pub(crate) cache: PathBuf,
 }
 
 impl CatalogPaths {
     /// Default layout for a repository root (cache from `LAB_CACHE_DIR` or `<repo>/.cache`).
-    pub fn for_repo(repo_root: &Path) -> Self {
+    pub(crate) fn for_repo(repo_root: &Path) -> Self {
         let cache = std::env::var_os(CACHE_ENV)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -104,7 +85,7 @@ impl CatalogPaths {
     }
 
     /// `<cache>/kernels`.
-    pub fn kernels_cache(&self) -> PathBuf {
+    pub(crate) fn kernels_cache(&self) -> PathBuf {
         self.cache.join("kernels")
     }
 }
@@ -113,11 +94,11 @@ impl CatalogPaths {
 #[derive(Debug)]
 pub struct Catalog {
     /// Kernels in file order.
-    pub entries: Vec<KernelEntry>,
+    pub(crate) entries: Vec<KernelEntry>,
     /// apt overrides from the catalog.
-    pub apt: AptSettings,
+    pub(crate) apt: AptSettings,
     /// Where things live.
-    pub paths: CatalogPaths,
+    pub(crate) paths: CatalogPaths,
     lock: Mutex<Lock>,
 }
 
@@ -128,7 +109,7 @@ impl Catalog {
     }
 
     /// Loads a catalog from explicit paths (tests, alternative layouts).
-    pub fn load_from(paths: CatalogPaths) -> Result<Self, KernelError> {
+    pub(crate) fn load_from(paths: CatalogPaths) -> Result<Self, KernelError> {
         let text = std::fs::read_to_string(&paths.catalog)
             .map_err(|e| KernelError::io("reading", &paths.catalog, e))?;
         let (entries, apt) = parse_catalog(&text).map_err(|message| KernelError::Catalog {
@@ -145,7 +126,7 @@ impl Catalog {
     }
 
     /// The entry called `name`.
-    pub fn entry(&self, name: &str) -> Result<&KernelEntry, KernelError> {
+    pub(crate) fn entry(&self, name: &str) -> Result<&KernelEntry, KernelError> {
         self.entries
             .iter()
             .find(|e| e.name == name)
@@ -161,7 +142,10 @@ impl Catalog {
     }
 
     /// Entries for `names` (all entries when `names` is empty); unknown names are errors.
-    pub fn select<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<&KernelEntry>, KernelError> {
+    pub(crate) fn select<S: AsRef<str>>(
+        &self,
+        names: &[S],
+    ) -> Result<Vec<&KernelEntry>, KernelError> {
         if names.is_empty() {
             return Ok(self.entries.iter().collect());
         }
@@ -169,13 +153,8 @@ impl Catalog {
     }
 
     /// The lock entry for `name`, if locked.
-    pub fn locked(&self, name: &str) -> Option<LockedKernel> {
+    pub(crate) fn locked(&self, name: &str) -> Option<LockedKernel> {
         self.lock_guard().kernels.get(name).cloned()
-    }
-
-    /// Snapshot of the whole lock.
-    pub fn lock_snapshot(&self) -> Lock {
-        self.lock_guard().clone()
     }
 
     /// Replaces the in-memory lock (after it was written to disk).
@@ -189,7 +168,7 @@ impl Catalog {
 }
 
 /// Parses and validates catalog YAML text.
-pub fn parse_catalog(text: &str) -> Result<(Vec<KernelEntry>, AptSettings), String> {
+pub(crate) fn parse_catalog(text: &str) -> Result<(Vec<KernelEntry>, AptSettings), String> {
     let file: CatalogFile = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
     let mut seen = std::collections::HashSet::new();
     for e in &file.kernels {
@@ -224,12 +203,26 @@ pub fn parse_catalog(text: &str) -> Result<(Vec<KernelEntry>, AptSettings), Stri
 
 impl KernelEntry {
     /// The package name for pattern `pattern` with `{abi}` replaced.
-    pub fn package_for(pattern: &str, abi: &str) -> String {
+    pub(crate) fn package_for(pattern: &str, abi: &str) -> String {
         pattern.replace("{abi}", abi)
     }
 
+    /// Whether `locked` still answers this entry (same suite, archive and
+    /// one package per pattern, matching it); if not, the kernel must be
+    /// re-resolved.
+    pub(crate) fn answered_by(&self, locked: &LockedKernel) -> bool {
+        locked.suite == self.suite
+            && locked.archive == self.archive
+            && locked.packages.len() == self.packages.len()
+            && locked
+                .packages
+                .iter()
+                .zip(&self.packages)
+                .all(|(p, pat)| self.abi_of(pat, &p.package).is_some())
+    }
+
     /// If `package` matches `pattern` with an abi matching this entry's glob, that abi.
-    pub fn abi_of<'p>(&self, pattern: &str, package: &'p str) -> Option<&'p str> {
+    pub(crate) fn abi_of<'p>(&self, pattern: &str, package: &'p str) -> Option<&'p str> {
         let (pre, post) = pattern.split_once("{abi}")?;
         let abi = package.strip_prefix(pre)?.strip_suffix(post)?;
         (!abi.is_empty() && glob_match(&self.abi, abi)).then_some(abi)
@@ -237,7 +230,7 @@ impl KernelEntry {
 }
 
 /// Matches `text` against a glob where `*` is any (possibly empty) run of characters.
-pub fn glob_match(glob: &str, text: &str) -> bool {
+pub(crate) fn glob_match(glob: &str, text: &str) -> bool {
     let parts: Vec<&str> = glob.split('*').collect();
     if parts.len() == 1 {
         return glob == text;

@@ -7,7 +7,7 @@ use std::io::{self, Read};
 
 /// A compression format recognised by its leading magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// Zstandard frame (`28 b5 2f fd`).
     Zstd,
     /// xz container (`fd 37 7a 58 5a 00`).
@@ -22,7 +22,7 @@ pub enum Format {
 
 impl Format {
     /// Detects the format from the first bytes of `data`.
-    pub fn detect(data: &[u8]) -> Self {
+    pub(crate) fn detect(data: &[u8]) -> Self {
         if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Format::Zstd
         } else if data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
@@ -38,7 +38,7 @@ impl Format {
 }
 
 /// Wraps `r` in a streaming decoder for `format` (single stream, trailing bytes ignored).
-pub fn reader<'a, R: Read + 'a>(format: Format, r: R) -> io::Result<Box<dyn Read + 'a>> {
+pub(crate) fn reader<'a, R: Read + 'a>(format: Format, r: R) -> io::Result<Box<dyn Read + 'a>> {
     match format {
         Format::Zstd => Ok(Box::new(
             zstd::stream::read::Decoder::new(r)?.single_frame(),
@@ -53,7 +53,7 @@ pub fn reader<'a, R: Read + 'a>(format: Format, r: R) -> io::Result<Box<dyn Read
 }
 
 /// Decodes all of `data` (format detected from its magic; unknown magic = returned as is).
-pub fn decompress(data: &[u8]) -> io::Result<Vec<u8>> {
+pub(crate) fn decompress(data: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len() * 4);
     reader(Format::detect(data), data)?.read_to_end(&mut out)?;
     Ok(out)

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Component, Path};
 
 /// Lowercase hex sha256 of a file.
-pub fn sha256_file(path: &Path) -> Result<String, KernelError> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String, KernelError> {
     let mut f = std::fs::File::open(path).map_err(|e| KernelError::io("opening", path, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -25,7 +25,7 @@ pub fn sha256_file(path: &Path) -> Result<String, KernelError> {
 }
 
 /// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -41,7 +41,7 @@ fn wanted(path: &Path) -> bool {
 
 /// Unpacks the `data.tar[.xz|.zst]` member of `deb` below `dest` (created if needed).
 /// Paths are confined to `dest`; existing files are overwritten.
-pub fn extract_data(deb: &Path, dest: &Path) -> Result<(), KernelError> {
+pub(crate) fn extract_data(deb: &Path, dest: &Path) -> Result<(), KernelError> {
     let err = |message: String| KernelError::Deb {
         path: deb.to_path_buf(),
         message,

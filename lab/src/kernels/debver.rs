@@ -63,7 +63,7 @@ fn cmp_part(a: &str, b: &str) -> Ordering {
 }
 
 /// Orders two Debian version strings.
-pub fn compare(a: &str, b: &str) -> Ordering {
+pub(crate) fn compare(a: &str, b: &str) -> Ordering {
     let (ea, ua, ra) = split(a);
     let (eb, ub, rb) = split(b);
     ea.cmp(&eb)

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 /// Why a byte buffer could not be read as an ELF64 little-endian object.
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum ElfError {
+pub(crate) enum ElfError {
     /// Missing `\x7fELF` magic.
     #[error("not an ELF file (bad magic)")]
     NotElf,
@@ -26,19 +26,19 @@ const SHT_NOTE: u32 = 7;
 
 /// A parsed ELF64 LE object borrowing its bytes.
 #[derive(Debug, Clone, Copy)]
-pub struct Elf<'a> {
+pub(crate) struct Elf<'a> {
     data: &'a [u8],
 }
 
 /// One ELF note: owner name (without NUL), type and descriptor bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note<'a> {
+pub(crate) struct Note<'a> {
     /// Owner name, e.g. `Xen` or `GNU`.
-    pub name: &'a [u8],
+    pub(crate) name: &'a [u8],
     /// Note type (owner specific).
-    pub kind: u32,
+    pub(crate) kind: u32,
     /// Descriptor payload.
-    pub desc: &'a [u8],
+    pub(crate) desc: &'a [u8],
 }
 
 fn u16_at(d: &[u8], off: usize) -> Result<u16, ElfError> {
@@ -74,7 +74,7 @@ fn slice<'d>(
 
 impl<'a> Elf<'a> {
     /// Checks the identification bytes; fails on non-ELF, 32-bit or big-endian input.
-    pub fn parse(data: &'a [u8]) -> Result<Self, ElfError> {
+    pub(crate) fn parse(data: &'a [u8]) -> Result<Self, ElfError> {
         if !data.starts_with(b"\x7fELF") {
             return Err(ElfError::NotElf);
         }
@@ -113,7 +113,7 @@ impl<'a> Elf<'a> {
     }
 
     /// Returns the contents of the first section called `name`, if any.
-    pub fn section(&self, name: &str) -> Result<Option<&'a [u8]>, ElfError> {
+    pub(crate) fn section(&self, name: &str) -> Result<Option<&'a [u8]>, ElfError> {
         let sections = self.sections()?;
         let shstrndx = usize::from(u16_at(self.data, 0x3e)?);
         let Some(&(_, _, stroff, strsize)) = sections.get(shstrndx) else {
@@ -134,7 +134,7 @@ impl<'a> Elf<'a> {
 
     /// All notes from `PT_NOTE` segments, or from `SHT_NOTE` sections when there are no
     /// program headers (relocatable objects such as modules).
-    pub fn notes(&self) -> Result<Vec<Note<'a>>, ElfError> {
+    pub(crate) fn notes(&self) -> Result<Vec<Note<'a>>, ElfError> {
         let d = self.data;
         let phoff = u64_at(d, 0x20)?;
         let phentsize = usize::from(u16_at(d, 0x36)?);

@@ -148,7 +148,11 @@ pub enum KernelError {
 
 impl KernelError {
     /// Shorthand for [`KernelError::Io`].
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         KernelError::Io {
             action,
             path: path.into(),

@@ -6,8 +6,9 @@ use super::cache::{self, Marker};
 use super::catalog::{Catalog, KernelEntry};
 use super::compress::Format;
 use super::error::KernelError;
+use super::kernel::{BootKind, FetchedKernel};
 use super::lock::{Lock, LockedKernel, LockedPackage};
-use super::{BootKind, FetchedKernel, deb, debver, vmlinux};
+use super::{deb, debver, vmlinux};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,7 @@ fn mb(bytes: u64) -> String {
 /// lock entry, or all of them with `update`, are resolved to the newest version in their
 /// suite and the lock file is rewritten; otherwise the exact locked .debs are used and
 /// checked against the lock's sha256. Already extracted kernels are not touched again.
-pub fn fetch<S: AsRef<str>>(
+pub(crate) fn fetch<S: AsRef<str>>(
     catalog: &Catalog,
     names: &[S],
     update: bool,
@@ -69,7 +70,11 @@ fn fetch_one(
 ) -> anyhow::Result<FetchedKernel> {
     let name = &entry.name;
     let mut apt: Option<PrivateApt> = None;
-    let existing = lock.kernels.get(name).filter(|l| l.matches(entry)).cloned();
+    let existing = lock
+        .kernels
+        .get(name)
+        .filter(|l| entry.answered_by(l))
+        .cloned();
     if let (Some(l), false) = (&existing, update)
         && let Ok(k) = cache::check(catalog, name, l)
     {
@@ -271,17 +276,7 @@ fn extract(
     let name = &entry.name;
     let base = catalog.paths.kernels_cache().join(name);
     if locked.release.is_empty() {
-        // Freshly resolved: an earlier extraction of the very same debs is still good.
-        let want: Vec<&str> = locked.packages.iter().map(|p| p.sha256.as_str()).collect();
-        let previous = std::fs::read_dir(&base)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| Marker::read(&e.path()))
-            .find(|m| m.sha256.iter().map(String::as_str).eq(want.iter().copied()));
-        if let Some(m) = previous {
-            locked.release = m.release;
-        }
+        reuse_previous(&base, locked);
     }
     if !locked.release.is_empty()
         && let Ok(k) = cache::check(catalog, name, locked)
@@ -301,32 +296,103 @@ fn extract(
         ));
         deb::extract_data(d, &root)?;
     }
-    let (release, modules_rel) = find_release(&root).ok_or_else(|| KernelError::Layout {
+    let tree = Tree::find(&root, name)?;
+    let (boot_kind, image_rel, note) = cut_vmlinux(&root.join(&tree.bzimage), &tmp, name)?;
+    locked.release = tree.release.clone();
+    let marker = Marker {
         name: name.clone(),
-        message: "no single lib/modules/<release> or usr/lib/modules/<release> directory".into(),
-    })?;
-    let bzimage_rel = [
-        modules_rel.join("vmlinuz"),
-        PathBuf::from(format!("boot/vmlinuz-{release}")),
-    ]
-    .into_iter()
-    .find(|p| root.join(p).is_file())
-    .ok_or_else(|| KernelError::Layout {
-        name: name.clone(),
-        message: format!("no vmlinuz for {release}"),
-    })?;
-    let config_rel = [
-        modules_rel.join("config"),
-        PathBuf::from(format!("boot/config-{release}")),
-    ]
-    .into_iter()
-    .find(|p| root.join(p).is_file());
+        release: tree.release.clone(),
+        package_version: locked.version.clone(),
+        sha256: locked.packages.iter().map(|p| p.sha256.clone()).collect(),
+        boot_kind,
+        kernel_image: image_rel.unwrap_or_else(|| Path::new("root").join(&tree.bzimage)),
+        bzimage: Path::new("root").join(&tree.bzimage),
+        modules_dir: Path::new("root").join(&tree.modules),
+        config: tree.config.map(|c| Path::new("root").join(c)),
+        vmlinux_note: note,
+    };
+    marker.write(&tmp)?;
+    let dir = cache::kernel_dir(catalog, name, &tree.release);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::rename(&tmp, &dir).with_context(|| format!("renaming to {}", dir.display()))?;
+    progress(format!(
+        "{name}: {} ready in {}",
+        tree.release,
+        dir.display()
+    ));
+    Ok(marker.to_fetched(&dir))
+}
 
-    let bz_path = root.join(&bzimage_rel);
-    let bz = std::fs::read(&bz_path).with_context(|| format!("reading {}", bz_path.display()))?;
-    let (boot_kind, image_rel, note) = match vmlinux::extract(&bz) {
+/// A freshly resolved kernel whose very same debs were extracted earlier
+/// can reuse that extraction: takes its release.
+fn reuse_previous(base: &Path, locked: &mut LockedKernel) {
+    let want: Vec<&str> = locked.packages.iter().map(|p| p.sha256.as_str()).collect();
+    let previous = std::fs::read_dir(base)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Marker::read(&e.path()))
+        .find(|m| m.sha256.iter().map(String::as_str).eq(want.iter().copied()));
+    if let Some(m) = previous {
+        locked.release = m.release;
+    }
+}
+
+/// Where an extracted kernel tree keeps its parts (paths relative to the
+/// tree's root).
+struct Tree {
+    release: String,
+    modules: PathBuf,
+    bzimage: PathBuf,
+    config: Option<PathBuf>,
+}
+
+impl Tree {
+    fn find(root: &Path, name: &str) -> Result<Self, KernelError> {
+        let (release, modules) = find_release(root).ok_or_else(|| KernelError::Layout {
+            name: name.to_string(),
+            message: "no single lib/modules/<release> or usr/lib/modules/<release> directory"
+                .into(),
+        })?;
+        let bzimage = [
+            modules.join("vmlinuz"),
+            PathBuf::from(format!("boot/vmlinuz-{release}")),
+        ]
+        .into_iter()
+        .find(|p| root.join(p).is_file())
+        .ok_or_else(|| KernelError::Layout {
+            name: name.to_string(),
+            message: format!("no vmlinuz for {release}"),
+        })?;
+        let config = [
+            modules.join("config"),
+            PathBuf::from(format!("boot/config-{release}")),
+        ]
+        .into_iter()
+        .find(|p| root.join(p).is_file());
+        Ok(Self {
+            release,
+            modules,
+            bzimage,
+            config,
+        })
+    }
+}
+
+/// Cuts the ELF vmlinux out of the bzImage at `bz_path` into
+/// `dir/vmlinux` for PVH boot. Returns the boot kind, the image to boot
+/// (relative to `dir`; `None`: the bzImage) and why there is no ELF.
+fn cut_vmlinux(
+    bz_path: &Path,
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<(BootKind, Option<PathBuf>, Option<String>)> {
+    let bz = std::fs::read(bz_path).with_context(|| format!("reading {}", bz_path.display()))?;
+    match vmlinux::extract(&bz) {
         Ok((elf, format)) => {
-            let p = tmp.join("vmlinux");
+            let p = dir.join("vmlinux");
             std::fs::write(&p, &elf).with_context(|| format!("writing {}", p.display()))?;
             progress(format!(
                 "{name}: vmlinux ({}, PVH) cut from the {} bzImage",
@@ -336,38 +402,13 @@ fn extract(
                     _ => "zstd",
                 }
             ));
-            (BootKind::Elf, PathBuf::from("vmlinux"), None)
+            Ok((BootKind::Elf, Some(PathBuf::from("vmlinux")), None))
         }
         Err(e) => {
             progress(format!("{name}: no vmlinux ({e}); will boot the bzImage"));
-            (
-                BootKind::BzImage,
-                Path::new("root").join(&bzimage_rel),
-                Some(e.to_string()),
-            )
+            Ok((BootKind::BzImage, None, Some(e.to_string())))
         }
-    };
-    locked.release = release.clone();
-    let marker = Marker {
-        name: name.clone(),
-        release: release.clone(),
-        package_version: locked.version.clone(),
-        sha256: locked.packages.iter().map(|p| p.sha256.clone()).collect(),
-        boot_kind,
-        kernel_image: image_rel,
-        bzimage: Path::new("root").join(&bzimage_rel),
-        modules_dir: Path::new("root").join(&modules_rel),
-        config: config_rel.map(|c| Path::new("root").join(c)),
-        vmlinux_note: note,
-    };
-    marker.write(&tmp)?;
-    let dir = cache::kernel_dir(catalog, name, &release);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
-    std::fs::rename(&tmp, &dir).with_context(|| format!("renaming to {}", dir.display()))?;
-    progress(format!("{name}: {release} ready in {}", dir.display()));
-    Ok(marker.to_fetched(&dir))
 }
 
 /// Finds the only `lib/modules/<release>` (or `usr/lib/modules/<release>`) directory.

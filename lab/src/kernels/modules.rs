@@ -11,7 +11,7 @@ use thiserror::Error;
 
 /// Module-resolution failures.
 #[derive(Debug, Error)]
-pub enum ModuleError {
+pub(crate) enum ModuleError {
     /// Reading the tree or a module file failed.
     #[error("reading {}: {source}", path.display())]
     Io {
@@ -47,12 +47,12 @@ pub enum ModuleError {
 }
 
 /// Canonical module name: `-` and `_` are equivalent, `_` is canonical.
-pub fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     name.replace('-', "_")
 }
 
 /// Module name of a file name like `aesni-intel.ko.xz` (`None` if not a module file).
-pub fn module_name_of(file_name: &str) -> Option<String> {
+pub(crate) fn module_name_of(file_name: &str) -> Option<String> {
     let stem = [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
         .iter()
         .find_map(|suffix| file_name.strip_suffix(suffix))?;
@@ -61,14 +61,14 @@ pub fn module_name_of(file_name: &str) -> Option<String> {
 
 /// Parsed `.modinfo` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ModInfo {
+pub(crate) struct ModInfo {
     /// All `key=value` pairs in section order.
-    pub fields: Vec<(String, String)>,
+    pub(crate) fields: Vec<(String, String)>,
 }
 
 impl ModInfo {
     /// Parses the NUL-separated `key=value` strings of a `.modinfo` section.
-    pub fn parse(section: &[u8]) -> Self {
+    pub(crate) fn parse(section: &[u8]) -> Self {
         let fields = section
             .split(|&b| b == 0)
             .filter_map(|s| {
@@ -81,7 +81,7 @@ impl ModInfo {
     }
 
     /// First value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(k, _)| k == key)
@@ -89,7 +89,7 @@ impl ModInfo {
     }
 
     /// Hard dependencies (`depends=`, comma separated), normalised.
-    pub fn depends(&self) -> Vec<String> {
+    pub(crate) fn depends(&self) -> Vec<String> {
         self.get("depends")
             .unwrap_or("")
             .split(',')
@@ -100,7 +100,7 @@ impl ModInfo {
     }
 
     /// Soft pre-dependencies (`softdep=pre: a b post: c` → `[a, b]`), normalised.
-    pub fn softdeps_pre(&self) -> Vec<String> {
+    pub(crate) fn softdeps_pre(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (_, v) in self.fields.iter().filter(|(k, _)| k == "softdep") {
             let mut pre = false;
@@ -118,7 +118,7 @@ impl ModInfo {
 }
 
 /// Reads the `.modinfo` of an uncompressed module image.
-pub fn modinfo(elf: &[u8]) -> Result<ModInfo, String> {
+pub(crate) fn modinfo(elf: &[u8]) -> Result<ModInfo, String> {
     let parsed = Elf::parse(elf).map_err(|e| e.to_string())?;
     let section = parsed
         .section(".modinfo")
@@ -128,12 +128,12 @@ pub fn modinfo(elf: &[u8]) -> Result<ModInfo, String> {
 }
 
 /// Trailer of an appended module signature.
-pub const SIGNATURE_MAGIC: &[u8] = b"~Module signature appended~\n";
+pub(crate) const SIGNATURE_MAGIC: &[u8] = b"~Module signature appended~\n";
 
 /// Removes an appended module signature in place; returns whether one was removed.
 /// Layout: `<module><signature><struct module_signature (12 bytes)><magic>`, where the
 /// struct's last 4 bytes are the big-endian signature length.
-pub fn strip_signature(bytes: &mut Vec<u8>) -> bool {
+pub(crate) fn strip_signature(bytes: &mut Vec<u8>) -> bool {
     let Some(body) = bytes.strip_suffix(SIGNATURE_MAGIC) else {
         return false;
     };
@@ -151,7 +151,7 @@ pub fn strip_signature(bytes: &mut Vec<u8>) -> bool {
 }
 
 /// Reads a module file, decompressing `.xz`/`.zst` by magic.
-pub fn read_module(path: &Path) -> Result<Vec<u8>, ModuleError> {
+pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>, ModuleError> {
     let raw = std::fs::read(path).map_err(|source| ModuleError::Io {
         path: path.to_path_buf(),
         source,
@@ -167,16 +167,16 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>, ModuleError> {
 
 /// Module files of a tree by canonical name, plus `modules.builtin`.
 #[derive(Debug, Clone, Default)]
-pub struct ModuleIndex {
+pub(crate) struct ModuleIndex {
     /// The modules directory (`…/lib/modules/<release>`).
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     files: HashMap<String, PathBuf>,
     builtin: HashSet<String>,
 }
 
 impl ModuleIndex {
     /// Walks `dir` for module files and reads `modules.builtin` if present.
-    pub fn scan(dir: &Path) -> Result<Self, ModuleError> {
+    pub(crate) fn scan(dir: &Path) -> Result<Self, ModuleError> {
         let mut files = HashMap::new();
         let mut stack = vec![dir.to_path_buf()];
         let io = |path: &Path, source| ModuleError::Io {
@@ -213,56 +213,46 @@ impl ModuleIndex {
     }
 
     /// Path of module `name` (`-`/`_` insensitive).
-    pub fn path(&self, name: &str) -> Option<&Path> {
+    pub(crate) fn path(&self, name: &str) -> Option<&Path> {
         self.files.get(&normalize(name)).map(PathBuf::as_path)
     }
 
     /// Whether `name` is listed in `modules.builtin`.
-    pub fn is_builtin(&self, name: &str) -> bool {
+    pub(crate) fn is_builtin(&self, name: &str) -> bool {
         self.builtin.contains(&normalize(name))
-    }
-
-    /// Number of module files found.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    /// Whether no module file was found.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
     }
 }
 
 /// A module ready to load.
 #[derive(Debug, Clone)]
-pub struct ModuleFile {
+pub(crate) struct ModuleFile {
     /// Canonical name (`aesni_intel`).
-    pub name: String,
-    /// The file it came from.
-    pub path: PathBuf,
+    pub(crate) name: String,
     /// Uncompressed ELF bytes (signature removed if requested and present).
-    pub bytes: Vec<u8>,
-    /// Its hard dependencies (canonical names).
-    pub depends: Vec<String>,
-    /// Whether an appended signature was removed.
-    pub signature_stripped: bool,
+    pub(crate) bytes: Vec<u8>,
+    /// Its hard dependencies (canonical names), for the resolver's tests.
+    #[cfg(test)]
+    pub(crate) depends: Vec<String>,
+    /// Whether an appended signature was removed, for the resolver's tests.
+    #[cfg(test)]
+    pub(crate) signature_stripped: bool,
 }
 
 /// Result of [`resolve`].
 #[derive(Debug, Clone, Default)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     /// Modules in load order: every module after its dependencies.
-    pub modules: Vec<ModuleFile>,
+    pub(crate) modules: Vec<ModuleFile>,
     /// Requested names that are built into the kernel (nothing to load).
-    pub builtin: Vec<String>,
+    pub(crate) builtin: Vec<String>,
     /// Requested names that are neither files nor built in; the caller decides whether
     /// that is fatal (see [`Resolution::require`]).
-    pub not_found: Vec<String>,
+    pub(crate) not_found: Vec<String>,
 }
 
 impl Resolution {
     /// Errors if any of `required` is in [`Resolution::not_found`].
-    pub fn require(&self, required: &[&str]) -> Result<(), ModuleError> {
+    pub(crate) fn require(&self, required: &[&str]) -> Result<(), ModuleError> {
         let missing: Vec<String> = required
             .iter()
             .map(|r| normalize(r))
@@ -276,18 +266,19 @@ impl Resolution {
     }
 
     /// Names in load order.
-    pub fn names(&self) -> Vec<&str> {
+    #[cfg(test)]
+    pub(crate) fn names(&self) -> Vec<&str> {
         self.modules.iter().map(|m| m.name.as_str()).collect()
     }
 }
 
 /// Options for [`resolve_with`].
 #[derive(Debug, Clone, Copy)]
-pub struct ResolveOptions {
+pub(crate) struct ResolveOptions {
     /// Remove appended signatures (faster loading; the kernel then taints itself).
-    pub strip_signatures: bool,
+    pub(crate) strip_signatures: bool,
     /// Also load `softdep=pre:` modules that exist in the tree (as modprobe does).
-    pub softdeps: bool,
+    pub(crate) softdeps: bool,
 }
 
 impl Default for ResolveOptions {
@@ -300,12 +291,15 @@ impl Default for ResolveOptions {
 }
 
 /// [`resolve_with`] using default options (strip signatures, follow pre-softdeps).
-pub fn resolve<S: AsRef<str>>(modules_dir: &Path, names: &[S]) -> Result<Resolution, ModuleError> {
+pub(crate) fn resolve<S: AsRef<str>>(
+    modules_dir: &Path,
+    names: &[S],
+) -> Result<Resolution, ModuleError> {
     resolve_with(modules_dir, names, ResolveOptions::default())
 }
 
 /// Resolves `names` in `modules_dir` into a load-ordered list with dependencies.
-pub fn resolve_with<S: AsRef<str>>(
+pub(crate) fn resolve_with<S: AsRef<str>>(
     modules_dir: &Path,
     names: &[S],
     opts: ResolveOptions,
@@ -315,7 +309,7 @@ pub fn resolve_with<S: AsRef<str>>(
 }
 
 /// Like [`resolve_with`] on an already scanned [`ModuleIndex`].
-pub fn resolve_in<S: AsRef<str>>(
+pub(crate) fn resolve_in<S: AsRef<str>>(
     index: &ModuleIndex,
     names: &[S],
     opts: ResolveOptions,
@@ -376,12 +370,15 @@ fn visit(
         }
     }
     let signature_stripped = opts.strip_signatures && strip_signature(&mut bytes);
+    #[cfg(not(test))]
+    let _ = (depends, signature_stripped);
     state.insert(name.to_string(), true);
     res.modules.push(ModuleFile {
         name: name.to_string(),
-        path,
         bytes,
+        #[cfg(test)]
         depends,
+        #[cfg(test)]
         signature_stripped,
     });
     Ok(())

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// Where a source's archive key comes from (`signed-by`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignedBy {
+pub(crate) enum SignedBy {
     /// Path to a keyring file (or comma/space separated list; first kept).
     Path(PathBuf),
     /// An inline ASCII-armoured key block (deb822 only).
@@ -14,17 +14,17 @@ pub enum SignedBy {
 
 /// One apt source entry (a one-line `deb …` or a deb822 stanza).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceEntry {
+pub(crate) struct SourceEntry {
     /// `deb` and/or `deb-src`.
-    pub types: Vec<String>,
+    pub(crate) types: Vec<String>,
     /// Repository base URIs.
-    pub uris: Vec<String>,
+    pub(crate) uris: Vec<String>,
     /// Suites (codenames), e.g. `bookworm`, `bookworm-security`.
-    pub suites: Vec<String>,
+    pub(crate) suites: Vec<String>,
     /// Components, e.g. `main`.
-    pub components: Vec<String>,
+    pub(crate) components: Vec<String>,
     /// The key used to verify the repository, if given.
-    pub signed_by: Option<SignedBy>,
+    pub(crate) signed_by: Option<SignedBy>,
 }
 
 impl SourceEntry {
@@ -34,7 +34,7 @@ impl SourceEntry {
 }
 
 /// Parses one-line format (`/etc/apt/sources.list`, `*.list`).
-pub fn parse_one_line(text: &str) -> Vec<SourceEntry> {
+pub(crate) fn parse_one_line(text: &str) -> Vec<SourceEntry> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
@@ -76,7 +76,7 @@ pub fn parse_one_line(text: &str) -> Vec<SourceEntry> {
 
 /// Parses deb822 format (`*.sources`): blank-line separated stanzas, continuation lines
 /// start with whitespace, `Enabled: no` disables a stanza.
-pub fn parse_deb822(text: &str) -> Vec<SourceEntry> {
+pub(crate) fn parse_deb822(text: &str) -> Vec<SourceEntry> {
     let mut out = Vec::new();
     for stanza in stanzas(text) {
         let get = |k: &str| {
@@ -151,7 +151,7 @@ fn stanzas(text: &str) -> Vec<Vec<(String, String)>> {
 
 /// Reads every sources file under an apt etc dir (`sources.list`, `sources.list.d/*.list`,
 /// `sources.list.d/*.sources`); unreadable files are skipped.
-pub fn read_system_sources(etc_apt: &Path) -> Vec<SourceEntry> {
+pub(crate) fn read_system_sources(etc_apt: &Path) -> Vec<SourceEntry> {
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string(etc_apt.join("sources.list")) {
         out.extend(parse_one_line(&text));
@@ -175,16 +175,16 @@ pub fn read_system_sources(etc_apt: &Path) -> Vec<SourceEntry> {
 
 /// A repository location chosen for private apt use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mirror {
+pub(crate) struct Mirror {
     /// Base URI of the archive.
-    pub uri: String,
+    pub(crate) uri: String,
     /// Key to verify it with, if the source named one.
-    pub signed_by: Option<SignedBy>,
+    pub(crate) signed_by: Option<SignedBy>,
 }
 
 /// Finds the first binary source whose suites contain `suite` exactly (e.g. the release
 /// codename for the Debian archive, `<codename>-security` for the security archive).
-pub fn find_mirror(entries: &[SourceEntry], suite: &str) -> Option<Mirror> {
+pub(crate) fn find_mirror(entries: &[SourceEntry], suite: &str) -> Option<Mirror> {
     entries
         .iter()
         .filter(|e| e.is_binary() && e.suites.iter().any(|s| s == suite))
@@ -197,7 +197,7 @@ pub fn find_mirror(entries: &[SourceEntry], suite: &str) -> Option<Mirror> {
 }
 
 /// The running system's release codename (`VERSION_CODENAME` in os-release).
-pub fn host_codename() -> Option<String> {
+pub(crate) fn host_codename() -> Option<String> {
     let text = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
         .ok()?;

@@ -1,5 +1,9 @@
 //! Tests of the public kernel API: cache failures (offline) and a real fetch (network).
 
+use super::archive::Archive;
+use super::catalog::CatalogPaths;
+use super::kernel::BootKind;
+use super::lock::{Lock, LockedKernel, LockedPackage};
 use super::*;
 use std::path::Path;
 

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 /// Why a vmlinux could not be produced (the caller then boots the bzImage).
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum VmlinuxError {
+pub(crate) enum VmlinuxError {
     /// No `HdrS` setup header or a protocol older than 2.08 (no payload fields).
     #[error("not a bzImage with boot protocol >= 2.08")]
     NotBzImage,
@@ -41,7 +41,7 @@ fn u32_at(d: &[u8], off: usize) -> Option<u32> {
 }
 
 /// Locates the compressed payload inside a bzImage.
-pub fn payload(bzimage: &[u8]) -> Result<&[u8], VmlinuxError> {
+pub(crate) fn payload(bzimage: &[u8]) -> Result<&[u8], VmlinuxError> {
     if bzimage.get(0x202..0x206) != Some(b"HdrS") {
         return Err(VmlinuxError::NotBzImage);
     }
@@ -63,7 +63,7 @@ pub fn payload(bzimage: &[u8]) -> Result<&[u8], VmlinuxError> {
 
 /// Decompresses the bzImage payload and checks it is a PVH-bootable ELF.
 /// Returns the ELF bytes and the payload format.
-pub fn extract(bzimage: &[u8]) -> Result<(Vec<u8>, Format), VmlinuxError> {
+pub(crate) fn extract(bzimage: &[u8]) -> Result<(Vec<u8>, Format), VmlinuxError> {
     let payload = payload(bzimage)?;
     let format = Format::detect(payload);
     if !matches!(format, Format::Zstd | Format::Xz) {
@@ -77,7 +77,7 @@ pub fn extract(bzimage: &[u8]) -> Result<(Vec<u8>, Format), VmlinuxError> {
 }
 
 /// Checks for an ELF64 image carrying the Xen PVH entry note.
-pub fn check_pvh(elf: &[u8]) -> Result<(), VmlinuxError> {
+pub(crate) fn check_pvh(elf: &[u8]) -> Result<(), VmlinuxError> {
     let parsed = Elf::parse(elf).map_err(|_| VmlinuxError::NotElf)?;
     let notes = parsed.notes().map_err(|_| VmlinuxError::NotElf)?;
     if notes

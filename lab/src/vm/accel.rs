@@ -13,23 +13,23 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::qemu::{self, Accel, qemu_binary};
+use super::machine::{self, Accel, qemu_binary};
 use crate::kernels::FetchedKernel;
 
 /// Environment variable forcing the accelerator.
-pub const ACCEL_ENV: &str = "LAB_ACCEL";
+pub(crate) const ACCEL_ENV: &str = "LAB_ACCEL";
 
 /// The chosen accelerator and why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Choice {
+pub(crate) struct Choice {
     /// Accelerator to use.
-    pub accel: Accel,
+    pub(crate) accel: Accel,
     /// Why (e.g. the KVM failure).
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// QEMU's version line, for cache keys.
-pub fn qemu_version() -> String {
+pub(crate) fn qemu_version() -> String {
     Command::new(qemu_binary())
         .arg("--version")
         .output()
@@ -40,7 +40,7 @@ pub fn qemu_version() -> String {
 }
 
 /// Picks the accelerator for `kernel`, probing KVM once per QEMU/kernel pair.
-pub fn choose(cache_dir: &Path, kernel: &FetchedKernel) -> Choice {
+pub(crate) fn choose(cache_dir: &Path, kernel: &FetchedKernel) -> Choice {
     match std::env::var(ACCEL_ENV).ok().as_deref() {
         Some("kvm") => {
             return Choice {
@@ -84,7 +84,7 @@ pub fn choose(cache_dir: &Path, kernel: &FetchedKernel) -> Choice {
 }
 
 fn probe_kvm(kernel: &FetchedKernel) -> Choice {
-    let mut child = match qemu::machine(Accel::Kvm, 256, &kernel.kernel_image)
+    let mut child = match machine::machine(Accel::Kvm, 256, &kernel.kernel_image)
         .args(["-append", "console=ttyS0 panic=-1 loglevel=1"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

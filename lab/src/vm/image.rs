@@ -1,17 +1,23 @@
-//! The initramfs for one guest job: `/init` (static `lab`), the job, and
-//! the kernel modules it needs in load order.
+//! What goes into a guest: the kernel modules a job needs (for both VM
+//! programs) and, for the hermetic QEMU boot, the initramfs with `/init`
+//! (static `lab`), the job and those modules in load order.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::guest::protocol::{GuestJob, JOB_PATH, MODULES_DIR};
-use crate::initramfs::Builder;
+use super::initramfs::Builder;
+use crate::job::Job;
 use crate::kernels::FetchedKernel;
-use crate::kernels::modules;
+use crate::kernels::modules::{self, Resolution};
 
-/// Modules a scenario run needs (built-in ones are skipped).
-pub const RUN_MODULES: &[&str] = &[
+/// Path of the job file inside the initramfs.
+pub(crate) const JOB_PATH: &str = "/lab/job.json";
+/// Directory of modules inside the initramfs, loaded in name order.
+pub(crate) const MODULES_DIR: &str = "/lab/modules";
+
+/// Modules a scenario or bench needs (built-in ones are skipped).
+const RUN_MODULES: &[&str] = &[
     "virtio_pci",
     "virtio_console",
     "veth",
@@ -26,34 +32,37 @@ pub const RUN_MODULES: &[&str] = &[
 
 /// Extra modules for the capability probe, so that a refusal means the
 /// bpf_crypto path refuses, not that a module was missing.
-pub const PROBE_MODULES: &[&str] = &["ctr", "xts", "gcm", "chacha_generic", "sm4_generic", "sm4"];
+const PROBE_MODULES: &[&str] = &["ctr", "xts", "gcm", "chacha_generic", "sm4_generic", "sm4"];
 
 /// Modules without which nothing can run.
-pub const REQUIRED_MODULES: &[&str] = &["veth"];
+const REQUIRED_MODULES: &[&str] = &["veth"];
 
-/// A built image and what went into it.
-pub struct Image {
-    /// The cpio archive.
-    pub bytes: Vec<u8>,
-    /// Modules packed, in load order.
-    pub modules: Vec<String>,
-    /// Requested modules that the kernel has built in.
-    pub builtin: Vec<String>,
-    /// Requested modules found nowhere.
-    pub missing: Vec<String>,
-}
-
-/// Builds the initramfs for `job` on `kernel`.
-pub fn build(kernel: &FetchedKernel, job: &GuestJob, init: &Path) -> Result<Image> {
+/// The modules `job` needs on `kernel`, in load order.
+pub(crate) fn job_modules(kernel: &FetchedKernel, job: &Job) -> Result<Resolution> {
     let mut wanted: Vec<&str> = RUN_MODULES.to_vec();
-    if !job.probe.is_empty() {
+    if !job.probe_ciphers().is_empty() {
         wanted.extend_from_slice(PROBE_MODULES);
     }
     let res = modules::resolve(&kernel.modules_dir, &wanted)
         .with_context(|| format!("resolving modules in {}", kernel.modules_dir.display()))?;
     res.require(REQUIRED_MODULES)
         .with_context(|| format!("kernel {}", kernel.name))?;
+    Ok(res)
+}
 
+/// A built image and what went into it.
+pub(crate) struct Image {
+    /// The cpio archive.
+    pub(crate) bytes: Vec<u8>,
+    /// Modules packed, in load order.
+    pub(crate) modules: Vec<String>,
+    /// Requested modules found nowhere.
+    pub(crate) missing: Vec<String>,
+}
+
+/// Builds the initramfs for `job` on `kernel`, with `init` as `/init`.
+pub(crate) fn build(kernel: &FetchedKernel, job: &Job, init: &Path) -> Result<Image> {
+    let res = job_modules(kernel, job)?;
     let mut b = Builder::new();
     for d in ["/dev", "/proc", "/sys", "/tmp", "/lab", MODULES_DIR] {
         b.add_dir(d, 0o755)?;
@@ -74,7 +83,6 @@ pub fn build(kernel: &FetchedKernel, job: &GuestJob, init: &Path) -> Result<Imag
     Ok(Image {
         bytes: b.to_bytes(),
         modules: names,
-        builtin: res.builtin.clone(),
-        missing: res.not_found.clone(),
+        missing: res.not_found,
     })
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Whether an ELF file has no program interpreter (is statically linked).
-pub fn is_static_elf(bytes: &[u8]) -> Option<bool> {
+pub(crate) fn is_static_elf(bytes: &[u8]) -> Option<bool> {
     if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 {
         return None;
     }
@@ -25,7 +25,7 @@ pub fn is_static_elf(bytes: &[u8]) -> Option<bool> {
 
 /// Returns a copy of the running executable, stripped of debug info when
 /// `strip` is available, cached under `cache_dir`.
-pub fn prepare(cache_dir: &Path) -> Result<PathBuf> {
+pub(crate) fn prepare(cache_dir: &Path) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the lab executable")?;
     let bytes = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
     match is_static_elf(&bytes) {

@@ -1,0 +1,223 @@
+//! The clap types of the command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::target::Backend;
+use crate::vm::VmOptions;
+
+/// Test harness and benchmark lab for eBPF packet encryption with bpf_crypto.
+#[derive(Parser)]
+#[command(name = "lab", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Where to run: `--backend`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BackendKind {
+    /// Namespaces on the running kernel.
+    Host,
+    /// A catalog kernel booted under QEMU (needs --kernel).
+    Qemu,
+    /// virtme-ng (optional; needs `vng` installed).
+    Vng,
+}
+
+impl From<BackendKind> for Backend {
+    fn from(k: BackendKind) -> Self {
+        match k {
+            BackendKind::Host => Backend::Host,
+            BackendKind::Qemu => Backend::Qemu,
+            BackendKind::Vng => Backend::Vng,
+        }
+    }
+}
+
+/// VM limits.
+#[derive(Args, Clone)]
+pub(crate) struct VmArgs {
+    /// Time limit for one VM boot, seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Guest memory, MiB.
+    #[arg(long, default_value_t = 512)]
+    memory: u32,
+}
+
+impl VmArgs {
+    /// The limits, checked: a zero timeout or too little memory cannot boot.
+    pub(crate) fn options(&self) -> Result<VmOptions> {
+        if self.timeout == 0 {
+            bail!("--timeout 0: a VM boot needs at least 1 second");
+        }
+        if !(128..=65536).contains(&self.memory) {
+            bail!(
+                "--memory {}: guest memory must be 128..=65536 MiB (the guest kernels need about 128 MiB)",
+                self.memory
+            );
+        }
+        Ok(VmOptions {
+            timeout: Duration::from_secs(self.timeout),
+            memory_mb: self.memory,
+        })
+    }
+}
+
+/// The results root.
+#[derive(Args, Clone)]
+pub(crate) struct ResultsArgs {
+    /// Results root folder.
+    #[arg(long, env = "LAB_RESULTS_DIR", default_value = "results")]
+    pub(crate) results_dir: PathBuf,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run a scenario and write results/<run-id>/.
+    Run(RunArgs),
+    /// Validate scenario files without running them.
+    Check {
+        /// Scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Manage the kernel catalog (kernels/kernels.yaml) and its cache.
+    Kernels {
+        #[command(subcommand)]
+        command: KernelsCommand,
+    },
+    /// Which cipher names bpf_crypto_ctx_create accepts, with errnos.
+    Probe(ProbeArgs),
+    /// Measure throughput and cost per cipher; write bench.json, plots and a report.
+    Bench(BenchArgs),
+    /// Regenerate the plots and report of a saved bench without rerunning it.
+    Report {
+        /// Run id under the results folder, or a run folder, or a bench.json.
+        run: String,
+        /// Write the report into this folder instead of next to bench.json.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        results: ResultsArgs,
+    },
+    /// Inside a `--backend vng` VM: load modules, run a job, write the result.
+    #[command(hide = true)]
+    GuestRun {
+        /// The job (JSON).
+        #[arg(long)]
+        job: PathBuf,
+        /// Kernel modules to load first, in file-name order.
+        #[arg(long)]
+        modules: Option<PathBuf>,
+        /// Writable folder for the result archive.
+        #[arg(long)]
+        out: PathBuf,
+        /// Kernel release the job is for (refuses to run elsewhere).
+        #[arg(long)]
+        kernel_release: String,
+    },
+    /// Run a scenario on every catalog kernel (and the host) into one result.
+    Matrix(MatrixArgs),
+}
+
+/// Arguments of `lab run`.
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// Scenario file (YAML).
+    pub(crate) scenario: PathBuf,
+    /// Where to run it: `host` by default, `qemu` when --kernel is given.
+    #[arg(long, value_enum)]
+    pub(crate) backend: Option<BackendKind>,
+    /// Catalog kernel for the VM backends (see `lab kernels list`).
+    #[arg(long)]
+    pub(crate) kernel: Option<String>,
+    #[command(flatten)]
+    pub(crate) vm: VmArgs,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
+    /// Print only the summary.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+}
+
+impl RunArgs {
+    /// The backend: as given, else `qemu` with --kernel, else `host`.
+    pub(crate) fn backend(&self) -> Backend {
+        match (self.backend, &self.kernel) {
+            (Some(b), _) => b.into(),
+            (None, Some(_)) => Backend::Qemu,
+            (None, None) => Backend::Host,
+        }
+    }
+}
+
+/// Arguments of `lab probe`.
+#[derive(Args)]
+pub(crate) struct ProbeArgs {
+    /// Probe this catalog kernel in a VM instead of the running kernel.
+    #[arg(long)]
+    pub(crate) kernel: Option<String>,
+    /// Cipher names (default: a fixed list of common ones).
+    #[arg(long = "cipher")]
+    pub(crate) ciphers: Vec<String>,
+    #[command(flatten)]
+    pub(crate) vm: VmArgs,
+}
+
+/// Arguments of `lab bench`.
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Bench file (YAML), e.g. scenarios/bench.yaml.
+    pub(crate) bench: PathBuf,
+    /// `host` (default) or a catalog kernel to boot under QEMU.
+    #[arg(long)]
+    pub(crate) kernel: Option<String>,
+    /// The host and every cached catalog kernel, into one result.
+    #[arg(long, conflicts_with = "kernel")]
+    pub(crate) matrix: bool,
+    /// Shortened rounds and durations (smoke test).
+    #[arg(long)]
+    pub(crate) quick: bool,
+    #[command(flatten)]
+    pub(crate) vm: VmArgs,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
+}
+
+/// Arguments of `lab matrix`.
+#[derive(Args)]
+pub(crate) struct MatrixArgs {
+    /// Scenario file (YAML).
+    pub(crate) scenario: PathBuf,
+    /// Only these catalog kernels (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) kernels: Vec<String>,
+    /// Leave the host out.
+    #[arg(long)]
+    pub(crate) no_host: bool,
+    #[command(flatten)]
+    pub(crate) vm: VmArgs,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
+}
+
+/// `lab kernels …`.
+#[derive(Subcommand)]
+pub(crate) enum KernelsCommand {
+    /// List catalog kernels with their locked version and cache state.
+    List,
+    /// Download and extract kernels (all when none named).
+    Fetch {
+        /// Re-resolve to the newest versions and rewrite the lock file.
+        #[arg(long)]
+        update: bool,
+        /// Catalog names.
+        names: Vec<String>,
+    },
+}

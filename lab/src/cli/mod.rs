@@ -1,0 +1,51 @@
+//! The command line: clap types ([`args`]) and one short function per
+//! subcommand.
+
+mod args;
+mod bench;
+mod check;
+mod kernels;
+mod matrix;
+mod probe;
+mod repo;
+mod report;
+mod run;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::guest::{self, GuestRun};
+use args::{Cli, Command};
+
+/// Parses the command line and runs the command; returns its exit code.
+/// `Err` is a harness problem (bad input, missing privileges, a damaged
+/// cache) or an interrupt.
+pub(crate) fn main() -> Result<i32> {
+    dispatch(Cli::parse().command)
+}
+
+fn dispatch(command: Command) -> Result<i32> {
+    match command {
+        Command::Run(a) => run::run(a),
+        Command::Check { scenarios } => check::check(&scenarios),
+        Command::Kernels { command } => kernels::kernels(command),
+        Command::Probe(a) => probe::probe(a),
+        Command::Bench(a) => bench::bench(a),
+        Command::Report { run, out, results } => report::report(&run, out, &results.results_dir),
+        Command::GuestRun {
+            job,
+            modules,
+            out,
+            kernel_release,
+        } => {
+            guest::guest_run(&GuestRun {
+                job,
+                modules,
+                out,
+                kernel_release,
+            })?;
+            Ok(crate::output::exit::PASS)
+        }
+        Command::Matrix(a) => matrix::matrix(a),
+    }
+}

@@ -1,0 +1,49 @@
+//! `lab probe`: which cipher names `bpf_crypto_ctx_create` accepts on the
+//! running kernel or a catalog kernel.
+
+use anyhow::{Result, bail};
+
+use super::args::ProbeArgs;
+use crate::exec::probe::DEFAULT_CIPHERS;
+use crate::job::{Job, Outcome};
+use crate::output::exit;
+use crate::output::progress::Printer;
+use crate::target::Backend;
+
+pub(crate) fn probe(a: ProbeArgs) -> Result<i32> {
+    let ciphers = if a.ciphers.is_empty() {
+        DEFAULT_CIPHERS.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.ciphers
+    };
+    let backend = if a.kernel.is_some() {
+        Backend::Qemu
+    } else {
+        Backend::Host
+    };
+    let target = super::repo::open_target(backend, a.kernel.as_deref(), a.vm.options()?)?;
+    let tmp = tempfile::tempdir()?;
+    let exec = target.run(&Job::Probe(ciphers), tmp.path(), &Printer { quiet: false })?;
+    let mut where_ = format!("{} ({}", target.name(), exec.kernel);
+    if let Some(accel) = &exec.accelerator {
+        where_.push_str(&format!(", {accel}"));
+    }
+    where_.push(')');
+    let report = match (exec.outcome, exec.probe) {
+        (Outcome::Unsupported(why), _) | (_, Some(Err(why))) => {
+            println!("{where_}: unsupported: {why}");
+            return Ok(exit::UNSUPPORTED);
+        }
+        (Outcome::Failed(why), _) => {
+            eprintln!("lab: {}: {why}", target.name());
+            return Ok(exit::ERROR);
+        }
+        (_, Some(Ok(report))) => report,
+        (_, None) => bail!("{}: the kernel returned no probe", target.name()),
+    };
+    println!("bpf_crypto_ctx_create on {where_}:");
+    for e in &report.entries {
+        println!("  {:<20} {}", e.cipher, e.error.as_deref().unwrap_or("ok"));
+    }
+    Ok(exit::PASS)
+}

@@ -1,0 +1,304 @@
+//! The shared vocabulary: ends of the topology, addresses, ciphers, data
+//! plane builds and bench variants. Every other module may use these; this
+//! one uses nothing else of the crate.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+/// Which end of the veth a step or check refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Side {
+    /// The left namespace (its veth is captured).
+    Left,
+    /// The right namespace.
+    Right,
+}
+
+impl Side {
+    /// Both ends, left first.
+    pub(crate) const BOTH: [Side; 2] = [Side::Left, Side::Right];
+
+    /// The other end.
+    pub(crate) fn peer(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+
+    /// `left` or `right`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+}
+
+/// An IPv4 interface address with prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct IfAddr {
+    /// The address.
+    pub(crate) addr: Ipv4Addr,
+    /// Prefix length.
+    pub(crate) prefix: u8,
+}
+
+impl IfAddr {
+    /// Parses `198.18.0.1/24`: an IPv4 unicast address with a prefix length
+    /// of 1..=30. The error says what is wrong, for the caller to locate.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let (a, p) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}` needs a prefix length, e.g. 198.18.0.1/24"))?;
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| format!("`{a}` is not an IPv4 address"))?;
+        let prefix: u8 = p
+            .parse()
+            .ok()
+            .filter(|p| (1..=30).contains(p))
+            .ok_or_else(|| format!("prefix length `{p}` must be 1..=30"))?;
+        if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback()
+        {
+            return Err(format!("{addr} cannot be an interface address"));
+        }
+        Ok(IfAddr { addr, prefix })
+    }
+
+    /// The network mask of the prefix.
+    fn mask(self) -> u32 {
+        if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix)
+        }
+    }
+
+    /// The network number (address under the prefix mask).
+    pub(crate) fn network(self) -> u32 {
+        u32::from(self.addr) & self.mask()
+    }
+
+    /// Whether the address is its subnet's network or broadcast address
+    /// (no host may use them): `Some("network")`, `Some("broadcast")`.
+    pub(crate) fn reserved(self) -> Option<&'static str> {
+        let host = u32::from(self.addr) & !self.mask();
+        if host == 0 {
+            Some("network")
+        } else if host == !self.mask() {
+            Some("broadcast")
+        } else {
+            None
+        }
+    }
+
+    /// The network as an address (`198.18.0.0` for `198.18.0.1/24`).
+    pub(crate) fn network_addr(self) -> Ipv4Addr {
+        Ipv4Addr::from(self.network())
+    }
+}
+
+impl std::fmt::Display for IfAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// The `bpf_crypto` skcipher algorithms the data plane supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Algorithm {
+    /// `cbc(aes)`: random per-packet IV carried on the wire.
+    #[serde(rename = "cbc(aes)")]
+    CbcAes,
+    /// `ecb(aes)`: no IV; identical blocks give identical ciphertext.
+    #[serde(rename = "ecb(aes)")]
+    EcbAes,
+}
+
+impl Algorithm {
+    /// Kernel crypto API name.
+    pub(crate) fn kernel_name(self) -> &'static str {
+        match self {
+            Algorithm::CbcAes => "cbc(aes)",
+            Algorithm::EcbAes => "ecb(aes)",
+        }
+    }
+
+    /// Parses a kernel crypto API name.
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        [Algorithm::CbcAes, Algorithm::EcbAes]
+            .into_iter()
+            .find(|a| a.kernel_name() == name)
+    }
+
+    /// IV bytes per packet on the wire.
+    pub(crate) fn iv_len(self) -> u32 {
+        match self {
+            Algorithm::CbcAes => 16,
+            Algorithm::EcbAes => 0,
+        }
+    }
+}
+
+/// Cipher and key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CipherSpec {
+    /// Algorithm.
+    pub(crate) algorithm: Algorithm,
+    /// Raw key, 16 or 32 bytes.
+    pub(crate) key: Vec<u8>,
+}
+
+/// One of the two TC programs of the data plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Direction {
+    /// `encrypt_egress`.
+    Egress,
+    /// `decrypt_ingress`.
+    Ingress,
+}
+
+impl Direction {
+    /// `egress` or `ingress`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Direction::Egress => "egress",
+            Direction::Ingress => "ingress",
+        }
+    }
+}
+
+/// A build of the data plane from `ebpf/crypto_dp.bpf.c`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Build {
+    /// Encrypt on egress, decrypt on ingress.
+    Crypto,
+    /// Bounce the payload through the scratch buffers, no crypto.
+    Copy,
+    /// Attach only.
+    Noop,
+}
+
+impl Build {
+    /// Short name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Build::Crypto => "crypto",
+            Build::Copy => "copy",
+            Build::Noop => "noop",
+        }
+    }
+}
+
+/// What a bench runs on the packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) enum BenchVariant {
+    /// No program attached (end-to-end baseline).
+    #[serde(rename = "none")]
+    NoProgram,
+    /// Programs attached that return at once.
+    #[serde(rename = "noop")]
+    Noop,
+    /// Payload copied through the scratch buffers, no crypto.
+    #[serde(rename = "copy")]
+    Copy,
+    /// The data plane with `ecb(aes)`.
+    #[serde(rename = "ecb(aes)")]
+    Ecb,
+    /// The data plane with `cbc(aes)`.
+    #[serde(rename = "cbc(aes)")]
+    Cbc,
+}
+
+impl BenchVariant {
+    /// Every variant, baseline first.
+    pub(crate) const ALL: [BenchVariant; 5] = [
+        Self::NoProgram,
+        Self::Noop,
+        Self::Copy,
+        Self::Ecb,
+        Self::Cbc,
+    ];
+
+    /// Name as written in files and reports.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::NoProgram => "none",
+            Self::Noop => "noop",
+            Self::Copy => "copy",
+            Self::Ecb => "ecb(aes)",
+            Self::Cbc => "cbc(aes)",
+        }
+    }
+
+    /// Parses a name.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The data plane build to load, if any.
+    pub(crate) fn build(self) -> Option<Build> {
+        match self {
+            Self::NoProgram => None,
+            Self::Noop => Some(Build::Noop),
+            Self::Copy => Some(Build::Copy),
+            Self::Ecb | Self::Cbc => Some(Build::Crypto),
+        }
+    }
+
+    /// The cipher a crypto variant is keyed with.
+    pub(crate) fn algorithm(self) -> Option<Algorithm> {
+        match self {
+            Self::Ecb => Some(Algorithm::EcbAes),
+            Self::Cbc => Some(Algorithm::CbcAes),
+            _ => None,
+        }
+    }
+}
+
+/// Data plane counter values summed over CPUs, by name.
+pub(crate) type Counters = BTreeMap<String, u64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_and_name_their_network() {
+        let a = IfAddr::parse("198.18.0.7/24").unwrap();
+        assert_eq!(a.network_addr(), Ipv4Addr::new(198, 18, 0, 0));
+        assert_eq!(a.to_string(), "198.18.0.7/24");
+        assert!(IfAddr::parse("198.18.0.7").unwrap_err().contains("prefix"));
+        assert!(
+            IfAddr::parse("198.18.0.7/31")
+                .unwrap_err()
+                .contains("1..=30")
+        );
+        assert!(IfAddr::parse("224.0.0.1/24").is_err());
+        assert_eq!(
+            IfAddr::parse("198.18.0.255/24").unwrap().reserved(),
+            Some("broadcast")
+        );
+        assert_eq!(
+            IfAddr::parse("198.18.0.0/24").unwrap().reserved(),
+            Some("network")
+        );
+        assert_eq!(a.reserved(), None);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for v in BenchVariant::ALL {
+            assert_eq!(BenchVariant::parse(v.as_str()), Some(v));
+        }
+        assert_eq!(Algorithm::parse("cbc(aes)"), Some(Algorithm::CbcAes));
+        assert_eq!(Algorithm::parse("ctr(aes)"), None);
+        assert_eq!(Side::Left.peer(), Side::Right);
+    }
+}

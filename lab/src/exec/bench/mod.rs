@@ -1,0 +1,82 @@
+//! A bench job on the running kernel: throughput and cost of the data
+//! plane per cipher. The bench plan names packet sizes, variants and which
+//! parts to run:
+//!
+//! - micro ([`micro`]): `BPF_PROG_TEST_RUN` of the egress and ingress
+//!   programs of `noop`, `copy`, `ecb(aes)`, `cbc(aes)` at each size;
+//! - cipher ([`kfunc`]): the raw cipher limit, a crypto-only program that
+//!   only calls the kfunc on the same number of bytes;
+//! - udp / tcp ([`udp`], [`tcp`]): traffic over the veth pair with each
+//!   variant and without any program ([`bed`]);
+//!
+//! with repeated rounds summarised as statistics, and the environment of
+//! the kernel ([`env`]), into one target's result.
+
+pub(crate) mod bed;
+pub(crate) mod cpu;
+pub(crate) mod env;
+pub(crate) mod frames;
+pub(crate) mod kfunc;
+pub(crate) mod micro;
+pub(crate) mod tcp;
+pub(crate) mod udp;
+
+use anyhow::Result;
+
+use crate::domain::{BenchVariant, Direction};
+use crate::job::bench::TargetResult;
+use crate::output::progress::Progress;
+use crate::spec::bench_plan::BenchPlan;
+use crate::sys::signals;
+
+/// Runs `plan` on the running kernel. The environment's accelerator and
+/// commit are the host's to fill in. Figures measured before an error are
+/// kept and the error is recorded; only an interrupt is an `Err`.
+pub(crate) fn run(plan: &BenchPlan, progress: &dyn Progress) -> Result<TargetResult> {
+    let mut t = TargetResult::new("", env::current("host", "unknown"));
+    if let Err(e) = run_parts(plan, &mut t, progress) {
+        if signals::interrupted() {
+            return Err(e);
+        }
+        progress.note(&format!("error: {e:#}"));
+        t.error = Some(format!("{e:#}"));
+    }
+    Ok(t)
+}
+
+fn run_parts(plan: &BenchPlan, t: &mut TargetResult, progress: &dyn Progress) -> Result<()> {
+    if plan.micro.is_some() || plan.cipher.is_some() {
+        progress.note("micro: BPF_PROG_TEST_RUN of every variant and size");
+        let (m, c) = micro::run(plan, progress)?;
+        t.micro = m;
+        t.cipher = c;
+    }
+    if let Some(flow) = &plan.udp {
+        progress.note("udp: datagrams over the veth pair");
+        t.udp = udp::run(plan, flow, progress)?;
+        let cipher = t.cipher.clone();
+        let limit = move |v: BenchVariant, size: u32| {
+            let alg = v.algorithm()?;
+            let ns = |d: Direction| {
+                cipher
+                    .iter()
+                    .find(|c| c.algorithm == alg && c.direction == d && c.size == size)
+                    .and_then(|c| c.ns.as_ref())
+                    .map(|s| s.median)
+            };
+            Some(ns(Direction::Egress)? + ns(Direction::Ingress)?)
+        };
+        udp::fill_ratios(&mut t.udp, &limit);
+    }
+    if plan.tcp.is_some() {
+        progress.note("tcp: one connection per round, per offload mode");
+        t.tcp = tcp::run(plan, progress)?;
+    }
+    Ok(())
+}
+
+/// Steps (rounds of measurement points, warm-up included) `plan` takes on
+/// one target: the length of its progress bar.
+pub(crate) fn points(plan: &BenchPlan) -> u64 {
+    micro::steps(plan) + plan.udp.as_ref().map_or(0, |f| udp::steps(plan, f)) + tcp::steps(plan)
+}

@@ -1,0 +1,53 @@
+//! Capability probe: which cipher names `bpf_crypto_ctx_create` accepts on
+//! the running kernel, and with which errno the others fail.
+
+use crate::dataplane::{DataPlane, DataPlaneError, errno_name};
+use crate::domain::Build;
+use crate::job::probe::{ProbeEntry, ProbeReport};
+
+/// Cipher names probed by default.
+pub(crate) const DEFAULT_CIPHERS: &[&str] = &[
+    "cbc(aes)",
+    "ecb(aes)",
+    "ctr(aes)",
+    "xts(aes)",
+    "rfc3686(ctr(aes))",
+    "gcm(aes)",
+    "chacha20",
+    "cbc(sm4)",
+];
+
+/// Key length used when probing a cipher name.
+fn probe_key_len(cipher: &str) -> usize {
+    if cipher.starts_with("xts(") || cipher.contains("chacha") {
+        32
+    } else {
+        16
+    }
+}
+
+/// Loads the data plane and tries each cipher name with the provisioning program.
+pub(crate) fn probe(ciphers: &[String]) -> Result<ProbeReport, DataPlaneError> {
+    let dp = DataPlane::load(Build::Crypto)?;
+    let mut entries = Vec::new();
+    for c in ciphers {
+        let key = vec![0x42u8; probe_key_len(c)];
+        let entry = match dp.provision_raw(c, &key, 16) {
+            Ok(_) => ProbeEntry {
+                cipher: c.clone(),
+                ok: true,
+                errno: None,
+                error: None,
+            },
+            Err(DataPlaneError::Crypto { errno, .. }) => ProbeEntry {
+                cipher: c.clone(),
+                ok: false,
+                errno: Some(errno),
+                error: Some(errno_name(errno)),
+            },
+            Err(e) => return Err(e),
+        };
+        entries.push(entry);
+    }
+    Ok(ProbeReport { entries })
+}

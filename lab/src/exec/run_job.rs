@@ -1,0 +1,66 @@
+//! The one runner of a job on the running kernel: support check, probe,
+//! then the scenario or bench; a verifier rejection is saved as
+//! `verifier.log`.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::{bench, probe, scenario};
+use crate::dataplane::{self, DataPlaneError};
+use crate::job::{Completed, Job, JobResult, Outcome};
+use crate::output::progress::Progress;
+use crate::sys::signals::{self, Interrupted};
+use crate::sys::uname::kernel_release;
+
+/// File name of the verifier's log when it refused the data plane.
+pub(crate) const VERIFIER_LOG: &str = "verifier.log";
+
+/// Runs `job` on the running kernel, writing artifacts into `out_dir`.
+/// Failures of the system under test are in the result; only an
+/// interrupt is an `Err` (nothing is to be kept then).
+pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Result<JobResult> {
+    let kernel = kernel_release();
+    let support = dataplane::support(&kernel);
+    let probe = (!job.probe_ciphers().is_empty()).then(|| match &support {
+        Err(why) => Err(why.clone()),
+        Ok(()) => {
+            progress.note("capability probe");
+            probe::probe(job.probe_ciphers()).map_err(|e| e.to_string())
+        }
+    });
+    let outcome = match support {
+        Err(why) => Outcome::Unsupported(why),
+        Ok(()) => match run(job, out_dir, progress) {
+            Ok(done) => Outcome::Completed(done),
+            Err(_) if signals::interrupted() => return Err(Interrupted.into()),
+            Err(e) => {
+                save_verifier_log(&e, out_dir);
+                Outcome::Failed(format!("{e:#}"))
+            }
+        },
+    };
+    Ok(JobResult {
+        kernel,
+        modules: Vec::new(),
+        probe,
+        outcome,
+    })
+}
+
+fn run(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Result<Completed> {
+    Ok(match job {
+        Job::Probe(_) => Completed::Probe,
+        Job::Scenario { plan, .. } => {
+            Completed::Scenario(Box::new(scenario::run(plan, out_dir, progress)?))
+        }
+        Job::Bench(plan) => Completed::Bench(Box::new(bench::run(plan, progress)?)),
+    })
+}
+
+/// Keeps the verifier's log of a load failure next to the results.
+fn save_verifier_log(e: &anyhow::Error, out_dir: &Path) {
+    if let Some(DataPlaneError::Load { log, .. }) = e.downcast_ref::<DataPlaneError>() {
+        let _ = std::fs::write(out_dir.join(VERIFIER_LOG), log);
+    }
+}

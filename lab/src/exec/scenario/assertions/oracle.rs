@@ -1,0 +1,130 @@
+//! The oracle check: an independent reference AES decrypts every captured
+//! packet with every key the scenario installed, and the inner message must
+//! be one the lab sent.
+
+use super::observations::Observations;
+use super::verdict::Judged;
+use crate::domain::Algorithm;
+use crate::exec::analysis::oracle;
+use crate::exec::analysis::wire::WirePacket;
+use crate::sys::traffic::icmp::echo_message;
+use crate::sys::traffic::payload::MARKER;
+
+/// What the reference decryption made of one packet.
+#[derive(Debug, PartialEq, Eq)]
+enum Reading {
+    /// Exactly one key gives a message the lab sent.
+    Matched,
+    /// Several keys give different messages the lab sent.
+    Ambiguous,
+    /// Some key gives valid padding, but no message the lab sent.
+    Other,
+    /// No key gives valid padding.
+    Undecryptable,
+}
+
+/// At least `min_ratio` of the wire packets decrypt to what was sent.
+pub(crate) fn check(obs: &Observations, min_ratio: f64) -> Judged {
+    let known = known_messages(obs);
+    let readings: Vec<Reading> = match obs.algorithm {
+        Some(alg) => obs
+            .wire
+            .ipv4
+            .iter()
+            .map(|p| read(alg, &obs.keys, p, &known))
+            .collect(),
+        None => Vec::new(),
+    };
+    let count = |r: Reading| readings.iter().filter(|x| **x == r).count() as u64;
+    let (matched, ambiguous) = (count(Reading::Matched), count(Reading::Ambiguous));
+    let (other, undecryptable) = (count(Reading::Other), count(Reading::Undecryptable));
+    let n = obs.wire.ipv4.len() as u64;
+    let ratio = if n == 0 {
+        0.0
+    } else {
+        matched as f64 / n as f64
+    };
+    let mut observed = format!(
+        "{matched} of {n} match, {other} decrypt to something else, {undecryptable} do not decrypt"
+    );
+    if ambiguous > 0 {
+        observed.push_str(&format!(
+            ", {ambiguous} ambiguous (several keys give messages that were sent)"
+        ));
+    }
+    Judged::new(
+        format!(
+            "reference AES decrypts >= {:.0}% of wire packets to what was sent",
+            min_ratio * 100.0
+        ),
+        observed,
+        n > 0 && ratio >= min_ratio,
+    )
+}
+
+/// Tries every key. The padding alone cannot pick the key (a wrong key
+/// gives valid padding about once in 256 packets), so the inner message
+/// decides.
+fn read(alg: Algorithm, keys: &[Vec<u8>], p: &WirePacket, known: &[(Vec<u8>, usize)]) -> Reading {
+    let plains: Vec<Vec<u8>> = keys
+        .iter()
+        .filter_map(|k| oracle::decrypt(alg, k, &p.payload))
+        .collect();
+    let mut sent: Vec<&Vec<u8>> = plains
+        .iter()
+        .filter(|pt| plaintext_known(p, pt, known))
+        .collect();
+    sent.sort();
+    sent.dedup();
+    match (sent.len(), plains.is_empty()) {
+        (1, _) => Reading::Matched,
+        (0, true) => Reading::Undecryptable,
+        (0, false) => Reading::Other,
+        _ => Reading::Ambiguous,
+    }
+}
+
+/// L4 messages the lab knows it sent: bytes, and how many leading bytes
+/// (headers the kernel fills in) are not compared.
+pub(crate) fn known_messages(obs: &Observations) -> Vec<(Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    for (_, p) in &obs.pings {
+        for (seq, data) in p.payloads.iter().enumerate() {
+            out.push((echo_message(8, p.id, seq as u16, data), 0));
+            out.push((echo_message(0, p.id, seq as u16, data), 0));
+        }
+    }
+    for f in &obs.udp {
+        for d in &f.sent.payloads {
+            let mut m = vec![0u8; 8];
+            m.extend_from_slice(d);
+            out.push((m, 8));
+        }
+    }
+    out
+}
+
+/// Whether a decrypted (fragment of an) L4 message is something we sent.
+pub(crate) fn plaintext_known(p: &WirePacket, pt: &[u8], known: &[(Vec<u8>, usize)]) -> bool {
+    if p.protocol == 6 && p.frag_offset == 0 && !p.more_fragments {
+        // TCP: the header is the kernel's; the data must follow the stream pattern.
+        let doff = pt.get(12).map_or(0, |b| usize::from(b >> 4) * 4);
+        let data = pt.get(doff..).unwrap_or_default();
+        return doff >= 20
+            && (data.is_empty()
+                || (0..MARKER.len()).any(|k| {
+                    data.iter()
+                        .enumerate()
+                        .all(|(j, b)| *b == MARKER[(k + j) % MARKER.len()])
+                }));
+    }
+    let off = p.frag_offset as usize;
+    known.iter().any(|(m, skip)| {
+        off + pt.len() <= m.len()
+            && (p.more_fragments || off + pt.len() == m.len())
+            && pt
+                .iter()
+                .enumerate()
+                .all(|(j, b)| off + j < *skip || *b == m[off + j])
+    })
+}

@@ -1,0 +1,113 @@
+//! Runs a scenario plan on the running kernel (the host, or the guest
+//! kernel inside a VM): set up ([`setup`]), the steps in order
+//! ([`steps`]), tear down ([`teardown`]), then the checks
+//! ([`assertions`]) on what was observed.
+
+pub(crate) mod assertions;
+pub(crate) mod setup;
+pub(crate) mod steps;
+pub(crate) mod teardown;
+pub(crate) mod worker;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::exec::analysis::wire::{self, WireSummary};
+use crate::job::run_report::{PingSummary, RunReport, TcpSummary, WireStats};
+use crate::output::progress::Progress;
+use crate::spec::plan::Plan;
+use crate::sys::kmsg::{self, KmsgCursor};
+use crate::sys::signals;
+use crate::sys::topology::LEFT_IF;
+use assertions::Observations;
+use setup::{Run, WIRE_PCAP};
+use teardown::Ended;
+
+/// File name of the kernel log lines logged during the run.
+pub(crate) const KERNEL_LOG: &str = "kernel.log";
+
+/// Runs the plan; the wire pcap and kernel log are written into `out_dir`.
+pub(crate) fn run(plan: &Plan, out_dir: &Path, progress: &dyn Progress) -> Result<RunReport> {
+    let mut kmsg = KmsgCursor::open().ok();
+    let mut run = Run::start(plan, out_dir, progress)?;
+    for (i, step) in plan.steps.iter().enumerate() {
+        signals::check()?;
+        steps::execute(&mut run, i, step, progress)?;
+    }
+    let ended = teardown::finish(run)?;
+    let mut files = vec![WIRE_PCAP.to_string()];
+    let kernel_log = kmsg.as_mut().map(|k| k.read_new()).unwrap_or_default();
+    if kmsg.is_some() {
+        std::fs::write(out_dir.join(KERNEL_LOG), kernel_log.join("\n") + "\n")
+            .context("writing kernel.log")?;
+        files.push(KERNEL_LOG.to_string());
+    }
+    let wire = wire::analyse(&out_dir.join(WIRE_PCAP))?;
+    progress.note(&format!(
+        "capture: {} frames, {} IPv4 packets",
+        ended.frames,
+        wire.ipv4.len()
+    ));
+    Ok(report(plan, ended, wire, kernel_log, files))
+}
+
+/// Evaluates the checks on what was observed and assembles the report.
+fn report(
+    plan: &Plan,
+    e: Ended,
+    wire: WireSummary,
+    kernel_log: Vec<String>,
+    files: Vec<String>,
+) -> RunReport {
+    let tcp_summaries = e
+        .tcp
+        .iter()
+        .map(|(from, t)| TcpSummary {
+            step: t.step + 1,
+            from: *from,
+            bytes: t.bytes,
+            client: t.client.clone(),
+            server: t.server.clone(),
+        })
+        .collect();
+    let obs = Observations {
+        pings: e.pings.clone(),
+        delivered: e.delivered,
+        counters: e.counters.clone(),
+        addresses: vec![plan.left, plan.right],
+        algorithm: Some(plan.cipher.algorithm),
+        keys: plan.keys(),
+        udp: e.udp,
+        tcp: e.tcp.into_iter().map(|(_, t)| t).collect(),
+        kernel_log,
+        wire,
+    };
+    let mut results = assertions::evaluate(&plan.assertions, &obs);
+    results.extend(e.waits);
+    RunReport {
+        assertions: results,
+        counters: e.counters,
+        pings: e
+            .pings
+            .into_iter()
+            .map(|(from, outcome)| PingSummary { from, outcome })
+            .collect(),
+        udp: e.udp_summaries,
+        tcp: tcp_summaries,
+        notes: e.notes,
+        wire: WireStats {
+            interface: LEFT_IF.to_string(),
+            frames: obs.wire.frames,
+            ipv4_packets: obs.wire.ipv4.len(),
+            payload_entropy: obs.wire.payload_entropy(),
+            marker_leaks: obs.wire.marker_leaks(),
+        },
+        kernel_warnings: obs
+            .kernel_log
+            .into_iter()
+            .filter(|l| kmsg::is_warning(l))
+            .collect(),
+        files,
+    }
+}

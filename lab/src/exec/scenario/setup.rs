@@ -1,0 +1,184 @@
+//! Setting a scenario up: the topology, a keyed data plane on each end,
+//! the wire capture and the ICMP listeners. [`Run`] holds all of it while
+//! the steps execute; dropping it tears everything down.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::assertions::TcpFlow;
+use super::worker::Worker;
+use crate::dataplane::{self, DataPlane};
+use crate::domain::{Build, CipherSpec, Counters, Side};
+use crate::output::progress::Progress;
+use crate::spec::plan::Plan;
+use crate::sys::capture::Capture;
+use crate::sys::signals;
+use crate::sys::topology::{End, Topology};
+use crate::sys::traffic::icmp::{Delivered, Listener, PingOutcome};
+use crate::sys::traffic::udp::UdpSent;
+
+/// File name of the wire capture inside a run's directory.
+pub(crate) const WIRE_PCAP: &str = "wire.pcap";
+
+/// A UDP step whose receiver (and, in the background, sender) still runs.
+pub(crate) struct PendingUdp {
+    /// Step index.
+    pub(crate) step: usize,
+    /// Sending end.
+    pub(crate) from: Side,
+    /// Destination port.
+    pub(crate) port: u16,
+    /// The receiver on the other end.
+    pub(crate) receiver: Worker<Vec<Vec<u8>>>,
+    /// A background sender, until it is joined.
+    pub(crate) sender: Option<Worker<UdpSent>>,
+    /// What was sent, once known.
+    pub(crate) sent: Option<UdpSent>,
+}
+
+/// Everything a run holds while its steps execute.
+pub(crate) struct Run<'a> {
+    /// The scenario.
+    pub(crate) plan: &'a Plan,
+    /// The data plane of each end (dropped before the topology).
+    pub(crate) planes: BTreeMap<&'static str, DataPlane>,
+    /// Namespaces and veth.
+    pub(crate) topo: Topology,
+    /// The wire capture on the left veth.
+    pub(crate) capture: Worker<u64>,
+    /// ICMP listeners, left then right.
+    pub(crate) listeners: Vec<(Side, Worker<Vec<Delivered>>)>,
+    /// Ping steps done, with the sending end.
+    pub(crate) pings: Vec<(Side, PingOutcome)>,
+    /// UDP steps started.
+    pub(crate) udp: Vec<PendingUdp>,
+    /// TCP steps done, with the connecting end.
+    pub(crate) tcp: Vec<(Side, TcpFlow)>,
+    /// What control steps did (offload states, rotations, …).
+    pub(crate) notes: Vec<String>,
+    /// Verdicts of `wait` steps.
+    pub(crate) waits: Vec<crate::job::run_report::AssertionResult>,
+}
+
+impl<'a> Run<'a> {
+    /// Builds the topology, loads and keys a data plane on each end, and
+    /// starts the capture (into `out_dir`) and the listeners.
+    pub(crate) fn start(plan: &'a Plan, out_dir: &Path, progress: &dyn Progress) -> Result<Self> {
+        progress.note(&format!(
+            "topology: veth {} <-> {}, mtu {}",
+            plan.left, plan.right, plan.mtu
+        ));
+        let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu())
+            .context("building the topology")?;
+        progress.note("data plane: loading and verifying (tcx egress/ingress, provision)");
+        let mut planes = BTreeMap::new();
+        for side in Side::BOTH {
+            planes.insert(side.as_str(), attach_plane(&topo, side, &plan.cipher)?);
+        }
+        signals::check()?;
+        let capture = start_capture(&topo, out_dir.join(WIRE_PCAP))?;
+        let listeners = vec![
+            (Side::Left, start_listener(&topo, Side::Left)?),
+            (Side::Right, start_listener(&topo, Side::Right)?),
+        ];
+        Ok(Self {
+            plan,
+            planes,
+            topo,
+            capture,
+            listeners,
+            pings: Vec::new(),
+            udp: Vec::new(),
+            tcp: Vec::new(),
+            notes: Vec::new(),
+            waits: Vec::new(),
+        })
+    }
+
+    /// The data plane of one end.
+    pub(crate) fn plane(&self, side: Side) -> &DataPlane {
+        &self.planes[side.as_str()]
+    }
+
+    /// Counters of both ends.
+    pub(crate) fn counters(&self) -> Result<BTreeMap<String, Counters>> {
+        let mut out = BTreeMap::new();
+        for (side, dp) in &self.planes {
+            out.insert(side.to_string(), dp.counters()?);
+        }
+        Ok(out)
+    }
+
+    /// Installs `key` (with the scenario's algorithm) on `sides`.
+    pub(crate) fn provision(&self, sides: &[Side], key: &[u8]) -> Result<()> {
+        let spec = CipherSpec {
+            algorithm: self.plan.cipher.algorithm,
+            key: key.to_vec(),
+        };
+        for side in sides {
+            self.plane(*side)
+                .provision(&spec)
+                .with_context(|| format!("provisioning the {} end", side.as_str()))?;
+        }
+        Ok(())
+    }
+
+    /// Whether every background sender finished.
+    pub(crate) fn background_done(&self) -> bool {
+        self.udp
+            .iter()
+            .all(|u| u.sender.as_ref().is_none_or(|s| s.is_finished()))
+    }
+}
+
+/// Attaches `dp`'s egress and ingress programs to the veth of `end`
+/// (inside its namespace, where the ifindex means that veth).
+pub(crate) fn attach(dp: &mut DataPlane, end: &End) -> Result<()> {
+    let (fds, ifindex) = (dp.attach_fds()?, end.ifindex);
+    let links = end
+        .ns
+        .run(move || dataplane::attach_in_current_netns(fds, ifindex))
+        .context("attach thread")??;
+    dp.hold_links(links);
+    Ok(())
+}
+
+/// Loads the data plane, attaches it to one end's veth and keys it.
+fn attach_plane(topo: &Topology, side: Side, cipher: &CipherSpec) -> Result<DataPlane> {
+    let mut dp = DataPlane::load(Build::Crypto)?;
+    attach(&mut dp, topo.end(side))?;
+    dp.provision(cipher).with_context(|| {
+        format!(
+            "provisioning the {} key on the {} end",
+            cipher.algorithm.kernel_name(),
+            side.as_str()
+        )
+    })?;
+    Ok(dp)
+}
+
+fn start_capture(topo: &Topology, path: std::path::PathBuf) -> Result<Worker<u64>> {
+    let ifindex = topo.left.ifindex;
+    let (stop, handle) = topo
+        .left
+        .ns
+        .spawn_ready("capture", move || Capture::open(ifindex, path))
+        .context("starting the wire capture")?;
+    Ok(Worker::new(stop, handle))
+}
+
+fn start_listener(topo: &Topology, side: Side) -> Result<Worker<Vec<Delivered>>> {
+    let (l, handle) = topo
+        .end(side)
+        .ns
+        .spawn_ready(&format!("listen-{}", side.as_str()), Listener::open)
+        .with_context(|| {
+            format!(
+                "opening the ICMP listener in the {} namespace",
+                side.as_str()
+            )
+        })?;
+    Ok(Worker::new(l.stop_flag(), handle))
+}

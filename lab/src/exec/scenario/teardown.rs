@@ -1,0 +1,118 @@
+//! Ending a scenario: join the background flows, stop the receivers,
+//! listeners and capture, read the counters, then remove the data planes
+//! and the topology.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::assertions::{TcpFlow, UdpFlow};
+use super::setup::{PendingUdp, Run};
+use crate::domain::{Counters, Side};
+use crate::job::run_report::{AssertionResult, UdpSummary};
+use crate::sys::signals;
+use crate::sys::traffic::icmp::{Delivered, PingOutcome};
+use crate::sys::traffic::udp;
+
+/// What the steps left behind, once everything stopped.
+pub(crate) struct Ended {
+    /// Ping steps, with the sending end.
+    pub(crate) pings: Vec<(Side, PingOutcome)>,
+    /// UDP flows, for the checks.
+    pub(crate) udp: Vec<UdpFlow>,
+    /// UDP steps, for the report.
+    pub(crate) udp_summaries: Vec<UdpSummary>,
+    /// TCP transfers, with the connecting end.
+    pub(crate) tcp: Vec<(Side, TcpFlow)>,
+    /// Echo requests delivered, by receiving end.
+    pub(crate) delivered: Vec<(Side, Delivered)>,
+    /// Frames captured.
+    pub(crate) frames: u64,
+    /// Counters of both ends at the end.
+    pub(crate) counters: BTreeMap<String, Counters>,
+    /// Notes of control steps.
+    pub(crate) notes: Vec<String>,
+    /// Verdicts of `wait` steps.
+    pub(crate) waits: Vec<AssertionResult>,
+}
+
+/// Stops everything the run started and collects what it saw.
+pub(crate) fn finish(mut run: Run) -> Result<Ended> {
+    join_background(&mut run)?;
+    // Let in-flight frames reach the taps and receivers before stopping.
+    std::thread::sleep(Duration::from_millis(100));
+    let (udp, udp_summaries) = collect_udp(std::mem::take(&mut run.udp))?;
+    let mut delivered = Vec::new();
+    for (side, listener) in std::mem::take(&mut run.listeners) {
+        let what = format!("{} ICMP listener", side.as_str());
+        delivered.extend(listener.finish(&what)?.into_iter().map(|d| (side, d)));
+    }
+    let counters = run.counters()?;
+    let Run {
+        capture,
+        pings,
+        tcp,
+        notes,
+        waits,
+        planes,
+        topo,
+        ..
+    } = run;
+    let frames = capture.finish("wire capture")?;
+    drop(planes);
+    drop(topo);
+    Ok(Ended {
+        pings,
+        udp,
+        udp_summaries,
+        tcp,
+        delivered,
+        frames,
+        counters,
+        notes,
+        waits,
+    })
+}
+
+/// Background senders are bounded; let them finish.
+fn join_background(run: &mut Run) -> Result<()> {
+    for u in &mut run.udp {
+        if let Some(sender) = u.sender.take() {
+            while !sender.is_finished() {
+                signals::check()?;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            u.sent = Some(sender.finish(&format!("udp sender (step {})", u.step + 1))?);
+        }
+    }
+    Ok(())
+}
+
+fn collect_udp(pending: Vec<PendingUdp>) -> Result<(Vec<UdpFlow>, Vec<UdpSummary>)> {
+    let mut flows = Vec::new();
+    let mut summaries = Vec::new();
+    for u in pending {
+        let delivered = u
+            .receiver
+            .finish(&format!("udp receiver (step {})", u.step + 1))?;
+        let sent = u.sent.unwrap_or_default();
+        let (intact, corrupted) = udp::match_delivered(&sent.payloads, &delivered);
+        summaries.push(UdpSummary {
+            step: u.step + 1,
+            from: u.from,
+            port: u.port,
+            sent: sent.sent,
+            send_errors: sent.send_errors,
+            received: delivered.len(),
+            intact,
+            corrupted,
+        });
+        flows.push(UdpFlow {
+            step: u.step,
+            sent,
+            delivered,
+        });
+    }
+    Ok((flows, summaries))
+}

@@ -1,0 +1,97 @@
+//! `bench.json`: the document of one `lab bench` run (the plan and one
+//! result per target), and finding and reading a saved one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::job::bench::TargetResult;
+use crate::spec::bench_plan::BenchPlan;
+
+/// Current `bench.json` schema version.
+pub(crate) const BENCH_SCHEMA: u32 = 1;
+/// File name of the results document.
+pub(crate) const BENCH_JSON: &str = "bench.json";
+
+/// `bench.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BenchDoc {
+    /// Schema version.
+    pub(crate) schema: u32,
+    /// Run id (folder name).
+    pub(crate) run_id: String,
+    /// The settings used.
+    pub(crate) plan: BenchPlan,
+    /// Start time, RFC 3339.
+    pub(crate) started_at: String,
+    /// Wall time of the whole run, ms.
+    pub(crate) duration_ms: u64,
+    /// One entry per machine/kernel measured.
+    pub(crate) targets: Vec<TargetResult>,
+}
+
+/// The results folder's `summary.json` of a bench: an index of it.
+#[derive(Debug, Serialize)]
+struct Index<'a> {
+    kind: &'static str,
+    run_id: &'a str,
+    name: &'a str,
+    targets: Vec<serde_json::Value>,
+    files: &'a [String],
+}
+
+/// The `summary.json` of a bench run whose folder holds `files`.
+pub(crate) fn index(doc: &BenchDoc, files: &[String]) -> serde_json::Value {
+    let targets = doc
+        .targets
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "target": t.target, "kernel": t.env.kernel, "accelerator": t.env.accelerator,
+                "unsupported": t.unsupported, "error": t.error, "failures": t.has_failures(),
+            })
+        })
+        .collect();
+    serde_json::to_value(Index {
+        kind: "bench",
+        run_id: &doc.run_id,
+        name: &doc.plan.name,
+        targets,
+        files,
+    })
+    .unwrap_or_default()
+}
+
+/// Finds a saved bench: a run folder, a `bench.json`, or a run id under `results_root`.
+pub(crate) fn resolve(arg: &str, results_root: &Path) -> Result<PathBuf> {
+    let p = PathBuf::from(arg);
+    for cand in [
+        p.clone(),
+        p.join(BENCH_JSON),
+        results_root.join(arg).join(BENCH_JSON),
+    ] {
+        if cand.is_file() {
+            return Ok(cand);
+        }
+    }
+    bail!(
+        "no {BENCH_JSON} at {arg}, {arg}/{BENCH_JSON} or {}",
+        results_root.join(arg).join(BENCH_JSON).display()
+    )
+}
+
+/// Reads a `bench.json`.
+pub(crate) fn load(path: &Path) -> Result<BenchDoc> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc: BenchDoc =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    if doc.schema != BENCH_SCHEMA {
+        bail!(
+            "{} has schema {}, this lab reads {BENCH_SCHEMA}",
+            path.display(),
+            doc.schema
+        );
+    }
+    Ok(doc)
+}

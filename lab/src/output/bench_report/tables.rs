@@ -1,0 +1,378 @@
+//! The report's tables as plain rows of text, shared by the HTML and the
+//! Markdown rendering.
+
+use serde::Serialize;
+
+use crate::domain::BenchVariant;
+use crate::job::bench::TargetResult;
+use crate::job::stats::Stats;
+use crate::output::bench_doc::BenchDoc;
+
+/// A table: title, note, header and rows.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Table {
+    /// Heading.
+    pub(crate) title: String,
+    /// Line under the heading.
+    pub(crate) note: String,
+    /// Column names.
+    pub(crate) headers: Vec<String>,
+    /// Rows.
+    pub(crate) rows: Vec<Row>,
+}
+
+/// A row; `failed` rows are figures whose checks failed (no number shown).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Row {
+    /// Cells, one per header.
+    pub(crate) cells: Vec<String>,
+    /// Whether the figure failed its checks or is otherwise not a result.
+    pub(crate) failed: bool,
+}
+
+/// A number with a precision that suits its size.
+pub(crate) fn num(x: f64) -> String {
+    let a = x.abs();
+    if !x.is_finite() {
+        "-".into()
+    } else if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn med(s: &Option<Stats>, k: f64) -> String {
+    s.as_ref().map_or("-".into(), |s| num(s.median * k))
+}
+
+fn range(s: &Option<Stats>, k: f64) -> String {
+    s.as_ref().map_or("-".into(), |s| {
+        format!("{}–{}", num(s.min * k), num(s.max * k))
+    })
+}
+
+fn ci(s: &Option<Stats>, k: f64) -> String {
+    s.as_ref().filter(|s| s.n > 1).map_or("-".into(), |s| {
+        format!("{}–{}", num(s.ci95_lo * k), num(s.ci95_hi * k))
+    })
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".into(), |r| format!("{:.0}%", r * 100.0))
+}
+
+fn row(cells: Vec<String>, failed: bool) -> Row {
+    Row { cells, failed }
+}
+
+fn headers(h: &[&str]) -> Vec<String> {
+    h.iter().map(|s| s.to_string()).collect()
+}
+
+/// One line naming where the figures of a table were measured.
+pub(crate) fn where_measured(t: &TargetResult) -> String {
+    let tcg = if t.env.emulated {
+        " — TCG: emulated CPU, not representative of hardware"
+    } else {
+        ""
+    };
+    format!(
+        "{}: kernel {}, accelerator {}, CPU {} ({}), commit {}{tcg}",
+        t.target, t.env.kernel, t.env.accelerator, t.env.cpu_model, t.env.cpus, t.env.commit
+    )
+}
+
+/// The environment of every target.
+pub(crate) fn environment(doc: &BenchDoc) -> Table {
+    let rows = doc
+        .targets
+        .iter()
+        .map(|t| {
+            let drivers = ["cbc(aes)", "ecb(aes)", "aes"]
+                .iter()
+                .filter_map(|n| {
+                    t.env
+                        .crypto_drivers
+                        .get(*n)
+                        .and_then(|v| v.first())
+                        .map(|d| format!("{n}: {d}"))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let status = match (&t.unsupported, &t.error) {
+                (Some(u), _) => format!("unsupported: {u}"),
+                (None, Some(e)) => format!("error: {}", e.lines().next().unwrap_or_default()),
+                _ if t.has_failures() => "measured; some figures FAILED their checks".into(),
+                _ => "measured".into(),
+            };
+            let status = if t.kernel_events.is_empty() {
+                status
+            } else {
+                format!(
+                    "{status}; {} kernel warning(s): {}",
+                    t.kernel_events.len(),
+                    t.kernel_events[0]
+                )
+            };
+            let failed = t.unsupported.is_some() || t.error.is_some();
+            row(
+                vec![
+                    t.target.clone(),
+                    t.env.kernel.clone(),
+                    if t.env.emulated {
+                        "tcg (emulated)".into()
+                    } else {
+                        t.env.accelerator.clone()
+                    },
+                    t.env.cpu_model.clone(),
+                    t.env.cpus.to_string(),
+                    t.env.commit.clone(),
+                    drivers,
+                    status,
+                ],
+                failed,
+            )
+        })
+        .collect();
+    Table {
+        title: "Targets".into(),
+        note: "Every figure below carries the environment of its target.".into(),
+        headers: headers(&[
+            "target",
+            "kernel",
+            "accelerator",
+            "CPU",
+            "CPUs",
+            "commit",
+            "AES implementation (highest priority)",
+            "status",
+        ]),
+        rows,
+    }
+}
+
+/// BPF_PROG_TEST_RUN figures of a target.
+pub(crate) fn micro(t: &TargetResult) -> Option<Table> {
+    if t.micro.is_empty() {
+        return None;
+    }
+    let rows = t
+        .micro
+        .iter()
+        .map(|m| {
+            let ok = m.check.ok;
+            let n = m.ns.as_ref().map_or(0, |s| s.n);
+            row(
+                vec![
+                    m.variant.as_str().into(),
+                    m.direction.as_str().into(),
+                    m.size.to_string(),
+                    if ok { med(&m.ns, 1.0) } else { "FAILED".into() },
+                    range(&m.ns, 1.0),
+                    ci(&m.ns, 1.0),
+                    med(&m.gbps, 1.0),
+                    m.cipher_limit_ns.map_or("-".into(), num),
+                    pct(m.ratio_to_cipher),
+                    format!("{} × {n}", m.runs_per_round),
+                    if ok {
+                        "ok".into()
+                    } else {
+                        m.check.detail.clone()
+                    },
+                ],
+                !ok,
+            )
+        })
+        .collect();
+    Some(Table {
+        title: format!("Micro: BPF_PROG_TEST_RUN — {}", t.env.label(&t.target)),
+        note: where_measured(t),
+        headers: headers(&[
+            "variant",
+            "program",
+            "size (B)",
+            "ns/packet",
+            "min–max",
+            "95% CI of mean",
+            "Gbit/s",
+            "kfunc alone (ns)",
+            "share that is cipher",
+            "runs × rounds",
+            "check",
+        ]),
+        rows,
+    })
+}
+
+/// Raw cipher (kfunc alone) figures of a target.
+pub(crate) fn cipher(t: &TargetResult) -> Option<Table> {
+    if t.cipher.is_empty() {
+        return None;
+    }
+    let mut points: Vec<&crate::job::bench::CipherPoint> = t.cipher.iter().collect();
+    points.sort_by_key(|c| (c.algorithm.kernel_name(), c.direction, c.size));
+    let rows = points
+        .into_iter()
+        .map(|c| {
+            row(
+                vec![
+                    c.algorithm.kernel_name().into(),
+                    if c.direction == crate::domain::Direction::Egress {
+                        "encrypt"
+                    } else {
+                        "decrypt"
+                    }
+                    .into(),
+                    c.size.to_string(),
+                    c.cipher_bytes.to_string(),
+                    med(&c.ns, 1.0),
+                    range(&c.ns, 1.0),
+                    med(&c.gbps, 1.0),
+                    c.error.clone().unwrap_or_else(|| "ok".into()),
+                ],
+                c.error.is_some(),
+            )
+        })
+        .collect();
+    Some(Table {
+        title: format!("Limit: the cipher kfunc alone — {}", t.env.label(&t.target)),
+        note: where_measured(t),
+        headers: headers(&[
+            "cipher",
+            "operation",
+            "packet size (B)",
+            "cipher bytes",
+            "ns/packet",
+            "min–max",
+            "Gbit/s (packet equivalent)",
+            "check",
+        ]),
+        rows,
+    })
+}
+
+/// UDP figures of a target.
+pub(crate) fn udp(t: &TargetResult) -> Option<Table> {
+    if t.udp.is_empty() {
+        return None;
+    }
+    let rows = t
+        .udp
+        .iter()
+        .map(|u| {
+            let ok = u.check.ok;
+            let name = if u.variant == BenchVariant::NoProgram {
+                "no program"
+            } else {
+                u.variant.as_str()
+            };
+            row(
+                vec![
+                    name.into(),
+                    u.size.to_string(),
+                    if ok {
+                        med(&u.pps, 1e-3)
+                    } else {
+                        "FAILED".into()
+                    },
+                    range(&u.pps, 1e-3),
+                    med(&u.goodput_gbps, 1.0),
+                    u.loss
+                        .as_ref()
+                        .map_or("-".into(), |l| format!("{:.1}%", l.median * 100.0)),
+                    u.cpu_util
+                        .as_ref()
+                        .map_or("-".into(), |c| format!("{:.0}%", c.median * 100.0)),
+                    med(&u.cpu_ns_per_packet, 1.0),
+                    pct(u.ratio_to_baseline),
+                    pct(u.ratio_to_cipher),
+                    if ok {
+                        format!("ok ({} of {} delivered)", u.received, u.sent)
+                    } else {
+                        u.check.detail.clone()
+                    },
+                ],
+                !ok,
+            )
+        })
+        .collect();
+    Some(Table {
+        title: format!("UDP over the veth pair — {}", t.env.label(&t.target)),
+        note: where_measured(t),
+        headers: headers(&[
+            "variant",
+            "size (B)",
+            "kpackets/s",
+            "min–max",
+            "goodput Gbit/s",
+            "loss",
+            "CPU busy",
+            "CPU ns/packet",
+            "vs no program",
+            "vs cipher limit",
+            "check",
+        ]),
+        rows,
+    })
+}
+
+/// TCP figures of a target.
+pub(crate) fn tcp(t: &TargetResult) -> Option<Table> {
+    if t.tcp.is_empty() {
+        return None;
+    }
+    let sum = |c: &std::collections::BTreeMap<String, crate::domain::Counters>, k: &str| -> u64 {
+        c.values().map(|m| m.get(k).copied().unwrap_or(0)).sum()
+    };
+    let rows = t
+        .tcp
+        .iter()
+        .map(|c| {
+            let name = if c.variant == BenchVariant::NoProgram {
+                "no program"
+            } else {
+                c.variant.as_str()
+            };
+            row(
+                vec![
+                    name.into(),
+                    c.offloads.clone(),
+                    c.applied.get("left").cloned().unwrap_or_default(),
+                    med(&c.goodput_gbps, 1.0),
+                    range(&c.goodput_gbps, 1.0),
+                    c.status.clone(),
+                    c.retransmits.to_string(),
+                    sum(&c.counters, "dropped_unsupported").to_string(),
+                    (sum(&c.counters, "errors") + sum(&c.counters, "dropped_invalid")).to_string(),
+                    pct(c.ratio_to_baseline),
+                ],
+                c.status != "ok",
+            )
+        })
+        .collect();
+    Some(Table {
+        title: format!("TCP over the veth pair — {}", t.env.label(&t.target)),
+        note: format!(
+            "{} — a stalled connection is reported as such (0 Gbit/s), with the data plane's drops",
+            where_measured(t)
+        ),
+        headers: headers(&[
+            "variant",
+            "offloads",
+            "applied (left)",
+            "goodput Gbit/s",
+            "min–max",
+            "status",
+            "retransmits",
+            "dropped: GSO/unsupported",
+            "errors + invalid",
+            "vs no program",
+        ]),
+        rows,
+    })
+}

@@ -1,0 +1,14 @@
+//! What the lab hands back: results folders, `summary.json`, verdicts and
+//! exit codes, run and bench reports from templates, matrix tables,
+//! terminal text and progress.
+
+pub(crate) mod bench_doc;
+pub(crate) mod bench_report;
+pub(crate) mod exit;
+pub(crate) mod matrix;
+pub(crate) mod progress;
+pub(crate) mod results_dir;
+pub(crate) mod run_report;
+pub(crate) mod summary;
+pub(crate) mod templates;
+pub(crate) mod terminal;

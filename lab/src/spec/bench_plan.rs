@@ -1,0 +1,191 @@
+//! A validated bench: plain data that crosses into VM guests as JSON.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, BPFCRYPT_OVERHEAD};
+use crate::domain::{BenchVariant, IfAddr};
+
+/// Smallest packet size (IPv4 total length): header, UDP header and a
+/// 16-byte sequence/marker prefix.
+pub(crate) const MIN_SIZE: u32 = 48;
+/// Largest packet size the data plane encrypts (IPv4 header + max payload).
+pub(crate) const MAX_SIZE: u32 = 20 + BPFCRYPT_MAX_PLAIN;
+
+/// Settings of the micro level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct MicroPlan {
+    /// Measured rounds.
+    pub(crate) rounds: u32,
+    /// Discarded rounds.
+    pub(crate) warmup_rounds: u32,
+    /// Target round duration, ms.
+    pub(crate) round_ms: u64,
+}
+
+/// Settings of the raw cipher baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CipherPlan {
+    /// Measured rounds.
+    pub(crate) rounds: u32,
+    /// Discarded rounds.
+    pub(crate) warmup_rounds: u32,
+    /// Target round duration, ms.
+    pub(crate) round_ms: u64,
+    /// Bytes per operation.
+    pub(crate) bulk_bytes: u32,
+}
+
+/// Settings of one end-to-end protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FlowPlan {
+    /// Measured rounds per point.
+    pub(crate) rounds: u32,
+    /// Discarded warm-up, ms.
+    pub(crate) warmup_ms: u64,
+    /// Sending time per round, ms.
+    pub(crate) duration_ms: u64,
+    /// Port.
+    pub(crate) port: u16,
+}
+
+/// TCP settings: a flow plan and the offload modes to try.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TcpPlan {
+    /// Rounds, durations, port.
+    pub(crate) flow: FlowPlan,
+    /// Offload modes, in order.
+    pub(crate) offloads: Vec<OffloadMode>,
+}
+
+/// A named set of veth offload switches (applied on both ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum OffloadMode {
+    /// TSO, GSO and TX checksum offload on (veth defaults).
+    On,
+    /// All three off.
+    Off,
+    /// TSO and GSO off, TX checksum offload on.
+    SegmentationOff,
+}
+
+impl OffloadMode {
+    /// Name as written in files.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            OffloadMode::On => "on",
+            OffloadMode::Off => "off",
+            OffloadMode::SegmentationOff => "segmentation-off",
+        }
+    }
+
+    /// `(tso, gso, tx_csum)`.
+    pub(crate) fn switches(self) -> (bool, bool, bool) {
+        match self {
+            OffloadMode::On => (true, true, true),
+            OffloadMode::Off => (false, false, false),
+            OffloadMode::SegmentationOff => (false, false, true),
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        [Self::On, Self::Off, Self::SegmentationOff]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// A validated bench.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct BenchPlan {
+    /// Name.
+    pub(crate) name: String,
+    /// Description.
+    pub(crate) description: String,
+    /// File as given.
+    pub(crate) source: String,
+    /// Left end.
+    pub(crate) left: IfAddr,
+    /// Right end.
+    pub(crate) right: IfAddr,
+    /// Wire MTU of the veth.
+    pub(crate) mtu: u32,
+    /// AES key.
+    pub(crate) key: Vec<u8>,
+    /// Packet sizes, ascending.
+    pub(crate) sizes: Vec<u32>,
+    /// Data plane variants (never `none`; the end-to-end part adds it).
+    pub(crate) variants: Vec<BenchVariant>,
+    /// Micro level, if wanted.
+    pub(crate) micro: Option<MicroPlan>,
+    /// Raw cipher baseline, if wanted.
+    pub(crate) cipher: Option<CipherPlan>,
+    /// UDP end to end, if wanted.
+    pub(crate) udp: Option<FlowPlan>,
+    /// TCP end to end, if wanted.
+    pub(crate) tcp: Option<TcpPlan>,
+    /// Whether `--quick` shortened the settings.
+    pub(crate) quick: bool,
+}
+
+impl BenchPlan {
+    /// Path MTU inside the tunnel: the wire MTU minus the data plane overhead.
+    pub(crate) fn inner_mtu(&self) -> u32 {
+        self.mtu - BPFCRYPT_OVERHEAD
+    }
+
+    /// Shortens rounds and durations for a fast smoke run (`--quick`);
+    /// sizes and variants stay.
+    pub(crate) fn quick(mut self) -> Self {
+        if let Some(m) = &mut self.micro {
+            m.rounds = m.rounds.min(3);
+            m.warmup_rounds = m.warmup_rounds.min(1);
+            m.round_ms = m.round_ms.min(8);
+        }
+        if let Some(c) = &mut self.cipher {
+            c.rounds = c.rounds.min(3);
+            c.warmup_rounds = c.warmup_rounds.min(1);
+            c.round_ms = c.round_ms.min(8);
+        }
+        for f in [self.udp.as_mut(), self.tcp.as_mut().map(|t| &mut t.flow)]
+            .into_iter()
+            .flatten()
+        {
+            f.rounds = f.rounds.min(2);
+            f.warmup_ms = f.warmup_ms.min(50);
+            f.duration_ms = f.duration_ms.min(200);
+        }
+        self.quick = true;
+        self
+    }
+
+    /// Rough wall time of a run on one target, seconds (for VM time limits).
+    pub(crate) fn estimated_secs(&self) -> f64 {
+        let sizes = self.sizes.len() as f64;
+        let variants = self.variants.len() as f64;
+        let mut t = 0.0;
+        if let Some(m) = &self.micro {
+            let rounds = (m.rounds + m.warmup_rounds) as f64 + 0.5;
+            t += variants * 2.0 * sizes * rounds * m.round_ms as f64 / 1000.0;
+        }
+        if let Some(c) = &self.cipher {
+            let crypto = self
+                .variants
+                .iter()
+                .filter(|v| v.algorithm().is_some())
+                .count() as f64;
+            let rounds = (c.rounds + c.warmup_rounds) as f64 + 0.5;
+            t += crypto * 2.0 * sizes * rounds * c.round_ms as f64 / 1000.0;
+        }
+        if let Some(u) = &self.udp {
+            let per = (u.warmup_ms + u.rounds as u64 * (u.duration_ms + 100)) as f64 / 1000.0;
+            t += (variants + 1.0) * sizes * per + (variants + 1.0) * 0.5;
+        }
+        if let Some(tc) = &self.tcp {
+            let f = &tc.flow;
+            let per = (f.warmup_ms + f.rounds as u64 * (f.duration_ms + 300)) as f64 / 1000.0;
+            t += (variants + 1.0) * tc.offloads.len() as f64 * (per + 0.5);
+        }
+        t
+    }
+}

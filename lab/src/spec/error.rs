@@ -1,0 +1,95 @@
+//! Errors in the lab's YAML files (scenarios and bench files), located at
+//! `file:line:column` and naming the field.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Location;
+
+/// A problem with a scenario or bench file, located at `file:line:column` when known.
+#[derive(Debug, thiserror::Error)]
+pub(crate) struct SpecError {
+    /// The scenario file.
+    pub(crate) file: PathBuf,
+    /// 1-based line, 0 when unknown.
+    pub(crate) line: u64,
+    /// 1-based column, 0 when unknown.
+    pub(crate) column: u64,
+    /// Dotted path of the offending field (`topology.left.address`), if known.
+    pub(crate) field: Option<String>,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+impl SpecError {
+    pub(crate) fn io(path: &Path, err: std::io::Error) -> Self {
+        Self {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: None,
+            message: format!("cannot read: {err}"),
+        }
+    }
+
+    pub(crate) fn syntax(path: &Path, err: &serde_saphyr::Error) -> Self {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        // The library's rendering includes a source snippet; keep the first line.
+        let full = err.to_string();
+        let message = full
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid scenario")
+            .trim()
+            .trim_start_matches("error: ");
+        // Drop the library's own "line N column M: " prefix; we print file:line:col.
+        let message = match message
+            .strip_prefix("line ")
+            .and_then(|m| m.split_once(": "))
+        {
+            Some((pos, rest)) if pos.contains(" column ") => rest,
+            _ => message,
+        }
+        .to_string();
+        Self {
+            file: path.to_path_buf(),
+            line,
+            column,
+            field: None,
+            message,
+        }
+    }
+
+    /// An error about the value of `field`, defined at `at`.
+    pub(crate) fn at(
+        path: &Path,
+        at: Location,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            file: path.to_path_buf(),
+            line: at.line(),
+            column: at.column(),
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}

@@ -1,0 +1,284 @@
+//! Scenario files: YAML v1 -> a validated [`Plan`].
+
+use std::path::Path;
+
+use super::checks::{self, CheckContext};
+use super::error::SpecError;
+use super::fields::Fields;
+use super::plan::{DEFAULT_MTU, Plan, PlanStep};
+use super::scenario_file::Scenario;
+use super::steps::{self, StepContext};
+use crate::domain::{Algorithm, CipherSpec, Side};
+
+/// Loads and validates a scenario file.
+pub(crate) fn load(path: &Path) -> Result<Plan, SpecError> {
+    let text = super::yaml::read(path)?;
+    validate(path, parse(path, &text)?)
+}
+
+/// Parses scenario text; `path` is only used in error messages. Unknown
+/// fields and values of the wrong shape are errors carrying the file, line
+/// and column.
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Scenario, SpecError> {
+    super::yaml::from_yaml(path, text)
+}
+
+/// Validates a parsed scenario.
+pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
+    let f = Fields::new(path);
+    f.version(&s.version)?;
+    let name = f.name(&s.name)?;
+    let (l, r) = (&s.topology.left.address, &s.topology.right.address);
+    let left = f.ifaddr(&l.value, l.referenced, "topology.left.address")?;
+    let right = f.ifaddr(&r.value, r.referenced, "topology.right.address")?;
+    f.pair(
+        (left, l.referenced, "topology.left.address"),
+        (right, r.referenced, "topology.right.address"),
+    )?;
+    let mtu = f.range(&s.topology.mtu, 576, 9000, DEFAULT_MTU, "topology.mtu")?;
+    let cipher = cipher(&f, &s)?;
+    let cx = StepContext {
+        fields: f,
+        key: &cipher.key,
+    };
+    let steps = s
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, st)| steps::step(&cx, i, st))
+        .collect::<Result<Vec<_>, _>>()?;
+    if steps.is_empty() {
+        return Err(f.err(
+            s.name.referenced,
+            "steps",
+            "a scenario needs at least one step",
+        ));
+    }
+    udp_ports_distinct(&f, &s, &steps)?;
+    let cx = CheckContext {
+        fields: f,
+        steps: &steps,
+    };
+    let assertions = s
+        .assertions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| checks::assertion(&cx, i, a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Plan {
+        name,
+        description: s.description.trim().to_string(),
+        source: path.display().to_string(),
+        left,
+        right,
+        mtu,
+        cipher,
+        steps,
+        assertions,
+    })
+}
+
+fn cipher(f: &Fields, s: &Scenario) -> Result<CipherSpec, SpecError> {
+    let a = &s.cipher.algorithm;
+    let algorithm = Algorithm::parse(&a.value).ok_or_else(|| {
+        f.err(
+            a.referenced,
+            "cipher.algorithm",
+            format!(
+                "`{}` is not supported by the data plane; use `cbc(aes)` or `ecb(aes)` \
+                 (the only bpf_crypto skciphers that work; see the capability probe)",
+                a.value
+            ),
+        )
+    })?;
+    let key = f.aes_key(&s.cipher.key, "cipher.key")?;
+    Ok(CipherSpec { algorithm, key })
+}
+
+/// Every UDP step keeps its receiver until the end of the run, so two UDP
+/// steps received on the same end cannot share a port.
+fn udp_ports_distinct(f: &Fields, s: &Scenario, steps: &[PlanStep]) -> Result<(), SpecError> {
+    let mut seen: Vec<(Side, u16, usize)> = Vec::new();
+    for (i, st) in steps.iter().enumerate() {
+        let PlanStep::Udp(u) = st else { continue };
+        let rx = u.from.peer();
+        if let Some((_, _, j)) = seen
+            .iter()
+            .find(|(side, port, _)| *side == rx && *port == u.port)
+        {
+            return Err(f.err(
+                s.steps[i].referenced,
+                &format!("steps[{i}].udp.port"),
+                format!(
+                    "port {} is also used by steps[{j}] to the same end; give each UDP step its own port",
+                    u.port
+                ),
+            ));
+        }
+        seen.push((rx, u.port, i));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::abi::BPFCRYPT_OVERHEAD;
+    use crate::spec::plan::{Check, DEFAULT_MIN_ENTROPY};
+
+    const GOOD: &str = "\
+version: 1
+name: t
+topology:
+  left:  { address: 198.18.0.1/24 }
+  right: { address: 198.18.0.2/24 }
+cipher:
+  algorithm: cbc(aes)
+  key: 000102030405060708090a0b0c0d0e0f
+steps:
+  - ping: { from: left, count: 3 }
+assertions:
+  - echo_replies: { min: 3 }
+  - payload_encrypted: {}
+  - counter: { side: right, name: decrypted, min: 3 }
+";
+
+    fn check(text: &str) -> Result<Plan, SpecError> {
+        let path = Path::new("s.yaml");
+        validate(path, parse(path, text)?)
+    }
+
+    fn err(text: &str) -> String {
+        check(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_scenario_validates_with_defaults() {
+        let p = check(GOOD).unwrap();
+        assert_eq!(p.mtu, DEFAULT_MTU);
+        assert_eq!(p.inner_mtu(), DEFAULT_MTU - BPFCRYPT_OVERHEAD);
+        assert_eq!(p.cipher.algorithm, Algorithm::CbcAes);
+        assert_eq!(p.cipher.key.len(), 16);
+        let PlanStep::Ping(ping) = &p.steps[0] else {
+            panic!("first step is a ping")
+        };
+        assert_eq!((ping.count, ping.size, ping.from), (3, 56, Side::Left));
+        assert!(
+            matches!(p.assertions[1].check, Check::PayloadEncrypted { min_entropy } if min_entropy == DEFAULT_MIN_ENTROPY)
+        );
+        assert_eq!(p.assertions[2].name, "counter right.decrypted");
+    }
+
+    #[test]
+    fn unknown_field_is_located() {
+        let e = err(&GOOD.replace("198.18.0.2/24 }", "198.18.0.2/24, colour: red }"));
+        assert!(e.starts_with("s.yaml:5:"), "{e}");
+        assert!(e.contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_field() {
+        let cases = [
+            (
+                "198.18.0.2/24 }",
+                "198.18.0.300/24 }",
+                "s.yaml:5:",
+                "topology.right.address",
+            ),
+            (
+                "198.18.0.2/24 }",
+                "198.18.0.1/24 }",
+                "s.yaml:5:",
+                "topology.right.address",
+            ),
+            (
+                "198.18.0.2/24 }",
+                "198.18.1.2/24 }",
+                "s.yaml:5:",
+                "same subnet",
+            ),
+            ("cbc(aes)", "ctr(aes)", "s.yaml:7:", "cipher.algorithm"),
+            ("0e0f\n", "0e\n", "s.yaml:8:", "cipher.key"),
+            ("0e0f\n", "0e0g\n", "s.yaml:8:", "hex"),
+            ("count: 3", "count: 0", "s.yaml:10:", "steps[0].ping.count"),
+            (
+                "name: decrypted",
+                "name: decryptd",
+                "s.yaml:14:",
+                "unknown counter `decryptd`",
+            ),
+            ("version: 1", "version: 2", "s.yaml:1:", "version"),
+        ];
+        for (from, to, at, what) in cases {
+            let e = err(&GOOD.replace(from, to));
+            assert!(e.starts_with(at) && e.contains(what), "{from} -> {to}: {e}");
+        }
+    }
+
+    #[test]
+    fn type_errors_and_bounds_are_rejected() {
+        assert!(err(&GOOD.replace("count: 3", "count: many")).starts_with("s.yaml:10:"));
+        assert!(
+            err(&GOOD.replace("{ min: 3 }\n  - payload", "{}\n  - payload")).contains("give `min`")
+        );
+        assert!(err(&GOOD.replace("from: left", "from: middle")).contains("middle"));
+        assert!(
+            err(&GOOD.replace(
+                "payload_encrypted: {}",
+                "payload_encrypted: { min_entropy: 9 }"
+            ))
+            .contains("0..=8")
+        );
+    }
+
+    #[test]
+    fn reserved_addresses_shared_ports_and_missing_steps_are_rejected() {
+        let e = err(&GOOD.replace("198.18.0.2/24 }", "198.18.0.255/24 }"));
+        assert!(
+            e.starts_with("s.yaml:5:") && e.contains("broadcast address"),
+            "{e}"
+        );
+        let two_udp = GOOD.replace(
+            "  - ping: { from: left, count: 3 }",
+            "  - ping: { from: left, count: 3 }\n  - udp: { from: left, port: 9000, background: true }\n  - udp: { from: left, port: 9000 }",
+        );
+        let e = err(&two_udp);
+        assert!(
+            e.contains("steps[2].udp.port") && e.contains("steps[1]"),
+            "{e}"
+        );
+        let no_step = GOOD.replace(
+            "  - payload_encrypted: {}",
+            "  - udp_delivered: { step: 7, min: 1 }",
+        );
+        let e = err(&no_step);
+        assert!(e.contains("there is no step 7"), "{e}");
+        let not_udp = GOOD.replace(
+            "  - payload_encrypted: {}",
+            "  - udp_delivered: { step: 1, min: 1 }",
+        );
+        assert!(err(&not_udp).contains("step 1 is not a udp step"));
+        let long = GOOD.replace("name: t", &format!("name: {}", "n".repeat(300)));
+        assert!(err(&long).contains("at most 64"));
+    }
+
+    #[test]
+    fn shipped_scenarios_validate() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "yaml")
+                && !path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("bench")
+            {
+                load(&path).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 1);
+    }
+}

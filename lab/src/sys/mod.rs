@@ -1,0 +1,13 @@
+//! The system the lab drives on the kernel under test: namespaces and the
+//! veth topology, offloads, capture, the kernel log, signals, PID-1 chores
+//! and the traffic generators.
+
+pub(crate) mod capture;
+pub(crate) mod init;
+pub(crate) mod kmsg;
+pub(crate) mod netns;
+pub(crate) mod offload;
+pub(crate) mod signals;
+pub(crate) mod topology;
+pub(crate) mod traffic;
+pub(crate) mod uname;

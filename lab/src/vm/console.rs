@@ -1,0 +1,270 @@
+//! Watching a VM from its console, the same for QEMU and virtme-ng: every
+//! console line goes to `console.log`, guest progress lines are relayed,
+//! kernel warnings are kept, and a panic, lockup, timeout or interrupt
+//! ends the run. The VM runs in its own process group, so a Ctrl-C on the
+//! terminal reaches only `lab`, which then stops the whole group.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::output::progress::{self, Progress};
+use crate::sys::kmsg::{self, LineKind};
+use crate::sys::signals::{self, Interrupted};
+
+/// Console log file name in a run folder.
+pub(crate) const CONSOLE_LOG: &str = "console.log";
+
+/// How long the console may go on after a panic or lockup before the VM
+/// is stopped (the oops text follows the first line).
+const AFTER_FATAL: Duration = Duration::from_secs(2);
+
+/// How the VM ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum End {
+    /// The VM's process exited by itself (normally: the guest powered off).
+    Exited(Option<i32>),
+    /// A kernel panic was seen on the console.
+    Panic(String),
+    /// A lockup or RCU stall was seen on the console.
+    Lockup(String),
+    /// The time limit passed; the VM was stopped.
+    Timeout(Duration),
+}
+
+/// Which output streams of the VM's process are its console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Streams {
+    /// stdout is the console; stderr is the VM program's own messages.
+    StdoutOnly,
+    /// Both are the console (virtme-ng interleaves them).
+    Both,
+}
+
+/// What watching the VM found.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    /// How it ended.
+    pub(crate) end: End,
+    /// Oops/BUG/WARNING lines seen on the console.
+    pub(crate) kernel_events: Vec<String>,
+    /// The VM program's stderr, when it is not part of the console.
+    pub(crate) stderr: String,
+}
+
+/// Starts `cmd` in its own process group, killed if `lab` dies, with its
+/// output piped.
+fn spawn(mut cmd: Command) -> Result<Child> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: prctl(2) is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.spawn()
+        .with_context(|| format!("starting {program} (is it installed?)"))
+}
+
+/// Copies lines of `pipe` to the log and classifies them.
+fn reader(
+    pipe: Box<dyn Read + Send>,
+    log: Arc<Mutex<std::fs::File>>,
+    tx: mpsc::Sender<String>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(pipe);
+        let mut buf = Vec::new();
+        while r.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
+            let _ = log.lock().map(|mut f| f.write_all(&buf));
+            let _ = tx.send(String::from_utf8_lossy(&buf).trim_end().to_string());
+            buf.clear();
+        }
+    })
+}
+
+/// Console lines as they arrive: relays progress, keeps warnings, notes
+/// the first fatal line.
+struct Lines<'a> {
+    progress: &'a dyn Progress,
+    events: Vec<String>,
+    fatal: Option<(End, Instant)>,
+}
+
+impl Lines<'_> {
+    fn line(&mut self, line: String) {
+        if let Some(e) = progress::decode(&line) {
+            self.progress.emit(e);
+            return;
+        }
+        match kmsg::classify(&line) {
+            LineKind::Panic if self.fatal.is_none() => {
+                self.fatal = Some((End::Panic(line), Instant::now()))
+            }
+            LineKind::Lockup if self.fatal.is_none() => {
+                self.fatal = Some((End::Lockup(line), Instant::now()))
+            }
+            LineKind::Warning => self.events.push(line),
+            _ => {}
+        }
+    }
+}
+
+/// Runs `cmd` until the VM ends, writing its console to `console_log`.
+pub(crate) fn run(
+    cmd: Command,
+    streams: Streams,
+    console_log: &Path,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<Watched> {
+    let log = std::fs::File::create(console_log)
+        .with_context(|| format!("creating {}", console_log.display()))?;
+    let log = Arc::new(Mutex::new(log));
+    let mut child = spawn(cmd)?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped stdout"));
+    let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped stderr"));
+    let mut readers = vec![reader(stdout, log.clone(), tx.clone())];
+    let side_stderr = match streams {
+        Streams::Both => {
+            readers.push(reader(stderr, log.clone(), tx.clone()));
+            None
+        }
+        Streams::StdoutOnly => Some(std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut s);
+            s
+        })),
+    };
+    drop(tx);
+    let mut lines = Lines {
+        progress,
+        events: Vec::new(),
+        fatal: None,
+    };
+    let end = wait(&mut child, &rx, &mut lines, timeout);
+    for r in readers {
+        let _ = r.join();
+    }
+    for line in rx.try_iter() {
+        lines.line(line);
+    }
+    let _ = log.lock().map(|mut f| f.flush());
+    let end = end?;
+    Ok(Watched {
+        end,
+        kernel_events: lines.events,
+        stderr: side_stderr.and_then(|h| h.join().ok()).unwrap_or_default(),
+    })
+}
+
+/// Polls the VM until it exits, a fatal line was seen (plus a grace
+/// period), the time limit passes or `lab` is interrupted.
+fn wait(
+    child: &mut Child,
+    rx: &mpsc::Receiver<String>,
+    lines: &mut Lines,
+    timeout: Duration,
+) -> Result<End> {
+    let t0 = Instant::now();
+    loop {
+        while let Ok(line) = rx.try_recv() {
+            lines.line(line);
+        }
+        if let Some(status) = child.try_wait()? {
+            // The VM program may leave helpers (virtiofsd) in its group.
+            stop(child);
+            return Ok(match lines.fatal.take() {
+                Some((f, _)) => f,
+                None => End::Exited(status.code()),
+            });
+        }
+        if signals::interrupted() {
+            stop(child);
+            return Err(Interrupted.into());
+        }
+        if let Some((_, at)) = &lines.fatal
+            && at.elapsed() > AFTER_FATAL
+        {
+            stop(child);
+            return Ok(lines.fatal.take().expect("checked").0);
+        }
+        if t0.elapsed() > timeout {
+            stop(child);
+            return Ok(End::Timeout(timeout));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Stops the VM's process group: SIGTERM, a moment, then SIGKILL.
+fn stop(child: &mut Child) {
+    let group = Pid::from_raw(-(child.id() as i32));
+    if child.try_wait().ok().flatten().is_none() {
+        let _ = kill(group, Signal::SIGTERM);
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(3) {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = kill(group, Signal::SIGKILL);
+    let _ = child.wait();
+}
+
+/// The last `n` lines of a log file, for error messages.
+pub(crate) fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Why a VM run gave no usable result, in words (`None`: it did).
+/// `program` names the VM program (`QEMU`, `vng`).
+pub(crate) fn failure(
+    w: &Watched,
+    program: &str,
+    result: &Result<crate::job::JobResult>,
+    console_log: &Path,
+) -> Option<String> {
+    let last = || tail(console_log, 8);
+    match (&w.end, result) {
+        (End::Panic(line), _) => Some(format!("kernel panic: {line}")),
+        (End::Lockup(line), _) => Some(format!("kernel lockup: {line}")),
+        (End::Timeout(t), _) => Some(format!(
+            "guest timed out after {} s; {program} killed (console.log kept). Last console lines:\n{}",
+            t.as_secs(),
+            last()
+        )),
+        (End::Exited(code), Err(e)) => {
+            let status = code.map_or("killed by a signal".to_string(), |c| format!("status {c}"));
+            let stderr = if w.stderr.trim().is_empty() {
+                String::new()
+            } else {
+                format!("\n{program} stderr: {}", w.stderr.trim())
+            };
+            Some(format!(
+                "{program} exited ({status}) without a usable result: {e:#}{stderr}\nLast console lines:\n{}",
+                last()
+            ))
+        }
+        (End::Exited(_), Ok(_)) => None,
+    }
+}
