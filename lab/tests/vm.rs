@@ -95,11 +95,7 @@ fn matrix_runs_every_kernel_with_probe() {
     let get = |c: &str| probe.iter().find(|e| e["cipher"] == c).unwrap().clone();
     assert_eq!(get("cbc(aes)")["ok"], true);
     assert_eq!(get("ecb(aes)")["ok"], true);
-    assert_eq!(
-        get("ctr(aes)")["ok"],
-        false,
-        "bpf_crypto refuses ctr(aes)"
-    );
+    assert_eq!(get("ctr(aes)")["ok"], false, "bpf_crypto refuses ctr(aes)");
     assert!(get("ctr(aes)")["errno"].as_i64().unwrap() > 0);
     assert!(runs[0].join(KERNEL).join("summary.json").is_file());
     let table = String::from_utf8_lossy(&out.stdout);

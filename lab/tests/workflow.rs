@@ -1,6 +1,7 @@
 //! The GitHub Actions workflow: actionlint accepts it (and rejects a broken
-//! copy), its kernel matrix is the catalog, and it calls the same `just`
-//! recipes as a local user.
+//! copy), its kernel matrix is the catalog, it calls the same `just`
+//! recipes as a local user, and its jobs run in a Debian 12 container set up
+//! by `./scripts/setup`, with the mirror from the container's apt sources.
 
 mod common;
 
@@ -107,4 +108,104 @@ fn workflow_uses_the_local_recipes() {
         !wf.contains("http://") && !wf.contains("https://"),
         "a URL written into the workflow"
     );
+}
+
+/// The workflow as data (every job, its container and steps).
+fn workflow() -> serde_json::Value {
+    let text = std::fs::read_to_string(repo().join(WORKFLOW)).unwrap();
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+/// The `run:` scripts of a job, in order.
+fn run_steps(job: &serde_json::Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Index of the first step of `job` for which `pred` holds.
+fn step_index(job: &serde_json::Value, pred: impl Fn(&serde_json::Value) -> bool) -> Option<usize> {
+    job["steps"].as_array().unwrap().iter().position(pred)
+}
+
+#[test]
+fn jobs_run_in_the_debian_12_container() {
+    let wf = workflow();
+    let jobs = wf["jobs"].as_object().unwrap();
+    for (name, job) in jobs {
+        let image = match &job["container"] {
+            serde_json::Value::String(s) => s.clone(),
+            c => c["image"].as_str().unwrap_or_default().to_string(),
+        };
+        assert_eq!(image, "debian:12", "job `{name}` does not run in debian:12");
+        for script in run_steps(job) {
+            // The container runs as root; there is no sudo in debian:12.
+            assert!(!script.contains("sudo"), "job `{name}` uses sudo: {script}");
+        }
+    }
+    // The plan job sets up `just` with the users' script.
+    let plan = &wf["jobs"]["plan"];
+    assert!(
+        run_steps(plan)
+            .iter()
+            .any(|s| s.contains("./scripts/setup")),
+        "the plan job installs just with ./scripts/setup"
+    );
+    // The kernel job: privileged (so /dev/kvm comes through where the runner
+    // has it), ./scripts/setup, then the toolchain action (it needs curl from
+    // setup), then the caches, then the recipes.
+    let kernel = &wf["jobs"]["kernel"];
+    let options = kernel["container"]["options"].as_str().unwrap_or_default();
+    assert!(
+        options.split_whitespace().any(|o| o == "--privileged"),
+        "the kernel job's container is not privileged: {options:?}"
+    );
+    let setup = step_index(kernel, |s| {
+        s["run"]
+            .as_str()
+            .is_some_and(|r| r.trim() == "./scripts/setup")
+    })
+    .expect("the kernel job runs ./scripts/setup (everything, as users do)");
+    let toolchain = step_index(kernel, |s| {
+        s["uses"]
+            .as_str()
+            .is_some_and(|u| u.contains("rust-toolchain@"))
+    })
+    .expect("the kernel job installs Rust with a toolchain action");
+    let first_cache = step_index(kernel, |s| {
+        s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("actions/cache@"))
+    })
+    .expect("the kernel job caches kernels and cargo");
+    let fetch = step_index(kernel, |s| {
+        s["run"]
+            .as_str()
+            .is_some_and(|r| r.contains("just lab kernels fetch"))
+    })
+    .expect("the kernel job fetches its kernel");
+    assert!(
+        setup < toolchain,
+        "setup must come before the toolchain action"
+    );
+    assert!(setup < first_cache, "caches are restored after setup");
+    assert!(toolchain < fetch && first_cache < fetch);
+}
+
+#[test]
+fn no_mirror_secrets_nor_runner_tweaks() {
+    let wf = std::fs::read_to_string(repo().join(WORKFLOW)).unwrap();
+    // The Debian mirror is the container's own apt source.
+    assert!(
+        !wf.contains("secrets.LAB_APT"),
+        "the workflow takes a mirror from secrets"
+    );
+    assert!(
+        !wf.contains("LAB_APT_MIRROR") && !wf.contains("LAB_APT_SECURITY_MIRROR"),
+        "the workflow sets a mirror"
+    );
+    assert!(!wf.contains("udevadm"), "a udev step for KVM is back");
 }

@@ -47,6 +47,10 @@ pub(crate) struct VmArgs {
     /// Guest memory, MiB.
     #[arg(long, default_value_t = 512)]
     memory: u32,
+    /// Give up early when the VM prints nothing on its console for this
+    /// long after starting (a kernel that does not start), seconds.
+    #[arg(long, default_value_t = 20)]
+    silence: u64,
 }
 
 impl VmArgs {
@@ -61,9 +65,13 @@ impl VmArgs {
                 self.memory
             );
         }
+        if self.silence == 0 {
+            bail!("--silence 0: the console needs at least 1 second to say something");
+        }
         Ok(VmOptions {
             timeout: Duration::from_secs(self.timeout),
             memory_mb: self.memory,
+            silence: Duration::from_secs(self.silence),
         })
     }
 }
@@ -81,9 +89,9 @@ pub(crate) struct ResultsArgs {
 pub(crate) enum Command {
     /// Run a scenario and write results/<run-id>/.
     Run(RunArgs),
-    /// Validate scenario files without running them.
+    /// Validate scenario and bench files without running them.
     Check {
-        /// Scenario files.
+        /// Scenario or bench files (told apart by their top-level keys).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
@@ -124,6 +132,32 @@ pub(crate) enum Command {
     },
     /// Run a scenario on every catalog kernel (and the host) into one result.
     Matrix(MatrixArgs),
+    /// Feed the data plane generated (or saved) frames and check its invariants.
+    Fuzz(FuzzArgs),
+}
+
+/// Arguments of `lab fuzz`.
+#[derive(Args)]
+pub(crate) struct FuzzArgs {
+    /// Fuzz this catalog kernel in a VM instead of the running kernel.
+    #[arg(long)]
+    pub(crate) kernel: Option<String>,
+    /// Generated frames per program.
+    #[arg(long, default_value_t = crate::job::fuzz::DEFAULT_CASES)]
+    pub(crate) cases: u32,
+    /// Seed of the generator (default: from the clock; printed).
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Rerun the frames of a pcap file (e.g. a saved failures.pcap) instead.
+    #[arg(long, conflicts_with_all = ["cases", "seed"])]
+    pub(crate) replay: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) vm: VmArgs,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
+    /// Print only the summary.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
 }
 
 /// Arguments of `lab run`.
@@ -217,6 +251,10 @@ pub(crate) enum KernelsCommand {
         /// Re-resolve to the newest versions and rewrite the lock file.
         #[arg(long)]
         update: bool,
+        /// Extract again from re-verified packages even when the cache looks
+        /// fine (repairs a damaged cache).
+        #[arg(long)]
+        force: bool,
         /// Catalog names.
         names: Vec<String>,
     },

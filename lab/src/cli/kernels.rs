@@ -25,8 +25,12 @@ pub(crate) fn kernels(command: KernelsCommand) -> Result<i32> {
                 );
             }
         }
-        KernelsCommand::Fetch { update, names } => {
-            for k in kernels::fetch(&catalog, &names, update)? {
+        KernelsCommand::Fetch {
+            update,
+            force,
+            names,
+        } => {
+            for k in kernels::fetch(&catalog, &names, update, force)? {
                 println!(
                     "{}: {} ({:?}) in {}",
                     k.name,

@@ -15,6 +15,7 @@ use crate::output::results_dir::ResultsDir;
 use crate::output::{exit, run_report};
 use crate::spec::plan::Plan;
 use crate::spec::scenario;
+use crate::sys::signals;
 use crate::target::{self, Backend};
 use crate::vm::VmOptions;
 
@@ -38,6 +39,7 @@ pub(crate) fn matrix(a: MatrixArgs) -> Result<i32> {
     let bar = Bar::new(targets.len() as u64);
     let mut rows = Vec::new();
     for name in &targets {
+        signals::check()?;
         bar.set_message(name);
         rows.push(row(&plan, &catalog, vm, name, &ciphers, &dir, &bar)?);
         bar.inc();

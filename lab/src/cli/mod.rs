@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod check;
+mod fuzz;
 mod kernels;
 mod matrix;
 mod probe;
@@ -47,5 +48,6 @@ fn dispatch(command: Command) -> Result<i32> {
             Ok(crate::output::exit::PASS)
         }
         Command::Matrix(a) => matrix::matrix(a),
+        Command::Fuzz(a) => fuzz::fuzz(a),
     }
 }

@@ -13,6 +13,7 @@ use crate::output::summary::{RunInfo, Summary, summarize};
 use crate::output::{exit, run_report, terminal};
 use crate::spec::plan::Plan;
 use crate::spec::scenario;
+use crate::sys::signals;
 use crate::target::Target;
 
 pub(crate) fn run(a: RunArgs) -> Result<i32> {
@@ -28,6 +29,7 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
     let progress = Printer { quiet: a.quiet };
     let summary = run_into(&plan, &target, dir.run_id(), dir.path(), &progress)
         .context("running the scenario")?;
+    signals::check()?;
     run_report::write(&summary, dir.path())?;
     let path = dir.commit(&summary)?;
     print!("{}", terminal::run(&summary, &path.display().to_string()));

@@ -252,6 +252,17 @@ impl DataPlane {
 
     /// Reads the per-CPU counters, summed over CPUs.
     pub(crate) fn counters(&self) -> Result<Counters, DataPlaneError> {
+        let values = self.counter_values()?;
+        Ok(COUNTER_NAMES
+            .iter()
+            .zip(values)
+            .map(|(n, v)| (n.to_string(), v))
+            .collect())
+    }
+
+    /// The counters summed over CPUs, in the order of
+    /// [`abi::COUNTER_NAMES`] (no allocation per name: for hot loops).
+    pub(crate) fn counter_values(&self) -> Result<[u64; COUNTER_NAMES.len()], DataPlaneError> {
         let map = self
             .obj
             .maps()
@@ -268,17 +279,13 @@ impl DataPlane {
     }
 }
 
-/// Sums per-CPU `struct bpfcrypt_stats` values into named counters.
-pub(crate) fn sum_counters(per_cpu: &[Vec<u8>]) -> Counters {
-    let mut out: Counters = COUNTER_NAMES.iter().map(|n| (n.to_string(), 0)).collect();
-    for cpu in per_cpu {
-        for (i, name) in COUNTER_NAMES.iter().enumerate() {
-            if let Some(b) = cpu
-                .get(i * 8..i * 8 + 8)
-                .filter(|_| cpu.len() >= STATS_SIZE)
-            {
-                *out.get_mut(*name).unwrap() += u64::from_ne_bytes(b.try_into().unwrap());
-            }
+/// Sums per-CPU `struct bpfcrypt_stats` values, in counter order.
+pub(crate) fn sum_counters(per_cpu: &[Vec<u8>]) -> [u64; COUNTER_NAMES.len()] {
+    let mut out = [0u64; COUNTER_NAMES.len()];
+    for cpu in per_cpu.iter().filter(|c| c.len() >= STATS_SIZE) {
+        for (i, v) in out.iter_mut().enumerate() {
+            let b: [u8; 8] = cpu[i * 8..i * 8 + 8].try_into().expect("8 bytes");
+            *v += u64::from_ne_bytes(b);
         }
     }
     out
@@ -448,10 +455,10 @@ mod tests {
         b[0..8].copy_from_slice(&4u64.to_ne_bytes());
         b[32..40].copy_from_slice(&9u64.to_ne_bytes());
         let c = sum_counters(&[a, b]);
-        assert_eq!(c["encrypted"], 7);
-        assert_eq!(c["dropped_nokey"], 9);
-        assert_eq!(c["decrypted"], 0);
-        assert_eq!(c.len(), COUNTER_NAMES.len());
+        let at = |n: &str| COUNTER_NAMES.iter().position(|x| *x == n).unwrap();
+        assert_eq!(c[at("encrypted")], 7);
+        assert_eq!(c[at("dropped_nokey")], 9);
+        assert_eq!(c[at("decrypted")], 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{bench, probe, scenario};
+use super::{bench, fuzz, probe, scenario};
 use crate::dataplane::{self, DataPlaneError};
 use crate::job::{Completed, Job, JobResult, Outcome};
 use crate::output::progress::Progress;
@@ -55,6 +55,7 @@ fn run(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Result<Completed> 
             Completed::Scenario(Box::new(scenario::run(plan, out_dir, progress)?))
         }
         Job::Bench(plan) => Completed::Bench(Box::new(bench::run(plan, progress)?)),
+        Job::Fuzz(plan) => Completed::Fuzz(Box::new(fuzz::run_plan(plan, progress)?)),
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod archive;
 pub(crate) mod bench;
+pub(crate) mod fuzz;
 pub(crate) mod probe;
 pub(crate) mod run_report;
 pub(crate) mod stats;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::spec::bench_plan::BenchPlan;
 use crate::spec::plan::Plan;
 use bench::TargetResult;
+use fuzz::{FuzzPlan, FuzzReport};
 use probe::ProbeReport;
 use run_report::RunReport;
 
@@ -32,6 +34,8 @@ pub(crate) enum Job {
     },
     /// Measure a bench.
     Bench(BenchPlan),
+    /// Fuzz the data plane.
+    Fuzz(FuzzPlan),
 }
 
 impl Job {
@@ -47,7 +51,7 @@ impl Job {
     pub(crate) fn probe_ciphers(&self) -> &[String] {
         match self {
             Job::Probe(c) | Job::Scenario { probe: c, .. } => c,
-            Job::Bench(_) => &[],
+            Job::Bench(_) | Job::Fuzz(_) => &[],
         }
     }
 
@@ -82,6 +86,8 @@ pub(crate) enum Completed {
     Scenario(Box<RunReport>),
     /// A bench ran (figures measured before an error are kept in it).
     Bench(Box<TargetResult>),
+    /// The fuzzer ran.
+    Fuzz(Box<FuzzReport>),
 }
 
 /// What the kernel under test sends back (`result.json` in the archive).

@@ -50,6 +50,14 @@ pub enum KernelError {
         /// Why the cached copy is not usable, if something was there.
         detail: Option<String>,
     },
+    /// A file of the extracted kernel no longer matches its checksum.
+    #[error("kernel cache for {name} is damaged ({detail}): run lab kernels fetch --force {name}")]
+    Damaged {
+        /// Catalog name.
+        name: String,
+        /// Which file, and how.
+        detail: String,
+    },
     /// No Debian mirror could be determined for an archive.
     #[error(
         "no apt mirror for the {archive} archive: none of the machine's apt sources lists suite \

@@ -27,10 +27,13 @@ fn mb(bytes: u64) -> String {
 /// lock entry, or all of them with `update`, are resolved to the newest version in their
 /// suite and the lock file is rewritten; otherwise the exact locked .debs are used and
 /// checked against the lock's sha256. Already extracted kernels are not touched again.
+/// With `force`, kernels are extracted again (from re-verified .debs) even
+/// when the cache looks fine: the way to repair a damaged cache.
 pub(crate) fn fetch<S: AsRef<str>>(
     catalog: &Catalog,
     names: &[S],
     update: bool,
+    force: bool,
 ) -> anyhow::Result<Vec<FetchedKernel>> {
     let entries = catalog.select(names)?;
     let kcache = catalog.paths.kernels_cache();
@@ -41,7 +44,7 @@ pub(crate) fn fetch<S: AsRef<str>>(
     let mut lock = Lock::read(&catalog.paths.lock)?;
     let mut out = Vec::new();
     for entry in entries {
-        let k = fetch_one(catalog, entry, update, &mut lock)
+        let k = fetch_one(catalog, entry, (update, force), &mut lock)
             .with_context(|| format!("fetching kernel `{}`", entry.name))?;
         out.push(k);
     }
@@ -65,7 +68,7 @@ fn lock_cache(kcache: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>>
 fn fetch_one(
     catalog: &Catalog,
     entry: &KernelEntry,
-    update: bool,
+    (update, force): (bool, bool),
     lock: &mut Lock,
 ) -> anyhow::Result<FetchedKernel> {
     let name = &entry.name;
@@ -75,7 +78,7 @@ fn fetch_one(
         .get(name)
         .filter(|l| entry.answered_by(l))
         .cloned();
-    if let (Some(l), false) = (&existing, update)
+    if let (Some(l), false, false) = (&existing, update, force)
         && let Ok(k) = cache::check(catalog, name, l)
     {
         progress(format!("{name}: {} already cached", l.release));
@@ -97,7 +100,7 @@ fn fetch_one(
         }
     };
     let debs = download_all(catalog, entry, &locked, &mut apt)?;
-    let kernel = extract(catalog, entry, &mut locked, &debs)?;
+    let kernel = extract(catalog, entry, &mut locked, &debs, force)?;
     if lock.kernels.get(name) != Some(&locked) {
         lock.kernels.insert(name.clone(), locked);
         // Entries of kernels no longer in the catalog are dropped on the way.
@@ -272,6 +275,7 @@ fn extract(
     entry: &KernelEntry,
     locked: &mut LockedKernel,
     debs: &[PathBuf],
+    force: bool,
 ) -> anyhow::Result<FetchedKernel> {
     let name = &entry.name;
     let base = catalog.paths.kernels_cache().join(name);
@@ -279,6 +283,7 @@ fn extract(
         reuse_previous(&base, locked);
     }
     if !locked.release.is_empty()
+        && !force
         && let Ok(k) = cache::check(catalog, name, locked)
     {
         progress(format!("{name}: {} already extracted", locked.release));
@@ -290,6 +295,7 @@ fn extract(
     }
     let root = tmp.join("root");
     for d in debs {
+        crate::sys::signals::check()?;
         progress(format!(
             "{name}: extracting {}",
             d.file_name().unwrap_or_default().to_string_lossy()
@@ -299,7 +305,7 @@ fn extract(
     let tree = Tree::find(&root, name)?;
     let (boot_kind, image_rel, note) = cut_vmlinux(&root.join(&tree.bzimage), &tmp, name)?;
     locked.release = tree.release.clone();
-    let marker = Marker {
+    let mut marker = Marker {
         name: name.clone(),
         release: tree.release.clone(),
         package_version: locked.version.clone(),
@@ -310,7 +316,9 @@ fn extract(
         modules_dir: Path::new("root").join(&tree.modules),
         config: tree.config.map(|c| Path::new("root").join(c)),
         vmlinux_note: note,
+        files: Default::default(),
     };
+    marker.record_sums(&tmp)?;
     marker.write(&tmp)?;
     let dir = cache::kernel_dir(catalog, name, &tree.release);
     if dir.exists() {

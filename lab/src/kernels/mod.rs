@@ -86,7 +86,13 @@ pub(crate) fn cached(catalog: &Catalog, name: &str) -> Result<FetchedKernel, Ker
             "the catalog entry changed since it was locked".into(),
         )));
     }
-    cache::check(catalog, name, &locked).map_err(|d| not_cached(Some(d)))
+    cache::check(catalog, name, &locked).map_err(|u| match u {
+        cache::Unusable::Missing(d) => not_cached(Some(d)),
+        cache::Unusable::Damaged(detail) => KernelError::Damaged {
+            name: name.to_string(),
+            detail,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -110,6 +110,7 @@ fn cached_kernel_from_marker_and_config_queries() {
         modules_dir: Path::new("root/lib/modules").join(&locked.release),
         config: Some("root/boot/config".into()),
         vmlinux_note: None,
+        files: Default::default(),
     };
     marker.write(&kdir).unwrap();
 
@@ -123,6 +124,24 @@ fn cached_kernel_from_marker_and_config_queries() {
     assert_eq!(k.config_has("CONFIG_VET"), Some(false));
     assert_eq!(k.config_value("CONFIG_HZ").as_deref(), Some("250"));
     assert!(list(&cat)[0].cached);
+
+    // The first use recorded the sums; a damaged image is refused by name.
+    assert!(!cache::Marker::read(&kdir).unwrap().files.is_empty());
+    std::fs::write(kdir.join("vmlinux"), b"\0\0\0\0").unwrap();
+    let e = cached(&cat, "k1").unwrap_err();
+    assert!(matches!(e, KernelError::Damaged { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "kernel cache for k1 is damaged (vmlinux does not match its checksum): run lab kernels fetch --force k1"
+    );
+    std::fs::write(kdir.join("vmlinux"), b"\x7fEL").unwrap();
+    assert!(
+        cached(&cat, "k1")
+            .unwrap_err()
+            .to_string()
+            .contains("vmlinux is 3 bytes, 4 when extracted")
+    );
+    assert!(!list(&cat)[0].cached);
 
     // The marker must match the lock's sha256.
     let mut other = marker.clone();
@@ -165,7 +184,7 @@ fn fetch_or_skip(cat: &Catalog, name: &str) -> Option<FetchedKernel> {
         eprintln!("SKIP {name}: apt-get is not available");
         return None;
     }
-    match fetch(cat, &[name], false) {
+    match fetch(cat, &[name], false, false) {
         Ok(mut v) => v.pop(),
         Err(e) => match e.downcast_ref::<KernelError>() {
             Some(KernelError::Apt { .. } | KernelError::NoMirror { .. }) => {

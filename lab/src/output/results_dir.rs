@@ -2,12 +2,20 @@
 //!
 //! A run writes into `results/.partial-<run-id>/` and renames it into place
 //! only when it finished; an error or Ctrl-C removes the partial folder, so
-//! no half-written result is ever left behind.
+//! no half-written result is ever left behind, and the next run sweeps the
+//! partial folder of a killed one.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
+
+use crate::sys::owner::{self, Claim};
+use crate::sys::signals;
+
+/// Prefix of the folders of runs in progress.
+const PARTIAL: &str = ".partial-";
 
 /// A results folder being written.
 pub(crate) struct ResultsDir {
@@ -15,29 +23,58 @@ pub(crate) struct ResultsDir {
     final_path: PathBuf,
     run_id: String,
     committed: bool,
+    _claim: Claim,
 }
 
 impl ResultsDir {
     /// Creates `<root>/.partial-<id>` for a new run id built from the time,
-    /// scenario and backend (suffixed when it exists already).
+    /// scenario and backend (suffixed `-2`, `-3`, … when taken). Creating the
+    /// partial folder reserves the id, so parallel runs never collide;
+    /// partial folders of killed runs are swept first.
     pub(crate) fn create(root: &Path, scenario: &str, backend: &str) -> Result<Self> {
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        owner::sweep(root, PARTIAL);
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
         let base = format!("{stamp}-{scenario}-{backend}");
-        let mut run_id = base.clone();
-        let mut n = 1;
-        while root.join(&run_id).exists() || root.join(format!(".partial-{run_id}")).exists() {
-            n += 1;
-            run_id = format!("{base}-{n}");
+        for n in 1..10_000 {
+            let run_id = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            if let Some(dir) = Self::reserve(root, run_id)? {
+                return Ok(dir);
+            }
         }
-        let partial = root.join(format!(".partial-{run_id}"));
-        std::fs::create_dir(&partial).with_context(|| format!("creating {}", partial.display()))?;
-        Ok(Self {
-            final_path: root.join(&run_id),
+        bail!("no free run id for {base} in {}", root.display())
+    }
+
+    /// Reserves `run_id` by creating its partial folder; `None` when taken.
+    fn reserve(root: &Path, run_id: String) -> Result<Option<Self>> {
+        let final_path = root.join(&run_id);
+        if final_path.exists() {
+            return Ok(None);
+        }
+        let partial = root.join(format!("{PARTIAL}{run_id}"));
+        match std::fs::create_dir(&partial) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("creating {}", partial.display())),
+        }
+        let claim =
+            owner::claim(&partial).with_context(|| format!("locking {}", partial.display()))?;
+        if final_path.exists() {
+            // Committed by another run between the two checks.
+            let _ = std::fs::remove_dir(&partial);
+            return Ok(None);
+        }
+        Ok(Some(Self {
             partial,
+            final_path,
             run_id,
             committed: false,
-        })
+            _claim: claim,
+        }))
     }
 
     /// The run id.
@@ -51,14 +88,39 @@ impl ResultsDir {
     }
 
     /// Writes `summary.json` (a run's summary, or the index of a matrix or
-    /// bench) and moves the folder into place.
+    /// bench) and moves the folder into place, never over another one. An
+    /// interrupt before this point keeps nothing.
     pub(crate) fn commit<T: Serialize>(mut self, summary: &T) -> Result<PathBuf> {
+        signals::check()?;
         let json = serde_json::to_vec_pretty(summary)?;
         std::fs::write(self.partial.join("summary.json"), json).context("writing summary.json")?;
-        std::fs::rename(&self.partial, &self.final_path)
+        signals::check()?;
+        rename_noreplace(&self.partial, &self.final_path)
             .with_context(|| format!("moving results to {}", self.final_path.display()))?;
         self.committed = true;
         Ok(self.final_path.clone())
+    }
+}
+
+/// `rename(2)` that fails instead of replacing an existing `to`.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    let c =
+        |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: valid NUL-terminated paths; AT_FDCWD resolves them as given.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -86,5 +148,24 @@ mod tests {
         assert!(!pa.exists());
         drop(b);
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn parallel_runs_get_distinct_folders_and_all_commit() {
+        let root = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        let d = ResultsDir::create(root.path(), "ping", "host").unwrap();
+                        d.commit(&serde_json::json!({})).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let unique: std::collections::BTreeSet<_> = paths.iter().collect();
+        assert_eq!(unique.len(), 8);
+        assert!(paths.iter().all(|p| p.join("summary.json").is_file()));
     }
 }

@@ -32,7 +32,9 @@ impl SpecError {
         }
     }
 
-    pub(crate) fn syntax(path: &Path, err: &serde_saphyr::Error) -> Self {
+    /// A syntax or shape error in `text`, with the field at its location
+    /// and the parser's wording made readable.
+    pub(crate) fn syntax(path: &Path, text: &str, err: &serde_saphyr::Error) -> Self {
         let (line, column) = err
             .location()
             .map(|l| (l.line(), l.column()))
@@ -58,8 +60,10 @@ impl SpecError {
             file: path.to_path_buf(),
             line,
             column,
-            field: None,
-            message,
+            field: (line > 0)
+                .then(|| super::yaml::field_at(text, line, column))
+                .flatten(),
+            message: readable(&message),
         }
     }
 
@@ -78,6 +82,49 @@ impl SpecError {
             message: message.into(),
         }
     }
+}
+
+/// The YAML library's wording, where it speaks of its own API, in words
+/// about the file.
+fn readable(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("duplicate mapping key") {
+        let key = rest
+            .trim_start_matches(':')
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or("")
+            .trim();
+        return if key.is_empty() {
+            "a key is given twice in the same mapping".into()
+        } else {
+            format!("key `{key}` is given twice in the same mapping")
+        };
+    }
+    if let Some(rest) = message.strip_prefix("budget breached: ") {
+        let what = rest
+            .split([' ', '{'])
+            .next()
+            .unwrap_or("size")
+            .to_lowercase();
+        return format!(
+            "the file is too large or too deeply nested for a lab file (limit on {what} reached)"
+        );
+    }
+    if let Some(ty) = message.strip_prefix("invalid ") {
+        let what = match ty.trim() {
+            "u8" => Some("a whole number in 0..=255"),
+            "u16" => Some("a whole number in 0..=65535"),
+            "u32" => Some("a whole number in 0..=4294967295"),
+            "u64" | "usize" => Some("a whole number of 0 or more"),
+            "f64" | "f32" => Some("a number"),
+            "bool" => Some("true or false"),
+            _ => None,
+        };
+        if let Some(w) = what {
+            return format!("expected {w}");
+        }
+    }
+    message.to_string()
 }
 
 impl fmt::Display for SpecError {

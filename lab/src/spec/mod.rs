@@ -9,6 +9,7 @@ pub(crate) mod bench_plan;
 pub(crate) mod checks;
 pub(crate) mod error;
 pub(crate) mod fields;
+pub(crate) mod kind;
 pub(crate) mod plan;
 pub(crate) mod scenario;
 pub(crate) mod scenario_file;

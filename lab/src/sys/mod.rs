@@ -7,6 +7,7 @@ pub(crate) mod init;
 pub(crate) mod kmsg;
 pub(crate) mod netns;
 pub(crate) mod offload;
+pub(crate) mod owner;
 pub(crate) mod signals;
 pub(crate) mod topology;
 pub(crate) mod traffic;

@@ -65,6 +65,7 @@ pub(crate) fn open(
         if let Some(k) = kernel {
             bail!("--kernel {k} needs a VM backend; drop --backend host");
         }
+        host::preflight()?;
         return Ok(Target::Host);
     }
     let name = kernel.with_context(|| {

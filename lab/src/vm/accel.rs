@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::machine::{self, Accel, qemu_binary};
+use anyhow::{Context, Result, bail};
+
+use super::machine::{self, Accel, QEMU_ENV, qemu_binary};
 use crate::kernels::FetchedKernel;
 
 /// Environment variable forcing the accelerator.
@@ -28,62 +30,81 @@ pub(crate) struct Choice {
     pub(crate) reason: String,
 }
 
-/// QEMU's version line, for cache keys.
-pub(crate) fn qemu_version() -> String {
-    Command::new(qemu_binary())
+/// QEMU's version line (a cache key), or why QEMU does not run.
+pub(crate) fn qemu_version() -> Result<String> {
+    let qemu = qemu_binary();
+    let out = Command::new(&qemu)
         .arg("--version")
+        .stdin(Stdio::null())
         .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
+        .with_context(|| {
+            format!("cannot run {qemu} (set by {QEMU_ENV} or on PATH): install qemu-system-x86")
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.lines().next() {
+        Some(line) if out.status.success() && line.contains("QEMU") => Ok(line.to_string()),
+        _ => bail!(
+            "{qemu} --version did not answer like QEMU (status {}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    }
 }
 
-/// Picks the accelerator for `kernel`, probing KVM once per QEMU/kernel pair.
-pub(crate) fn choose(cache_dir: &Path, kernel: &FetchedKernel) -> Choice {
-    match std::env::var(ACCEL_ENV).ok().as_deref() {
-        Some("kvm") => {
-            return Choice {
-                accel: Accel::Kvm,
-                reason: format!("forced by {ACCEL_ENV}"),
-            };
-        }
-        Some("tcg") => {
-            return Choice {
-                accel: Accel::Tcg,
-                reason: format!("forced by {ACCEL_ENV}"),
-            };
-        }
-        _ => {}
+/// The accelerator forced by `LAB_ACCEL`, if set.
+fn forced() -> Result<Option<Choice>> {
+    let accel = match std::env::var(ACCEL_ENV).ok().as_deref() {
+        None | Some("") => return Ok(None),
+        Some("kvm") => Accel::Kvm,
+        Some("tcg") => Accel::Tcg,
+        Some(other) => bail!("{ACCEL_ENV}={other}: use kvm or tcg (or leave it unset)"),
+    };
+    Ok(Some(Choice {
+        accel,
+        reason: format!("forced by {ACCEL_ENV}"),
+    }))
+}
+
+/// Picks the accelerator for `kernel`, probing KVM once per QEMU/kernel
+/// pair. An unknown `LAB_ACCEL` or a QEMU that does not run is an error.
+pub(crate) fn choose(cache_dir: &Path, kernel: &FetchedKernel) -> Result<Choice> {
+    let version = qemu_version()?;
+    if let Some(c) = forced()? {
+        return Ok(c);
     }
     if let Err(e) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/kvm")
     {
-        return Choice {
+        return Ok(Choice {
             accel: Accel::Tcg,
             reason: format!("no usable /dev/kvm ({e})"),
-        };
+        });
     }
-    let key = format!("{} | {}", qemu_version(), kernel.version);
+    let key = format!("{version} | {}", kernel.version);
     let path = cache_dir.join("accel-probe.json");
     let mut cache: BTreeMap<String, Choice> = std::fs::read(&path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     if let Some(c) = cache.get(&key) {
-        return c.clone();
+        return Ok(c.clone());
     }
-    let choice = probe_kvm(kernel);
-    cache.insert(key, choice.clone());
-    if std::fs::create_dir_all(cache_dir).is_ok() {
-        let _ = std::fs::write(&path, serde_json::to_vec_pretty(&cache).unwrap_or_default());
+    let (choice, conclusive) = probe_kvm(kernel);
+    // A probe that could not even start QEMU says nothing about KVM.
+    if conclusive {
+        cache.insert(key, choice.clone());
+        if std::fs::create_dir_all(cache_dir).is_ok() {
+            let _ = std::fs::write(&path, serde_json::to_vec_pretty(&cache).unwrap_or_default());
+        }
     }
-    choice
+    Ok(choice)
 }
 
-fn probe_kvm(kernel: &FetchedKernel) -> Choice {
+/// Boots `kernel` under KVM without an initramfs: reaching the kernel's
+/// panic means KVM works. Also says whether the probe was conclusive.
+fn probe_kvm(kernel: &FetchedKernel) -> (Choice, bool) {
     let mut child = match machine::machine(Accel::Kvm, 256, &kernel.kernel_image)
         .args(["-append", "console=ttyS0 panic=-1 loglevel=1"])
         .stdin(Stdio::null())
@@ -93,10 +114,11 @@ fn probe_kvm(kernel: &FetchedKernel) -> Choice {
     {
         Ok(c) => c,
         Err(e) => {
-            return Choice {
+            let c = Choice {
                 accel: Accel::Tcg,
                 reason: format!("cannot start QEMU for the KVM probe: {e}"),
             };
+            return (c, false);
         }
     };
     let t0 = Instant::now();
@@ -122,10 +144,11 @@ fn probe_kvm(kernel: &FetchedKernel) -> Choice {
         .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
         .unwrap_or_default();
     if console.contains("Kernel panic") {
-        return Choice {
+        let c = Choice {
             accel: Accel::Kvm,
             reason: "KVM probe boot reached the kernel".into(),
         };
+        return (c, true);
     }
     let why = match status {
         None => "the KVM probe boot hung".to_string(),
@@ -136,8 +159,9 @@ fn probe_kvm(kernel: &FetchedKernel) -> Choice {
             .trim()
             .to_string(),
     };
-    Choice {
+    let c = Choice {
         accel: Accel::Tcg,
         reason: format!("KVM does not work here ({why})"),
-    }
+    };
+    (c, true)
 }

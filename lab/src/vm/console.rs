@@ -37,6 +37,8 @@ pub(crate) enum End {
     Lockup(String),
     /// The time limit passed; the VM was stopped.
     Timeout(Duration),
+    /// Nothing at all appeared on the console for this long; stopped.
+    Silent(Duration),
 }
 
 /// Which output streams of the VM's process are its console.
@@ -103,10 +105,12 @@ struct Lines<'a> {
     progress: &'a dyn Progress,
     events: Vec<String>,
     fatal: Option<(End, Instant)>,
+    seen: bool,
 }
 
 impl Lines<'_> {
     fn line(&mut self, line: String) {
+        self.seen = true;
         if let Some(e) = progress::decode(&line) {
             self.progress.emit(e);
             return;
@@ -124,12 +128,21 @@ impl Lines<'_> {
     }
 }
 
+/// The time limits of a watch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Wall-clock limit of the whole run.
+    pub(crate) timeout: Duration,
+    /// Limit for the first console line.
+    pub(crate) silence: Duration,
+}
+
 /// Runs `cmd` until the VM ends, writing its console to `console_log`.
 pub(crate) fn run(
     cmd: Command,
     streams: Streams,
     console_log: &Path,
-    timeout: Duration,
+    limits: Limits,
     progress: &dyn Progress,
 ) -> Result<Watched> {
     let log = std::fs::File::create(console_log)
@@ -156,8 +169,9 @@ pub(crate) fn run(
         progress,
         events: Vec::new(),
         fatal: None,
+        seen: false,
     };
-    let end = wait(&mut child, &rx, &mut lines, timeout);
+    let end = wait(&mut child, &rx, &mut lines, limits);
     for r in readers {
         let _ = r.join();
     }
@@ -179,7 +193,7 @@ fn wait(
     child: &mut Child,
     rx: &mpsc::Receiver<String>,
     lines: &mut Lines,
-    timeout: Duration,
+    limits: Limits,
 ) -> Result<End> {
     let t0 = Instant::now();
     loop {
@@ -204,9 +218,13 @@ fn wait(
             stop(child);
             return Ok(lines.fatal.take().expect("checked").0);
         }
-        if t0.elapsed() > timeout {
+        if !lines.seen && limits.silence < limits.timeout && t0.elapsed() > limits.silence {
             stop(child);
-            return Ok(End::Timeout(timeout));
+            return Ok(End::Silent(limits.silence));
+        }
+        if t0.elapsed() > limits.timeout {
+            stop(child);
+            return Ok(End::Timeout(limits.timeout));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -252,6 +270,10 @@ pub(crate) fn failure(
             "guest timed out after {} s; {program} killed (console.log kept). Last console lines:\n{}",
             t.as_secs(),
             last()
+        )),
+        (End::Silent(t), _) => Some(format!(
+            "no console output within {} s: the kernel did not start (a damaged or wrong image?); {program} stopped",
+            t.as_secs()
         )),
         (End::Exited(code), Err(e)) => {
             let status = code.map_or("killed by a signal".to_string(), |c| format!("status {c}"));

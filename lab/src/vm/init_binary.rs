@@ -5,6 +5,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::sys::owner;
+
+/// Prefix of the copy being written (`<prefix><pid>`).
+const TMP_PREFIX: &str = ".lab-init-";
+
 /// Whether an ELF file has no program interpreter (is statically linked).
 pub(crate) fn is_static_elf(bytes: &[u8]) -> Option<bool> {
     if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 {
@@ -44,12 +49,13 @@ pub(crate) fn prepare(cache_dir: &Path) -> Result<PathBuf> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .unwrap_or_default();
     let dir = cache_dir.join("guest");
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    owner::sweep_pid_files(&dir, TMP_PREFIX);
     let out = dir.join(format!("lab-init-{}-{}", meta.len(), mtime.as_nanos()));
     if out.exists() {
         return Ok(out);
     }
-    let tmp = dir.join(format!(".lab-init-{}", std::process::id()));
+    let tmp = dir.join(format!("{TMP_PREFIX}{}", std::process::id()));
     let stripped = Command::new("strip")
         .arg("--strip-debug")
         .arg("-o")
@@ -58,9 +64,10 @@ pub(crate) fn prepare(cache_dir: &Path) -> Result<PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     if !stripped {
-        std::fs::copy(&exe, &tmp).with_context(|| format!("copying {}", exe.display()))?;
+        std::fs::copy(&exe, &tmp)
+            .with_context(|| format!("copying {} to {}", exe.display(), tmp.display()))?;
     }
-    std::fs::rename(&tmp, &out)?;
+    std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
     // Drop older copies.
     for e in std::fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
         if e.path() != out && e.file_name().to_string_lossy().starts_with("lab-init-") {

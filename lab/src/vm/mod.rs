@@ -24,6 +24,7 @@ use crate::job::archive::read_archive;
 use crate::job::{Job, JobResult};
 use crate::kernels::FetchedKernel;
 use crate::output::progress::Progress;
+use crate::sys::owner;
 use accel::Choice;
 use console::CONSOLE_LOG;
 pub(crate) use prepared::VmOptions;
@@ -49,6 +50,35 @@ pub(crate) struct Booted {
     pub(crate) failure: Option<String>,
 }
 
+/// Prefix of VM work folders in the temporary directory.
+const WORK_PREFIX: &str = "lab-vm-";
+
+/// A fresh work folder for one boot (it holds the initramfs, and so the
+/// key), claimed while the boot runs. Folders of killed runs are swept.
+fn work_dir() -> Result<WorkDir> {
+    let tmp = std::env::temp_dir();
+    owner::sweep(&tmp, WORK_PREFIX);
+    let dir = tempfile::Builder::new()
+        .prefix(WORK_PREFIX)
+        .tempdir()
+        .with_context(|| format!("creating a VM work folder in {}", tmp.display()))?;
+    let claim =
+        owner::claim(dir.path()).with_context(|| format!("locking {}", dir.path().display()))?;
+    Ok(WorkDir { dir, _claim: claim })
+}
+
+/// A VM work folder, removed when dropped.
+struct WorkDir {
+    dir: tempfile::TempDir,
+    _claim: owner::Claim,
+}
+
+impl WorkDir {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
 /// Boots `kernel` with `job` under `launcher`; the guest's artifacts and
 /// `console.log` land in `out_dir`.
 pub(crate) fn boot(
@@ -60,11 +90,8 @@ pub(crate) fn boot(
     opts: VmOptions,
     progress: &dyn Progress,
 ) -> Result<Booted> {
-    let choice = accel::choose(cache_dir, kernel);
-    let work = tempfile::Builder::new()
-        .prefix("lab-vm-")
-        .tempdir()
-        .context("creating a VM work dir")?;
+    let choice = accel::choose(cache_dir, kernel)?;
+    let work = work_dir()?;
     let p = match launcher {
         Launcher::Qemu => qemu::prepare(kernel, cache_dir, job, work.path(), choice.accel, opts)?,
         Launcher::Vng(t) => vng::prepare(t, kernel, job, work.path(), choice.accel, opts)?,
@@ -89,7 +116,11 @@ pub(crate) fn boot(
         timeout.as_secs()
     ));
     let console_log = out_dir.join(CONSOLE_LOG);
-    let watched = console::run(p.cmd, p.streams, &console_log, timeout, progress)?;
+    let limits = console::Limits {
+        timeout,
+        silence: opts.silence,
+    };
+    let watched = console::run(p.cmd, p.streams, &console_log, limits, progress)?;
     let result = match std::fs::read(&p.result_file) {
         Ok(bytes) if !bytes.is_empty() => read_archive(bytes.as_slice(), out_dir),
         _ => Err(anyhow::anyhow!("the guest sent no result")),

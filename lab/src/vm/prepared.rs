@@ -13,6 +13,9 @@ pub(crate) struct VmOptions {
     pub(crate) timeout: Duration,
     /// Guest memory in MiB.
     pub(crate) memory_mb: u32,
+    /// How long the VM may stay silent on its console after it started:
+    /// a kernel that prints nothing at all did not start.
+    pub(crate) silence: Duration,
 }
 
 impl Default for VmOptions {
@@ -20,6 +23,7 @@ impl Default for VmOptions {
         Self {
             timeout: Duration::from_secs(300),
             memory_mb: 512,
+            silence: Duration::from_secs(20),
         }
     }
 }

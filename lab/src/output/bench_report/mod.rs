@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::job::bench::TargetResult;
 use crate::output::bench_doc::BenchDoc;
 use crate::output::templates;
+use crate::sys::signals;
 use tables::Table;
 
 /// HTML report file name.
@@ -150,6 +151,7 @@ pub(crate) fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
     let mut written = Vec::new();
     let mut sections = Vec::new();
     for t in &doc.targets {
+        signals::check()?;
         sections.push(section(doc, t, dir, &mut written)?);
     }
     let comparison = match figures::kernels(doc) {

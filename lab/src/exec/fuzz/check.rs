@@ -1,0 +1,230 @@
+//! The fuzzer's invariants for one frame through one keyed data plane:
+//! every verdict is accounted for by exactly one counter, egress never lets
+//! plaintext through, and ingress undoes egress.
+
+use std::collections::HashSet;
+
+use crate::dataplane::abi::{COUNTER_NAMES, is_pass};
+use crate::dataplane::{DataPlane, DataPlaneError};
+use crate::domain::Direction;
+
+/// Counters that count a dropped packet.
+const DROPS: &[&str] = &[
+    "dropped_nokey",
+    "dropped_unsupported",
+    "dropped_invalid",
+    "errors",
+];
+
+/// Counter increases of one run, in [`COUNTER_NAMES`] order.
+pub(crate) struct Delta([u64; COUNTER_NAMES.len()]);
+
+impl Delta {
+    /// The increase of counter `name`.
+    pub(crate) fn get(&self, name: &str) -> u64 {
+        COUNTER_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| self.0[i])
+    }
+}
+
+impl std::fmt::Debug for Delta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let changed: Vec<(&str, u64)> = COUNTER_NAMES
+            .iter()
+            .zip(self.0)
+            .filter(|(_, v)| *v > 0)
+            .map(|(n, v)| (*n, v))
+            .collect();
+        write!(f, "{changed:?}")
+    }
+}
+
+/// One program run and what it left.
+pub(crate) struct Ran {
+    /// Whether the packet went on.
+    pub(crate) passed: bool,
+    /// The frame after the program.
+    pub(crate) out: Vec<u8>,
+    /// Counter increases.
+    pub(crate) delta: Delta,
+}
+
+/// Runs `dir` of `dp` once on `frame`; `None` when `BPF_PROG_TEST_RUN`
+/// refuses the frame itself (the kernel's own input checks).
+pub(crate) fn run(dp: &DataPlane, dir: Direction, frame: &[u8]) -> anyhow::Result<Option<Ran>> {
+    let before = dp.counter_values()?;
+    let mut out = vec![0u8; frame.len() + 128];
+    let t = match dp.test_run(dir, frame, &mut out, 1) {
+        Ok(t) => t,
+        Err(DataPlaneError::TestRun { source, .. })
+            if source.raw_os_error() == Some(libc::EINVAL) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    out.truncate(t.data_out_len);
+    let after = dp.counter_values()?;
+    let mut delta = [0u64; COUNTER_NAMES.len()];
+    for (d, (a, b)) in delta.iter_mut().zip(after.iter().zip(before)) {
+        *d = a.saturating_sub(b);
+    }
+    let delta = Delta(delta);
+    Ok(Some(Ran {
+        passed: is_pass(t.retval),
+        out,
+        delta,
+    }))
+}
+
+/// Exactly one counter accounts for the verdict: a drop counter for a
+/// drop, `encrypted`/`decrypted`/`passed` for a packet that went on.
+pub(crate) fn accounted(dir: Direction, r: &Ran) -> Result<(), String> {
+    let sum = |names: &[&str]| -> u64 { names.iter().map(|n| r.delta.get(n)).sum() };
+    let done = match dir {
+        Direction::Egress => "encrypted",
+        Direction::Ingress => "decrypted",
+    };
+    let (drops, passes) = (sum(DROPS), sum(&[done, "passed"]));
+    match (r.passed, drops, passes) {
+        (true, 0, 1) | (false, 1, 0) => Ok(()),
+        _ => Err(format!(
+            "{} with counter changes {:?}",
+            if r.passed { "passed" } else { "dropped" },
+            r.delta
+        )),
+    }
+}
+
+/// The IPv4 payload of a frame (after the header, up to the total length
+/// or the frame's end), if it is IPv4.
+pub(crate) fn ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
+    if frame.len() < 34 || frame[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ihl = usize::from(frame[14] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+    let end = (14 + total).min(frame.len());
+    frame.get(14 + ihl..end).filter(|_| ihl >= 20)
+}
+
+/// Egress let no 16 consecutive bytes of the IPv4 payload through.
+pub(crate) fn no_plaintext(input: &[u8], out: &[u8]) -> Result<(), String> {
+    let Some(plain) = ipv4_payload(input).filter(|p| p.len() >= 16) else {
+        return Ok(());
+    };
+    let windows: HashSet<&[u8]> = plain.windows(16).collect();
+    let after_header = out.get(34..).unwrap_or_default();
+    match after_header.windows(16).position(|w| windows.contains(w)) {
+        Some(at) => Err(format!(
+            "16 plaintext payload bytes on the wire at offset {} of the output",
+            34 + at
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Ingress gave back the packet egress was given (the frame up to the IP
+/// total length: Ethernet padding beyond it is not part of the packet).
+pub(crate) fn round_trip(input: &[u8], back: &Ran) -> Result<(), String> {
+    let total = usize::from(u16::from_be_bytes([input[16], input[17]]));
+    let want = &input[..(14 + total).min(input.len())];
+    if !back.passed {
+        return Err(format!(
+            "ingress dropped egress's output ({:?})",
+            back.delta
+        ));
+    }
+    if back.out != want {
+        let at = back.out.iter().zip(want).position(|(a, b)| a != b);
+        return Err(format!(
+            "ingress gave back {} bytes, {} were sent; first difference at {:?}",
+            back.out.len(),
+            want.len(),
+            at
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_windows_are_found() {
+        let mut f = vec![0u8; 14];
+        f[12] = 0x08;
+        let mut ip = vec![
+            0x45,
+            0,
+            0,
+            20 + 40,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+            1,
+            1,
+            1,
+            1,
+            2,
+            2,
+            2,
+            2,
+        ];
+        ip.extend((0..40u8).map(|i| i.wrapping_mul(37)));
+        f.extend(&ip);
+        assert_eq!(ipv4_payload(&f).unwrap().len(), 40);
+        let mut out = f.clone();
+        assert!(no_plaintext(&f, &out).is_err());
+        for b in out.iter_mut().skip(34) {
+            *b ^= 0x5a;
+        }
+        assert!(no_plaintext(&f, &out).is_ok());
+    }
+
+    #[test]
+    fn verdicts_need_exactly_one_counter() {
+        let ran = |passed, c: &[(&str, u64)]| {
+            let mut d = [0u64; COUNTER_NAMES.len()];
+            for (k, v) in c {
+                d[COUNTER_NAMES.iter().position(|n| n == k).unwrap()] = *v;
+            }
+            Ran {
+                passed,
+                out: Vec::new(),
+                delta: Delta(d),
+            }
+        };
+        assert!(
+            accounted(
+                Direction::Egress,
+                &ran(true, &[("encrypted", 1), ("encrypted_bytes", 9)])
+            )
+            .is_ok()
+        );
+        assert!(
+            accounted(
+                Direction::Egress,
+                &ran(false, &[("dropped_unsupported", 1)])
+            )
+            .is_ok()
+        );
+        assert!(accounted(Direction::Egress, &ran(false, &[])).is_err());
+        assert!(
+            accounted(
+                Direction::Egress,
+                &ran(true, &[("encrypted", 1), ("errors", 1)])
+            )
+            .is_err()
+        );
+        assert!(accounted(Direction::Ingress, &ran(true, &[("encrypted", 1)])).is_err());
+    }
+}
