@@ -61,7 +61,7 @@ impl SpecError {
             line,
             column,
             field: (line > 0)
-                .then(|| super::yaml::field_at(text, line, column))
+                .then(|| super::paths::field_at(text, line, column))
                 .flatten(),
             message: readable(&message),
         }

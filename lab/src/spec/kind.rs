@@ -17,7 +17,7 @@ pub(crate) enum FileKind {
 /// `steps` at the top level; anything else is read as a scenario.
 pub(crate) fn detect(path: &Path) -> Result<FileKind, SpecError> {
     let text = super::yaml::read(path)?;
-    let keys = super::yaml::top_level_keys(&text);
+    let keys = super::paths::top_level_keys(&text);
     let bench = keys.iter().any(|k| k == "variants") && !keys.iter().any(|k| k == "steps");
     Ok(if bench {
         FileKind::Bench
