@@ -95,23 +95,35 @@ impl VmLock {
     }
 }
 
-/// Processes still running from a vng work directory (vng, QEMU, virtiofsd).
-fn vng_processes() -> Vec<String> {
+/// Processes still running from a vng work directory under `tmp` (vng,
+/// QEMU, virtiofsd), zombies left out.
+fn vng_processes(tmp: &Path) -> Vec<String> {
+    let needle = format!("{}/lab-vm-", tmp.display());
     let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
         let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains("/lab-vng-") {
+        if cmdline.contains(&needle) {
             found.push(cmdline);
         }
     }
     found
 }
 
+/// `lab run --backend vng …` with its work folder in `tmp`.
+fn lab_vng_cmd(args: &[&str], results: &Path, tmp: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lab"));
+    c.args(["run", "--backend", "vng"])
+        .args(args)
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results)
+        .env("TMPDIR", tmp);
+    c
+}
+
 fn lab_vng(args: &[&str], results: &Path) -> Output {
-    let mut all = vec!["run", "--backend", "vng"];
-    all.extend_from_slice(args);
-    lab(&all, results)
+    let tmp = tempfile::tempdir().unwrap();
+    lab_vng_cmd(args, results, tmp.path()).output().unwrap()
 }
 
 #[test]
@@ -122,7 +134,14 @@ fn vng_ping_passes_on_pinned_kernel() {
     ensure_kernel(KERNEL);
     let _vm = VmLock::acquire();
     let results = tempfile::tempdir().unwrap();
-    let out = lab_vng(&["--kernel", KERNEL, "scenarios/ping.yaml"], results.path());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = lab_vng_cmd(
+        &["--kernel", KERNEL, "scenarios/ping.yaml"],
+        results.path(),
+        tmp.path(),
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = run_dirs(results.path());
     assert_eq!(runs.len(), 1);
@@ -149,7 +168,11 @@ fn vng_ping_passes_on_pinned_kernel() {
     assert!(pcap.len() > 24 + 10 * 16, "the guest's pcap came back");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("· vng ("), "{stdout}");
-    assert!(vng_processes().is_empty(), "{:?}", vng_processes());
+    assert!(
+        vng_processes(tmp.path()).is_empty(),
+        "{:?}",
+        vng_processes(tmp.path())
+    );
 }
 
 #[test]
@@ -184,10 +207,14 @@ fn vng_timeout_stops_everything() {
     ensure_kernel(KERNEL);
     let _vm = VmLock::acquire();
     let results = tempfile::tempdir().unwrap();
-    let out = lab_vng(
+    let tmp = tempfile::tempdir().unwrap();
+    let out = lab_vng_cmd(
         &["--kernel", KERNEL, "--timeout", "2", "scenarios/ping.yaml"],
         results.path(),
-    );
+        tmp.path(),
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let runs = run_dirs(results.path());
     let s = summary(&runs[0]);
@@ -198,10 +225,54 @@ fn vng_timeout_stops_everything() {
     );
     assert!(runs[0].join("console.log").is_file(), "console log kept");
     assert!(
-        vng_processes().is_empty(),
+        vng_processes(tmp.path()).is_empty(),
         "vng, QEMU and virtiofsd are gone: {:?}",
-        vng_processes()
+        vng_processes(tmp.path())
     );
+}
+
+#[test]
+fn vng_sigkill_of_lab_stops_everything() {
+    if skip("vng_sigkill_of_lab_stops_everything") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let _vm = VmLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = lab_vng_cmd(
+        &[
+            "-q",
+            "--kernel",
+            KERNEL,
+            "lab/tests/fixtures/ping-long.yaml",
+        ],
+        results.path(),
+        tmp.path(),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    while !vng_processes(tmp.path())
+        .iter()
+        .any(|p| p.contains("qemu-system"))
+    {
+        assert!(t0.elapsed().as_secs() < 60, "QEMU never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t0 = std::time::Instant::now();
+    while !vng_processes(tmp.path()).is_empty() {
+        assert!(
+            t0.elapsed().as_secs() < 5,
+            "left behind after SIGKILL of lab: {:?}",
+            vng_processes(tmp.path())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// Runs `lab run --backend vng` with only `path_dirs` on PATH.

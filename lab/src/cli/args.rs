@@ -114,6 +114,16 @@ pub(crate) enum Command {
         #[command(flatten)]
         results: ResultsArgs,
     },
+    /// Runs PROGRAM in this process group and kills the group when lab dies
+    /// (virtme-ng and the QEMU and virtiofsd it starts, even on SIGKILL).
+    #[command(hide = true)]
+    ExecTied {
+        /// The program (absolute path).
+        program: PathBuf,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Inside a `--backend vng` VM: load modules, run a job, write the result.
     #[command(hide = true)]
     GuestRun {

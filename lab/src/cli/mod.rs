@@ -49,5 +49,6 @@ fn dispatch(command: Command) -> Result<i32> {
         }
         Command::Matrix(a) => matrix::matrix(a),
         Command::Fuzz(a) => fuzz::fuzz(a),
+        Command::ExecTied { program, args } => crate::sys::tied::run(&program, &args),
     }
 }

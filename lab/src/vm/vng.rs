@@ -110,7 +110,9 @@ fn boot_root(kernel: &FetchedKernel, work: &Path) -> Result<PathBuf> {
     Ok(image)
 }
 
-/// The `vng` command line: boot `image`, run `lab guest-run` in the guest.
+/// The `vng` command line: boot `image`, run `lab guest-run` in the
+/// guest. vng runs under `lab exec-tied`, so that everything it starts
+/// dies with `lab`.
 fn command(
     tools: &Tools,
     kernel: &FetchedKernel,
@@ -136,8 +138,10 @@ fn command(
     .map(|w| shell_quote(w))
     .collect::<Vec<_>>()
     .join(" ");
-    let mut cmd = Command::new(&tools.vng);
-    cmd.arg("--run")
+    let mut cmd = Command::new(&exe);
+    cmd.arg("exec-tied")
+        .arg(&tools.vng)
+        .arg("--run")
         .arg(image)
         .arg("--verbose")
         .arg("--busybox")
