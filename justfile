@@ -20,13 +20,16 @@ bench *ARGS:
     cargo build --release --quiet -p lab
     ./target/x86_64-unknown-linux-gnu/release/lab bench scenarios/bench.yaml {{ARGS}}
 
-# Compile the data plane variants into target/bpf/ (cargo does this too).
+# Compile the data plane builds into target/bpf/ (cargo does this too: lab/build.rs).
 build-ebpf:
     mkdir -p target/bpf
+    cc="clang-19 -O2 -g -target bpf -Wall -Werror -I/usr/include/x86_64-linux-gnu -Iebpf"; \
     for v in CRYPTO COPY NOOP; do \
-      clang-19 -O2 -g -target bpf -Wall -Werror -I/usr/include/x86_64-linux-gnu -Iebpf \
-        -DDP_VARIANT_$v -c ebpf/crypto_dp.bpf.c -o target/bpf/crypto_dp.${v,,}.bpf.o; \
-    done
+      $cc -DDP_VARIANT_$v -c ebpf/crypto_dp.bpf.c -o target/bpf/${v,,}.bpf.o; \
+    done; \
+    $cc -DDP_VARIANT_CRYPTO -DDP_INPLACE -c ebpf/crypto_dp.bpf.c -o target/bpf/crypto_inplace.bpf.o; \
+    $cc -c ebpf/esp_dp.bpf.c -o target/bpf/esp.bpf.o; \
+    $cc -DDP_INPLACE -c ebpf/esp_dp.bpf.c -o target/bpf/esp_inplace.bpf.o
     ls -l target/bpf
 
 # Run every test (unit, host integration, VM); root for the host and VM tests.

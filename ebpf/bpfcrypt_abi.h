@@ -65,4 +65,13 @@ struct bpfcrypt_key_state {
 	/* struct bpf_crypto_ctx __kptr *ctx follows in the BPF definition */
 };
 
+/* Test builds only (-DDP_TEST_IV): a fixed IV, so that two builds can be
+ * compared byte for byte. One variable alone in its own read-only section,
+ * so the loader finds it at offset 0 of that section and sets it before
+ * load; production builds have no such knob. */
+struct bpfcrypt_test_iv {
+	__u8 fixed;     /* 1: use iv instead of a fresh one */
+	__u8 iv[16];
+};
+
 #endif

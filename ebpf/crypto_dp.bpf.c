@@ -15,6 +15,14 @@
  *   DP_VARIANT_COPY              bounce the payload through the scratch
  *                                buffers, no crypto (cost of the copy)
  *   DP_VARIANT_NOOP              attach only, return TCX_NEXT
+ *
+ * Options of the crypto variant:
+ *   DP_INPLACE   encrypt/decrypt on the packet itself (skb dynptr adjusted
+ *                to the payload, src == dst) instead of bouncing it through
+ *                the scratch buffers; same bytes on the wire
+ *   DP_TEST_IV   test builds only: a fixed IV (struct bpfcrypt_test_iv,
+ *                set by the loader before load, off by default) so that
+ *                two builds can be compared byte for byte
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -61,6 +69,15 @@ extern int bpf_crypto_encrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynpt
 			      const struct bpf_dynptr *dst, const struct bpf_dynptr *siv) __ksym __weak;
 extern int bpf_crypto_decrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynptr *src,
 			      const struct bpf_dynptr *dst, const struct bpf_dynptr *siv) __ksym __weak;
+#ifdef DP_INPLACE
+extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags,
+			       struct bpf_dynptr *ptr__uninit) __ksym __weak;
+extern int bpf_dynptr_clone(const struct bpf_dynptr *ptr, struct bpf_dynptr *clone__uninit) __ksym __weak;
+extern int bpf_dynptr_adjust(const struct bpf_dynptr *ptr, __u32 start, __u32 end) __ksym __weak;
+#endif
+#ifdef DP_TEST_IV
+const volatile struct bpfcrypt_test_iv test_iv SEC(".rodata.test_iv") = {};
+#endif
 
 struct key_slot {
 	__u32 iv_len;
@@ -79,7 +96,7 @@ struct {
 struct scratch {
 	__u8 iv[BPFCRYPT_BLOCK];
 	__u8 src[BPFCRYPT_BUF];
-	__u8 dst[BPFCRYPT_BUF]; /* dst above src: see DESIGN.md on dst < src */
+	__u8 dst[BPFCRYPT_BUF]; /* above src: kernels 6.10-6.16 corrupt memory when dst < src */
 };
 
 struct {
@@ -193,6 +210,158 @@ static __always_inline struct key_slot *installed_key(struct bpfcrypt_stats *st)
 	return key;
 }
 
+#ifdef DP_INPLACE
+/* In place: the payload range of the packet is both source and destination
+ * of the cipher (src == dst, the only overlap the crypto API supports);
+ * only the IV is in scratch, because CBC writes its last ciphertext block
+ * back into it. The bytes on the wire are those of the bounce path. The
+ * range must be linear and the skb not cloned: bpf_skb_pull_data() first,
+ * since a kfunc write through a dynptr does not unclone the skb. */
+
+/* The IPv4 header with its options, at most 60 bytes. */
+union ip_hdr_buf {
+	struct iphdr iph;
+	__u8 raw[60];
+};
+
+/* Copy the IPv4 header (ihl4 bytes) from offset `from` to offset `to`:
+ * room added or removed between L2 and L3 moves it. */
+static __always_inline int move_ip_header(struct __sk_buff *skb, __u64 ihl4, __u32 from, __u32 to)
+{
+	union ip_hdr_buf h;
+
+	barrier_var(ihl4);
+	ihl4 &= 0x3c;
+	if (ihl4 < sizeof(struct iphdr))
+		return -1;
+	if (bpf_skb_load_bytes(skb, from, h.raw, ihl4) < 0)
+		return -1;
+	return bpf_skb_store_bytes(skb, to, h.raw, ihl4, 0);
+}
+
+static __always_inline int encrypt_inplace(struct __sk_buff *skb, struct bpfcrypt_stats *st,
+					   struct bpf_crypto_ctx *cctx, struct scratch *s,
+					   struct iphdr *iph, __u64 hoff, __u64 plen, __u64 iv_len)
+{
+	struct bpf_dynptr pkt, pd, piv;
+	__u64 pad, padded, i;
+	int ret;
+
+	/* PKCS#7, staged in scratch: 1..16 bytes holding the pad length. */
+	pad = BPFCRYPT_BLOCK - (plen % BPFCRYPT_BLOCK);
+	padded = plen + pad;
+	for (i = 0; i < BPFCRYPT_BLOCK; i++) {
+		if (i >= pad)
+			break;
+		s->src[i] = (__u8)pad;
+	}
+	/* Grow the tail by the padding (this also linearises and unclones),
+	 * then for CBC insert room for the IV between L2 and L3 and move the
+	 * IPv4 header back in front of it: the payload does not move. */
+	if (bpf_skb_change_tail(skb, hoff + padded, 0) < 0)
+		goto error;
+	if (iv_len && (bpf_skb_adjust_room(skb, BPFCRYPT_BLOCK, BPF_ADJ_ROOM_MAC, 0) < 0 ||
+		       move_ip_header(skb, hoff - ETH_HLEN, IP_OFF + BPFCRYPT_BLOCK, IP_OFF) < 0))
+		goto error;
+	if (set_ip_len(skb, iph, hoff, iv_len + padded) < 0 ||
+	    bpf_skb_pull_data(skb, hoff + iv_len + padded) < 0 ||
+	    bpf_dynptr_from_skb(skb, 0, &pkt) < 0)
+		goto error;
+	if (pad == 0 || pad > BPFCRYPT_BLOCK ||
+	    bpf_dynptr_write(&pkt, hoff + iv_len + plen, s->src, pad, 0) < 0)
+		goto error;
+	bpf_dynptr_clone(&pkt, &pd);
+	if (bpf_dynptr_adjust(&pd, hoff + iv_len, hoff + iv_len + padded) < 0)
+		goto error;
+	if (iv_len) {
+		__u32 *iv = (__u32 *)s->iv;
+
+		iv[0] = bpf_get_prandom_u32();
+		iv[1] = bpf_get_prandom_u32();
+		iv[2] = bpf_get_prandom_u32();
+		iv[3] = bpf_get_prandom_u32();
+#ifdef DP_TEST_IV
+		if (test_iv.fixed)
+			for (i = 0; i < BPFCRYPT_BLOCK; i++)
+				s->iv[i] = test_iv.iv[i];
+#endif
+		if (bpf_skb_store_bytes(skb, hoff, s->iv, BPFCRYPT_BLOCK, 0) < 0)
+			goto error;
+		bpf_dynptr_from_mem(s->iv, BPFCRYPT_BLOCK, 0, &piv);
+		ret = bpf_crypto_encrypt(cctx, &pd, &pd, &piv);
+	} else {
+		ret = bpf_crypto_encrypt(cctx, &pd, &pd, NULL);
+	}
+	if (ret < 0)
+		goto error;
+	COUNT(st, encrypted, 1);
+	COUNT(st, encrypted_bytes, plen);
+	return TCX_NEXT;
+error:
+	COUNT(st, errors, 1);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline int decrypt_inplace(struct __sk_buff *skb, struct bpfcrypt_stats *st,
+					   struct bpf_crypto_ctx *cctx, struct scratch *s,
+					   struct iphdr *iph, __u64 hoff, __u64 clen, __u64 iv_len)
+{
+	struct bpf_dynptr pkt, pd, piv;
+	__u64 pad, plen, i;
+	__u8 bad = 0;
+	int ret;
+
+	if (bpf_skb_pull_data(skb, hoff + iv_len + clen) < 0 ||
+	    bpf_dynptr_from_skb(skb, 0, &pkt) < 0)
+		goto error;
+	bpf_dynptr_clone(&pkt, &pd);
+	if (bpf_dynptr_adjust(&pd, hoff + iv_len, hoff + iv_len + clen) < 0)
+		goto error;
+	if (iv_len) {
+		if (bpf_skb_load_bytes(skb, hoff, s->iv, BPFCRYPT_BLOCK) < 0)
+			goto error;
+		bpf_dynptr_from_mem(s->iv, BPFCRYPT_BLOCK, 0, &piv);
+		ret = bpf_crypto_decrypt(cctx, &pd, &pd, &piv);
+	} else {
+		ret = bpf_crypto_decrypt(cctx, &pd, &pd, NULL);
+	}
+	if (ret < 0)
+		goto error;
+
+	/* The last block holds the padding. */
+	if (bpf_dynptr_read(s->dst, BPFCRYPT_BLOCK, &pd, clen - BPFCRYPT_BLOCK, 0) < 0)
+		goto error;
+	pad = s->dst[BPFCRYPT_BLOCK - 1];
+	if (pad == 0 || pad > BPFCRYPT_BLOCK) {
+		COUNT(st, dropped_invalid, 1);
+		return TC_ACT_SHOT;
+	}
+	for (i = 1; i <= BPFCRYPT_BLOCK; i++) {
+		if (i > pad)
+			break;
+		bad |= s->dst[(BPFCRYPT_BLOCK - i) & (BPFCRYPT_BLOCK - 1)] ^ (__u8)pad;
+	}
+	plen = clen - pad;
+	if (bad || plen == 0) {
+		COUNT(st, dropped_invalid, 1);
+		return TC_ACT_SHOT;
+	}
+	/* Move the IPv4 header onto the IV, then remove the IV's 16 bytes
+	 * between L2 and L3; trim the padding. */
+	if (iv_len && (move_ip_header(skb, hoff - ETH_HLEN, IP_OFF, IP_OFF + BPFCRYPT_BLOCK) < 0 ||
+		       bpf_skb_adjust_room(skb, -BPFCRYPT_BLOCK, BPF_ADJ_ROOM_MAC, 0) < 0))
+		goto error;
+	if (set_ip_len(skb, iph, hoff, plen) < 0 || bpf_skb_change_tail(skb, hoff + plen, 0) < 0)
+		goto error;
+	COUNT(st, decrypted, 1);
+	COUNT(st, decrypted_bytes, plen);
+	return TCX_NEXT;
+error:
+	COUNT(st, errors, 1);
+	return TC_ACT_SHOT;
+}
+#endif
+
 SEC("tcx/egress")
 int encrypt_egress(struct __sk_buff *skb)
 {
@@ -229,6 +398,9 @@ int encrypt_egress(struct __sk_buff *skb)
 	barrier_var(plen);
 	if (plen == 0 || plen > BPFCRYPT_MAX_PLAIN)
 		return TC_ACT_SHOT;
+#ifdef DP_INPLACE
+	return encrypt_inplace(skb, st, cctx, s, &iph, hoff, plen, iv_len);
+#endif
 	if (bpf_skb_load_bytes(skb, hoff, s->src, plen) < 0) {
 		COUNT(st, errors, 1);
 		return TC_ACT_SHOT;
@@ -266,6 +438,11 @@ int encrypt_egress(struct __sk_buff *skb)
 		iv[1] = bpf_get_prandom_u32();
 		iv[2] = bpf_get_prandom_u32();
 		iv[3] = bpf_get_prandom_u32();
+#ifdef DP_TEST_IV
+		if (test_iv.fixed)
+			for (i = 0; i < BPFCRYPT_BLOCK; i++)
+				s->iv[i] = test_iv.iv[i];
+#endif
 		if (bpf_skb_store_bytes(skb, hoff, s->iv, BPFCRYPT_BLOCK, 0) < 0) {
 			COUNT(st, errors, 1);
 			return TC_ACT_SHOT;
@@ -326,6 +503,9 @@ int decrypt_ingress(struct __sk_buff *skb)
 	barrier_var(clen);
 	if (clen == 0 || clen > BPFCRYPT_BUF)
 		return TC_ACT_SHOT;
+#ifdef DP_INPLACE
+	return decrypt_inplace(skb, st, cctx, s, &iph, hoff, clen, iv_len);
+#endif
 	if (bpf_skb_load_bytes(skb, hoff + iv_len, s->src, clen) < 0) {
 		COUNT(st, errors, 1);
 		return TC_ACT_SHOT;

@@ -1,36 +1,65 @@
-//! Compiles the data plane (`../ebpf/crypto_dp.bpf.c`) with clang into one
-//! BPF object per variant; `lab` embeds them (see `src/dataplane/object.rs`).
+//! Compiles the data planes (`../ebpf/crypto_dp.bpf.c`, the raw format, and
+//! `../ebpf/esp_dp.bpf.c`, ESP) with clang into one BPF object per build;
+//! `lab` embeds them (see `src/dataplane/object.rs`).
 
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const VARIANTS: &[(&str, &str)] = &[
-    ("crypto", "-DDP_VARIANT_CRYPTO"),
-    ("copy", "-DDP_VARIANT_COPY"),
-    ("noop", "-DDP_VARIANT_NOOP"),
+/// (object name, source, defines).
+const BUILDS: &[(&str, &str, &[&str])] = &[
+    ("crypto", "crypto_dp", &["-DDP_VARIANT_CRYPTO"]),
+    (
+        "crypto_inplace",
+        "crypto_dp",
+        &["-DDP_VARIANT_CRYPTO", "-DDP_INPLACE"],
+    ),
+    ("copy", "crypto_dp", &["-DDP_VARIANT_COPY"]),
+    ("noop", "crypto_dp", &["-DDP_VARIANT_NOOP"]),
+    ("esp", "esp_dp", &[]),
+    ("esp_inplace", "esp_dp", &["-DDP_INPLACE"]),
+    // Test builds: a fixed IV can be set before load.
+    (
+        "crypto_testiv",
+        "crypto_dp",
+        &["-DDP_VARIANT_CRYPTO", "-DDP_TEST_IV"],
+    ),
+    (
+        "crypto_inplace_testiv",
+        "crypto_dp",
+        &["-DDP_VARIANT_CRYPTO", "-DDP_INPLACE", "-DDP_TEST_IV"],
+    ),
+    ("esp_testiv", "esp_dp", &["-DDP_TEST_IV"]),
+    (
+        "esp_inplace_testiv",
+        "esp_dp",
+        &["-DDP_INPLACE", "-DDP_TEST_IV"],
+    ),
 ];
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let ebpf = manifest.join("../ebpf");
-    let src = ebpf.join("crypto_dp.bpf.c");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
-    println!("cargo:rerun-if-changed={}", src.display());
-    println!(
-        "cargo:rerun-if-changed={}",
-        ebpf.join("bpfcrypt_abi.h").display()
-    );
+    for f in [
+        "crypto_dp.bpf.c",
+        "esp_dp.bpf.c",
+        "bpfcrypt_abi.h",
+        "esp_abi.h",
+    ] {
+        println!("cargo:rerun-if-changed={}", ebpf.join(f).display());
+    }
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
 
     let clang = env::var("BPF_CLANG").ok().unwrap_or_else(find_clang);
-    for (name, define) in VARIANTS {
-        let obj = out.join(format!("crypto_dp.{name}.bpf.o"));
+    for (name, source, defines) in BUILDS {
+        let src = ebpf.join(format!("{source}.bpf.c"));
+        let obj = out.join(format!("{name}.bpf.o"));
         let output = Command::new(&clang)
             .args(["-O2", "-g", "-target", "bpf", "-Wall", "-Werror"])
             .arg("-I/usr/include/x86_64-linux-gnu")
             .arg(format!("-I{}", ebpf.display()))
-            .arg(define)
+            .args(*defines)
             .arg("-c")
             .arg(&src)
             .arg("-o")
@@ -41,7 +70,7 @@ fn main() {
             });
         if !output.status.success() {
             panic!(
-                "clang failed on {} ({name} variant):\n{}",
+                "clang failed on {} ({name} build):\n{}",
                 src.display(),
                 String::from_utf8_lossy(&output.stderr)
             );

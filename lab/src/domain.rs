@@ -173,12 +173,41 @@ impl Direction {
     }
 }
 
-/// A build of the data plane from `ebpf/crypto_dp.bpf.c`.
+/// The wire format of the data plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Mode {
+    /// The talk's private format: IV (CBC) then the encrypted payload with
+    /// PKCS#7 padding, no integrity (`ebpf/crypto_dp.bpf.c`).
+    #[default]
+    Raw,
+    /// IPsec ESP in transport mode with AES-CBC and AES-CMAC-96
+    /// (`ebpf/esp_dp.bpf.c`).
+    Esp,
+}
+
+impl Mode {
+    /// `raw` or `esp`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Mode::Raw => "raw",
+            Mode::Esp => "esp",
+        }
+    }
+}
+
+/// A build of the data plane (one embedded BPF object).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Build {
-    /// Encrypt on egress, decrypt on ingress.
+    /// Raw format, payload bounced through scratch buffers.
     Crypto,
+    /// Raw format, encrypted in place on the packet.
+    CryptoInPlace,
+    /// ESP, payload bounced through scratch buffers.
+    Esp,
+    /// ESP, encrypted in place on the packet.
+    EspInPlace,
     /// Bounce the payload through the scratch buffers, no crypto.
     Copy,
     /// Attach only.
@@ -186,10 +215,23 @@ pub(crate) enum Build {
 }
 
 impl Build {
-    /// Short name.
+    /// The crypto build of a wire format, bounced or in place.
+    pub(crate) fn of(mode: Mode, in_place: bool) -> Self {
+        match (mode, in_place) {
+            (Mode::Raw, false) => Build::Crypto,
+            (Mode::Raw, true) => Build::CryptoInPlace,
+            (Mode::Esp, false) => Build::Esp,
+            (Mode::Esp, true) => Build::EspInPlace,
+        }
+    }
+
+    /// Short name (the object's name).
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Build::Crypto => "crypto",
+            Build::CryptoInPlace => "crypto_inplace",
+            Build::Esp => "esp",
+            Build::EspInPlace => "esp_inplace",
             Build::Copy => "copy",
             Build::Noop => "noop",
         }

@@ -29,8 +29,24 @@ fn check_report(
         r["round_trips"].as_u64().unwrap() > 0,
         "egress encrypted something: {r}"
     );
+    assert!(
+        r["twin_runs"].as_u64().unwrap() >= 2 * cases,
+        "every frame compared between the bounce and in-place builds: {r}"
+    );
     let verdicts = r["verdicts"].as_array().unwrap();
-    assert_eq!(verdicts.len(), 4, "egress and ingress for cbc and ecb: {r}");
+    let names: Vec<&str> = verdicts.iter().map(|v| v[0].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "egress cbc(aes)",
+            "ingress cbc(aes)",
+            "egress ecb(aes)",
+            "ingress ecb(aes)",
+            "egress esp cbc(aes)",
+            "ingress esp cbc(aes)"
+        ],
+        "egress and ingress, raw with each cipher and ESP: {r}"
+    );
     for v in verdicts.iter().filter(|_| generated) {
         let (pass, drop) = (v[1].as_u64().unwrap(), v[2].as_u64().unwrap());
         assert!(pass > 0 && drop > 0, "both verdicts seen: {v}");

@@ -86,6 +86,28 @@ fn check_details(name: &str, s: &serde_json::Value) {
                 observed(s, "oracle").starts_with("0 of 20 match, 20 decrypt to something else")
             );
         }
+        "esp-tamper" => {
+            let u = &s["report"]["udp"][0];
+            assert_eq!(
+                (&u["intact"], &u["corrupted"]),
+                (&0.into(), &0.into()),
+                "ESP delivers nothing tampered: {u}"
+            );
+        }
+        "esp-replay" => {
+            let u = &s["report"]["udp"][0];
+            assert_eq!(u["duplicates"], 0, "no replayed copy delivered: {u}");
+            assert_eq!(u["intact"], 20, "{u}");
+            assert_eq!(s["report"]["counters"]["right"]["replayed"], 20);
+            assert!(s["report"]["notes"].as_array().unwrap().iter().any(|n| {
+                n.as_str()
+                    .unwrap()
+                    .contains("20 of 20 captured frames sent again")
+            }));
+        }
+        "esp-rekey" => assert!(
+            observed(s, "udp_delivered").starts_with("2000 of 2000 datagrams delivered intact")
+        ),
         "ecb-vs-cbc" => assert!(observed(s, "repeated_blocks").starts_with("10 of 10")),
         "ecb-vs-cbc.cbc" => assert!(observed(s, "repeated_blocks").starts_with("0 of 10")),
         "udp-sizes" | "ping" => assert!(s["report"]["wire"]["marker_leaks"] == 0),

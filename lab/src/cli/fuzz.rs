@@ -79,12 +79,12 @@ pub(crate) fn fuzz(a: FuzzArgs) -> Result<i32> {
 /// The terminal summary.
 fn render(target: &str, kernel: &str, r: &FuzzReport, path: &Path) -> String {
     let mut s = format!(
-        "\nfuzz · {target} ({kernel}) · seed {} · {} frames per program, {} runs, {} round trips, {} refused by BPF_PROG_TEST_RUN\n",
-        r.seed, r.cases, r.runs, r.round_trips, r.refused
+        "\nfuzz · {target} ({kernel}) · seed {} · {} frames per program, {} runs, {} round trips, {} in-place/bounce comparisons, {} refused by BPF_PROG_TEST_RUN\n",
+        r.seed, r.cases, r.runs, r.round_trips, r.twin_runs, r.refused
     );
     for (prog, pass, drop) in &r.verdicts {
         s.push_str(&format!(
-            "  {prog:<18} {pass:>7} passed {drop:>7} dropped\n"
+            "  {prog:<20} {pass:>7} passed {drop:>7} dropped\n"
         ));
     }
     for v in &r.violations {

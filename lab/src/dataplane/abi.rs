@@ -30,7 +30,8 @@ pub(crate) struct Provision {
     pub(crate) key: [u8; 32],
 }
 
-/// Per-CPU counters, in the order of `struct bpfcrypt_stats`.
+/// Per-CPU counters, in the order of `struct esp_stats`, whose first eleven
+/// are `struct bpfcrypt_stats` (the raw data plane has only those).
 pub(crate) const COUNTER_NAMES: &[&str] = &[
     "encrypted",
     "encrypted_bytes",
@@ -43,12 +44,68 @@ pub(crate) const COUNTER_NAMES: &[&str] = &[
     "passed",
     "copied",
     "tampered",
+    "auth_failed",
+    "replayed",
+    "seq_exhausted",
+    "unknown_spi",
 ];
 
-/// Size of `struct bpfcrypt_stats`.
-pub(crate) const STATS_SIZE: usize = COUNTER_NAMES.len() * 8;
-
 const _: () = assert!(std::mem::size_of::<Provision>() == 88);
+
+/// ESP: the largest growth of a packet: SPI, seq, IV, 15 bytes of padding,
+/// pad length, next header, ICV (`ESP_OVERHEAD`).
+pub(crate) const ESP_OVERHEAD: u32 = 8 + 16 + 16 + 1 + 12;
+/// ESP: the smallest SPI an SA may have (`ESP_SPI_MIN`).
+pub(crate) const ESP_SPI_MIN: u32 = 256;
+/// ESP: `provision` operations and directions (`ESP_OP_*`, `ESP_DIR_*`).
+pub(crate) const ESP_OP_ADD_SA: u32 = 1;
+/// See [`ESP_OP_ADD_SA`].
+pub(crate) const ESP_OP_DEL_SA: u32 = 2;
+/// See [`ESP_OP_ADD_SA`].
+pub(crate) const ESP_DIR_IN: u32 = 1;
+/// See [`ESP_OP_ADD_SA`].
+pub(crate) const ESP_DIR_OUT: u32 = 2;
+/// `ESP_F_ACTIVATE`: an added outbound SA becomes the one egress uses.
+pub(crate) const ESP_F_ACTIVATE: u32 = 1;
+
+/// Run context of the ESP data plane's `provision` program (`struct
+/// esp_provision`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EspProvision {
+    /// `ESP_OP_*`.
+    pub(crate) op: u32,
+    /// `ESP_DIR_*`.
+    pub(crate) dir: u32,
+    /// SPI (>= 256; `SET_OUT`: or 0).
+    pub(crate) spi: u32,
+    /// `ESP_F_*`.
+    pub(crate) flags: u32,
+    /// Cipher key length (16, 24, 32).
+    pub(crate) enc_key_len: u32,
+    /// Authentication key length (16 for AES-CMAC-96).
+    pub(crate) auth_key_len: u32,
+    /// Out: 0 or -errno.
+    pub(crate) status: i32,
+    /// Out: the outbound SPI after the operation.
+    pub(crate) out_spi: u32,
+    /// Outbound: the first sequence number (0 means 1).
+    pub(crate) seq_start: u64,
+    /// Out: operations applied so far.
+    pub(crate) generation: u64,
+    /// Algorithm, NUL-terminated ("" means `cbc(aes)`).
+    pub(crate) algo: [u8; 32],
+    /// Cipher key.
+    pub(crate) enc_key: [u8; 32],
+    /// Authentication key.
+    pub(crate) auth_key: [u8; 32],
+    /// CMAC subkey K1 of the authentication key.
+    pub(crate) k1: [u8; 16],
+    /// CMAC subkey K2.
+    pub(crate) k2: [u8; 16],
+}
+
+const _: () = assert!(std::mem::size_of::<EspProvision>() == 176);
 
 /// `TC_ACT_OK`: the packet passes.
 pub(crate) const TC_ACT_OK: i32 = 0;

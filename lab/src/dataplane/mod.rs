@@ -5,6 +5,7 @@
 //! maps, tcx links), so dropping it — or the process dying — removes it.
 
 pub(crate) mod abi;
+pub(crate) mod esp;
 mod object;
 mod verifier_log;
 
@@ -13,7 +14,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 
 use crate::domain::{Build, CipherSpec, Counters, Direction};
-use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision, STATS_SIZE};
+use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision};
 
 /// Names of the programs in the object.
 const EGRESS_PROG: &str = "encrypt_egress";
@@ -121,11 +122,28 @@ pub(crate) struct AttachFds {
 impl DataPlane {
     /// Opens and loads (verifies) a build of the data plane.
     pub(crate) fn load(build: Build) -> Result<Self, DataPlaneError> {
+        Self::load_object(build, None)
+    }
+
+    /// Loads the test object of a crypto build with a fixed IV (`iv`),
+    /// so that two builds can be compared byte for byte.
+    pub(crate) fn load_with_fixed_iv(build: Build, iv: [u8; 16]) -> Result<Self, DataPlaneError> {
+        Self::load_object(build, Some(iv))
+    }
+
+    fn load_object(build: Build, fixed_iv: Option<[u8; 16]>) -> Result<Self, DataPlaneError> {
+        let bytes = object::bytes(build, fixed_iv.is_some()).ok_or(DataPlaneError::Missing(
+            "test object (only crypto builds take a fixed IV)",
+        ))?;
         let _capture = verifier_log::Capture::start();
         let load = || -> Result<Object, libbpf_rs::Error> {
             let mut builder = ObjectBuilder::default();
             builder.name(format!("bpfcrypt_{}", build.as_str()))?;
-            builder.open_memory(object::bytes(build))?.load()
+            let mut open = builder.open_memory(bytes)?;
+            if let Some(iv) = fixed_iv {
+                set_test_iv(&mut open, iv)?;
+            }
+            open.load()
         };
         match load() {
             Ok(obj) => Ok(Self {
@@ -229,18 +247,7 @@ impl DataPlane {
     }
 
     fn run_provision(&self, args: &mut Provision, algo: &str) -> Result<u64, DataPlaneError> {
-        let fd = self.prog_fd(PROVISION_PROG)?;
-        // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
-        let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
-        opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
-        // The kernel copies the (possibly modified) context back to ctx_in.
-        opts.ctx_in = (args as *mut Provision).cast();
-        opts.ctx_size_in = std::mem::size_of::<Provision>() as u32;
-        // SAFETY: fd is a loaded program; ctx_in points to a live, writable Provision.
-        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
-        if rc < 0 {
-            return Err(DataPlaneError::Run(std::io::Error::from_raw_os_error(-rc)));
-        }
+        self.run_syscall(args)?;
         if args.status < 0 {
             return Err(DataPlaneError::Crypto {
                 algo: algo.to_string(),
@@ -248,6 +255,25 @@ impl DataPlane {
             });
         }
         Ok(args.generation)
+    }
+
+    /// Runs the SYSCALL program `provision` with `ctx` as its context
+    /// (`ctx_in` only: the kernel refuses anything else for SYSCALL
+    /// programs, and copies the possibly modified context back).
+    fn run_syscall<T: Copy>(&self, ctx: &mut T) -> Result<(), DataPlaneError> {
+        let fd = self.prog_fd(PROVISION_PROG)?;
+        // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
+        let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
+        opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
+        opts.ctx_in = (ctx as *mut T).cast();
+        opts.ctx_size_in = std::mem::size_of::<T>() as u32;
+        // SAFETY: fd is a loaded program; ctx_in points to a live, writable T
+        // of the given size (a #[repr(C)] mirror of the program's context).
+        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
+        if rc < 0 {
+            return Err(DataPlaneError::Run(std::io::Error::from_raw_os_error(-rc)));
+        }
+        Ok(())
     }
 
     /// Reads the per-CPU counters, summed over CPUs.
@@ -279,13 +305,31 @@ impl DataPlane {
     }
 }
 
-/// Sums per-CPU `struct bpfcrypt_stats` values, in counter order.
+/// Writes `struct bpfcrypt_test_iv` (fixed = 1, the IV) into the test
+/// object's own read-only section, before load.
+fn set_test_iv(open: &mut libbpf_rs::OpenObject, iv: [u8; 16]) -> Result<(), libbpf_rs::Error> {
+    for mut map in open.maps_mut() {
+        if map.name().to_string_lossy().ends_with(".rodata.test_iv")
+            && let Some(v) = map.initial_value_mut()
+            && v.len() >= 17
+        {
+            v[0] = 1;
+            v[1..17].copy_from_slice(&iv);
+            return Ok(());
+        }
+    }
+    Err(libbpf_rs::Error::from(std::io::Error::other(
+        "the test object has no .rodata.test_iv section",
+    )))
+}
+
+/// Sums per-CPU stats values, in counter order; counters a build does not
+/// have (the raw data plane has no ESP counters) stay 0.
 pub(crate) fn sum_counters(per_cpu: &[Vec<u8>]) -> [u64; COUNTER_NAMES.len()] {
     let mut out = [0u64; COUNTER_NAMES.len()];
-    for cpu in per_cpu.iter().filter(|c| c.len() >= STATS_SIZE) {
-        for (i, v) in out.iter_mut().enumerate() {
-            let b: [u8; 8] = cpu[i * 8..i * 8 + 8].try_into().expect("8 bytes");
-            *v += u64::from_ne_bytes(b);
+    for cpu in per_cpu {
+        for (v, b) in out.iter_mut().zip(cpu.chunks_exact(8)) {
+            *v += u64::from_ne_bytes(b.try_into().expect("8 bytes"));
         }
     }
     out
@@ -449,8 +493,9 @@ mod tests {
 
     #[test]
     fn counters_sum_over_cpus() {
-        let mut a = vec![0u8; STATS_SIZE];
-        let mut b = vec![0u8; STATS_SIZE];
+        // The raw data plane's 11 counters: ESP's are missing, read as 0.
+        let mut a = vec![0u8; 8 * 11];
+        let mut b = vec![0u8; 8 * 11];
         a[0..8].copy_from_slice(&3u64.to_ne_bytes());
         b[0..8].copy_from_slice(&4u64.to_ne_bytes());
         b[32..40].copy_from_slice(&9u64.to_ne_bytes());
@@ -459,6 +504,7 @@ mod tests {
         assert_eq!(c[at("encrypted")], 7);
         assert_eq!(c[at("dropped_nokey")], 9);
         assert_eq!(c[at("decrypted")], 0);
+        assert_eq!(c[at("auth_failed")], 0);
     }
 
     #[test]

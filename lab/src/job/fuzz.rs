@@ -45,6 +45,9 @@ pub(crate) struct FuzzReport {
     pub(crate) verdicts: Vec<(String, u64, u64)>,
     /// Frames that went through egress and back through ingress.
     pub(crate) round_trips: u64,
+    /// Runs compared between the bounce and the in-place build.
+    #[serde(default)]
+    pub(crate) twin_runs: u64,
     /// Kernel WARNING/BUG/Oops lines logged while fuzzing.
     pub(crate) kernel_warnings: Vec<String>,
     /// Broken invariants (at most a few per invariant are kept).

@@ -64,6 +64,9 @@ pub(crate) struct UdpSummary {
     pub(crate) received: usize,
     /// Received byte for byte as sent.
     pub(crate) intact: usize,
+    /// Received again after an intact delivery (a replay got through).
+    #[serde(default)]
+    pub(crate) duplicates: usize,
     /// Received but matching nothing sent.
     pub(crate) corrupted: usize,
 }

@@ -91,6 +91,7 @@ fn facts(s: &Summary) -> Table {
             ),
         ],
         vec!["cipher".into(), s.cipher.clone()],
+        vec!["wire format".into(), s.wire.clone()],
         vec!["backend".into(), s.backend.clone()],
         vec!["kernel".into(), format!("{}{kernel_name}", s.kernel)],
         vec![
@@ -169,7 +170,10 @@ fn traffic(r: &RunReport) -> Option<Table> {
             format!("udp (step {})", u.step),
             u.from.as_str().into(),
             format!("{} sent, {} send errors", u.sent, u.send_errors),
-            format!("{} intact, {} corrupted", u.intact, u.corrupted),
+            format!(
+                "{} intact, {} duplicates, {} corrupted",
+                u.intact, u.duplicates, u.corrupted
+            ),
         ]);
     }
     for t in &r.tcp {

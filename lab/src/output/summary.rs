@@ -49,6 +49,9 @@ pub(crate) struct Summary {
     pub(crate) scenario: ScenarioInfo,
     /// Cipher algorithm.
     pub(crate) cipher: String,
+    /// Wire format: `raw` or `esp`, with `, in place` for the in-place build.
+    #[serde(default)]
+    pub(crate) wire: String,
     /// Key in hex (test keys only; the oracle needs it).
     pub(crate) key_hex: String,
     /// Backend (`host`, `qemu`, `vng`).
@@ -126,6 +129,11 @@ pub(crate) fn summarize(info: RunInfo, exec: Execution) -> Summary {
             description: plan.description.clone(),
         },
         cipher: plan.cipher.algorithm.kernel_name().to_string(),
+        wire: format!(
+            "{}{}",
+            plan.wire.mode.as_str(),
+            if plan.wire.in_place { ", in place" } else { "" }
+        ),
         key_hex: plan.cipher.key.iter().map(|b| format!("{b:02x}")).collect(),
         backend: info.backend.to_string(),
         kernel: exec.kernel,

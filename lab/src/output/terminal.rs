@@ -19,8 +19,8 @@ pub(crate) fn run(s: &Summary, location: &str) -> String {
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "\n{} · {} · {} ({}{accel})",
-        s.scenario.name, s.cipher, s.backend, s.kernel
+        "\n{} · {} · {} · {} ({}{accel})",
+        s.scenario.name, s.cipher, s.wire, s.backend, s.kernel
     );
     if let Some(r) = &s.report {
         let width = r.assertions.iter().map(|a| a.name.len()).max().unwrap_or(0);

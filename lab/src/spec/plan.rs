@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataplane::abi::BPFCRYPT_OVERHEAD;
-use crate::domain::{CipherSpec, IfAddr, Side};
+use crate::dataplane::abi::{BPFCRYPT_OVERHEAD, ESP_OVERHEAD};
+use crate::domain::{CipherSpec, IfAddr, Mode, Side};
 
 /// Default wire MTU of the veth.
 pub(crate) const DEFAULT_MTU: u32 = 1500;
@@ -25,6 +25,9 @@ pub(crate) struct Plan {
     pub(crate) mtu: u32,
     /// Cipher and key.
     pub(crate) cipher: CipherSpec,
+    /// Wire format and how the data plane handles the payload.
+    #[serde(default)]
+    pub(crate) wire: WireSpec,
     /// Steps, in order.
     pub(crate) steps: Vec<PlanStep>,
     /// Checks.
@@ -60,7 +63,51 @@ impl Plan {
 
     /// Path MTU inside the tunnel: the wire MTU minus the data plane overhead.
     pub(crate) fn inner_mtu(&self) -> u32 {
-        self.mtu - BPFCRYPT_OVERHEAD
+        self.mtu - self.wire.overhead()
+    }
+}
+
+/// The wire format of a scenario.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct WireSpec {
+    /// `raw` or `esp`.
+    pub(crate) mode: Mode,
+    /// In place instead of through scratch buffers.
+    pub(crate) in_place: bool,
+    /// ESP: the SAs' parameters.
+    pub(crate) esp: Option<EspSpec>,
+}
+
+impl WireSpec {
+    /// Largest growth of a packet on the wire.
+    pub(crate) fn overhead(&self) -> u32 {
+        match self.mode {
+            Mode::Raw => BPFCRYPT_OVERHEAD,
+            Mode::Esp => ESP_OVERHEAD,
+        }
+    }
+}
+
+/// The ESP security associations of a scenario: one per direction, keyed
+/// with the scenario's cipher key (and each rotation's key) and one
+/// authentication key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct EspSpec {
+    /// AES-CMAC-96 key.
+    pub(crate) auth_key: Vec<u8>,
+    /// SPI of left → right in generation 0.
+    pub(crate) spi: u32,
+}
+
+impl EspSpec {
+    /// The SPI of traffic sent by `from` in key generation `generation`:
+    /// each generation has a fresh pair (make-before-break rekeying).
+    pub(crate) fn spi(&self, from: Side, generation: u32) -> u32 {
+        let dir = match from {
+            Side::Left => 0,
+            Side::Right => 1,
+        };
+        self.spi.wrapping_add(2 * generation + dir)
     }
 }
 
@@ -158,6 +205,9 @@ pub(crate) struct UdpPlan {
     pub(crate) port: u16,
     /// Runs alongside the following steps.
     pub(crate) background: bool,
+    /// Sends the frames seen on the sender's wire again afterwards.
+    #[serde(default)]
+    pub(crate) replay: bool,
 }
 
 /// A validated `tcp` step.

@@ -5,10 +5,11 @@ use std::path::Path;
 use super::checks::{self, CheckContext};
 use super::error::SpecError;
 use super::fields::Fields;
-use super::plan::{DEFAULT_MTU, Plan, PlanStep};
-use super::scenario_file::Scenario;
+use super::plan::{DEFAULT_MTU, EspSpec, Plan, PlanStep, WireSpec};
+use super::scenario_file::{Cipher, Scenario};
 use super::steps::{self, StepContext};
-use crate::domain::{Algorithm, CipherSpec, Side};
+use crate::dataplane::abi::ESP_SPI_MIN;
+use crate::domain::{Algorithm, CipherSpec, Mode, Side};
 
 /// Loads and validates a scenario file.
 pub(crate) fn load(path: &Path) -> Result<Plan, SpecError> {
@@ -37,6 +38,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
     )?;
     let mtu = f.range(&s.topology.mtu, 576, 9000, DEFAULT_MTU, "topology.mtu")?;
     let cipher = cipher(&f, &s)?;
+    let wire = wire(&f, &s.cipher)?;
     let cx = StepContext {
         fields: f,
         key: &cipher.key,
@@ -73,6 +75,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         right,
         mtu,
         cipher,
+        wire,
         steps,
         assertions,
     })
@@ -93,6 +96,82 @@ fn cipher(f: &Fields, s: &Scenario) -> Result<CipherSpec, SpecError> {
     })?;
     let key = f.aes_key(&s.cipher.key, "cipher.key")?;
     Ok(CipherSpec { algorithm, key })
+}
+
+/// Default SPI of an ESP scenario's first SA.
+const DEFAULT_SPI: u32 = 0x1000;
+
+/// The wire format: `raw` (default) or `esp` (cbc(aes) only, with an
+/// AES-CMAC-96 key and an SPI).
+fn wire(f: &Fields, c: &Cipher) -> Result<WireSpec, SpecError> {
+    let mode = match &c.mode {
+        None => Mode::Raw,
+        Some(m) => match m.value.as_str() {
+            "raw" => Mode::Raw,
+            "esp" => Mode::Esp,
+            other => {
+                return Err(f.err(
+                    m.referenced,
+                    "cipher.mode",
+                    format!("`{other}` is not a wire format; use `raw` or `esp`"),
+                ));
+            }
+        },
+    };
+    if mode == Mode::Raw {
+        if let Some(k) = &c.auth_key {
+            return Err(f.err(
+                k.referenced,
+                "cipher.auth_key",
+                "only `mode: esp` authenticates",
+            ));
+        }
+        if let Some(s) = &c.spi {
+            return Err(f.err(s.referenced, "cipher.spi", "only `mode: esp` has SPIs"));
+        }
+        return Ok(WireSpec {
+            mode,
+            in_place: c.in_place,
+            esp: None,
+        });
+    }
+    if c.algorithm.value != "cbc(aes)" {
+        return Err(f.err(
+            c.algorithm.referenced,
+            "cipher.algorithm",
+            "`mode: esp` is ESP with AES-CBC: use `cbc(aes)`",
+        ));
+    }
+    let auth = c.auth_key.as_ref().ok_or_else(|| {
+        f.err(
+            c.key.referenced,
+            "cipher.auth_key",
+            "`mode: esp` needs an AES-CMAC-96 key (32 hex digits)",
+        )
+    })?;
+    let auth_key = f.hex(auth, "cipher.auth_key", "key")?;
+    if auth_key.len() != 16 {
+        return Err(f.err(
+            auth.referenced,
+            "cipher.auth_key",
+            format!(
+                "key is {} bytes; AES-CMAC-96 takes 16 (32 hex digits)",
+                auth_key.len()
+            ),
+        ));
+    }
+    let spi = f.range(
+        &c.spi,
+        ESP_SPI_MIN,
+        u32::MAX - 1024,
+        DEFAULT_SPI,
+        "cipher.spi",
+    )?;
+    Ok(WireSpec {
+        mode,
+        in_place: c.in_place,
+        esp: Some(EspSpec { auth_key, spi }),
+    })
 }
 
 /// Every UDP step keeps its receiver until the end of the run, so two UDP

@@ -57,6 +57,19 @@ pub(crate) struct Cipher {
     pub(crate) algorithm: Spanned<String>,
     /// Key in hex: 32 digits (AES-128) or 64 digits (AES-256).
     pub(crate) key: Spanned<String>,
+    /// Wire format: `raw` (default) or `esp`.
+    #[serde(default)]
+    pub(crate) mode: Option<Spanned<String>>,
+    /// Encrypt and decrypt on the packet itself instead of bouncing the
+    /// payload through scratch buffers.
+    #[serde(default)]
+    pub(crate) in_place: bool,
+    /// `esp`: the AES-CMAC-96 key in hex (32 digits).
+    #[serde(default)]
+    pub(crate) auth_key: Option<Spanned<String>>,
+    /// `esp`: SPI of left → right (right → left uses the next one).
+    #[serde(default)]
+    pub(crate) spi: Option<Spanned<u32>>,
 }
 
 /// One end or both.
@@ -127,6 +140,9 @@ pub(crate) struct UdpStep {
     /// Keep sending while the following steps run (joined at the end).
     #[serde(default)]
     pub(crate) background: bool,
+    /// After sending, send the captured wire frames again (a replay attack).
+    #[serde(default)]
+    pub(crate) replay: Option<Spanned<bool>>,
 }
 
 /// `tcp:` step.

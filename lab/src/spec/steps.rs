@@ -87,6 +87,17 @@ fn udp(f: &Fields, field: &str, i: usize, u: &UdpStep) -> Result<PlanStep, SpecE
             v.value.clone()
         }
     };
+    let replay = u.replay.as_ref().is_some_and(|r| r.value);
+    if let Some(r) = &u.replay
+        && r.value
+        && u.background
+    {
+        return Err(f.err(
+            r.referenced,
+            &format!("{field}.replay"),
+            "a replayed step cannot run in the background",
+        ));
+    }
     Ok(PlanStep::Udp(UdpPlan {
         from: u.from,
         sizes,
@@ -100,6 +111,7 @@ fn udp(f: &Fields, field: &str, i: usize, u: &UdpStep) -> Result<PlanStep, SpecE
         )?,
         port: f.range(&u.port, 1, 65535, 4000 + i as u16, &format!("{field}.port"))?,
         background: u.background,
+        replay,
     }))
 }
 

@@ -17,7 +17,9 @@ use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 /// Snap length: whole frames.
 const SNAPLEN: u32 = 65535;
 
-fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
+/// An AF_PACKET socket bound to `ifindex` (all protocols, both directions)
+/// with a 20 ms receive timeout.
+pub(crate) fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
     let proto = (libc::ETH_P_ALL as u16).to_be();
     // SAFETY: plain socket(2) call.
     let fd = unsafe {

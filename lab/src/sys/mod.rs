@@ -4,6 +4,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod init;
+pub(crate) mod inject;
 pub(crate) mod kmsg;
 pub(crate) mod netns;
 pub(crate) mod offload;
@@ -13,3 +14,5 @@ pub(crate) mod tied;
 pub(crate) mod topology;
 pub(crate) mod traffic;
 pub(crate) mod uname;
+pub(crate) mod wireguard;
+pub(crate) mod xfrm;

@@ -1,5 +1,6 @@
 //! Analysis of captured traffic.
 
 pub(crate) mod entropy;
+pub(crate) mod esp;
 pub(crate) mod oracle;
 pub(crate) mod wire;

@@ -1,7 +1,9 @@
 //! `lab fuzz` on the kernel under test: seeded, reproducible frames
 //! ([`frames`]) through the egress and ingress programs of the data plane,
-//! keyed with each cipher, with `BPF_PROG_TEST_RUN`; every case is checked
-//! against the invariants ([`check`]) and the kernel log is watched.
+//! raw with each cipher and ESP, with `BPF_PROG_TEST_RUN`; every case is
+//! checked against the invariants ([`check`]) and the kernel log is
+//! watched. Each frame also goes through the bounce and the in-place build
+//! with the same key and the same fixed IV: their outputs must be equal.
 
 pub(crate) mod check;
 pub(crate) mod frames;
@@ -11,17 +13,30 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 
 use crate::dataplane::DataPlane;
-use crate::domain::{Algorithm, Build, CipherSpec, Direction};
+use crate::dataplane::esp::{Sa, SaDir};
+use crate::domain::{Algorithm, Build, CipherSpec, Direction, Mode};
 use crate::job::fuzz::{FuzzPlan, FuzzReport, Violation};
 use crate::output::progress::Progress;
 use crate::sys::kmsg::{self, KmsgCursor};
 use crate::sys::signals;
-use check::{Ran, accounted, ipv4_payload, no_plaintext, round_trip, run};
+use check::{Ran, accounted, ipv4_payload, no_plaintext, round_trip, run, same};
 
 /// Violations kept per program and invariant (all are counted).
 const KEEP: usize = 5;
 /// The key every fuzzed data plane is provisioned with.
 const KEY: [u8; 16] = *b"bpfcrypt-fuzzkey";
+/// ESP's authentication key and SPI (inbound and outbound alike, so that
+/// ingress takes egress's output).
+const AUTH_KEY: [u8; 16] = *b"bpfcrypt-authkey";
+const SPI: u32 = 0x4242;
+/// The fixed IV of the bounce/in-place comparison.
+const TWIN_IV: [u8; 16] = *b"same-iv-for-both";
+/// What is fuzzed: the raw format with each cipher, and ESP.
+const SETUPS: [(Mode, Algorithm); 3] = [
+    (Mode::Raw, Algorithm::CbcAes),
+    (Mode::Raw, Algorithm::EcbAes),
+    (Mode::Esp, Algorithm::CbcAes),
+];
 
 /// Runs the plan on the running kernel.
 pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzReport> {
@@ -36,17 +51,23 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
         cases: n,
         ..Default::default()
     };
-    for algorithm in [Algorithm::CbcAes, Algorithm::EcbAes] {
-        let dp = DataPlane::load(Build::Crypto)?;
-        dp.provision(&CipherSpec {
-            algorithm,
-            key: KEY.to_vec(),
-        })
-        .with_context(|| format!("keying the data plane with {}", algorithm.kernel_name()))?;
-        progress.note(&format!("fuzz {}: {n} frames", algorithm.kernel_name()));
+    for (mode, algorithm) in SETUPS {
+        let name = match mode {
+            Mode::Raw => algorithm.kernel_name().to_string(),
+            Mode::Esp => format!("esp {}", algorithm.kernel_name()),
+        };
+        let dp = keyed(DataPlane::load(Build::of(mode, false))?, mode, algorithm)?;
+        let twin = |in_place| {
+            let d = DataPlane::load_with_fixed_iv(Build::of(mode, in_place), TWIN_IV)?;
+            keyed(d, mode, algorithm)
+        };
+        let (bounce, in_place) = (twin(false)?, twin(true)?);
+        progress.note(&format!("fuzz {name}: {n} frames"));
         let mut f = Fuzzer {
             dp: &dp,
-            cipher: algorithm.kernel_name(),
+            twins: [&bounce, &in_place],
+            esp: mode == Mode::Esp,
+            cipher: name,
             report: &mut report,
             kept: BTreeMap::new(),
             verdicts: BTreeMap::new(),
@@ -71,10 +92,41 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
     Ok(report)
 }
 
+/// Keys a loaded data plane: the raw format's key, or an inbound and an
+/// outbound SA with the same SPI.
+fn keyed(dp: DataPlane, mode: Mode, algorithm: Algorithm) -> Result<DataPlane> {
+    match mode {
+        Mode::Raw => dp
+            .provision(&CipherSpec {
+                algorithm,
+                key: KEY.to_vec(),
+            })
+            .with_context(|| format!("keying the data plane with {}", algorithm.kernel_name()))?,
+        Mode::Esp => {
+            for dir in [SaDir::In, SaDir::Out] {
+                let sa = Sa {
+                    spi: SPI,
+                    dir,
+                    enc_key: &KEY,
+                    auth_key: &AUTH_KEY,
+                    activate: dir == SaDir::Out,
+                    seq_start: 0,
+                };
+                dp.add_sa(&sa).context("adding the ESP data plane's SAs")?;
+            }
+            0
+        }
+    };
+    Ok(dp)
+}
+
 /// One keyed data plane being fuzzed.
 struct Fuzzer<'a> {
     dp: &'a DataPlane,
-    cipher: &'static str,
+    /// The bounce and in-place test builds, keyed alike, with one fixed IV.
+    twins: [&'a DataPlane; 2],
+    esp: bool,
+    cipher: String,
     report: &'a mut FuzzReport,
     kept: BTreeMap<(String, &'static str), usize>,
     verdicts: BTreeMap<String, (u64, u64)>,
@@ -99,11 +151,43 @@ impl Fuzzer<'_> {
                 self.report.round_trips += 1;
                 let r = back
                     .ok_or_else(|| "BPF_PROG_TEST_RUN refused egress's output".to_string())
-                    .and_then(|b| round_trip(frame, &b));
+                    .and_then(|b| round_trip(frame, &b, self.esp));
                 self.check(i, &p, "round trip", frame, r);
             }
         }
-        self.run(i, Direction::Ingress, frame)?;
+        let inbound = self.run(i, Direction::Ingress, frame)?;
+        if self.esp
+            && let Some(r) = inbound
+            && r.passed
+            && frame.get(12..14) != Some(&[0x08, 0x06])
+        {
+            let p = self.program(Direction::Ingress);
+            let what = "only ARP and authenticated ESP pass".to_string();
+            self.check(i, &p, "forged", frame, Err(what));
+        }
+        self.twins(i, frame)
+    }
+
+    /// The bounce and in-place builds give the same verdict, output and
+    /// counters for `frame`, on egress, on ingress, and on ingress of
+    /// egress's output.
+    fn twins(&mut self, i: u64, frame: &[u8]) -> Result<()> {
+        let [a, b] = self.twins;
+        let mut inputs = vec![(Direction::Egress, frame.to_vec())];
+        inputs.push((Direction::Ingress, frame.to_vec()));
+        let mut k = 0;
+        while let Some((dir, input)) = inputs.get(k).cloned() {
+            k += 1;
+            let (Some(x), Some(y)) = (run(a, dir, &input)?, run(b, dir, &input)?) else {
+                continue;
+            };
+            self.report.twin_runs += 1;
+            let p = self.program(dir);
+            self.check(i, &p, "in place = bounce", frame, same(&x, &y));
+            if dir == Direction::Egress && x.delta.get("encrypted") == 1 {
+                inputs.push((Direction::Ingress, x.out));
+            }
+        }
         Ok(())
     }
 

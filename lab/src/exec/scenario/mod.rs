@@ -4,6 +4,7 @@
 //! ([`assertions`]) on what was observed.
 
 pub(crate) mod assertions;
+pub(crate) mod keys;
 pub(crate) mod setup;
 pub(crate) mod steps;
 pub(crate) mod teardown;
@@ -78,6 +79,7 @@ fn report(
         addresses: vec![plan.left, plan.right],
         algorithm: Some(plan.cipher.algorithm),
         keys: plan.keys(),
+        esp_auth_key: plan.wire.esp.as_ref().map(|e| e.auth_key.clone()),
         udp: e.udp,
         tcp: e.tcp.into_iter().map(|(_, t)| t).collect(),
         kernel_log,

@@ -8,9 +8,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::assertions::TcpFlow;
+use super::keys::KeyState;
 use super::worker::Worker;
 use crate::dataplane::{self, DataPlane};
-use crate::domain::{Build, CipherSpec, Counters, Side};
+use crate::domain::{Build, Counters, Side};
 use crate::output::progress::Progress;
 use crate::spec::plan::Plan;
 use crate::sys::capture::Capture;
@@ -60,6 +61,8 @@ pub(crate) struct Run<'a> {
     pub(crate) notes: Vec<String>,
     /// Verdicts of `wait` steps.
     pub(crate) waits: Vec<crate::job::run_report::AssertionResult>,
+    /// What keys and SAs are installed.
+    pub(crate) keys: KeyState,
 }
 
 impl<'a> Run<'a> {
@@ -72,11 +75,19 @@ impl<'a> Run<'a> {
         ));
         let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu())
             .context("building the topology")?;
-        progress.note("data plane: loading and verifying (tcx egress/ingress, provision)");
+        let build = Build::of(plan.wire.mode, plan.wire.in_place);
+        progress.note(&format!(
+            "data plane: loading and verifying the {} build (tcx egress/ingress, provision)",
+            build.as_str()
+        ));
         let mut planes = BTreeMap::new();
         for side in Side::BOTH {
-            planes.insert(side.as_str(), attach_plane(&topo, side, &plan.cipher)?);
+            let mut dp = DataPlane::load(build)?;
+            attach(&mut dp, topo.end(side))?;
+            planes.insert(side.as_str(), dp);
         }
+        let mut keys = KeyState::default();
+        keys.install(plan, &|s: Side| &planes[s.as_str()])?;
         signals::check()?;
         let capture = start_capture(&topo, out_dir.join(WIRE_PCAP))?;
         let listeners = vec![
@@ -94,6 +105,7 @@ impl<'a> Run<'a> {
             tcp: Vec::new(),
             notes: Vec::new(),
             waits: Vec::new(),
+            keys,
         })
     }
 
@@ -111,18 +123,18 @@ impl<'a> Run<'a> {
         Ok(out)
     }
 
-    /// Installs `key` (with the scenario's algorithm) on `sides`.
-    pub(crate) fn provision(&self, sides: &[Side], key: &[u8]) -> Result<()> {
-        let spec = CipherSpec {
-            algorithm: self.plan.cipher.algorithm,
-            key: key.to_vec(),
-        };
-        for side in sides {
-            self.plane(*side)
-                .provision(&spec)
-                .with_context(|| format!("provisioning the {} end", side.as_str()))?;
-        }
-        Ok(())
+    /// Rotates `sides` to `key` (ESP: a new SA generation, make before break).
+    pub(crate) fn rotate(&mut self, sides: &[Side], key: &[u8]) -> Result<()> {
+        let planes = &self.planes;
+        let plane = |s: Side| &planes[s.as_str()];
+        self.keys.rotate(self.plan, &plane, sides, key)
+    }
+
+    /// Removes the keys of `sides`.
+    pub(crate) fn clear_keys(&mut self, sides: &[Side]) -> Result<()> {
+        let planes = &self.planes;
+        let plane = |s: Side| &planes[s.as_str()];
+        self.keys.clear(self.plan, &plane, sides)
     }
 
     /// Whether every background sender finished.
@@ -143,20 +155,6 @@ pub(crate) fn attach(dp: &mut DataPlane, end: &End) -> Result<()> {
         .context("attach thread")??;
     dp.hold_links(links);
     Ok(())
-}
-
-/// Loads the data plane, attaches it to one end's veth and keys it.
-fn attach_plane(topo: &Topology, side: Side, cipher: &CipherSpec) -> Result<DataPlane> {
-    let mut dp = DataPlane::load(Build::Crypto)?;
-    attach(&mut dp, topo.end(side))?;
-    dp.provision(cipher).with_context(|| {
-        format!(
-            "provisioning the {} key on the {} end",
-            cipher.algorithm.kernel_name(),
-            side.as_str()
-        )
-    })?;
-    Ok(dp)
 }
 
 fn start_capture(topo: &Topology, path: std::path::PathBuf) -> Result<Worker<u64>> {

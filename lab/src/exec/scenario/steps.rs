@@ -15,6 +15,7 @@ use crate::domain::Side;
 use crate::job::run_report::AssertionResult;
 use crate::output::progress::Progress;
 use crate::spec::plan::{PingPlan, PlanStep, TcpPlan, UdpPlan, WaitFor};
+use crate::sys::inject;
 use crate::sys::offload;
 use crate::sys::signals;
 use crate::sys::topology;
@@ -58,14 +59,11 @@ pub(crate) fn execute(
         } => rekey(run, n, *times, *interval_ms, keys, progress),
         PlanStep::SetKey { sides, key } => {
             progress.note(&format!("step {n}: new key on {}", side_names(sides)));
-            run.provision(sides, key)
+            run.rotate(sides, key)
         }
         PlanStep::ClearKey { sides } => {
             progress.note(&format!("step {n}: key removed on {}", side_names(sides)));
-            for side in sides {
-                run.plane(*side).clear_key()?;
-            }
-            Ok(())
+            run.clear_keys(sides)
         }
         PlanStep::Tamper { side, offset, xor } => tamper(run, n, *side, *offset, *xor, progress),
         PlanStep::Wait { until, timeout_ms } => wait(run, n, until, *timeout_ms, progress),
@@ -133,6 +131,11 @@ fn udp_step(run: &mut Run, i: usize, u: &UdpPlan, progress: &dyn Progress) -> Re
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let send = move || udp::send(dst, n as u16, &sizes, count, interval, &flag);
+    let tap = if u.replay {
+        Some(wire_tap(run, u.from, n)?)
+    } else {
+        None
+    };
     let ns = &run.topo.end(u.from).ns;
     if u.background {
         let handle = ns.spawn(&format!("udp-tx-{n}"), send)?;
@@ -146,6 +149,55 @@ fn udp_step(run: &mut Run, i: usize, u: &UdpPlan, progress: &dyn Progress) -> Re
         pending.sent = Some(sent);
     }
     run.udp.push(pending);
+    if let Some(tap) = tap {
+        replay(run, n, u.from, tap, progress)?;
+    }
+    Ok(())
+}
+
+/// Starts collecting what `side` puts on the wire.
+fn wire_tap(run: &Run, side: Side, n: usize) -> Result<Worker<Vec<Vec<u8>>>> {
+    let end = run.topo.end(side);
+    let ifindex = end.ifindex;
+    let (stop, handle) = end
+        .ns
+        .spawn_ready(&format!("tap-{n}"), move || inject::outgoing(ifindex))
+        .with_context(|| format!("step {n}: capturing {}'s frames", side.as_str()))?;
+    Ok(Worker::new(stop, handle))
+}
+
+/// Sends the IPv4 frames `side` sent to its peer once more, as they were
+/// on the wire: a replay attack the receiving data plane must refuse.
+fn replay(
+    run: &mut Run,
+    n: usize,
+    side: Side,
+    tap: Worker<Vec<Vec<u8>>>,
+    progress: &dyn Progress,
+) -> Result<()> {
+    // Let the last frames reach the tap.
+    std::thread::sleep(Duration::from_millis(50));
+    let peer = run.plan.addr(side.peer()).addr.octets();
+    let frames: Vec<Vec<u8>> = tap
+        .finish(&format!("wire tap (step {n})"))?
+        .into_iter()
+        .filter(|f| f.get(30..34) == Some(&peer[..]))
+        .collect();
+    let end = run.topo.end(side);
+    let ifindex = end.ifindex;
+    let sent = end
+        .ns
+        .run(|| inject::send(ifindex, &frames))
+        .context("replay thread")?
+        .with_context(|| format!("step {n}: sending captured frames again"))?;
+    // Let the receiver take them before later steps run.
+    std::thread::sleep(Duration::from_millis(100));
+    let note = format!(
+        "step {n}: {sent} of {} captured frames sent again",
+        frames.len()
+    );
+    progress.note(&note);
+    run.notes.push(note);
     Ok(())
 }
 
@@ -251,7 +303,7 @@ fn rekey(
     let t0 = Instant::now();
     for r in 0..times as usize {
         signals::check()?;
-        run.provision(&Side::BOTH, &keys[r % keys.len()])?;
+        run.rotate(&Side::BOTH, &keys[r % keys.len()])?;
         std::thread::sleep(Duration::from_millis(interval_ms));
     }
     let note = format!(

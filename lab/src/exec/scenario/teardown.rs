@@ -97,7 +97,7 @@ fn collect_udp(pending: Vec<PendingUdp>) -> Result<(Vec<UdpFlow>, Vec<UdpSummary
             .receiver
             .finish(&format!("udp receiver (step {})", u.step + 1))?;
         let sent = u.sent.unwrap_or_default();
-        let (intact, corrupted) = udp::match_delivered(&sent.payloads, &delivered);
+        let m = udp::match_delivered(&sent.payloads, &delivered);
         summaries.push(UdpSummary {
             step: u.step + 1,
             from: u.from,
@@ -105,8 +105,9 @@ fn collect_udp(pending: Vec<PendingUdp>) -> Result<(Vec<UdpFlow>, Vec<UdpSummary
             sent: sent.sent,
             send_errors: sent.send_errors,
             received: delivered.len(),
-            intact,
-            corrupted,
+            intact: m.intact,
+            duplicates: m.duplicates,
+            corrupted: m.corrupted,
         });
         flows.push(UdpFlow {
             step: u.step,

@@ -104,23 +104,42 @@ pub(crate) fn receiver(
     Ok((stop, run))
 }
 
-/// Counts sent payloads that were delivered byte for byte (each delivery
-/// used once) and deliveries that match nothing sent (corrupted).
-pub(crate) fn match_delivered(sent: &[Vec<u8>], delivered: &[Vec<u8>]) -> (usize, usize) {
+/// How the deliveries of one flow compare with what was sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Matched {
+    /// Sent payloads delivered byte for byte (each delivery used once).
+    pub(crate) intact: usize,
+    /// Deliveries of a payload sent once but delivered again: a replay got
+    /// through.
+    pub(crate) duplicates: usize,
+    /// Deliveries that match nothing sent.
+    pub(crate) corrupted: usize,
+}
+
+/// Compares deliveries with the payloads sent.
+pub(crate) fn match_delivered(sent: &[Vec<u8>], delivered: &[Vec<u8>]) -> Matched {
     let mut pool: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
     for d in delivered {
         *pool.entry(d.as_slice()).or_default() += 1;
     }
-    let mut intact = 0;
+    let mut m = Matched::default();
+    let sent_set: std::collections::HashSet<&[u8]> = sent.iter().map(|s| s.as_slice()).collect();
     for s in sent {
         if let Some(n) = pool.get_mut(s.as_slice())
             && *n > 0
         {
             *n -= 1;
-            intact += 1;
+            m.intact += 1;
         }
     }
-    (intact, delivered.len() - intact)
+    for (payload, left) in pool {
+        if sent_set.contains(payload) {
+            m.duplicates += left;
+        } else {
+            m.corrupted += left;
+        }
+    }
+    m
 }
 
 #[cfg(test)]
@@ -141,9 +160,21 @@ mod tests {
 
     #[test]
     fn delivery_matching_counts_each_once() {
+        let m = |intact, duplicates, corrupted| Matched {
+            intact,
+            duplicates,
+            corrupted,
+        };
         let sent = vec![vec![1], vec![1], vec![2]];
-        assert_eq!(match_delivered(&sent, &[vec![1], vec![9]]), (1, 1));
-        assert_eq!(match_delivered(&sent, &[vec![1], vec![1], vec![2]]), (3, 0));
-        assert_eq!(match_delivered(&sent, &[]), (0, 0));
+        assert_eq!(match_delivered(&sent, &[vec![1], vec![9]]), m(1, 0, 1));
+        assert_eq!(
+            match_delivered(&sent, &[vec![1], vec![1], vec![2]]),
+            m(3, 0, 0)
+        );
+        assert_eq!(
+            match_delivered(&sent, &[vec![2], vec![2], vec![1], vec![2]]),
+            m(2, 2, 0)
+        );
+        assert_eq!(match_delivered(&sent, &[]), m(0, 0, 0));
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct Observations {
     pub(crate) algorithm: Option<Algorithm>,
     /// Every key the scenario installed.
     pub(crate) keys: Vec<Vec<u8>>,
+    /// ESP's authentication key; `None` for the raw wire format.
+    pub(crate) esp_auth_key: Option<Vec<u8>>,
     /// UDP flows.
     pub(crate) udp: Vec<UdpFlow>,
     /// TCP transfers.

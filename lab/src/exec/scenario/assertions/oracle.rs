@@ -1,12 +1,12 @@
 //! The oracle check: an independent reference AES decrypts every captured
 //! packet with every key the scenario installed, and the inner message must
-//! be one the lab sent.
+//! be one the lab sent. ESP packets must also carry a valid ICV and trailer.
 
 use super::observations::Observations;
 use super::verdict::Judged;
 use crate::domain::Algorithm;
-use crate::exec::analysis::oracle;
 use crate::exec::analysis::wire::WirePacket;
+use crate::exec::analysis::{esp, oracle};
 use crate::sys::traffic::icmp::echo_message;
 use crate::sys::traffic::payload::MARKER;
 
@@ -31,7 +31,10 @@ pub(crate) fn check(obs: &Observations, min_ratio: f64) -> Judged {
             .wire
             .ipv4
             .iter()
-            .map(|p| read(alg, &obs.keys, p, &known))
+            .map(|p| match &obs.esp_auth_key {
+                None => read(alg, &obs.keys, p, &known),
+                Some(auth) => read_esp(&obs.keys, auth, p, &known),
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -70,6 +73,29 @@ fn read(alg: Algorithm, keys: &[Vec<u8>], p: &WirePacket, known: &[(Vec<u8>, usi
         .iter()
         .filter_map(|k| oracle::decrypt(alg, k, &p.payload))
         .collect();
+    judge(p, plains, known)
+}
+
+/// An ESP packet: protocol 50, a valid ICV, and a key whose trailer parses
+/// and whose inner message (of the trailer's protocol) the lab sent.
+fn read_esp(keys: &[Vec<u8>], auth: &[u8], p: &WirePacket, known: &[(Vec<u8>, usize)]) -> Reading {
+    if p.protocol != 50 {
+        return Reading::Undecryptable;
+    }
+    let mut inner = p.clone();
+    let plains: Vec<Vec<u8>> = keys
+        .iter()
+        .filter_map(|k| esp::open(k, auth, &p.payload).ok())
+        .map(|o| {
+            inner.protocol = o.next_header;
+            o.inner
+        })
+        .collect();
+    judge(&inner, plains, known)
+}
+
+/// Sorts the candidate plaintexts of one packet into a [`Reading`].
+fn judge(p: &WirePacket, plains: Vec<Vec<u8>>, known: &[(Vec<u8>, usize)]) -> Reading {
     let mut sent: Vec<&Vec<u8>> = plains
         .iter()
         .filter(|pt| plaintext_known(p, pt, known))

@@ -49,29 +49,35 @@ pub(crate) fn plaintext_delivered(obs: &Observations) -> Judged {
 
 /// UDP datagrams delivered intact (of one step, or all).
 pub(crate) fn udp_delivered(obs: &Observations, r: &Ratio) -> Judged {
-    let (mut intact, mut corrupt, mut total, mut errors) = (0u64, 0u64, 0u64, 0u64);
+    let (mut intact, mut corrupt, mut dups, mut total, mut errors) = (0u64, 0, 0, 0, 0);
     for f in obs
         .udp
         .iter()
         .filter(|f| r.step.is_none_or(|s| s == f.step))
     {
-        let (i, c) = match_delivered(&f.sent.payloads, &f.delivered);
-        intact += i as u64;
-        corrupt += c as u64;
+        let m = match_delivered(&f.sent.payloads, &f.delivered);
+        intact += m.intact as u64;
+        dups += m.duplicates as u64;
+        corrupt += m.corrupted as u64;
         total += f.sent.payloads.len() as u64;
         errors += u64::from(f.sent.send_errors);
     }
     let mut o = format!("{intact} of {total} datagrams delivered intact");
+    if dups > 0 {
+        o.push_str(&format!(", {dups} delivered twice or more (replayed)"));
+    }
     if corrupt > 0 {
         o.push_str(&format!(", {corrupt} delivered corrupted"));
     }
     if errors > 0 {
         o.push_str(&format!(", {errors} send errors"));
     }
+    // Delivered means delivered once: a duplicate is a replay the receiver
+    // accepted, whatever the ratio.
     Judged::new(
-        format!("delivered {}", ratio_text(r)),
+        format!("delivered {}, none twice", ratio_text(r)),
         o,
-        ratio_ok(r, intact, total),
+        ratio_ok(r, intact, total) && dups == 0,
     )
 }
 

@@ -1,0 +1,1006 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * ESP data plane: IPsec ESP in transport mode for IPv4 (RFC 4303) with
+ * AES-CBC encryption and AES-CMAC-96 integrity (RFC 4494), Encrypt-then-MAC,
+ * built only from the cbc(aes) bpf_crypto kfuncs. Wire format and ABI:
+ * esp_abi.h.
+ *
+ * TC egress protects every IPv4 packet with the outbound SA; TC ingress
+ * finds the SA by SPI, verifies the ICV, then the anti-replay window, then
+ * decrypts, checks the padding and restores the original packet; a SYSCALL
+ * program adds and removes SAs (two crypto contexts each) and switches the
+ * outbound SA.
+ *
+ * AES-CMAC (RFC 4493) from a CBC context: the tag is the last block of the
+ * CBC encryption, with a zero IV, of the message whose last block has been
+ * XORed with subkey K1 (complete block) or padded with 0x80 0x00 ... and
+ * XORed with K2. Each SA therefore has a second cbc(aes) context keyed with
+ * the authentication key; the loader derives K1 and K2.
+ *
+ * Build options (same source):
+ *   DP_INPLACE   encrypt and decrypt on the packet itself (skb dynptr
+ *                adjusted to the ciphertext, src == dst) instead of bouncing
+ *                the payload through the per-CPU scratch buffers. The CMAC
+ *                reads the packet directly; its CBC output (discarded) and
+ *                the tag go to scratch, never to the packet.
+ *   DP_TEST_IV   test builds only: a fixed IV (struct bpfcrypt_test_iv,
+ *                set by the loader before load, off by default) so that
+ *                two builds can be compared byte for byte.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "esp_abi.h"
+
+#define KPTR __attribute__((btf_type_tag("kptr")))
+
+/* tcx verdicts: packets the data plane lets through continue to the next
+ * program on the hook (TCX_NEXT); drops are final. */
+#ifndef TCX_NEXT
+#define TCX_NEXT -1
+#endif
+
+#define E_NOENT 2
+#define E_EXIST 17
+#define E_INVAL 22
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Kernel types and kfuncs (Linux 6.10+). */
+/* A definition, not a forward declaration: libbpf matches kfunc prototypes
+ * against the kernel BTF and a FWD does not match a STRUCT. Never accessed. */
+struct bpf_crypto_ctx {
+	int opaque;
+};
+struct bpf_crypto_params {
+	char type[14];
+	__u8 reserved[2];
+	char algo[128];
+	__u8 key[256];
+	__u32 key_len;
+	__u32 authsize;
+};
+extern struct bpf_crypto_ctx *bpf_crypto_ctx_create(const struct bpf_crypto_params *params,
+						    __u32 params__sz, int *err) __ksym __weak;
+extern void bpf_crypto_ctx_release(struct bpf_crypto_ctx *ctx) __ksym __weak;
+extern int bpf_crypto_encrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynptr *src,
+			      const struct bpf_dynptr *dst, const struct bpf_dynptr *siv) __ksym __weak;
+extern int bpf_crypto_decrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynptr *src,
+			      const struct bpf_dynptr *dst, const struct bpf_dynptr *siv) __ksym __weak;
+extern int bpf_dynptr_clone(const struct bpf_dynptr *ptr, struct bpf_dynptr *clone__uninit) __ksym __weak;
+extern int bpf_dynptr_adjust(const struct bpf_dynptr *ptr, __u32 start, __u32 end) __ksym __weak;
+extern void *bpf_dynptr_slice(const struct bpf_dynptr *ptr, __u32 offset, void *buffer__opt,
+			      __u32 buffer__szk) __ksym __weak;
+#ifdef DP_INPLACE
+extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags,
+			       struct bpf_dynptr *ptr__uninit) __ksym __weak;
+#endif
+
+/* BPF view of struct esp_sa_state. */
+struct esp_sa {
+	__u32 spi;
+	__u32 dir;
+	__u64 generation;
+	__u8 k1[ESP_BLOCK];
+	__u8 k2[ESP_BLOCK];
+	__u64 seq_next;
+	struct bpf_spin_lock lock;
+	__u32 replay_top;
+	__u64 replay_bitmap[ESP_REPLAY_WORDS];
+	struct bpf_crypto_ctx KPTR *cipher;
+	struct bpf_crypto_ctx KPTR *auth;
+};
+
+_Static_assert(sizeof(struct esp_sa) == sizeof(struct esp_sa_state), "esp_sa size");
+_Static_assert(__builtin_offsetof(struct esp_sa, seq_next) ==
+		       __builtin_offsetof(struct esp_sa_state, seq_next), "esp_sa layout");
+_Static_assert(__builtin_offsetof(struct esp_sa, replay_bitmap) ==
+		       __builtin_offsetof(struct esp_sa_state, replay_bitmap), "esp_sa layout");
+_Static_assert(__builtin_offsetof(struct esp_sa, cipher) ==
+		       __builtin_offsetof(struct esp_sa_state, cipher_ctx), "esp_sa layout");
+_Static_assert(sizeof(struct esp_provision) == 176, "esp_provision size");
+_Static_assert(sizeof(struct esp_stats) == 120, "esp_stats size");
+_Static_assert(__builtin_offsetof(struct esp_stats, tampered) ==
+		       __builtin_offsetof(struct bpfcrypt_stats, tampered), "esp_stats layout");
+
+/* Inbound and outbound SAs, keyed by SPI. Separate maps: on a host talking
+ * to itself (and in tests) the same SPI exists in both directions. Only the
+ * provision program writes them; BPF_F_RDONLY makes the kernel refuse any
+ * update or delete from userspace, which would drop the kptrs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESP_MAX_SA);
+	__uint(map_flags, BPF_F_RDONLY);
+	__type(key, __u32);
+	__type(value, struct esp_sa);
+} sa_in SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESP_MAX_SA);
+	__uint(map_flags, BPF_F_RDONLY);
+	__type(key, __u32);
+	__type(value, struct esp_sa);
+} sa_out SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct esp_config);
+} esp_cfg SEC(".maps");
+
+#define ESP_MSG_MAX (ESP_PREFIX_LEN + ESP_MAX_CT)
+#define CSUM_CHUNK 256
+
+/* Per-CPU scratch. Every kfunc buffer must be map memory (dynptrs from the
+ * stack are refused). Where one buffer feeds another, the destination lies
+ * above the source. */
+struct esp_scratch {
+	__u8 iv0[ESP_BLOCK];   /* zero IV of single-block and CMAC operations */
+	__u8 nonce[ESP_BLOCK]; /* IV generation input */
+	__u8 iv[ESP_BLOCK];    /* cipher IV; the kfunc leaves the last block here */
+	__u8 last[ESP_BLOCK];  /* CMAC: last block, padded and XORed with K1/K2 */
+	__u8 mac[ESP_BLOCK];   /* CMAC tag; the ICV is its first 12 bytes */
+	__u8 icv[ESP_BLOCK];   /* ICV received */
+	__u8 trailer[32];      /* egress: padding | pad length | next header */
+	__u8 tail[256];        /* ingress: padding to check */
+	__u8 csum[CSUM_CHUNK + 4]; /* checksum remainder, zero-padded */
+	__u8 pt[ESP_MAX_CT];   /* bounce egress: plaintext */
+	__u8 msg[ESP_MSG_MAX]; /* bounce: SPI | seq | IV | ciphertext */
+	__u8 out[ESP_MSG_MAX]; /* CMAC CBC output (discarded); bounce ingress: plaintext */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct esp_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct esp_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfcrypt_tamper);
+} tamper SEC(".maps");
+
+/* Source of the bpf_map_update_elem that creates an SA: the value does not
+ * fit on the stack next to struct bpf_crypto_params, and a template with
+ * the real type would put a kptr and a lock into .rodata. */
+static const __u8 sa_zero[sizeof(struct esp_sa)];
+
+#ifdef DP_TEST_IV
+const volatile struct bpfcrypt_test_iv test_iv SEC(".rodata.test_iv") = {};
+#endif
+
+union ip_buf {
+	struct iphdr iph;
+	__u8 raw[60];
+};
+
+#define COUNT(st, field, n)                                                                        \
+	do {                                                                                       \
+		if (st)                                                                            \
+			(st)->field += (n);                                                        \
+	} while (0)
+
+static __always_inline struct esp_stats *get_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline struct esp_scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* Parse the frame: pass ARP, drop anything else that is not plain,
+ * unfragmented IPv4 (a transport-mode ESP packet cannot be fragmented
+ * before protection, nor verified before reassembly). Returns 1 to
+ * process, 0 to pass, -1 to drop. On 1, ip holds the whole header
+ * (options included), *ihl4 its length and *plen the payload length. */
+static __always_inline int parse(struct __sk_buff *skb, struct esp_stats *st, union ip_buf *ip,
+				 __u64 *ihl4, __u64 *plen)
+{
+	__u64 hl;
+	__u16 tot;
+
+	if (skb->protocol == bpf_htons(ETH_P_ARP)) {
+		COUNT(st, passed, 1);
+		return 0;
+	}
+	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->gso_size != 0)
+		goto unsupported;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip->iph, sizeof(ip->iph)) < 0)
+		goto unsupported;
+	hl = ip->iph.ihl * 4;
+	tot = bpf_ntohs(ip->iph.tot_len);
+	if (ip->iph.version != 4 || hl < sizeof(ip->iph) || tot < hl ||
+	    skb->len < ETH_HLEN + (__u32)tot)
+		goto unsupported;
+	if (ip->iph.frag_off & bpf_htons(0x3fff)) /* MF or a fragment offset */
+		goto unsupported;
+	if (hl > sizeof(ip->iph)) {
+		hl &= 0x3c;
+		if (hl < sizeof(ip->iph) ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN, ip->raw, hl) < 0)
+			goto unsupported;
+	}
+	*ihl4 = hl;
+	*plen = tot - hl;
+	return 1;
+unsupported:
+	COUNT(st, dropped_unsupported, 1);
+	return -1;
+}
+
+/* Fold a 32-bit ones' complement sum to 16 bits. */
+static __always_inline __u16 csum_fold(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/* Write the IPv4 header at offset `at` with a new total length and
+ * protocol and a recomputed header checksum. */
+static __always_inline int store_ip_header(struct __sk_buff *skb, union ip_buf *ip, __u64 ihl4,
+					   __u64 at, __u64 tot, __u8 proto, __u64 flags)
+{
+	__s64 sum;
+
+	ip->iph.tot_len = bpf_htons((__u16)tot);
+	ip->iph.protocol = proto;
+	ip->iph.check = 0;
+	barrier_var(ihl4);
+	ihl4 &= 0x3c;
+	if (ihl4 < sizeof(ip->iph))
+		return -1;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)ip->raw, ihl4, 0);
+	if (sum < 0)
+		return -1;
+	ip->iph.check = (__u16)~csum_fold(sum);
+	return bpf_skb_store_bytes(skb, at, ip->raw, ihl4, flags);
+}
+
+/* Ones' complement sum (RFC 1071) of the first len bytes of d, started from
+ * sum. Reads 256-byte slices (older kernels, 6.12 among them, refuse
+ * bpf_csum_diff sizes over 512 bytes or not a multiple of 4) and then the
+ * remainder, zero-padded to a multiple of 4. Depending on the kernel,
+ * bpf_csum_diff returns a folded or an unfolded sum: both chain and fold
+ * the same. Negative on error. */
+static __always_inline __s64 csum_dynptr(const struct bpf_dynptr *d, __u64 len, __u64 sum,
+					 __u8 *buf)
+{
+	__u64 off = 0, rem, i;
+	__s64 ret;
+	void *p;
+
+	for (i = 0; i < ESP_MAX_CT / CSUM_CHUNK; i++) {
+		if (len - off < CSUM_CHUNK)
+			break;
+		p = bpf_dynptr_slice(d, off, NULL, CSUM_CHUNK);
+		if (!p)
+			return -1;
+		ret = bpf_csum_diff(NULL, 0, p, CSUM_CHUNK, (__wsum)sum);
+		if (ret < 0)
+			return ret;
+		sum = ret;
+		off += CSUM_CHUNK;
+	}
+	rem = len - off;
+	if (rem == 0)
+		return sum;
+	if (rem >= CSUM_CHUNK)
+		return -1;
+	if (bpf_dynptr_read(buf, rem, d, off, 0) < 0)
+		return -1;
+	buf[rem] = 0;
+	buf[rem + 1] = 0;
+	buf[rem + 2] = 0;
+	rem = (rem + 3) & ~3U;
+	if (rem == 0 || rem > CSUM_CHUNK)
+		return -1;
+	return bpf_csum_diff(NULL, 0, (__be32 *)buf, rem, (__wsum)sum);
+}
+
+/* Complete the TCP or UDP checksum of the plaintext segment d (plen bytes)
+ * before it is encrypted: the receiving IPsec stack verifies it after
+ * decryption, and a CHECKSUM_PARTIAL skb only holds the pseudo-header sum.
+ * Other protocols (ICMP) carry a complete checksum already. */
+static __always_inline int l4_checksum(const struct bpf_dynptr *d, const struct iphdr *iph,
+				       __u64 plen, struct esp_scratch *s)
+{
+	struct {
+		__be32 saddr;
+		__be32 daddr;
+		__u8 zero;
+		__u8 proto;
+		__be16 len;
+	} ph;
+	__u16 csum = 0;
+	__u32 off;
+	__s64 sum;
+
+	if (iph->protocol == IPPROTO_UDP && plen >= 8)
+		off = 6;
+	else if (iph->protocol == IPPROTO_TCP && plen >= 20)
+		off = 16;
+	else
+		return 0;
+	if (bpf_dynptr_write(d, off, &csum, sizeof(csum), 0) < 0)
+		return -1;
+	ph.saddr = iph->saddr;
+	ph.daddr = iph->daddr;
+	ph.zero = 0;
+	ph.proto = iph->protocol;
+	ph.len = bpf_htons((__u16)plen);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	if (sum < 0)
+		return -1;
+	sum = csum_dynptr(d, plen, sum, s->csum);
+	if (sum < 0)
+		return -1;
+	csum = (__u16)~csum_fold(sum);
+	if (csum == 0 && iph->protocol == IPPROTO_UDP)
+		csum = 0xffff; /* 0 would mean "no checksum" (RFC 768) */
+	return bpf_dynptr_write(d, off, &csum, sizeof(csum), 0) < 0 ? -1 : 0;
+}
+
+static __always_inline void zero_block(__u8 *b)
+{
+	((__u64 *)b)[0] = 0;
+	((__u64 *)b)[1] = 0;
+}
+
+/* The per-packet IV: AES(cipher key, random64 | SPI | seq), one CBC block
+ * with a zero IV. bpf_get_prandom_u32 is not a cryptographic generator and
+ * its output would be on the wire; CBC needs unpredictable IVs, and
+ * encrypting a never-repeated nonce under the cipher key gives them
+ * (NIST SP 800-38A, appendix C). */
+static __always_inline int make_iv(struct bpf_crypto_ctx *cipher, __u32 spi, __u32 seq,
+				   struct esp_scratch *s)
+{
+	struct bpf_dynptr src, dst, iv;
+	__u32 *n = (__u32 *)s->nonce;
+
+#ifdef DP_TEST_IV
+	if (test_iv.fixed) {
+		__u32 i;
+
+		for (i = 0; i < ESP_IV_LEN; i++)
+			s->iv[i] = test_iv.iv[i];
+		return 0;
+	}
+#endif
+	n[0] = bpf_get_prandom_u32();
+	n[1] = bpf_get_prandom_u32();
+	n[2] = bpf_htonl(spi);
+	n[3] = bpf_htonl(seq);
+	zero_block(s->iv0);
+	bpf_dynptr_from_mem(s->nonce, ESP_BLOCK, 0, &src);
+	bpf_dynptr_from_mem(s->iv, ESP_BLOCK, 0, &dst);
+	bpf_dynptr_from_mem(s->iv0, ESP_BLOCK, 0, &iv);
+	return bpf_crypto_encrypt(cipher, &src, &dst, &iv) < 0 ? -1 : 0;
+}
+
+/* AES-CMAC of the first mlen bytes of m under the auth context; the tag
+ * goes to s->mac. All blocks but the last go through one CBC call (zero
+ * IV, output discarded into s->out); the chaining value it leaves in
+ * s->iv0 is the IV of the last block. */
+static __always_inline int cmac(struct bpf_crypto_ctx *auth, const struct bpf_dynptr *m,
+				__u64 mlen, const struct esp_sa *sa, struct esp_scratch *s)
+{
+	struct bpf_dynptr bulk, out, iv, last, tag;
+	__u64 *l = (__u64 *)s->last;
+	const __u64 *k;
+	__u64 nb, rem;
+
+	if (mlen == 0 || mlen > ESP_MSG_MAX)
+		return -1;
+	nb = (mlen - 1) & ~(__u64)(ESP_BLOCK - 1);
+	rem = mlen - nb;
+	zero_block(s->iv0);
+	bpf_dynptr_from_mem(s->iv0, ESP_BLOCK, 0, &iv);
+	if (nb) {
+		bpf_dynptr_clone(m, &bulk);
+		if (bpf_dynptr_adjust(&bulk, 0, nb) < 0)
+			return -1;
+		barrier_var(nb);
+		if (nb == 0 || nb > ESP_MSG_MAX)
+			return -1;
+		bpf_dynptr_from_mem(s->out, nb, 0, &out);
+		if (bpf_crypto_encrypt(auth, &bulk, &out, &iv) < 0)
+			return -1;
+	}
+	zero_block(s->last);
+	if (rem == 0 || rem > ESP_BLOCK)
+		return -1;
+	if (bpf_dynptr_read(s->last, rem, m, nb, 0) < 0)
+		return -1;
+	if (rem < ESP_BLOCK) {
+		s->last[rem & (ESP_BLOCK - 1)] = 0x80;
+		k = (const __u64 *)sa->k2;
+	} else {
+		k = (const __u64 *)sa->k1;
+	}
+	l[0] ^= k[0];
+	l[1] ^= k[1];
+	bpf_dynptr_from_mem(s->last, ESP_BLOCK, 0, &last);
+	bpf_dynptr_from_mem(s->mac, ESP_BLOCK, 0, &tag);
+	return bpf_crypto_encrypt(auth, &last, &tag, &iv) < 0 ? -1 : 0;
+}
+
+/* Compare the computed tag with the received ICV in constant time: no
+ * early exit, so the time does not tell how many bytes matched. */
+static __always_inline int icv_mismatch(const struct esp_scratch *s)
+{
+	const __u32 *a = (const __u32 *)s->mac;
+	const __u32 *b = (const __u32 *)s->icv;
+
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) != 0;
+}
+
+/* Anti-replay (RFC 4303 3.4.3) on an authenticated packet, with sa->lock
+ * held (no calls allowed): returns 1 when seq is a duplicate, too old or
+ * 0, else records it and returns 0. The bitmap is a ring of 64-bit words:
+ * advancing clears the words the window enters instead of shifting. */
+static __always_inline int replay_check_update(struct esp_sa *sa, __u32 seq)
+{
+	__u32 top = sa->replay_top;
+	__u32 word = top >> 6;
+	__u32 diff;
+	__u64 bit;
+
+	if (seq == 0)
+		return 1;
+	if (seq > top) {
+		diff = (seq >> 6) - word;
+		if (diff >= 1)
+			sa->replay_bitmap[(word + 1) & (ESP_REPLAY_WORDS - 1)] = 0;
+		if (diff >= 2)
+			sa->replay_bitmap[(word + 2) & (ESP_REPLAY_WORDS - 1)] = 0;
+		if (diff >= 3)
+			sa->replay_bitmap[(word + 3) & (ESP_REPLAY_WORDS - 1)] = 0;
+		if (diff >= 4)
+			sa->replay_bitmap[(word + 4) & (ESP_REPLAY_WORDS - 1)] = 0;
+		sa->replay_top = seq;
+	} else if (top - seq >= ESP_REPLAY_WINDOW) {
+		return 1;
+	}
+	word = (seq >> 6) & (ESP_REPLAY_WORDS - 1);
+	bit = 1ULL << (seq & 63);
+	if (sa->replay_bitmap[word] & bit)
+		return 1;
+	sa->replay_bitmap[word] |= bit;
+	return 0;
+}
+
+/* The outbound SA, or NULL (no SA selected, or it lost its contexts):
+ * the caller drops (fail closed). */
+static __always_inline struct esp_sa *outbound_sa(struct esp_stats *st)
+{
+	struct esp_config *cfg;
+	struct esp_sa *sa;
+	__u32 zero = 0, spi;
+
+	cfg = bpf_map_lookup_elem(&esp_cfg, &zero);
+	if (!cfg) {
+		COUNT(st, errors, 1);
+		return NULL;
+	}
+	spi = *(volatile __u32 *)&cfg->out_spi;
+	if (!spi)
+		goto nokey;
+	sa = bpf_map_lookup_elem(&sa_out, &spi);
+	if (!sa || sa->spi != spi)
+		goto nokey;
+	return sa;
+nokey:
+	COUNT(st, dropped_nokey, 1);
+	return NULL;
+}
+
+SEC("tcx/egress")
+int encrypt_egress(struct __sk_buff *skb)
+{
+	struct esp_stats *st = get_stats();
+	struct bpf_dynptr pd, seg, ivd, md;
+#ifdef DP_INPLACE
+	struct bpf_dynptr pkt;
+#else
+	struct bpf_dynptr cd;
+#endif
+	struct bpf_crypto_ctx *cipher, *auth;
+	struct esp_scratch *s;
+	struct esp_sa *sa;
+	union ip_buf ip;
+	__u64 ihl4, plen, clen, padlen, hoff, seq, i;
+	__u32 spi;
+	int ret;
+
+	ret = parse(skb, st, &ip, &ihl4, &plen);
+	if (ret <= 0)
+		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
+	if (plen == 0 || plen > ESP_MAX_PLAIN) {
+		COUNT(st, dropped_unsupported, 1);
+		return TC_ACT_SHOT;
+	}
+	sa = outbound_sa(st);
+	if (!sa)
+		return TC_ACT_SHOT;
+	cipher = sa->cipher;
+	auth = sa->auth;
+	if (!cipher || !auth) {
+		COUNT(st, dropped_nokey, 1);
+		return TC_ACT_SHOT;
+	}
+	s = get_scratch();
+	if (!s) {
+		COUNT(st, errors, 1);
+		return TC_ACT_SHOT;
+	}
+	/* Never reuse a sequence number: concurrent CPUs each get their own,
+	 * and once ESP_SEQ_MAX has been handed out the SA sends nothing more
+	 * until the loader installs a new one (rekey). */
+	seq = __sync_fetch_and_add(&sa->seq_next, 1);
+	if (seq > ESP_SEQ_MAX) {
+		COUNT(st, seq_exhausted, 1);
+		return TC_ACT_SHOT;
+	}
+	spi = sa->spi;
+	hoff = ETH_HLEN + ihl4;
+	clen = (plen + 2 + ESP_BLOCK - 1) & ~(__u64)(ESP_BLOCK - 1);
+	padlen = clen - plen - 2;
+	barrier_var(padlen);
+	padlen &= ESP_BLOCK - 1; /* 0..15 already; tells the verifier */
+
+	if (make_iv(cipher, spi, (__u32)seq, s) < 0)
+		goto error;
+	/* SPI | seq | IV: the head of the ICV input in both variants; the IV
+	 * is copied out before the encryption overwrites s->iv. */
+	*(__be32 *)&s->msg[0] = bpf_htonl(spi);
+	*(__be32 *)&s->msg[4] = bpf_htonl((__u32)seq);
+	__builtin_memcpy(&s->msg[ESP_HDR_LEN], s->iv, ESP_IV_LEN);
+	/* RFC 4303 2.4: padding bytes 1, 2, 3, ..., then pad length and next
+	 * header. */
+	for (i = 0; i < ESP_BLOCK - 1; i++) {
+		if (i >= padlen)
+			break;
+		s->trailer[i] = (__u8)(i + 1);
+	}
+	s->trailer[padlen] = (__u8)padlen;
+	s->trailer[padlen + 1] = ip.iph.protocol;
+
+	barrier_var(clen);
+	if (clen < ESP_BLOCK || clen > ESP_MAX_CT)
+		goto error;
+#ifdef DP_INPLACE
+	/* Room for trailer and ICV at the tail (this also linearises and
+	 * unclones the skb), 24 bytes between L2 and L3 for SPI | seq | IV
+	 * (the IPv4 header is rewritten in front of them below), then make
+	 * sure the whole range is linear and private for the kfunc writes. */
+	if (bpf_skb_change_tail(skb, hoff + clen + ESP_ICV_LEN, 0) < 0 ||
+	    bpf_skb_adjust_room(skb, ESP_PREFIX_LEN, BPF_ADJ_ROOM_MAC, 0) < 0 ||
+	    bpf_skb_pull_data(skb, hoff + ESP_PREFIX_LEN + clen + ESP_ICV_LEN) < 0)
+		goto error;
+	if (bpf_dynptr_from_skb(skb, 0, &pkt) < 0)
+		goto error;
+	bpf_dynptr_clone(&pkt, &pd);
+	if (bpf_dynptr_adjust(&pd, hoff + ESP_PREFIX_LEN, hoff + ESP_PREFIX_LEN + clen) < 0)
+		goto error;
+#else
+	barrier_var(plen);
+	if (plen == 0 || plen > ESP_MAX_PLAIN ||
+	    bpf_skb_load_bytes(skb, hoff, s->pt, plen) < 0)
+		goto error;
+	bpf_dynptr_from_mem(s->pt, clen, 0, &pd);
+#endif
+	bpf_dynptr_clone(&pd, &seg);
+	if (bpf_dynptr_adjust(&seg, 0, plen) < 0 || l4_checksum(&seg, &ip.iph, plen, s) < 0)
+		goto error;
+	if (bpf_dynptr_write(&pd, plen, s->trailer, padlen + 2, 0) < 0)
+		goto error;
+	bpf_dynptr_from_mem(s->iv, ESP_IV_LEN, 0, &ivd);
+#ifdef DP_INPLACE
+	if (bpf_dynptr_write(&pkt, hoff, s->msg, ESP_PREFIX_LEN, 0) < 0 ||
+	    bpf_crypto_encrypt(cipher, &pd, &pd, &ivd) < 0)
+		goto error;
+	bpf_dynptr_clone(&pkt, &md);
+	if (bpf_dynptr_adjust(&md, hoff, hoff + ESP_PREFIX_LEN + clen) < 0 ||
+	    cmac(auth, &md, ESP_PREFIX_LEN + clen, sa, s) < 0 ||
+	    bpf_dynptr_write(&pkt, hoff + ESP_PREFIX_LEN + clen, s->mac, ESP_ICV_LEN, 0) < 0)
+		goto error;
+#else
+	bpf_dynptr_from_mem(&s->msg[ESP_PREFIX_LEN], clen, 0, &cd);
+	if (bpf_crypto_encrypt(cipher, &pd, &cd, &ivd) < 0)
+		goto error;
+	bpf_dynptr_from_mem(s->msg, ESP_PREFIX_LEN + clen, 0, &md);
+	if (cmac(auth, &md, ESP_PREFIX_LEN + clen, sa, s) < 0)
+		goto error;
+	if (bpf_skb_change_tail(skb, hoff + ESP_PREFIX_LEN + clen + ESP_ICV_LEN, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, hoff, s->msg, ESP_PREFIX_LEN + clen, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, hoff + ESP_PREFIX_LEN + clen, s->mac, ESP_ICV_LEN, 0) < 0)
+		goto error;
+#endif
+	if (store_ip_header(skb, &ip, ihl4, ETH_HLEN,
+			    ihl4 + ESP_PREFIX_LEN + clen + ESP_ICV_LEN, ESP_PROTO, 0) < 0)
+		goto error;
+	/* No later layer may treat the (now encrypted) L4 checksum as
+	 * verified. This does not clear CHECKSUM_PARTIAL, which no helper
+	 * can: on a device without checksum offload the stack still writes
+	 * the TCP checksum at its old position after this program, into the
+	 * ESP packet, and the receiver drops it (auth_failed). */
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+	COUNT(st, encrypted, 1);
+	COUNT(st, encrypted_bytes, plen);
+	return TCX_NEXT;
+error:
+	COUNT(st, errors, 1);
+	return TC_ACT_SHOT;
+}
+
+#ifdef DP_INPLACE
+/* skb->csum of a CHECKSUM_COMPLETE skb covers the packet bytes; the kfunc
+ * rewrites them behind the stack's back, so add the difference between
+ * the plaintext and ciphertext sums. bpf_csum_update() fails on any other
+ * skb, which makes it the test for CHECKSUM_COMPLETE. */
+static __always_inline int decrypt_inplace(struct __sk_buff *skb, struct bpf_crypto_ctx *cipher,
+					   struct bpf_dynptr *cd, struct bpf_dynptr *ivd,
+					   __u64 clen, struct esp_scratch *s)
+{
+	__s64 before = 0, after;
+	int complete = bpf_csum_update(skb, 0) >= 0;
+
+	if (complete) {
+		before = csum_dynptr(cd, clen, 0, s->csum);
+		if (before < 0)
+			return -1;
+	}
+	if (bpf_crypto_decrypt(cipher, cd, cd, ivd) < 0)
+		return -1;
+	if (complete) {
+		after = csum_dynptr(cd, clen, 0, s->csum);
+		if (after < 0)
+			return -1;
+		bpf_csum_update(skb, (__wsum)((__u32)csum_fold(after) +
+					      (__u32)(0xffff - csum_fold(before))));
+	}
+	return 0;
+}
+#endif
+
+SEC("tcx/ingress")
+int decrypt_ingress(struct __sk_buff *skb)
+{
+	struct esp_stats *st = get_stats();
+	struct bpf_dynptr md, pd, ivd;
+#ifdef DP_INPLACE
+	struct bpf_dynptr pkt;
+#else
+	struct bpf_dynptr cd;
+#endif
+	struct bpf_crypto_ctx *cipher, *auth;
+	struct esp_scratch *s;
+	struct esp_sa *sa;
+	union ip_buf ip;
+	__u64 ihl4, wlen, clen, plen, padlen, hoff, i;
+	__u32 spi, seq, hdr[2];
+	__u8 nh, bad = 0;
+	int ret, replayed;
+
+	ret = parse(skb, st, &ip, &ihl4, &wlen);
+	if (ret <= 0)
+		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
+	if (ip.iph.protocol != ESP_PROTO) {
+		COUNT(st, dropped_unsupported, 1);
+		return TC_ACT_SHOT;
+	}
+	if (wlen < ESP_PREFIX_LEN + ESP_BLOCK + ESP_ICV_LEN ||
+	    (wlen - ESP_PREFIX_LEN - ESP_ICV_LEN) % ESP_BLOCK ||
+	    wlen - ESP_PREFIX_LEN - ESP_ICV_LEN > ESP_MAX_CT) {
+		COUNT(st, dropped_invalid, 1);
+		return TC_ACT_SHOT;
+	}
+	clen = wlen - ESP_PREFIX_LEN - ESP_ICV_LEN;
+	hoff = ETH_HLEN + ihl4;
+	if (bpf_skb_load_bytes(skb, hoff, hdr, sizeof(hdr)) < 0)
+		goto error;
+	spi = bpf_ntohl(hdr[0]);
+	seq = bpf_ntohl(hdr[1]);
+	sa = bpf_map_lookup_elem(&sa_in, &spi);
+	if (!sa || sa->spi != spi) {
+		COUNT(st, unknown_spi, 1);
+		return TC_ACT_SHOT;
+	}
+	cipher = sa->cipher;
+	auth = sa->auth;
+	if (!cipher || !auth) {
+		COUNT(st, dropped_nokey, 1);
+		return TC_ACT_SHOT;
+	}
+	s = get_scratch();
+	if (!s)
+		goto error;
+
+	barrier_var(clen);
+	if (clen < ESP_BLOCK || clen > ESP_MAX_CT)
+		goto error;
+#ifdef DP_INPLACE
+	if (bpf_skb_pull_data(skb, hoff + wlen) < 0 || bpf_dynptr_from_skb(skb, 0, &pkt) < 0)
+		goto error;
+	bpf_dynptr_clone(&pkt, &md);
+	if (bpf_dynptr_adjust(&md, hoff, hoff + ESP_PREFIX_LEN + clen) < 0)
+		goto error;
+#else
+	if (bpf_skb_load_bytes(skb, hoff, s->msg, ESP_PREFIX_LEN + clen) < 0)
+		goto error;
+	bpf_dynptr_from_mem(s->msg, ESP_PREFIX_LEN + clen, 0, &md);
+#endif
+	/* Authenticate first: nothing of an unauthenticated packet is
+	 * decrypted, and the replay window only moves for genuine ones. */
+	if (cmac(auth, &md, ESP_PREFIX_LEN + clen, sa, s) < 0 ||
+	    bpf_skb_load_bytes(skb, hoff + ESP_PREFIX_LEN + clen, s->icv, ESP_ICV_LEN) < 0)
+		goto error;
+	if (icv_mismatch(s)) {
+		COUNT(st, auth_failed, 1);
+		return TC_ACT_SHOT;
+	}
+	/* Check and update in one critical section, so two CPUs receiving
+	 * the same sequence number cannot both accept it. */
+	bpf_spin_lock(&sa->lock);
+	replayed = replay_check_update(sa, seq);
+	bpf_spin_unlock(&sa->lock);
+	if (replayed) {
+		COUNT(st, replayed, 1);
+		return TC_ACT_SHOT;
+	}
+
+	/* The IV is copied to scratch: CBC writes its last block back. */
+	if (bpf_dynptr_read(s->iv, ESP_IV_LEN, &md, ESP_HDR_LEN, 0) < 0)
+		goto error;
+	bpf_dynptr_from_mem(s->iv, ESP_IV_LEN, 0, &ivd);
+#ifdef DP_INPLACE
+	bpf_dynptr_clone(&md, &pd);
+	if (bpf_dynptr_adjust(&pd, ESP_PREFIX_LEN, ESP_PREFIX_LEN + clen) < 0 ||
+	    decrypt_inplace(skb, cipher, &pd, &ivd, clen, s) < 0)
+		goto error;
+#else
+	bpf_dynptr_from_mem(&s->msg[ESP_PREFIX_LEN], clen, 0, &cd);
+	bpf_dynptr_from_mem(s->out, clen, 0, &pd);
+	if (bpf_crypto_decrypt(cipher, &cd, &pd, &ivd) < 0)
+		goto error;
+#endif
+
+	if (bpf_dynptr_read(s->tail, 2, &pd, clen - 2, 0) < 0)
+		goto error;
+	padlen = s->tail[0];
+	nh = s->tail[1];
+	if (padlen + 2 >= clen) {
+		COUNT(st, dropped_invalid, 1);
+		return TC_ACT_SHOT;
+	}
+	plen = clen - 2 - padlen;
+	if (padlen) {
+		if (bpf_dynptr_read(s->tail, padlen, &pd, plen, 0) < 0)
+			goto error;
+		for (i = 0; i < 255; i++) {
+			if (i >= padlen)
+				break;
+			bad |= s->tail[i] ^ (__u8)(i + 1);
+		}
+	}
+	/* Bad padding (only a sender holding the keys can produce it), or a
+	 * dummy packet (next header 59, RFC 4303 2.6): authenticated, but not
+	 * delivered. */
+	if (bad || nh == 59) {
+		COUNT(st, dropped_invalid, 1);
+		return TC_ACT_SHOT;
+	}
+
+	barrier_var(plen);
+	if (plen == 0 || plen > ESP_MAX_CT)
+		goto error;
+#ifdef DP_INPLACE
+	/* Drop trailer and ICV, write the IPv4 header right in front of the
+	 * plaintext, then remove the 24 bytes between L2 and that header. */
+	if (bpf_skb_change_tail(skb, hoff + ESP_PREFIX_LEN + plen, 0) < 0 ||
+	    store_ip_header(skb, &ip, ihl4, ETH_HLEN + ESP_PREFIX_LEN, ihl4 + plen, nh,
+			    BPF_F_RECOMPUTE_CSUM) < 0 ||
+	    bpf_skb_adjust_room(skb, -ESP_PREFIX_LEN, BPF_ADJ_ROOM_MAC, 0) < 0)
+		goto error;
+#else
+	if (bpf_skb_store_bytes(skb, hoff, s->out, plen, BPF_F_RECOMPUTE_CSUM) < 0 ||
+	    bpf_skb_change_tail(skb, hoff + plen, 0) < 0 ||
+	    store_ip_header(skb, &ip, ihl4, ETH_HLEN, ihl4 + plen, nh, BPF_F_RECOMPUTE_CSUM) < 0)
+		goto error;
+#endif
+	COUNT(st, decrypted, 1);
+	COUNT(st, decrypted_bytes, plen);
+	return TCX_NEXT;
+error:
+	COUNT(st, errors, 1);
+	return TC_ACT_SHOT;
+}
+
+/* Test helper, attached only by tamper scenarios after encrypt_egress:
+ * flips one byte of the IPv4 payload (the ESP packet), keeping the IP
+ * header valid, so the receiver's ICV check can be seen to drop it. */
+SEC("tcx/egress")
+int tamper_egress(struct __sk_buff *skb)
+{
+	struct esp_stats *st = get_stats();
+	struct bpfcrypt_tamper *cfg;
+	__u32 zero = 0, off;
+	struct iphdr iph;
+	__u8 b;
+
+	cfg = bpf_map_lookup_elem(&tamper, &zero);
+	if (!cfg || !cfg->enabled || skb->protocol != bpf_htons(ETH_P_IP))
+		return TCX_NEXT;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &iph, sizeof(iph)) < 0)
+		return TCX_NEXT;
+	off = ETH_HLEN + iph.ihl * 4 + cfg->offset;
+	if (off >= skb->len || bpf_skb_load_bytes(skb, off, &b, 1) < 0)
+		return TCX_NEXT;
+	b ^= cfg->xor_mask;
+	if (bpf_skb_store_bytes(skb, off, &b, 1, 0) < 0)
+		return TCX_NEXT;
+	COUNT(st, tampered, 1);
+	return TCX_NEXT;
+}
+
+/* Create an SA with its two contexts. The element is inserted first (from
+ * a zero template) and the contexts are swapped in last: until then a
+ * packet that finds it is dropped as dropped_nokey, never processed with
+ * half an SA. */
+static __always_inline int add_sa(void *map, struct esp_provision *args, struct esp_config *cfg)
+{
+	struct bpf_crypto_params params = {
+		.type = "skcipher",
+		.authsize = 0,
+	};
+	struct bpf_crypto_ctx *cipher, *auth, *old;
+	struct esp_sa *sa;
+	__u32 spi = args->spi;
+	__u64 seq = args->seq_start ? args->seq_start : 1;
+	int err = 0;
+
+	if (spi < ESP_SPI_MIN || seq > ESP_SEQ_MAX + 1 ||
+	    (args->enc_key_len != 16 && args->enc_key_len != 24 && args->enc_key_len != 32) ||
+	    (args->auth_key_len != 16 && args->auth_key_len != 24 && args->auth_key_len != 32))
+		return -E_INVAL;
+	if ((args->flags & ESP_F_ACTIVATE) && args->dir != ESP_DIR_OUT)
+		return -E_INVAL;
+	if (bpf_map_lookup_elem(map, &spi))
+		return -E_EXIST;
+	__builtin_memcpy(params.algo, args->algo, sizeof(args->algo));
+	params.algo[sizeof(args->algo) - 1] = 0;
+	if (!params.algo[0])
+		__builtin_memcpy(params.algo, "cbc(aes)", sizeof("cbc(aes)"));
+	/* Both contexts must be CBC: the data path passes a 16-byte IV and
+	 * the CMAC needs the chaining. */
+	if (params.algo[0] != 'c' || params.algo[1] != 'b' || params.algo[2] != 'c' ||
+	    params.algo[3] != '(')
+		return -E_INVAL;
+
+	__builtin_memcpy(params.key, args->enc_key, sizeof(args->enc_key));
+	params.key_len = args->enc_key_len;
+	cipher = bpf_crypto_ctx_create(&params, sizeof(params), &err);
+	if (!cipher)
+		return err ? err : -E_INVAL;
+	__builtin_memcpy(params.key, args->auth_key, sizeof(args->auth_key));
+	params.key_len = args->auth_key_len;
+	auth = bpf_crypto_ctx_create(&params, sizeof(params), &err);
+	__builtin_memset(params.key, 0, sizeof(args->auth_key));
+	if (!auth) {
+		bpf_crypto_ctx_release(cipher);
+		return err ? err : -E_INVAL;
+	}
+
+	err = bpf_map_update_elem(map, &spi, sa_zero, BPF_NOEXIST);
+	sa = err ? NULL : bpf_map_lookup_elem(map, &spi);
+	if (!sa) {
+		bpf_crypto_ctx_release(cipher);
+		bpf_crypto_ctx_release(auth);
+		return err ? err : -E_NOENT;
+	}
+	sa->spi = spi;
+	sa->dir = args->dir;
+	sa->generation = cfg->generation + 1;
+	__builtin_memcpy(sa->k1, args->k1, ESP_BLOCK);
+	__builtin_memcpy(sa->k2, args->k2, ESP_BLOCK);
+	sa->seq_next = seq;
+	old = bpf_kptr_xchg(&sa->cipher, cipher);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	old = bpf_kptr_xchg(&sa->auth, auth);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	if (args->flags & ESP_F_ACTIVATE)
+		*(volatile __u32 *)&cfg->out_spi = spi;
+	return 0;
+}
+
+/* Remove an SA: deleting the element releases its contexts (kptr
+ * destructor, after an RCU grace period, so packets in flight finish).
+ * The outbound SA is deselected first: egress then drops, fail closed. */
+static __always_inline int del_sa(void *map, struct esp_provision *args, struct esp_config *cfg)
+{
+	__u32 spi = args->spi;
+
+	if (!bpf_map_lookup_elem(map, &spi))
+		return -E_NOENT;
+	if (args->dir == ESP_DIR_OUT && cfg->out_spi == spi)
+		*(volatile __u32 *)&cfg->out_spi = 0;
+	return bpf_map_delete_elem(map, &spi);
+}
+
+/* Provisioning, run with BPF_PROG_RUN (ctx_in only). Rekeying is make
+ * before break: the receiver adds the new inbound SA next to the old one,
+ * the sender adds its new outbound SA and switches to it in one store
+ * (ESP_OP_SET_OUT or ESP_F_ACTIVATE), and the old SAs are deleted once
+ * the traffic has moved. */
+SEC("syscall")
+int provision(struct esp_provision *args)
+{
+	struct esp_config *cfg;
+	__u32 zero = 0, spi;
+	int err;
+
+	cfg = bpf_map_lookup_elem(&esp_cfg, &zero);
+	if (!cfg) {
+		args->status = -E_NOENT;
+		return 0;
+	}
+	switch (args->op) {
+	case ESP_OP_ADD_SA:
+		if (args->dir == ESP_DIR_IN)
+			err = add_sa(&sa_in, args, cfg);
+		else if (args->dir == ESP_DIR_OUT)
+			err = add_sa(&sa_out, args, cfg);
+		else
+			err = -E_INVAL;
+		break;
+	case ESP_OP_DEL_SA:
+		if (args->dir == ESP_DIR_IN)
+			err = del_sa(&sa_in, args, cfg);
+		else if (args->dir == ESP_DIR_OUT)
+			err = del_sa(&sa_out, args, cfg);
+		else
+			err = -E_INVAL;
+		break;
+	case ESP_OP_SET_OUT:
+		spi = args->spi;
+		err = 0;
+		if (spi && !bpf_map_lookup_elem(&sa_out, &spi))
+			err = -E_NOENT;
+		else
+			*(volatile __u32 *)&cfg->out_spi = spi;
+		break;
+	default:
+		err = -E_INVAL;
+	}
+	if (!err)
+		__sync_fetch_and_add(&cfg->generation, 1);
+	args->status = err;
+	args->out_spi = cfg->out_spi;
+	args->generation = cfg->generation;
+	return 0;
+}
