@@ -814,8 +814,15 @@ int decrypt_ingress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 
+	/* Upper bound first, then zero: plen is [0, ESP_MAX_CT] by then and
+	 * the zero test raises its minimum to 1. The other order leaves
+	 * plen's lower bound at 0 on newer verifiers (7.x: "invalid
+	 * zero-sized read" at the store below). */
 	barrier_var(plen);
-	if (plen == 0 || plen > ESP_MAX_CT)
+	if (plen > ESP_MAX_CT)
+		goto error;
+	barrier_var(plen);
+	if (plen == 0)
 		goto error;
 #ifdef DP_INPLACE
 	/* Drop trailer and ICV, write the IPv4 header right in front of the

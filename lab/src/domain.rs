@@ -196,6 +196,27 @@ impl Mode {
     }
 }
 
+/// What protects one end's traffic in ESP mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Stack {
+    /// The lab's BPF data plane.
+    #[default]
+    Bpf,
+    /// The kernel's own IPsec (xfrm states and policies), the independent peer.
+    Xfrm,
+}
+
+impl Stack {
+    /// `bpf` or `xfrm`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Stack::Bpf => "bpf",
+            Stack::Xfrm => "xfrm",
+        }
+    }
+}
+
 /// A build of the data plane (one embedded BPF object).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -202,6 +202,12 @@ impl DataPlane {
         self.links.extend(links);
     }
 
+    /// Detaches every program (closing the tcx links); the object, its
+    /// maps and counters stay.
+    pub(crate) fn detach(&mut self) {
+        self.links.clear();
+    }
+
     /// Installs (or rotates to) a key. Returns the new key generation.
     pub(crate) fn provision(&self, cipher: &CipherSpec) -> Result<u64, DataPlaneError> {
         let mut args = Provision {

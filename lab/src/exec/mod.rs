@@ -9,3 +9,4 @@ pub(crate) mod fuzz;
 pub(crate) mod probe;
 pub(crate) mod run_job;
 pub(crate) mod scenario;
+pub(crate) mod unsupported;

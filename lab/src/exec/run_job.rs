@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use super::unsupported::Unsupported;
 use super::{bench, fuzz, probe, scenario};
 use crate::dataplane::{self, DataPlaneError};
 use crate::job::{Completed, Job, JobResult, Outcome};
@@ -34,6 +35,9 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
         Ok(()) => match run(job, out_dir, progress) {
             Ok(done) => Outcome::Completed(done),
             Err(_) if signals::interrupted() => return Err(Interrupted.into()),
+            Err(e) if e.downcast_ref::<Unsupported>().is_some() => {
+                Outcome::Unsupported(format!("{e:#}"))
+            }
             Err(e) => {
                 save_verifier_log(&e, out_dir);
                 Outcome::Failed(format!("{e:#}"))

@@ -55,6 +55,14 @@ impl Job {
         }
     }
 
+    /// Whether the job uses the kernel's IPsec (its modules must be loaded).
+    pub(crate) fn needs_ipsec(&self) -> bool {
+        match self {
+            Job::Scenario { plan, .. } => plan.uses_xfrm(),
+            _ => false,
+        }
+    }
+
     /// How long the job itself needs at least, beyond booting: a bench
     /// runs for its estimated time, twice over to be safe.
     pub(crate) fn min_duration(&self) -> Option<Duration> {

@@ -33,8 +33,27 @@ pub(crate) struct RunReport {
     /// Kernel WARNING/BUG/Oops lines logged during the run.
     #[serde(default)]
     pub(crate) kernel_warnings: Vec<String>,
+    /// `/proc/net/xfrm_stat` of the ends that used the kernel's IPsec.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) xfrm_stat: BTreeMap<String, BTreeMap<String, u64>>,
     /// Files written into the run directory.
     pub(crate) files: Vec<String>,
+    /// The baseline scenario's run, for comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) baseline: Option<Box<BaselineReport>>,
+}
+
+/// A baseline scenario's run (see `baseline` in the scenario format).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BaselineReport {
+    /// Its name.
+    pub(crate) name: String,
+    /// Its file.
+    pub(crate) source: String,
+    /// Its wire format (`raw`, `esp`, …).
+    pub(crate) wire: String,
+    /// What it produced.
+    pub(crate) report: RunReport,
 }
 
 /// One ping step's outcome.
@@ -103,8 +122,10 @@ pub(crate) struct WireStats {
 
 impl RunReport {
     /// Whether every assertion passed.
+    /// Whether every check passed, the baseline's included.
     pub(crate) fn passed(&self) -> bool {
         self.assertions.iter().all(|a| a.pass)
+            && self.baseline.as_ref().is_none_or(|b| b.report.passed())
     }
 }
 

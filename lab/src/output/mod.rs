@@ -2,6 +2,7 @@
 //! exit codes, run and bench reports from templates, matrix tables,
 //! terminal text and progress.
 
+pub(crate) mod baseline;
 pub(crate) mod bench_doc;
 pub(crate) mod bench_report;
 pub(crate) mod exit;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use minijinja::context;
 use serde::Serialize;
 
+use super::baseline;
 use super::summary::{Summary, Verdict};
 use super::templates;
 use crate::job::run_report::RunReport;
@@ -46,6 +47,19 @@ fn sections(s: &Summary) -> Vec<Table> {
         return out;
     };
     out.push(assertions(r));
+    if let Some(b) = &r.baseline {
+        let rows = baseline::side_by_side(r, &b.report)
+            .into_iter()
+            .map(Vec::from)
+            .collect();
+        let title = format!("Next to {} ({}, {})", b.name, b.wire, b.source);
+        let this = format!("{} ({})", s.scenario.name, s.wire);
+        let base = format!("{} ({})", b.name, b.wire);
+        out.push(Table::new(&title, &["", &this, &base], rows));
+        let mut checks = assertions(&b.report);
+        checks.title = format!("Assertions of {}", b.name);
+        out.push(checks);
+    }
     out.push(counters(r));
     if let Some(t) = traffic(r) {
         out.push(t);

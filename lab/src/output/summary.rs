@@ -115,10 +115,16 @@ pub(crate) fn summarize(info: RunInfo, exec: Execution) -> Summary {
         Outcome::Unsupported(why) => (Verdict::Unsupported, Some(why), None),
         Outcome::Failed(why) => (Verdict::Error, Some(why), None),
     };
-    let passed = report
-        .as_ref()
-        .map_or(0, |r| r.assertions.iter().filter(|a| a.pass).count());
-    let failed = report.as_ref().map_or(0, |r| r.assertions.len() - passed);
+    // The baseline's checks count with the run's own.
+    let all: Vec<bool> = report
+        .iter()
+        .flat_map(|r| {
+            let base = r.baseline.iter().flat_map(|b| &b.report.assertions);
+            r.assertions.iter().chain(base).map(|a| a.pass)
+        })
+        .collect();
+    let passed = all.iter().filter(|p| **p).count();
+    let failed = all.len() - passed;
     let plan = info.plan;
     Summary {
         schema: SUMMARY_SCHEMA,
@@ -129,11 +135,7 @@ pub(crate) fn summarize(info: RunInfo, exec: Execution) -> Summary {
             description: plan.description.clone(),
         },
         cipher: plan.cipher.algorithm.kernel_name().to_string(),
-        wire: format!(
-            "{}{}",
-            plan.wire.mode.as_str(),
-            if plan.wire.in_place { ", in place" } else { "" }
-        ),
+        wire: plan.wire.describe(),
         key_hex: plan.cipher.key.iter().map(|b| format!("{b:02x}")).collect(),
         backend: info.backend.to_string(),
         kernel: exec.kernel,

@@ -4,10 +4,25 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use super::baseline;
 use super::bench_doc::BenchDoc;
 use super::summary::{Summary, Verdict};
 use crate::domain::{BenchVariant, Direction};
 use crate::job::bench::TargetResult;
+use crate::job::run_report::RunReport;
+
+/// One line per check.
+fn assertions(out: &mut String, r: &RunReport) {
+    let width = r.assertions.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    for a in &r.assertions {
+        let mark = if a.pass { "PASS" } else { "FAIL" };
+        let _ = writeln!(
+            out,
+            "  {mark}  {:<width$}  expected {}; observed {}",
+            a.name, a.expected, a.observed
+        );
+    }
+}
 
 /// Renders the terminal summary of a run.
 pub(crate) fn run(s: &Summary, location: &str) -> String {
@@ -23,14 +38,16 @@ pub(crate) fn run(s: &Summary, location: &str) -> String {
         s.scenario.name, s.cipher, s.wire, s.backend, s.kernel
     );
     if let Some(r) = &s.report {
-        let width = r.assertions.iter().map(|a| a.name.len()).max().unwrap_or(0);
-        for a in &r.assertions {
-            let mark = if a.pass { "PASS" } else { "FAIL" };
-            let _ = writeln!(
-                out,
-                "  {mark}  {:<width$}  expected {}; observed {}",
-                a.name, a.expected, a.observed
-            );
+        assertions(&mut out, r);
+        if let Some(b) = &r.baseline {
+            let _ = writeln!(out, "\n  baseline {} · {} ({})", b.name, b.wire, b.source);
+            assertions(&mut out, &b.report);
+            let rows = baseline::side_by_side(r, &b.report);
+            let width = rows.iter().map(|x| x[0].len()).max().unwrap_or(0);
+            let _ = writeln!(out, "\n  {:<width$}  {} | {}", "", s.scenario.name, b.name);
+            for [q, this, base] in rows {
+                let _ = writeln!(out, "  {q:<width$}  {this} | {base}");
+            }
         }
     }
     if let Some(e) = &s.error {

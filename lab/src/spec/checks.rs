@@ -52,6 +52,12 @@ pub(crate) fn assertion(
         Assertion::ExpectNone(e) => ("expect_none".into(), expect_none(f, at, &field, e)?),
         Assertion::RepeatedBlocks(b) => ("repeated_blocks".into(), repeated(f, at, &field, b)?),
         Assertion::Oracle(o) => ("oracle".into(), oracle(f, at, &field, o)?),
+        Assertion::XfrmStat(x) => (
+            "xfrm_stat".into(),
+            Check::XfrmStat {
+                max: x.max.unwrap_or(0),
+            },
+        ),
         Assertion::KernelLog(k) => (
             "kernel_log".into(),
             Check::KernelLog {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dataplane::abi::{BPFCRYPT_OVERHEAD, ESP_OVERHEAD};
-use crate::domain::{CipherSpec, IfAddr, Mode, Side};
+use crate::domain::{CipherSpec, IfAddr, Mode, Side, Stack};
 
 /// Default wire MTU of the veth.
 pub(crate) const DEFAULT_MTU: u32 = 1500;
@@ -32,6 +32,10 @@ pub(crate) struct Plan {
     pub(crate) steps: Vec<PlanStep>,
     /// Checks.
     pub(crate) assertions: Vec<PlanAssertion>,
+    /// The scenario run afterwards for comparison (e.g. the raw-format
+    /// twin of an ESP scenario).
+    #[serde(default)]
+    pub(crate) baseline: Option<Box<Plan>>,
 }
 
 impl Plan {
@@ -61,6 +65,19 @@ impl Plan {
         keys
     }
 
+    /// Whether some step hands an end to the kernel's IPsec.
+    pub(crate) fn uses_xfrm(&self) -> bool {
+        self.steps.iter().any(|s| {
+            matches!(
+                s,
+                PlanStep::Stack {
+                    stack: Stack::Xfrm,
+                    ..
+                }
+            )
+        })
+    }
+
     /// Path MTU inside the tunnel: the wire MTU minus the data plane overhead.
     pub(crate) fn inner_mtu(&self) -> u32 {
         self.mtu - self.wire.overhead()
@@ -76,6 +93,14 @@ pub(crate) struct WireSpec {
     pub(crate) in_place: bool,
     /// ESP: the SAs' parameters.
     pub(crate) esp: Option<EspSpec>,
+}
+
+impl WireSpec {
+    /// `raw` or `esp`, with `, in place` for the in-place build.
+    pub(crate) fn describe(&self) -> String {
+        let place = if self.in_place { ", in place" } else { "" };
+        format!("{}{place}", self.mode.as_str())
+    }
 }
 
 impl WireSpec {
@@ -169,6 +194,13 @@ pub(crate) enum PlanStep {
         until: WaitFor,
         /// Milliseconds before giving up.
         timeout_ms: u64,
+    },
+    /// Hand one end's ESP to another stack.
+    Stack {
+        /// Which end.
+        side: Side,
+        /// The stack from now on.
+        stack: Stack,
     },
 }
 
@@ -334,6 +366,12 @@ pub(crate) enum Check {
     KernelLog {
         /// Maximum WARNING/BUG/Oops lines.
         max_warnings: u64,
+    },
+    /// The kernel's xfrm error counters (`/proc/net/xfrm_stat`) of the ends
+    /// that used the kernel's IPsec, each at most `max`.
+    XfrmStat {
+        /// Largest accepted value of any counter.
+        max: u64,
     },
 }
 

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use serde_saphyr::Spanned;
+
 use super::checks::{self, CheckContext};
 use super::error::SpecError;
 use super::fields::Fields;
@@ -42,6 +44,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
     let cx = StepContext {
         fields: f,
         key: &cipher.key,
+        esp: wire.esp.is_some(),
     };
     let steps = s
         .steps
@@ -57,6 +60,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         ));
     }
     udp_ports_distinct(&f, &s, &steps)?;
+    stacks_keep_keys(&f, &s, &steps)?;
     let cx = CheckContext {
         fields: f,
         steps: &steps,
@@ -67,6 +71,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         .enumerate()
         .map(|(i, a)| checks::assertion(&cx, i, a))
         .collect::<Result<Vec<_>, _>>()?;
+    let baseline = baseline(&f, path, &s.baseline)?;
     Ok(Plan {
         name,
         description: s.description.trim().to_string(),
@@ -78,6 +83,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         wire,
         steps,
         assertions,
+        baseline,
     })
 }
 
@@ -172,6 +178,57 @@ fn wire(f: &Fields, c: &Cipher) -> Result<WireSpec, SpecError> {
         in_place: c.in_place,
         esp: Some(EspSpec { auth_key, spi }),
     })
+}
+
+/// Loads the baseline scenario, relative to the scenario's folder. Its own
+/// errors name its own file; a baseline cannot have a baseline.
+fn baseline(
+    f: &Fields,
+    path: &Path,
+    b: &Option<Spanned<String>>,
+) -> Result<Option<Box<Plan>>, SpecError> {
+    let Some(b) = b else { return Ok(None) };
+    let file = path.parent().unwrap_or(Path::new(".")).join(&b.value);
+    if !file.is_file() {
+        return Err(f.err(
+            b.referenced,
+            "baseline",
+            format!("{} is not a scenario file", file.display()),
+        ));
+    }
+    let scenario = parse(&file, &super::yaml::read(&file)?)?;
+    if scenario.baseline.is_some() {
+        return Err(f.err(
+            b.referenced,
+            "baseline",
+            format!("{} has a baseline itself; one level only", file.display()),
+        ));
+    }
+    Ok(Some(Box::new(validate(&file, scenario)?)))
+}
+
+/// An end handed to the kernel's IPsec gets its SAs from the scenario key
+/// once: steps that change keys, or tamper with the data plane's output, do
+/// not mix with `stack` steps.
+fn stacks_keep_keys(f: &Fields, s: &Scenario, steps: &[PlanStep]) -> Result<(), SpecError> {
+    if !steps.iter().any(|p| matches!(p, PlanStep::Stack { .. })) {
+        return Ok(());
+    }
+    for (i, st) in steps.iter().enumerate() {
+        let kind = match st {
+            PlanStep::Rekey { .. } => "rekey",
+            PlanStep::SetKey { .. } => "set_key",
+            PlanStep::ClearKey { .. } => "clear_key",
+            PlanStep::Tamper { .. } => "tamper",
+            _ => continue,
+        };
+        return Err(f.err(
+            s.steps[i].referenced,
+            &format!("steps[{i}].{kind}"),
+            "a scenario with `stack` steps keeps its keys: the kernel's SAs are set from the scenario key",
+        ));
+    }
+    Ok(())
 }
 
 /// Every UDP step keeps its receiver until the end of the run, so two UDP
@@ -359,5 +416,59 @@ assertions:
             }
         }
         assert!(n >= 1);
+    }
+
+    #[test]
+    fn baselines_load_one_level_deep() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        write("raw.yaml", GOOD);
+        let main = write("main.yaml", &format!("{GOOD}baseline: raw.yaml\n"));
+        let plan = load(&main).unwrap();
+        assert_eq!(plan.baseline.as_ref().unwrap().name, "t");
+        let missing = write("m.yaml", &format!("{GOOD}baseline: nope.yaml\n"));
+        let e = load(&missing).unwrap_err().to_string();
+        assert!(
+            e.contains("field `baseline`") && e.contains("nope.yaml"),
+            "{e}"
+        );
+        // A file naming itself would recurse: one level only.
+        let own = write("own.yaml", &format!("{GOOD}baseline: own.yaml\n"));
+        let e = load(&own).unwrap_err().to_string();
+        assert!(e.contains("has a baseline itself"), "{e}");
+        // The baseline's own errors name its file.
+        write("bad.yaml", &GOOD.replace("count: 3", "count: many"));
+        let uses_bad = write("u.yaml", &format!("{GOOD}baseline: bad.yaml\n"));
+        let e = load(&uses_bad).unwrap_err().to_string();
+        assert!(e.contains("bad.yaml:"), "{e}");
+    }
+
+    #[test]
+    fn stack_steps_need_esp_and_fixed_keys() {
+        let esp = GOOD.replace(
+            "  key: 000102030405060708090a0b0c0d0e0f\n",
+            "  key: 000102030405060708090a0b0c0d0e0f\n  mode: esp\n  auth_key: 101112131415161718191a1b1c1d1e1f\n",
+        );
+        let with =
+            |text: &str, step: &str| text.replace("steps:\n", &format!("steps:\n  - {step}\n"));
+        let p = check(&with(&esp, "stack: { side: right, use: xfrm }")).unwrap();
+        assert!(p.uses_xfrm());
+        let e = err(&with(GOOD, "stack: { side: right, use: xfrm }"));
+        assert!(
+            e.contains("steps[0].stack.use") && e.contains("mode: esp"),
+            "{e}"
+        );
+        let e = err(&with(
+            &with(&esp, "rekey: { times: 2 }"),
+            "stack: { side: left, use: xfrm }",
+        ));
+        assert!(
+            e.contains("steps[1].rekey") && e.contains("keeps its keys"),
+            "{e}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::domain::Side;
+use crate::domain::{Side, Stack};
 
 /// A scenario file, version 1.
 #[derive(Debug, Deserialize)]
@@ -26,6 +26,10 @@ pub(crate) struct Scenario {
     pub(crate) steps: Vec<Spanned<Step>>,
     /// Checks made after the steps ran.
     pub(crate) assertions: Vec<Spanned<Assertion>>,
+    /// Another scenario (path relative to this file) run after this one on
+    /// the same kernel, and reported next to it.
+    #[serde(default)]
+    pub(crate) baseline: Option<Spanned<String>>,
 }
 
 /// Two namespaces, `left` and `right`, joined by one veth pair.
@@ -117,6 +121,19 @@ pub(crate) enum Step {
     Tamper(TamperStep),
     /// Wait for a condition, with a timeout.
     Wait(WaitStep),
+    /// Hand one end's ESP over to the kernel's IPsec, or back to the data plane.
+    Stack(StackStep),
+}
+
+/// `stack:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StackStep {
+    /// Which end.
+    pub(crate) side: Side,
+    /// `xfrm` (the kernel's IPsec) or `bpf` (the data plane).
+    #[serde(rename = "use")]
+    pub(crate) stack: Spanned<Stack>,
 }
 
 /// `udp:` step.
@@ -293,6 +310,8 @@ pub(crate) enum Assertion {
     Oracle(OracleCheck),
     /// Kernel log lines with WARNING/BUG/Oops during the run, within bounds.
     KernelLog(KernelLogCheck),
+    /// The kernel's xfrm error counters stay within bounds.
+    XfrmStat(XfrmStatCheck),
 }
 
 /// Count and ratio bounds.
@@ -367,6 +386,15 @@ pub(crate) struct OracleCheck {
     /// Smallest accepted share of wire packets that decrypt to a sent plaintext (default 1.0).
     #[serde(default)]
     pub(crate) min_ratio: Option<f64>,
+}
+
+/// Parameters of `xfrm_stat`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct XfrmStatCheck {
+    /// Largest accepted value of any `/proc/net/xfrm_stat` counter (default 0).
+    #[serde(default)]
+    pub(crate) max: Option<u64>,
 }
 
 /// Parameters of `kernel_log`.

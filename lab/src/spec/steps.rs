@@ -19,6 +19,8 @@ pub(crate) struct StepContext<'a> {
     pub(crate) fields: Fields<'a>,
     /// The scenario's key, for the defaults and lengths of later keys.
     pub(crate) key: &'a [u8],
+    /// Whether the wire format is ESP.
+    pub(crate) esp: bool,
 }
 
 /// Validates step `i`.
@@ -41,6 +43,19 @@ pub(crate) fn step(
         }),
         Step::Tamper(t) => tamper(f, &format!("{field}.tamper"), t),
         Step::Wait(w) => wait(f, &format!("{field}.wait"), step.referenced, w),
+        Step::Stack(st) => {
+            if !cx.esp {
+                return Err(f.err(
+                    st.stack.referenced,
+                    &format!("{field}.stack.use"),
+                    "the kernel's IPsec speaks ESP: set `cipher.mode: esp`",
+                ));
+            }
+            Ok(PlanStep::Stack {
+                side: st.side,
+                stack: st.stack.value,
+            })
+        }
     }
 }
 

@@ -126,6 +126,38 @@ pub(crate) fn set_gso_max_segs(ifname: &str, segs: u32) -> Result<()> {
     })
 }
 
+/// Sets the path MTU of the connected route of `a` on `ifname`: the inner
+/// MTU under the data plane, the wire MTU under the kernel's IPsec (which
+/// subtracts its own overhead). Call it inside the device's namespace.
+pub(crate) fn set_route_mtu(ifname: &str, a: IfAddr, mtu: u32) -> Result<()> {
+    let name = ifname.to_string();
+    netlink(|h| async move {
+        let idx = index_of(&h, &name).await?;
+        route_mtu(&h, idx, &name, a, mtu).await
+    })
+}
+
+/// Replaces the connected route of `a` with one that carries `mtu`.
+async fn route_mtu(h: &Handle, idx: u32, name: &str, a: IfAddr, mtu: u32) -> Result<()> {
+    let net = a.network_addr();
+    let mut route = RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(net, a.prefix)
+        .output_interface(idx)
+        .pref_source(a.addr)
+        .scope(RouteScope::Link)
+        .protocol(RouteProtocol::Kernel)
+        .build();
+    route
+        .attributes
+        .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
+    h.route()
+        .add(route)
+        .replace()
+        .execute()
+        .await
+        .with_context(|| format!("setting route MTU {mtu} for {net}/{} on {name}", a.prefix))
+}
+
 /// IPv6 would add router solicitations and MLD reports the IPv4 data plane
 /// drops; keep the wire to what the scenario sends.
 fn disable_ipv6() {
@@ -192,28 +224,6 @@ async fn configure(h: &Handle, name: &str, mtu: u32, inner_mtu: u32, a: IfAddr) 
         .execute()
         .await
         .with_context(|| format!("setting {name} up"))?;
-    // Replace the connected route with one that carries the inner MTU.
-    let net = a.network_addr();
-    let mut route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .destination_prefix(net, a.prefix)
-        .output_interface(idx)
-        .pref_source(a.addr)
-        .scope(RouteScope::Link)
-        .protocol(RouteProtocol::Kernel)
-        .build();
-    route
-        .attributes
-        .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(inner_mtu)]));
-    h.route()
-        .add(route)
-        .replace()
-        .execute()
-        .await
-        .with_context(|| {
-            format!(
-                "setting route MTU {inner_mtu} for {net}/{} on {name}",
-                a.prefix
-            )
-        })?;
+    route_mtu(h, idx, name, a, inner_mtu).await?;
     Ok(idx)
 }

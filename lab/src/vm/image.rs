@@ -34,6 +34,18 @@ const RUN_MODULES: &[&str] = &[
 /// bpf_crypto path refuses, not that a module was missing.
 const PROBE_MODULES: &[&str] = &["ctr", "xts", "gcm", "chacha_generic", "sm4_generic", "sm4"];
 
+/// The kernel's IPsec with AES-CBC + AES-CMAC-96 (the ESP data plane's
+/// peer): nothing loads them on demand in the guest (no modprobe), and
+/// `authenc`, `echainiv` and `cmac` are not dependencies of `esp4`.
+const IPSEC_MODULES: &[&str] = &[
+    "xfrm_algo",
+    "xfrm_user",
+    "esp4",
+    "authenc",
+    "echainiv",
+    "cmac",
+];
+
 /// Modules without which nothing can run.
 const REQUIRED_MODULES: &[&str] = &["veth"];
 
@@ -42,6 +54,9 @@ pub(crate) fn job_modules(kernel: &FetchedKernel, job: &Job) -> Result<Resolutio
     let mut wanted: Vec<&str> = RUN_MODULES.to_vec();
     if !job.probe_ciphers().is_empty() {
         wanted.extend_from_slice(PROBE_MODULES);
+    }
+    if job.needs_ipsec() {
+        wanted.extend_from_slice(IPSEC_MODULES);
     }
     let res = modules::resolve(&kernel.modules_dir, &wanted)
         .with_context(|| format!("resolving modules in {}", kernel.modules_dir.display()))?;

@@ -104,10 +104,29 @@ fn cbc_decrypt(key: &[u8], iv: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// An ESP packet (SPI 0x1000, sequence 5) of `inner`, as a sender holding
+/// the keys makes it: the test counterpart of [`open`].
+#[cfg(test)]
+pub(crate) fn seal(enc: &[u8], auth: &[u8], iv: [u8; 16], inner: &[u8], next: u8) -> Vec<u8> {
+    use aes::cipher::BlockModeEncrypt;
+    let mut pt = inner.to_vec();
+    let pad = (16 - (pt.len() + 2) % 16) % 16;
+    pt.extend(1..=pad as u8);
+    pt.extend([pad as u8, next]);
+    let ct = cbc::Encryptor::<Aes128>::new_from_slices(enc, &iv)
+        .expect("a 16-byte key")
+        .encrypt_padded_vec::<NoPadding>(&pt);
+    let mut esp = vec![0, 0, 0x10, 0, 0, 0, 0, 5];
+    esp.extend(iv);
+    esp.extend(ct);
+    let tag = icv(auth, &esp).expect("a 16-byte key");
+    esp.extend(tag);
+    esp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aes::cipher::{BlockModeEncrypt, KeyIvInit};
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
@@ -127,27 +146,10 @@ mod tests {
         );
     }
 
-    fn seal(enc: &[u8], auth: &[u8], inner: &[u8], next: u8) -> Vec<u8> {
-        let mut pt = inner.to_vec();
-        let pad = (16 - (pt.len() + 2) % 16) % 16;
-        pt.extend((1..=pad as u8).collect::<Vec<_>>());
-        pt.extend([pad as u8, next]);
-        let iv = [7u8; 16];
-        let ct = cbc::Encryptor::<Aes128>::new_from_slices(enc, &iv)
-            .unwrap()
-            .encrypt_padded_vec::<NoPadding>(&pt);
-        let mut esp = vec![0, 0, 0x10, 0, 0, 0, 0, 5];
-        esp.extend(iv);
-        esp.extend(ct);
-        let tag = icv(auth, &esp).unwrap();
-        esp.extend(tag);
-        esp
-    }
-
     #[test]
     fn opens_what_was_sealed_and_refuses_changes() {
         let (enc, auth) = ([1u8; 16], [2u8; 16]);
-        let esp = seal(&enc, &auth, b"hello, esp", 17);
+        let esp = seal(&enc, &auth, [7; 16], b"hello, esp", 17);
         let o = open(&enc, &auth, &esp).unwrap();
         assert_eq!((o.spi, o.seq, o.next_header), (0x1000, 5, 17));
         assert_eq!(o.inner, b"hello, esp");

@@ -73,6 +73,12 @@ impl KeyState {
         }
     }
 
+    /// The SPI `side` sends with now (ESP).
+    pub(crate) fn out_spi(&self, plan: &Plan, side: Side) -> u32 {
+        let esp = plan.wire.esp.as_ref().expect("SPIs are ESP only");
+        esp.spi(side, self.generation[idx(side)])
+    }
+
     /// Rotates `sides` to `key` (with the scenario's algorithm).
     pub(crate) fn rotate(
         &mut self,

@@ -6,6 +6,7 @@
 pub(crate) mod assertions;
 pub(crate) mod keys;
 pub(crate) mod setup;
+pub(crate) mod stack;
 pub(crate) mod steps;
 pub(crate) mod teardown;
 pub(crate) mod worker;
@@ -15,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::exec::analysis::wire::{self, WireSummary};
-use crate::job::run_report::{PingSummary, RunReport, TcpSummary, WireStats};
+use crate::job::run_report::{BaselineReport, PingSummary, RunReport, TcpSummary, WireStats};
 use crate::output::progress::Progress;
 use crate::spec::plan::Plan;
 use crate::sys::kmsg::{self, KmsgCursor};
@@ -28,23 +29,57 @@ use teardown::Ended;
 /// File name of the kernel log lines logged during the run.
 pub(crate) const KERNEL_LOG: &str = "kernel.log";
 
-/// Runs the plan; the wire pcap and kernel log are written into `out_dir`.
+/// Runs the plan, then its baseline (if any) for comparison; the wire
+/// pcaps and kernel logs are written into `out_dir` (the baseline's with a
+/// `baseline-` prefix).
 pub(crate) fn run(plan: &Plan, out_dir: &Path, progress: &dyn Progress) -> Result<RunReport> {
+    let mut report = run_one(plan, out_dir, "", progress)?;
+    if let Some(b) = &plan.baseline {
+        signals::check()?;
+        progress.note(&format!(
+            "baseline: {} ({}), for comparison",
+            b.name,
+            b.wire.describe()
+        ));
+        let r = run_one(b, out_dir, BASELINE_PREFIX, progress)?;
+        report.files.extend(r.files.iter().cloned());
+        report.baseline = Some(Box::new(BaselineReport {
+            name: b.name.clone(),
+            source: b.source.clone(),
+            wire: b.wire.describe(),
+            report: r,
+        }));
+    }
+    Ok(report)
+}
+
+/// File name prefix of the baseline run's files.
+const BASELINE_PREFIX: &str = "baseline-";
+
+/// Runs one plan, its files named with `prefix`.
+fn run_one(
+    plan: &Plan,
+    out_dir: &Path,
+    prefix: &str,
+    progress: &dyn Progress,
+) -> Result<RunReport> {
     let mut kmsg = KmsgCursor::open().ok();
-    let mut run = Run::start(plan, out_dir, progress)?;
+    let pcap = format!("{prefix}{WIRE_PCAP}");
+    let mut run = Run::start(plan, &out_dir.join(&pcap), progress)?;
     for (i, step) in plan.steps.iter().enumerate() {
         signals::check()?;
         steps::execute(&mut run, i, step, progress)?;
     }
     let ended = teardown::finish(run)?;
-    let mut files = vec![WIRE_PCAP.to_string()];
+    let mut files = vec![pcap.clone()];
     let kernel_log = kmsg.as_mut().map(|k| k.read_new()).unwrap_or_default();
     if kmsg.is_some() {
-        std::fs::write(out_dir.join(KERNEL_LOG), kernel_log.join("\n") + "\n")
-            .context("writing kernel.log")?;
-        files.push(KERNEL_LOG.to_string());
+        let log = format!("{prefix}{KERNEL_LOG}");
+        std::fs::write(out_dir.join(&log), kernel_log.join("\n") + "\n")
+            .with_context(|| format!("writing {log}"))?;
+        files.push(log);
     }
-    let wire = wire::analyse(&out_dir.join(WIRE_PCAP))?;
+    let wire = wire::analyse(&out_dir.join(&pcap))?;
     progress.note(&format!(
         "capture: {} frames, {} IPv4 packets",
         ended.frames,
@@ -84,6 +119,7 @@ fn report(
         tcp: e.tcp.into_iter().map(|(_, t)| t).collect(),
         kernel_log,
         wire,
+        xfrm_stat: e.xfrm_stat.clone(),
     };
     let mut results = assertions::evaluate(&plan.assertions, &obs);
     results.extend(e.waits);
@@ -110,6 +146,8 @@ fn report(
             .into_iter()
             .filter(|l| kmsg::is_warning(l))
             .collect(),
+        xfrm_stat: e.xfrm_stat,
         files,
+        baseline: None,
     }
 }

@@ -9,9 +9,10 @@ use anyhow::{Context, Result};
 
 use super::assertions::TcpFlow;
 use super::keys::KeyState;
+use super::stack;
 use super::worker::Worker;
 use crate::dataplane::{self, DataPlane};
-use crate::domain::{Build, Counters, Side};
+use crate::domain::{Build, Counters, Side, Stack};
 use crate::output::progress::Progress;
 use crate::spec::plan::Plan;
 use crate::sys::capture::Capture;
@@ -63,18 +64,25 @@ pub(crate) struct Run<'a> {
     pub(crate) waits: Vec<crate::job::run_report::AssertionResult>,
     /// What keys and SAs are installed.
     pub(crate) keys: KeyState,
+    /// What protects each end (left, right): the data plane or the kernel's IPsec.
+    pub(crate) stacks: [Stack; 2],
+    /// Ends that were handed to the kernel's IPsec at some point.
+    pub(crate) xfrm_used: [bool; 2],
 }
 
 impl<'a> Run<'a> {
     /// Builds the topology, loads and keys a data plane on each end, and
-    /// starts the capture (into `out_dir`) and the listeners.
-    pub(crate) fn start(plan: &'a Plan, out_dir: &Path, progress: &dyn Progress) -> Result<Self> {
+    /// starts the capture (into the pcap file `wire`) and the listeners.
+    pub(crate) fn start(plan: &'a Plan, wire: &Path, progress: &dyn Progress) -> Result<Self> {
         progress.note(&format!(
             "topology: veth {} <-> {}, mtu {}",
             plan.left, plan.right, plan.mtu
         ));
         let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu())
             .context("building the topology")?;
+        if plan.uses_xfrm() {
+            stack::preflight(&topo.end(Side::Right).ns)?;
+        }
         let build = Build::of(plan.wire.mode, plan.wire.in_place);
         progress.note(&format!(
             "data plane: loading and verifying the {} build (tcx egress/ingress, provision)",
@@ -89,7 +97,7 @@ impl<'a> Run<'a> {
         let mut keys = KeyState::default();
         keys.install(plan, &|s: Side| &planes[s.as_str()])?;
         signals::check()?;
-        let capture = start_capture(&topo, out_dir.join(WIRE_PCAP))?;
+        let capture = start_capture(&topo, wire.to_path_buf())?;
         let listeners = vec![
             (Side::Left, start_listener(&topo, Side::Left)?),
             (Side::Right, start_listener(&topo, Side::Right)?),
@@ -106,6 +114,8 @@ impl<'a> Run<'a> {
             notes: Vec::new(),
             waits: Vec::new(),
             keys,
+            stacks: [Stack::Bpf; 2],
+            xfrm_used: [false; 2],
         })
     }
 

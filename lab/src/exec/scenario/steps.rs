@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use super::assertions::{TcpFlow, bounds};
 use super::setup::{PendingUdp, Run};
+use super::stack;
 use super::worker::Worker;
 use crate::dataplane;
 use crate::domain::Side;
@@ -67,6 +68,7 @@ pub(crate) fn execute(
         }
         PlanStep::Tamper { side, offset, xor } => tamper(run, n, *side, *offset, *xor, progress),
         PlanStep::Wait { until, timeout_ms } => wait(run, n, until, *timeout_ms, progress),
+        PlanStep::Stack { side, stack } => stack::switch(run, n, *side, *stack, progress),
     }
 }
 

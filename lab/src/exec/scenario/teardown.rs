@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use super::assertions::{TcpFlow, UdpFlow};
 use super::setup::{PendingUdp, Run};
+use super::stack;
 use crate::domain::{Counters, Side};
 use crate::job::run_report::{AssertionResult, UdpSummary};
 use crate::sys::signals;
@@ -35,6 +36,8 @@ pub(crate) struct Ended {
     pub(crate) notes: Vec<String>,
     /// Verdicts of `wait` steps.
     pub(crate) waits: Vec<AssertionResult>,
+    /// `/proc/net/xfrm_stat` of the ends that used the kernel's IPsec.
+    pub(crate) xfrm_stat: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// Stops everything the run started and collects what it saw.
@@ -49,6 +52,7 @@ pub(crate) fn finish(mut run: Run) -> Result<Ended> {
         delivered.extend(listener.finish(&what)?.into_iter().map(|d| (side, d)));
     }
     let counters = run.counters()?;
+    let xfrm_stat = stack::finish(&mut run)?;
     let Run {
         capture,
         pings,
@@ -72,6 +76,7 @@ pub(crate) fn finish(mut run: Run) -> Result<Ended> {
         counters,
         notes,
         waits,
+        xfrm_stat,
     })
 }
 

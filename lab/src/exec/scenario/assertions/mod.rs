@@ -37,6 +37,7 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
         Check::RepeatedBlocks { min, max } => wire::repeated_blocks(obs, *min, *max),
         Check::Oracle { min_ratio } => oracle::check(obs, *min_ratio),
         Check::KernelLog { max_warnings } => kernel::kernel_log(obs, *max_warnings),
+        Check::XfrmStat { max } => kernel::xfrm_stat(obs, *max),
         Check::Counter {
             side,
             name,

@@ -33,6 +33,8 @@ pub(crate) struct Observations {
     pub(crate) tcp: Vec<TcpFlow>,
     /// Kernel log lines logged during the run.
     pub(crate) kernel_log: Vec<String>,
+    /// `/proc/net/xfrm_stat` of the ends that used the kernel's IPsec.
+    pub(crate) xfrm_stat: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// One `udp` step's traffic.

@@ -69,36 +69,36 @@ pub(crate) fn check(obs: &Observations, min_ratio: f64) -> Judged {
 /// gives valid padding about once in 256 packets), so the inner message
 /// decides.
 fn read(alg: Algorithm, keys: &[Vec<u8>], p: &WirePacket, known: &[(Vec<u8>, usize)]) -> Reading {
-    let plains: Vec<Vec<u8>> = keys
+    let plains: Vec<(u8, Vec<u8>)> = keys
         .iter()
         .filter_map(|k| oracle::decrypt(alg, k, &p.payload))
+        .map(|pt| (p.protocol, pt))
         .collect();
     judge(p, plains, known)
 }
 
 /// An ESP packet: protocol 50, a valid ICV, and a key whose trailer parses
-/// and whose inner message (of the trailer's protocol) the lab sent.
+/// and whose inner message (of that trailer's protocol: a wrong key's
+/// trailer names a random one) the lab sent.
 fn read_esp(keys: &[Vec<u8>], auth: &[u8], p: &WirePacket, known: &[(Vec<u8>, usize)]) -> Reading {
     if p.protocol != 50 {
         return Reading::Undecryptable;
     }
-    let mut inner = p.clone();
-    let plains: Vec<Vec<u8>> = keys
+    let plains: Vec<(u8, Vec<u8>)> = keys
         .iter()
         .filter_map(|k| esp::open(k, auth, &p.payload).ok())
-        .map(|o| {
-            inner.protocol = o.next_header;
-            o.inner
-        })
+        .map(|o| (o.next_header, o.inner))
         .collect();
-    judge(&inner, plains, known)
+    judge(p, plains, known)
 }
 
-/// Sorts the candidate plaintexts of one packet into a [`Reading`].
-fn judge(p: &WirePacket, plains: Vec<Vec<u8>>, known: &[(Vec<u8>, usize)]) -> Reading {
+/// Sorts the candidate plaintexts of one packet, each with the protocol it
+/// claims, into a [`Reading`].
+fn judge(p: &WirePacket, plains: Vec<(u8, Vec<u8>)>, known: &[(Vec<u8>, usize)]) -> Reading {
     let mut sent: Vec<&Vec<u8>> = plains
         .iter()
-        .filter(|pt| plaintext_known(p, pt, known))
+        .filter(|(protocol, pt)| plaintext_known(p, *protocol, pt, known))
+        .map(|(_, pt)| pt)
         .collect();
     sent.sort();
     sent.dedup();
@@ -131,8 +131,9 @@ pub(crate) fn known_messages(obs: &Observations) -> Vec<(Vec<u8>, usize)> {
 }
 
 /// Whether a decrypted (fragment of an) L4 message is something we sent.
-pub(crate) fn plaintext_known(p: &WirePacket, pt: &[u8], known: &[(Vec<u8>, usize)]) -> bool {
-    if p.protocol == 6 && p.frag_offset == 0 && !p.more_fragments {
+/// `protocol` is the message's: the packet's own, or ESP's next header.
+fn plaintext_known(p: &WirePacket, protocol: u8, pt: &[u8], known: &[(Vec<u8>, usize)]) -> bool {
+    if protocol == 6 && p.frag_offset == 0 && !p.more_fragments {
         // TCP: the header is the kernel's; the data must follow the stream pattern.
         let doff = pt.get(12).map_or(0, |b| usize::from(b >> 4) * 4);
         let data = pt.get(doff..).unwrap_or_default();
@@ -153,4 +154,49 @@ pub(crate) fn plaintext_known(p: &WirePacket, pt: &[u8], known: &[(Vec<u8>, usiz
                 .enumerate()
                 .all(|(j, b)| off + j < *skip || *b == m[off + j])
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::analysis::esp::seal;
+
+    /// A wrong key that happens to give a valid trailer names a random
+    /// next header: the right key's message must still be recognised.
+    #[test]
+    fn esp_packets_are_judged_under_each_keys_own_protocol() {
+        let (right, wrong, auth) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+        let msg = {
+            let mut m = vec![0u8; 8];
+            m.extend(b"the datagram the lab sent");
+            m
+        };
+        let known = vec![(msg.clone(), 8)];
+        let packet = (0..=u16::MAX)
+            .map(|i| {
+                let mut iv = [0u8; 16];
+                iv[..2].copy_from_slice(&i.to_be_bytes());
+                seal(&right, &auth, iv, &msg, 17)
+            })
+            .find(|p| esp::open(&wrong, &auth, p).is_ok_and(|o| o.next_header != 17))
+            .expect("some IV gives the wrong key a valid trailer");
+        let wire = WirePacket {
+            src: "198.18.0.1".parse().unwrap(),
+            dst: "198.18.0.2".parse().unwrap(),
+            protocol: 50,
+            header_ok: true,
+            checksum_ok: true,
+            frag_offset: 0,
+            more_fragments: false,
+            payload: packet,
+            ip: Vec::new(),
+        };
+        let keys = vec![right.to_vec(), wrong.to_vec()];
+        assert_eq!(read_esp(&keys, &auth, &wire, &known), Reading::Matched);
+        assert_eq!(read_esp(&keys[1..], &auth, &wire, &known), Reading::Other);
+        assert_eq!(
+            read_esp(&keys, &[4u8; 16], &wire, &known),
+            Reading::Undecryptable
+        );
+    }
 }

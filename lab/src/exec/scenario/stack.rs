@@ -1,0 +1,200 @@
+//! Handing one end's ESP to the kernel's IPsec (xfrm) and back: the
+//! kernel is the independent peer of the data plane. The end's data plane
+//! is detached and xfrm states and policies with the same SPIs and keys
+//! take over; back on `bpf`, they are flushed and the data plane attached
+//! again. Each switch first renews the SAs of both ends (new SPIs), so the
+//! sequence numbers of one stack never meet the replay window of the other.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use anyhow::{Context, Result};
+
+use super::setup::{Run, attach};
+use crate::domain::{Side, Stack};
+use crate::exec::unsupported::Unsupported;
+use crate::output::progress::Progress;
+use crate::spec::plan::Plan;
+use crate::sys::netns::Netns;
+use crate::sys::topology;
+use crate::sys::xfrm::{self, PolicyDir, XfrmAlgs, XfrmError, XfrmSa};
+
+/// The replay window of the kernel's inbound states.
+const REPLAY_WINDOW: u32 = 64;
+/// reqids tying the outbound and inbound policy to their state.
+const REQID_OUT: u32 = 1;
+const REQID_IN: u32 = 2;
+
+/// Refuses early, before any step runs, when the kernel cannot be the
+/// peer: no ESP, no xfrm netlink, or no cbc(aes) + cmac(aes).
+pub(crate) fn preflight(ns: &Netns) -> Result<()> {
+    let probe = XfrmSa {
+        spi: 0x100,
+        src: Ipv4Addr::new(192, 0, 2, 1),
+        dst: Ipv4Addr::new(192, 0, 2, 2),
+        algs: algs(&[0; 16], &[0; 16]),
+        replay_window: REPLAY_WINDOW,
+        reqid: REQID_OUT,
+    };
+    let r = ns
+        .run(move || xfrm::add_state(&probe).and_then(|()| xfrm::flush()))
+        .context("xfrm thread")?;
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_unsupported() => Err(Unsupported(format!(
+            "the scenario needs the kernel's IPsec as the peer, and this kernel cannot: {e}"
+        ))
+        .into()),
+        Err(e) => Err(e).context("checking the kernel's IPsec"),
+    }
+}
+
+/// AES-CBC with AES-CMAC-96, as the data plane's SAs.
+fn algs(enc_key: &[u8], auth_key: &[u8]) -> XfrmAlgs {
+    XfrmAlgs::CbcAuth {
+        enc_key: enc_key.to_vec(),
+        auth_name: "cmac(aes)".into(),
+        auth_key: auth_key.to_vec(),
+        trunc_bits: 96,
+    }
+}
+
+/// Hands `side` to `to`.
+pub(crate) fn switch(
+    run: &mut Run,
+    n: usize,
+    side: Side,
+    to: Stack,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let from = run.stacks[idx(side)];
+    progress.note(&format!(
+        "step {n}: {} end: {} -> {}",
+        side.as_str(),
+        from.as_str(),
+        to.as_str()
+    ));
+    if from == Stack::Xfrm {
+        let note = state_note(run, &format!("step {n}"), side)?;
+        progress.note(&note);
+        run.notes.push(note);
+    }
+    let key = run.plan.cipher.key.clone();
+    run.rotate(&Side::BOTH, &key)?;
+    let plan = run.plan;
+    let end = run.topo.end(side);
+    end.ns
+        .run(xfrm::flush)
+        .context("xfrm thread")?
+        .with_context(|| format!("step {n}: flushing the {} end's xfrm", side.as_str()))?;
+    // The kernel subtracts its own ESP overhead from the route's MTU.
+    let mtu = match to {
+        Stack::Xfrm => plan.mtu,
+        Stack::Bpf => plan.inner_mtu(),
+    };
+    let (ifname, addr) = (end.ifname, plan.addr(side));
+    end.ns
+        .run(move || topology::set_route_mtu(ifname, addr, mtu))
+        .context("netlink thread")??;
+    match to {
+        Stack::Xfrm => {
+            run.planes
+                .get_mut(side.as_str())
+                .expect("a data plane on each end")
+                .detach();
+            let spis = (
+                run.keys.out_spi(plan, side),
+                run.keys.out_spi(plan, side.peer()),
+            );
+            let end = run.topo.end(side);
+            end.ns
+                .run(|| install(plan, side, spis))
+                .context("xfrm thread")?
+                .with_context(|| format!("step {n}: the {} end's xfrm SAs", side.as_str()))?;
+            run.xfrm_used[idx(side)] = true;
+        }
+        Stack::Bpf => {
+            let dp = run
+                .planes
+                .get_mut(side.as_str())
+                .expect("a data plane on each end");
+            attach(dp, run.topo.end(side))?;
+        }
+    }
+    run.stacks[idx(side)] = to;
+    Ok(())
+}
+
+fn idx(s: Side) -> usize {
+    match s {
+        Side::Left => 0,
+        Side::Right => 1,
+    }
+}
+
+/// The outbound and inbound state and policy of `side` (in its namespace):
+/// `out_spi` is what it sends with, `in_spi` what its peer sends with.
+fn install(plan: &Plan, side: Side, (out_spi, in_spi): (u32, u32)) -> Result<(), XfrmError> {
+    let esp = plan.wire.esp.as_ref().expect("stack steps are ESP only");
+    let (me, peer) = (plan.addr(side).addr, plan.addr(side.peer()).addr);
+    let sa = |spi, src, dst, reqid| XfrmSa {
+        spi,
+        src,
+        dst,
+        algs: algs(&plan.cipher.key, &esp.auth_key),
+        replay_window: REPLAY_WINDOW,
+        reqid,
+    };
+    xfrm::add_state(&sa(out_spi, me, peer, REQID_OUT))?;
+    xfrm::add_state(&sa(in_spi, peer, me, REQID_IN))?;
+    xfrm::add_policy(me, peer, PolicyDir::Out, REQID_OUT)?;
+    xfrm::add_policy(peer, me, PolicyDir::In, REQID_IN)
+}
+
+/// What the kernel's states of `side` counted, for the notes.
+fn state_note(run: &Run, when: &str, side: Side) -> Result<String> {
+    let states = run
+        .topo
+        .end(side)
+        .ns
+        .run(xfrm::states)
+        .context("xfrm thread")?
+        .context("listing the xfrm states")?;
+    let each: Vec<String> = states
+        .iter()
+        .map(|s| {
+            format!(
+                "SA {:#x} {} -> {}: {} packets, {} replayed, {} integrity failures",
+                s.spi, s.src, s.dst, s.packets, s.replayed, s.integrity_failed
+            )
+        })
+        .collect();
+    Ok(format!(
+        "{when}: {} end's xfrm: {}",
+        side.as_str(),
+        each.join("; ")
+    ))
+}
+
+/// `/proc/net/xfrm_stat` of every end that used the kernel's IPsec, and a
+/// note on the states of the ends still on it.
+pub(crate) fn finish(run: &mut Run) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
+    let mut out = BTreeMap::new();
+    for side in Side::BOTH {
+        if run.stacks[idx(side)] == Stack::Xfrm {
+            let note = state_note(run, "at the end", side)?;
+            run.notes.push(note);
+        }
+        if run.xfrm_used[idx(side)] {
+            let stats = run
+                .topo
+                .end(side)
+                .ns
+                .run(xfrm::stats)
+                .context("xfrm thread")?
+                .context("reading xfrm_stat")?;
+            out.insert(side.as_str().to_string(), stats);
+        }
+    }
+    Ok(out)
+}
