@@ -10,6 +10,7 @@ pub(crate) mod stack;
 pub(crate) mod steps;
 pub(crate) mod teardown;
 pub(crate) mod worker;
+pub(crate) mod xfrm_peer;
 
 use std::path::Path;
 

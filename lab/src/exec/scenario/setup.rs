@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 
 use super::assertions::TcpFlow;
 use super::keys::KeyState;
-use super::stack;
 use super::worker::Worker;
+use super::xfrm_peer;
 use crate::dataplane::{self, DataPlane};
 use crate::domain::{Build, Counters, Side, Stack};
 use crate::output::progress::Progress;
@@ -81,7 +81,7 @@ impl<'a> Run<'a> {
         let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu())
             .context("building the topology")?;
         if plan.uses_xfrm() {
-            stack::preflight(&topo.end(Side::Right).ns)?;
+            xfrm_peer::preflight(&topo.end(Side::Right).ns)?;
         }
         let build = Build::of(plan.wire.mode, plan.wire.in_place);
         progress.note(&format!(

@@ -6,58 +6,16 @@
 //! sequence numbers of one stack never meet the replay window of the other.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 use anyhow::{Context, Result};
 
 use super::setup::{Run, attach};
+use super::xfrm_peer::{REPLAY_WINDOW, REQID_IN, REQID_OUT, algs};
 use crate::domain::{Side, Stack};
-use crate::exec::unsupported::Unsupported;
 use crate::output::progress::Progress;
 use crate::spec::plan::Plan;
-use crate::sys::netns::Netns;
 use crate::sys::topology;
-use crate::sys::xfrm::{self, PolicyDir, XfrmAlgs, XfrmError, XfrmSa};
-
-/// The replay window of the kernel's inbound states.
-const REPLAY_WINDOW: u32 = 64;
-/// reqids tying the outbound and inbound policy to their state.
-const REQID_OUT: u32 = 1;
-const REQID_IN: u32 = 2;
-
-/// Refuses early, before any step runs, when the kernel cannot be the
-/// peer: no ESP, no xfrm netlink, or no cbc(aes) + cmac(aes).
-pub(crate) fn preflight(ns: &Netns) -> Result<()> {
-    let probe = XfrmSa {
-        spi: 0x100,
-        src: Ipv4Addr::new(192, 0, 2, 1),
-        dst: Ipv4Addr::new(192, 0, 2, 2),
-        algs: algs(&[0; 16], &[0; 16]),
-        replay_window: REPLAY_WINDOW,
-        reqid: REQID_OUT,
-    };
-    let r = ns
-        .run(move || xfrm::add_state(&probe).and_then(|()| xfrm::flush()))
-        .context("xfrm thread")?;
-    match r {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_unsupported() => Err(Unsupported(format!(
-            "the scenario needs the kernel's IPsec as the peer, and this kernel cannot: {e}"
-        ))
-        .into()),
-        Err(e) => Err(e).context("checking the kernel's IPsec"),
-    }
-}
-
-/// AES-CBC with AES-CMAC-96, as the data plane's SAs.
-fn algs(enc_key: &[u8], auth_key: &[u8]) -> XfrmAlgs {
-    XfrmAlgs::CbcAuth {
-        enc_key: enc_key.to_vec(),
-        auth_name: "cmac(aes)".into(),
-        auth_key: auth_key.to_vec(),
-        trunc_bits: 96,
-    }
-}
+use crate::sys::xfrm::{self, PolicyDir, XfrmError, XfrmSa};
 
 /// Hands `side` to `to`.
 pub(crate) fn switch(
