@@ -259,7 +259,9 @@ impl Build {
     }
 }
 
-/// What a bench runs on the packets.
+/// What a bench runs on the packets: the lab's data plane in one of its
+/// builds, or what a user would pick instead (the kernel's ESP and
+/// WireGuard), or nothing (the baseline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) enum BenchVariant {
     /// No program attached (end-to-end baseline).
@@ -271,22 +273,61 @@ pub(crate) enum BenchVariant {
     /// Payload copied through the scratch buffers, no crypto.
     #[serde(rename = "copy")]
     Copy,
-    /// The data plane with `ecb(aes)`.
+    /// The raw data plane with `ecb(aes)`.
     #[serde(rename = "ecb(aes)")]
     Ecb,
-    /// The data plane with `cbc(aes)`.
+    /// The raw data plane with `cbc(aes)`.
     #[serde(rename = "cbc(aes)")]
     Cbc,
+    /// The raw data plane with `ecb(aes)`, in place.
+    #[serde(rename = "ecb(aes) in place")]
+    EcbInPlace,
+    /// The raw data plane with `cbc(aes)`, in place.
+    #[serde(rename = "cbc(aes) in place")]
+    CbcInPlace,
+    /// The ESP data plane (AES-CBC + AES-CMAC-96).
+    #[serde(rename = "esp")]
+    Esp,
+    /// The ESP data plane, in place.
+    #[serde(rename = "esp in place")]
+    EspInPlace,
+    /// The kernel's ESP with `cbc(aes)` + `cmac(aes)`, our ESP's algorithms.
+    #[serde(rename = "xfrm cbc+cmac")]
+    XfrmCbcCmac,
+    /// The kernel's ESP with `rfc4106(gcm(aes))`, the AEAD a user would pick.
+    #[serde(rename = "xfrm gcm")]
+    XfrmGcm,
+    /// The kernel's WireGuard.
+    #[serde(rename = "wireguard")]
+    WireGuard,
+}
+
+/// A kernel stack a bench variant stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KernelStack {
+    /// xfrm ESP transport mode with AES-CBC + AES-CMAC-96.
+    EspCbcCmac,
+    /// xfrm ESP transport mode with AES-GCM (RFC 4106).
+    EspGcm,
+    /// A WireGuard interface pair.
+    WireGuard,
 }
 
 impl BenchVariant {
     /// Every variant, baseline first.
-    pub(crate) const ALL: [BenchVariant; 5] = [
+    pub(crate) const ALL: [BenchVariant; 12] = [
         Self::NoProgram,
         Self::Noop,
         Self::Copy,
         Self::Ecb,
         Self::Cbc,
+        Self::EcbInPlace,
+        Self::CbcInPlace,
+        Self::Esp,
+        Self::EspInPlace,
+        Self::XfrmCbcCmac,
+        Self::XfrmGcm,
+        Self::WireGuard,
     ];
 
     /// Name as written in files and reports.
@@ -297,6 +338,13 @@ impl BenchVariant {
             Self::Copy => "copy",
             Self::Ecb => "ecb(aes)",
             Self::Cbc => "cbc(aes)",
+            Self::EcbInPlace => "ecb(aes) in place",
+            Self::CbcInPlace => "cbc(aes) in place",
+            Self::Esp => "esp",
+            Self::EspInPlace => "esp in place",
+            Self::XfrmCbcCmac => "xfrm cbc+cmac",
+            Self::XfrmGcm => "xfrm gcm",
+            Self::WireGuard => "wireguard",
         }
     }
 
@@ -305,23 +353,41 @@ impl BenchVariant {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    /// The data plane build to load, if any.
+    /// The data plane build to load, if the variant is the lab's.
     pub(crate) fn build(self) -> Option<Build> {
         match self {
-            Self::NoProgram => None,
+            Self::NoProgram | Self::XfrmCbcCmac | Self::XfrmGcm | Self::WireGuard => None,
             Self::Noop => Some(Build::Noop),
             Self::Copy => Some(Build::Copy),
             Self::Ecb | Self::Cbc => Some(Build::Crypto),
+            Self::EcbInPlace | Self::CbcInPlace => Some(Build::CryptoInPlace),
+            Self::Esp => Some(Build::Esp),
+            Self::EspInPlace => Some(Build::EspInPlace),
         }
     }
 
-    /// The cipher a crypto variant is keyed with.
-    pub(crate) fn algorithm(self) -> Option<Algorithm> {
+    /// The kernel stack the variant stands for, if it is not the lab's.
+    pub(crate) fn kernel_stack(self) -> Option<KernelStack> {
         match self {
-            Self::Ecb => Some(Algorithm::EcbAes),
-            Self::Cbc => Some(Algorithm::CbcAes),
+            Self::XfrmCbcCmac => Some(KernelStack::EspCbcCmac),
+            Self::XfrmGcm => Some(KernelStack::EspGcm),
+            Self::WireGuard => Some(KernelStack::WireGuard),
             _ => None,
         }
+    }
+
+    /// The cipher a crypto variant of the lab's data plane is keyed with.
+    pub(crate) fn algorithm(self) -> Option<Algorithm> {
+        match self {
+            Self::Ecb | Self::EcbInPlace => Some(Algorithm::EcbAes),
+            Self::Cbc | Self::CbcInPlace | Self::Esp | Self::EspInPlace => Some(Algorithm::CbcAes),
+            _ => None,
+        }
+    }
+
+    /// Whether it is the lab's ESP data plane.
+    pub(crate) fn is_esp(self) -> bool {
+        matches!(self, Self::Esp | Self::EspInPlace)
     }
 }
 

@@ -65,6 +65,39 @@ pub(crate) struct TargetResult {
     pub(crate) udp: Vec<UdpPoint>,
     /// TCP figures.
     pub(crate) tcp: Vec<TcpPoint>,
+    /// Variants and drivers this kernel does not have, with the reason.
+    #[serde(default)]
+    pub(crate) unavailable: Vec<Unavailable>,
+    /// Userspace AES on one core (RustCrypto, AES-NI when the CPU has it):
+    /// the hardware reference.
+    #[serde(default)]
+    pub(crate) hardware: Vec<HardwarePoint>,
+}
+
+/// Something the bench plan asked for that the kernel does not have.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Unavailable {
+    /// A variant (`wireguard`) or a driver (`cbc(aes-aesni)`).
+    pub(crate) what: String,
+    /// Why, in the kernel's words where it gave any.
+    pub(crate) reason: String,
+}
+
+/// Userspace AES throughput for one mode, direction and packet size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HardwarePoint {
+    /// Algorithm (the mode).
+    pub(crate) algorithm: Algorithm,
+    /// Encrypt (egress) or decrypt (ingress).
+    pub(crate) direction: Direction,
+    /// IPv4 packet size whose payload (padded) is processed, bytes.
+    pub(crate) size: u32,
+    /// ns per packet, per round.
+    pub(crate) ns: Option<Stats>,
+    /// Packet-equivalent Gbit/s, per round.
+    pub(crate) gbps: Option<Stats>,
+    /// The implementation, e.g. `RustCrypto aes 0.9, AES-NI`.
+    pub(crate) implementation: String,
 }
 
 impl TargetResult {
@@ -80,14 +113,16 @@ impl TargetResult {
             cipher: Vec::new(),
             udp: Vec::new(),
             tcp: Vec::new(),
+            unavailable: Vec::new(),
+            hardware: Vec::new(),
         }
     }
 
-    /// The micro point for a variant, direction and size.
+    /// The micro point for a variant (with the default driver), direction and size.
     pub(crate) fn micro_at(&self, v: BenchVariant, d: Direction, size: u32) -> Option<&MicroPoint> {
         self.micro
             .iter()
-            .find(|m| m.variant == v && m.direction == d && m.size == size)
+            .find(|m| m.variant == v && m.direction == d && m.size == size && m.driver.is_none())
     }
 
     /// The raw cipher point for an algorithm, direction and size.
@@ -97,9 +132,9 @@ impl TargetResult {
         d: Direction,
         size: u32,
     ) -> Option<&CipherPoint> {
-        self.cipher
-            .iter()
-            .find(|c| c.algorithm == alg && c.direction == d && c.size == size)
+        self.cipher.iter().find(|c| {
+            c.algorithm == alg && c.direction == d && c.size == size && c.driver.is_none()
+        })
     }
 
     /// Whether any figure failed its correctness checks.
@@ -107,6 +142,27 @@ impl TargetResult {
         self.error.is_some()
             || self.micro.iter().any(|m| !m.check.ok)
             || self.udp.iter().any(|u| !u.check.ok)
+    }
+}
+
+impl MicroPoint {
+    /// The variant, with the driver when one was named: `cbc(aes) [aes-generic]`.
+    pub(crate) fn label(&self) -> String {
+        with_driver(self.variant.as_str(), &self.driver)
+    }
+}
+
+impl CipherPoint {
+    /// The cipher, with the driver when one was named.
+    pub(crate) fn label(&self) -> String {
+        with_driver(self.algorithm.kernel_name(), &self.driver)
+    }
+}
+
+fn with_driver(name: &str, driver: &Option<String>) -> String {
+    match driver {
+        Some(d) => format!("{name} [{d}]"),
+        None => name.to_string(),
     }
 }
 
@@ -142,6 +198,9 @@ impl CheckResult {
 pub(crate) struct MicroPoint {
     /// Variant.
     pub(crate) variant: BenchVariant,
+    /// The AES driver named at keying (`aes-generic`); `None`: the kernel's pick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) driver: Option<String>,
     /// Egress (encrypt) or ingress (decrypt) program.
     pub(crate) direction: Direction,
     /// IPv4 packet size (plaintext), bytes.
@@ -168,6 +227,9 @@ pub(crate) struct MicroPoint {
 pub(crate) struct CipherPoint {
     /// Algorithm.
     pub(crate) algorithm: Algorithm,
+    /// The AES driver named at keying; `None`: the kernel's pick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) driver: Option<String>,
     /// Egress = `bpf_crypto_encrypt`, ingress = `bpf_crypto_decrypt`.
     pub(crate) direction: Direction,
     /// IPv4 packet size whose payload (padded) is processed, bytes.

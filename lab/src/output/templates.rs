@@ -10,6 +10,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("run.html", include_str!("templates/run.html.j2")),
     ("bench.md", include_str!("templates/bench.md.j2")),
     ("bench.html", include_str!("templates/bench.html.j2")),
+    ("findings.md", include_str!("templates/findings.md.j2")),
 ];
 
 fn environment() -> Result<Environment<'static>> {

@@ -6,11 +6,11 @@ use serde_saphyr::{Location, Spanned};
 
 use super::bench_file::{BenchFile, CipherFile, MicroFile, TcpFile, TopologyFile};
 use super::bench_plan::{
-    BenchPlan, CipherPlan, FlowPlan, MAX_SIZE, MIN_SIZE, MicroPlan, OffloadMode, TcpPlan,
+    BenchPlan, CipherPlan, FlowPlan, HardwarePlan, MAX_SIZE, MIN_SIZE, MicroPlan, OffloadMode,
+    TcpPlan,
 };
 use super::error::SpecError;
 use super::fields::{Fields, decode_hex};
-use crate::dataplane::abi::BPFCRYPT_OVERHEAD;
 use crate::domain::{BenchVariant, IfAddr};
 
 /// Default addresses, key and settings.
@@ -34,15 +34,31 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
     let v = Fields::new(path);
     v.version(&f.version)?;
     let name = v.name(&f.name)?;
-    let (left, right, mtu) = topology(&v, f.topology.as_ref())?;
+    let variants = variants(&v, &f.variants)?;
+    let overhead = variants
+        .iter()
+        .map(|x| super::bench_plan::overhead(*x))
+        .max()
+        .unwrap_or(0);
+    let (left, right, mtu) = topology(&v, f.topology.as_ref(), overhead)?;
     let key = match &f.key {
         None => decode_hex(DEFAULT_KEY).unwrap_or_default(),
         Some(k) => v.aes_key(k, "key")?,
     };
     let e2e = f.udp.is_some() || f.tcp.is_some();
-    let sizes = sizes(&v, &f.sizes, e2e, mtu)?;
-    let variants = variants(&v, &f.variants)?;
+    let sizes = sizes(&v, &f.sizes, e2e, (mtu, overhead))?;
     let micro = f.micro.as_ref().map(|m| micro(&v, &m.value)).transpose()?;
+    let drivers = drivers(&v, &f.drivers)?;
+    let hardware = f
+        .hardware
+        .as_ref()
+        .map(|h| -> Result<HardwarePlan, SpecError> {
+            Ok(HardwarePlan {
+                rounds: v.range(&h.value.rounds, 1, 1000, 7, "hardware.rounds")?,
+                round_ms: v.range(&h.value.round_ms, 1, 10_000, 40, "hardware.round_ms")?,
+            })
+        })
+        .transpose()?;
     let cipher = f.cipher.as_ref().map(|c| cipher(&v, c)).transpose()?;
     let udp = f.udp.as_ref().map(|u| {
         let u = &u.value;
@@ -66,11 +82,11 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
             format!("port {} is also the UDP port", u.port),
         ));
     }
-    if micro.is_none() && cipher.is_none() && udp.is_none() && tcp.is_none() {
+    if micro.is_none() && cipher.is_none() && udp.is_none() && tcp.is_none() && hardware.is_none() {
         return Err(v.err(
             f.name.referenced,
             "micro",
-            "enable at least one of micro, cipher, udp, tcp",
+            "enable at least one of micro, cipher, hardware, udp, tcp",
         ));
     }
     Ok(BenchPlan {
@@ -83,6 +99,8 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
         key,
         sizes,
         variants,
+        drivers,
+        hardware,
         micro,
         cipher,
         udp,
@@ -92,8 +110,13 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
 }
 
 /// Addresses (defaults when absent) and the wire MTU (default: a
-/// 1500-byte plaintext packet fits the tunnel).
-fn topology(v: &Fields, t: Option<&TopologyFile>) -> Result<(IfAddr, IfAddr, u32), SpecError> {
+/// 1500-byte plaintext packet fits the tunnel of every variant, whose
+/// largest growth is `overhead`).
+fn topology(
+    v: &Fields,
+    t: Option<&TopologyFile>,
+    overhead: u32,
+) -> Result<(IfAddr, IfAddr, u32), SpecError> {
     let end = |s: Option<&Spanned<String>>, default: &str, field: &str| {
         let (text, at) = s.map_or((default, Location::UNKNOWN), |s| {
             (s.value.as_str(), s.referenced)
@@ -115,13 +138,7 @@ fn topology(v: &Fields, t: Option<&TopologyFile>) -> Result<(IfAddr, IfAddr, u32
         (right, right_at, "topology.right"),
     )?;
     let mtu_field = t.and_then(|t| t.mtu.clone());
-    let mtu = v.range(
-        &mtu_field,
-        576,
-        9000,
-        1500 + BPFCRYPT_OVERHEAD,
-        "topology.mtu",
-    )?;
+    let mtu = v.range(&mtu_field, 576, 9000, 1500 + overhead, "topology.mtu")?;
     Ok((left, right, mtu))
 }
 
@@ -131,9 +148,9 @@ fn sizes(
     v: &Fields,
     list: &Spanned<Vec<Spanned<u32>>>,
     e2e: bool,
-    mtu: u32,
+    (mtu, overhead): (u32, u32),
 ) -> Result<Vec<u32>, SpecError> {
-    let inner = mtu - BPFCRYPT_OVERHEAD;
+    let inner = mtu.saturating_sub(overhead);
     let hi = if e2e { MAX_SIZE.min(inner) } else { MAX_SIZE };
     let mut sizes = Vec::new();
     for (i, s) in list.value.iter().enumerate() {
@@ -141,7 +158,7 @@ fn sizes(
         if s.value < MIN_SIZE || s.value > hi {
             let why = if e2e && s.value > inner && s.value <= MAX_SIZE {
                 format!(
-                    "{} does not fit the tunnel: the inner MTU is {inner} (topology.mtu {mtu} − {BPFCRYPT_OVERHEAD}); raise topology.mtu",
+                    "{} does not fit the tunnel: the inner MTU is {inner} (topology.mtu {mtu} − {overhead}, the most a variant adds); raise topology.mtu",
                     s.value
                 )
             } else {
@@ -183,8 +200,13 @@ fn variants(
                     s.referenced,
                     &field,
                     format!(
-                        "unknown variant `{}`; use noop, copy, ecb(aes) or cbc(aes)",
-                        s.value
+                        "unknown variant `{}`; use one of {}",
+                        s.value,
+                        BenchVariant::ALL[1..]
+                            .iter()
+                            .map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
             })?;
@@ -201,6 +223,37 @@ fn variants(
         return Err(v.err(list.referenced, "variants", "list at least one variant"));
     }
     out.sort();
+    Ok(out)
+}
+
+/// AES driver names (`aes-generic`): a block cipher name, each once.
+fn drivers(v: &Fields, list: &[Spanned<String>]) -> Result<Vec<String>, SpecError> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, d) in list.iter().enumerate() {
+        let ok = !d.value.is_empty()
+            && d.value.len() <= 24
+            && d.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(v.err(
+                d.referenced,
+                &format!("drivers[{i}]"),
+                format!(
+                    "`{}` is not a driver name (e.g. aes-generic, aes-fixed-time, aes-aesni)",
+                    d.value
+                ),
+            ));
+        }
+        if out.contains(&d.value) {
+            return Err(v.err(
+                d.referenced,
+                &format!("drivers[{i}]"),
+                format!("driver `{}` is listed twice", d.value),
+            ));
+        }
+        out.push(d.value.clone());
+    }
     Ok(out)
 }
 

@@ -23,8 +23,15 @@ pub(crate) struct BenchFile {
     pub(crate) key: Option<Spanned<String>>,
     /// IPv4 packet sizes in bytes (header included).
     pub(crate) sizes: Spanned<Vec<Spanned<u32>>>,
-    /// Data plane variants: `noop`, `copy`, `ecb(aes)`, `cbc(aes)`.
+    /// Variants: the data plane's builds and the kernel's alternatives.
     pub(crate) variants: Spanned<Vec<Spanned<String>>>,
+    /// AES drivers to key the raw ecb/cbc variants with, besides the
+    /// kernel's pick (micro level): `aes-generic`, `aes-fixed-time`, …
+    #[serde(default)]
+    pub(crate) drivers: Vec<Spanned<String>>,
+    /// Userspace AES on one core, the hardware reference.
+    #[serde(default)]
+    pub(crate) hardware: Option<Spanned<HardwareFile>>,
     /// BPF_PROG_TEST_RUN of the TC programs.
     #[serde(default)]
     pub(crate) micro: Option<Spanned<MicroFile>>,
@@ -37,6 +44,18 @@ pub(crate) struct BenchFile {
     /// TCP over the veth pair.
     #[serde(default)]
     pub(crate) tcp: Option<Spanned<TcpFile>>,
+}
+
+/// `hardware:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HardwareFile {
+    /// Measured rounds.
+    #[serde(default)]
+    pub(crate) rounds: Option<Spanned<u32>>,
+    /// Target round duration, ms.
+    #[serde(default)]
+    pub(crate) round_ms: Option<Spanned<u64>>,
 }
 
 /// `topology:`.

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, BPFCRYPT_OVERHEAD};
-use crate::domain::{BenchVariant, IfAddr};
+use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, BPFCRYPT_OVERHEAD, ESP_OVERHEAD};
+use crate::domain::{BenchVariant, IfAddr, Side};
 
 /// Smallest packet size (IPv4 total length): header, UDP header and a
 /// 16-byte sequence/marker prefix.
@@ -33,6 +33,15 @@ pub(crate) struct CipherPlan {
     pub(crate) round_ms: u64,
     /// Bytes per operation.
     pub(crate) bulk_bytes: u32,
+}
+
+/// Settings of the hardware reference (userspace AES).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HardwarePlan {
+    /// Measured rounds.
+    pub(crate) rounds: u32,
+    /// Target round duration, ms.
+    pub(crate) round_ms: u64,
 }
 
 /// Settings of one end-to-end protocol.
@@ -116,6 +125,12 @@ pub(crate) struct BenchPlan {
     pub(crate) sizes: Vec<u32>,
     /// Data plane variants (never `none`; the end-to-end part adds it).
     pub(crate) variants: Vec<BenchVariant>,
+    /// AES drivers the raw ecb/cbc variants are also keyed with (micro).
+    #[serde(default)]
+    pub(crate) drivers: Vec<String>,
+    /// The hardware reference, if wanted.
+    #[serde(default)]
+    pub(crate) hardware: Option<HardwarePlan>,
     /// Micro level, if wanted.
     pub(crate) micro: Option<MicroPlan>,
     /// Raw cipher baseline, if wanted.
@@ -129,9 +144,22 @@ pub(crate) struct BenchPlan {
 }
 
 impl BenchPlan {
+    /// Address of one end.
+    pub(crate) fn addr(&self, side: Side) -> IfAddr {
+        match side {
+            Side::Left => self.left,
+            Side::Right => self.right,
+        }
+    }
+
     /// Path MTU inside the tunnel: the wire MTU minus the data plane overhead.
-    pub(crate) fn inner_mtu(&self) -> u32 {
-        self.mtu - BPFCRYPT_OVERHEAD
+    /// The route MTU of the test bed of `v`: the wire MTU less what our
+    /// data plane adds; the kernel's stacks account for their own.
+    pub(crate) fn inner_mtu(&self, v: BenchVariant) -> u32 {
+        match v.kernel_stack() {
+            Some(_) => self.mtu,
+            None => self.mtu - overhead(v),
+        }
     }
 
     /// Shortens rounds and durations for a fast smoke run (`--quick`);
@@ -155,24 +183,57 @@ impl BenchPlan {
             f.warmup_ms = f.warmup_ms.min(50);
             f.duration_ms = f.duration_ms.min(200);
         }
+        if let Some(h) = &mut self.hardware {
+            h.rounds = h.rounds.min(3);
+            h.round_ms = h.round_ms.min(8);
+        }
         self.quick = true;
         self
+    }
+
+    /// The data planes the micro level measures: every variant with a
+    /// build (the kernel's pick of AES driver), then the raw ecb/cbc
+    /// variants once per named driver.
+    pub(crate) fn micro_planes(&self) -> Vec<(BenchVariant, Option<String>)> {
+        let mut out: Vec<(BenchVariant, Option<String>)> = self
+            .variants
+            .iter()
+            .filter(|v| v.build().is_some())
+            .map(|v| (*v, None))
+            .collect();
+        for d in &self.drivers {
+            for v in [BenchVariant::Ecb, BenchVariant::Cbc] {
+                if self.variants.contains(&v) {
+                    out.push((v, Some(d.clone())));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `(v, driver)` gets the crypto-only program (the cipher
+    /// limit): the raw bounce builds, per driver.
+    pub(crate) fn has_cipher_limit(v: BenchVariant) -> bool {
+        matches!(v, BenchVariant::Ecb | BenchVariant::Cbc)
     }
 
     /// Rough wall time of a run on one target, seconds (for VM time limits).
     pub(crate) fn estimated_secs(&self) -> f64 {
         let sizes = self.sizes.len() as f64;
         let variants = self.variants.len() as f64;
+        let planes = self.micro_planes();
         let mut t = 0.0;
         if let Some(m) = &self.micro {
             let rounds = (m.rounds + m.warmup_rounds) as f64 + 0.5;
-            t += variants * 2.0 * sizes * rounds * m.round_ms as f64 / 1000.0;
+            t += planes.len() as f64 * 2.0 * sizes * rounds * m.round_ms as f64 / 1000.0;
+        }
+        if let Some(h) = &self.hardware {
+            t += 4.0 * sizes * (h.rounds as f64 + 1.0) * h.round_ms as f64 / 1000.0;
         }
         if let Some(c) = &self.cipher {
-            let crypto = self
-                .variants
+            let crypto = planes
                 .iter()
-                .filter(|v| v.algorithm().is_some())
+                .filter(|(v, _)| Self::has_cipher_limit(*v))
                 .count() as f64;
             let rounds = (c.rounds + c.warmup_rounds) as f64 + 0.5;
             t += crypto * 2.0 * sizes * rounds * c.round_ms as f64 / 1000.0;
@@ -187,5 +248,24 @@ impl BenchPlan {
             t += (variants + 1.0) * tc.offloads.len() as f64 * (per + 0.5);
         }
         t
+    }
+}
+
+/// The most bytes the variant adds to a packet on the wire: the veth
+/// MTU must hold a packet of the bench's largest size plus this.
+pub(crate) fn overhead(v: BenchVariant) -> u32 {
+    match v {
+        BenchVariant::NoProgram | BenchVariant::Noop | BenchVariant::Copy => 0,
+        BenchVariant::Ecb
+        | BenchVariant::Cbc
+        | BenchVariant::EcbInPlace
+        | BenchVariant::CbcInPlace => BPFCRYPT_OVERHEAD,
+        BenchVariant::Esp | BenchVariant::EspInPlace | BenchVariant::XfrmCbcCmac => ESP_OVERHEAD,
+        // SPI, sequence, 8-byte IV, up to 3 bytes of padding, pad
+        // length, next header, 16-byte ICV.
+        BenchVariant::XfrmGcm => 8 + 8 + 3 + 2 + 16,
+        // Linux's own allowance: outer IPv6 and UDP headers, the
+        // WireGuard header and tag, padding to 16 bytes.
+        BenchVariant::WireGuard => 80,
     }
 }

@@ -1,40 +1,74 @@
 //! The end-to-end test bed: the scenario topology (two namespaces, one
-//! veth) with one variant's data plane attached to both ends, or none.
+//! veth) with one variant on both ends: the lab's data plane in one of its
+//! builds, the kernel's ESP or WireGuard, or nothing.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 use anyhow::{Context, Result};
 
-use super::micro::load_variant;
+use super::planes::load_variant;
+use super::stacks;
 use crate::dataplane::DataPlane;
 use crate::domain::{BenchVariant, Counters, Side};
 use crate::exec::scenario::setup::attach;
 use crate::spec::bench_plan::BenchPlan;
-use crate::sys::topology::Topology;
+use crate::sys::topology::{self, Topology};
 
-/// Namespaces, veth and (unless `none`) a data plane per end. Dropping
-/// it detaches and unloads everything.
+/// Namespaces, veth and the variant on each end. Dropping it detaches and
+/// unloads everything (the kernel's stacks go with the namespaces).
 pub(crate) struct Bed {
-    /// The data planes, by side (empty for `none`). Dropped before the topology.
+    /// The data planes, by side (empty but for the lab's variants).
+    /// Dropped before the topology.
     planes: Vec<(Side, DataPlane)>,
     /// Namespaces and veth.
     pub(crate) topo: Topology,
+    /// Where traffic goes from and to: the veth addresses, or a tunnel's.
+    pub(crate) src: Ipv4Addr,
+    pub(crate) dst: Ipv4Addr,
+    /// Device settings the variant needs, for the report.
+    pub(crate) settings: Option<String>,
 }
 
 impl Bed {
-    /// Builds the topology and attaches variant `v` on both ends.
-    pub(crate) fn build(plan: &BenchPlan, v: BenchVariant) -> Result<Self> {
-        let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu())
+    /// Builds the topology and sets variant `v` up on both ends;
+    /// `Ok(Err(reason))` when the kernel does not have it.
+    pub(crate) fn build(plan: &BenchPlan, v: BenchVariant) -> Result<Result<Self, String>> {
+        let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu(v))
             .context("building the bench topology")?;
+        let (mut src, mut dst) = (plan.left.addr, plan.right.addr);
         let mut planes = Vec::new();
-        if v != BenchVariant::NoProgram {
+        let mut settings = None;
+        if let Some(stack) = v.kernel_stack() {
+            match stacks::set_up(plan, &topo, stack)? {
+                Ok((s, d)) => (src, dst) = (s, d),
+                Err(why) => return Ok(Err(why)),
+            }
+        } else if v.build().is_some() {
             for side in Side::BOTH {
-                let mut dp = load_variant(v, &plan.key)?;
+                let mut dp = load_variant(v, &plan.key, None)?;
                 attach(&mut dp, topo.end(side))?;
                 planes.push((side, dp));
             }
+            if v != BenchVariant::Noop {
+                // One segment per packet: the data plane drops GSO packets.
+                for side in Side::BOTH {
+                    let end = topo.end(side);
+                    let ifname = end.ifname;
+                    end.ns
+                        .run(move || topology::set_gso_max_segs(ifname, 1))
+                        .context("netlink thread")??;
+                }
+                settings = Some("gso_max_segs 1".to_string());
+            }
         }
-        Ok(Self { planes, topo })
+        Ok(Ok(Self {
+            planes,
+            topo,
+            src,
+            dst,
+            settings,
+        }))
     }
 
     /// Counters per end (`left`, `right`); empty without a data plane.
@@ -47,6 +81,22 @@ impl Bed {
     }
 }
 
+/// Variants the kernel lacks, with the reason.
+pub(crate) type Missing = Vec<(BenchVariant, String)>;
+
+/// Builds the bed of every variant, the baseline first; variants the
+/// kernel lacks come back with their reason.
+pub(crate) fn build_all(plan: &BenchPlan) -> Result<(Vec<(BenchVariant, Bed)>, Missing)> {
+    let mut beds = Vec::new();
+    let mut missing = Vec::new();
+    for v in std::iter::once(BenchVariant::NoProgram).chain(plan.variants.iter().copied()) {
+        match Bed::build(plan, v)? {
+            Ok(bed) => beds.push((v, bed)),
+            Err(why) => missing.push((v, why)),
+        }
+    }
+    Ok((beds, missing))
+}
 /// Counter increases per end between two readings (changed counters only).
 pub(crate) fn counter_delta(
     before: &BTreeMap<String, Counters>,

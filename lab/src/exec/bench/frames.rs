@@ -4,8 +4,8 @@
 
 use std::net::Ipv4Addr;
 
-use crate::domain::Algorithm;
-use crate::exec::analysis::oracle;
+use crate::domain::{Algorithm, BenchVariant};
+use crate::exec::analysis::{esp, oracle};
 
 /// Ethernet header bytes.
 pub(crate) const ETH_HLEN: usize = 14;
@@ -23,10 +23,25 @@ pub(crate) fn cipher_len(size: u32) -> u32 {
     plain + (BLOCK - plain % BLOCK)
 }
 
-/// Frame length the egress program leaves: unchanged without a cipher,
-/// else header + IV (CBC) + padded ciphertext.
-pub(crate) fn egress_frame_len(alg: Option<Algorithm>, size: u32) -> usize {
-    match alg {
+/// ESP's ciphertext bytes for an IPv4 packet of `size` bytes: the payload,
+/// padding 1, 2, 3, …, pad length and next header, to whole blocks.
+pub(crate) fn esp_cipher_len(size: u32) -> u32 {
+    let plain = size - IP_HLEN as u32 + 2;
+    plain.div_ceil(BLOCK) * BLOCK
+}
+
+/// SPI, sequence number and IV in front of ESP's ciphertext; the ICV after.
+const ESP_PREFIX: usize = 8 + 16;
+const ESP_ICV: usize = esp::ICV;
+
+/// Frame length variant `v`'s egress program leaves: unchanged without a
+/// cipher, header + IV (CBC) + padded ciphertext for the raw format,
+/// header + ESP for ESP.
+pub(crate) fn egress_frame_len(v: BenchVariant, size: u32) -> usize {
+    match v.algorithm() {
+        _ if v.is_esp() => {
+            ETH_HLEN + IP_HLEN + ESP_PREFIX + esp_cipher_len(size) as usize + ESP_ICV
+        }
         None => ETH_HLEN + size as usize,
         Some(a) => ETH_HLEN + IP_HLEN + a.iv_len() as usize + cipher_len(size) as usize,
     }
@@ -106,12 +121,67 @@ pub(crate) fn udp_frame(size: u32, src: Ipv4Addr, dst: Ipv4Addr, seq: u64) -> Ve
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&ip);
     let udp_len = (size - IP_HLEN) as u16;
-    f.extend_from_slice(&40000u16.to_be_bytes());
-    f.extend_from_slice(&5201u16.to_be_bytes());
-    f.extend_from_slice(&udp_len.to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.extend_from_slice(&payload(size - IP_HLEN - UDP_HLEN, seq));
+    let mut udp = Vec::with_capacity(udp_len as usize);
+    udp.extend_from_slice(&40000u16.to_be_bytes());
+    udp.extend_from_slice(&5201u16.to_be_bytes());
+    udp.extend_from_slice(&udp_len.to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(&payload(size - IP_HLEN - UDP_HLEN, seq));
+    // A complete checksum: ESP completes it before encrypting, so the
+    // frame it restores is then this one byte for byte.
+    let c = udp_checksum(src, dst, &udp);
+    udp[6..8].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&udp);
     f
+}
+
+/// RFC 768 checksum of a UDP datagram (checksum field zero) from `src` to `dst`.
+fn udp_checksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8]) -> u16 {
+    let mut pseudo = Vec::with_capacity(12 + udp.len());
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&(udp.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(udp);
+    match ipv4_checksum(&pseudo) {
+        0 => 0xffff,
+        c => c,
+    }
+}
+
+/// Checks an ESP egress output: the IPv4 header kept but for protocol 50,
+/// length and checksum, and the ESP payload opening (reference AES-CMAC
+/// and AES-CBC) to the input's UDP datagram.
+pub(crate) fn check_esp(
+    key: &[u8],
+    auth_key: &[u8],
+    input: &[u8],
+    out: &[u8],
+) -> Result<(), String> {
+    let size = (input.len() - ETH_HLEN) as u32;
+    let want = egress_frame_len(BenchVariant::Esp, size);
+    if out.len() != want {
+        return Err(format!(
+            "egress output is {} bytes, ESP needs {want}",
+            out.len()
+        ));
+    }
+    let (ih, oh) = (
+        &input[ETH_HLEN..ETH_HLEN + IP_HLEN],
+        &out[ETH_HLEN..ETH_HLEN + IP_HLEN],
+    );
+    if ipv4_checksum(oh) != 0 || oh[9] != 50 || ih[12..20] != oh[12..20] {
+        return Err(
+            "egress output's IPv4 header is not ESP's (checksum, protocol 50, addresses)".into(),
+        );
+    }
+    match esp::open(key, auth_key, &out[ETH_HLEN + IP_HLEN..]) {
+        Ok(o) if o.next_header == 17 && o.inner == input[ETH_HLEN + IP_HLEN..] => Ok(()),
+        Ok(_) => Err("reference AES opens the ESP packet to something else".into()),
+        Err(why) => Err(format!(
+            "reference AES-CMAC/AES-CBC refuses the ESP packet: {why:?}"
+        )),
+    }
 }
 
 /// Checks an egress output frame against the wire format: the IPv4 header
@@ -182,11 +252,18 @@ mod tests {
         assert_eq!(cipher_len(52), 48); // 32 + a whole pad block
         assert_eq!(cipher_len(1500), 1488); // 1480 + 8
         assert_eq!(
-            egress_frame_len(Some(Algorithm::CbcAes), 1500),
+            egress_frame_len(BenchVariant::Cbc, 1500),
             14 + 20 + 16 + 1488
         );
-        assert_eq!(egress_frame_len(Some(Algorithm::EcbAes), 64), 14 + 20 + 48);
-        assert_eq!(egress_frame_len(None, 64), 78);
+        assert_eq!(egress_frame_len(BenchVariant::Ecb, 64), 14 + 20 + 48);
+        assert_eq!(egress_frame_len(BenchVariant::Copy, 64), 78);
+        // ESP: 1480 + 2 -> 1488; SPI, seq, IV, ICV around it.
+        assert_eq!(esp_cipher_len(1500), 1488);
+        assert_eq!(esp_cipher_len(34), 16);
+        assert_eq!(
+            egress_frame_len(BenchVariant::Esp, 1500),
+            14 + 20 + 24 + 1488 + 12
+        );
     }
 
     #[test]

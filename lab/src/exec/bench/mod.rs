@@ -16,15 +16,19 @@ pub(crate) mod bed;
 pub(crate) mod cpu;
 pub(crate) mod env;
 pub(crate) mod frames;
+pub(crate) mod hardware;
 pub(crate) mod kfunc;
 pub(crate) mod micro;
+pub(crate) mod micro_job;
+pub(crate) mod planes;
+pub(crate) mod stacks;
 pub(crate) mod tcp;
 pub(crate) mod udp;
 
 use anyhow::Result;
 
 use crate::domain::{BenchVariant, Direction};
-use crate::job::bench::TargetResult;
+use crate::job::bench::{TargetResult, Unavailable};
 use crate::output::progress::Progress;
 use crate::spec::bench_plan::BenchPlan;
 use crate::sys::signals;
@@ -47,36 +51,76 @@ pub(crate) fn run(plan: &BenchPlan, progress: &dyn Progress) -> Result<TargetRes
 fn run_parts(plan: &BenchPlan, t: &mut TargetResult, progress: &dyn Progress) -> Result<()> {
     if plan.micro.is_some() || plan.cipher.is_some() {
         progress.note("micro: BPF_PROG_TEST_RUN of every variant and size");
-        let (m, c) = micro::run(plan, progress)?;
-        t.micro = m;
-        t.cipher = c;
+        let m = micro::run(plan, progress)?;
+        t.micro = m.micro;
+        t.cipher = m.cipher;
+        t.unavailable.extend(m.unavailable);
+    }
+    if let Some(h) = &plan.hardware {
+        progress.note(&format!("hardware: {}", hardware::implementation()));
+        t.hardware = hardware::run(plan, h, progress)?;
     }
     if let Some(flow) = &plan.udp {
         progress.note("udp: datagrams over the veth pair");
-        t.udp = udp::run(plan, flow, progress)?;
+        let (udp, missing) = udp::run(plan, flow, progress)?;
+        t.udp = udp;
+        note_missing(t, missing);
         let cipher = t.cipher.clone();
+        // ESP makes four cipher passes per packet: CBC and CMAC out,
+        // CMAC and CBC decryption in.
         let limit = move |v: BenchVariant, size: u32| {
             let alg = v.algorithm()?;
             let ns = |d: Direction| {
                 cipher
                     .iter()
-                    .find(|c| c.algorithm == alg && c.direction == d && c.size == size)
+                    .find(|c| {
+                        c.algorithm == alg
+                            && c.direction == d
+                            && c.size == size
+                            && c.driver.is_none()
+                    })
                     .and_then(|c| c.ns.as_ref())
                     .map(|s| s.median)
             };
-            Some(ns(Direction::Egress)? + ns(Direction::Ingress)?)
+            let (enc, dec) = (ns(Direction::Egress)?, ns(Direction::Ingress)?);
+            Some(if v.is_esp() {
+                3.0 * enc + dec
+            } else {
+                enc + dec
+            })
         };
         udp::fill_ratios(&mut t.udp, &limit);
     }
     if plan.tcp.is_some() {
         progress.note("tcp: one connection per round, per offload mode");
-        t.tcp = tcp::run(plan, progress)?;
+        let (tcp, missing) = tcp::run(plan, progress)?;
+        t.tcp = tcp;
+        note_missing(t, missing);
     }
     Ok(())
+}
+
+/// Records the variants the kernel lacks, each once.
+fn note_missing(t: &mut TargetResult, missing: bed::Missing) {
+    for (v, why) in missing {
+        if !t.unavailable.iter().any(|u| u.what == v.as_str()) {
+            t.unavailable.push(Unavailable {
+                what: v.as_str().to_string(),
+                reason: why,
+            });
+        }
+    }
 }
 
 /// Steps (rounds of measurement points, warm-up included) `plan` takes on
 /// one target: the length of its progress bar.
 pub(crate) fn points(plan: &BenchPlan) -> u64 {
-    micro::steps(plan) + plan.udp.as_ref().map_or(0, |f| udp::steps(plan, f)) + tcp::steps(plan)
+    let hardware = plan
+        .hardware
+        .as_ref()
+        .map_or(0, |_| 4 * plan.sizes.len() as u64);
+    micro::steps(plan)
+        + hardware
+        + plan.udp.as_ref().map_or(0, |f| udp::steps(plan, f))
+        + tcp::steps(plan)
 }

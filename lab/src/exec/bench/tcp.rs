@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::bed::{Bed, counter_add, counter_delta};
+use super::bed::{Bed, Missing, build_all, counter_add, counter_delta};
 use super::cpu;
 use super::frames::{pattern, pattern_mismatches};
 use crate::domain::{BenchVariant, Counters};
@@ -270,10 +270,14 @@ fn set_offloads(bed: &Bed, mode: OffloadMode) -> Result<BTreeMap<String, String>
         out.insert(
             side.to_string(),
             format!(
-                "tso {} gso {} tx {}",
+                "tso {} gso {} tx {}{}",
                 onoff(o.tso),
                 onoff(o.gso),
-                onoff(o.tx_csum)
+                onoff(o.tx_csum),
+                bed.settings
+                    .as_deref()
+                    .map(|s| format!(", {s}"))
+                    .unwrap_or_default()
             ),
         );
     }
@@ -343,16 +347,12 @@ pub(crate) fn steps(plan: &BenchPlan) -> u64 {
 /// Runs TCP for the baseline and every variant in every offload mode:
 /// all test beds first, then rounds interleaved across points (the
 /// offloads are set before each round).
-pub(crate) fn run(plan: &BenchPlan, progress: &dyn Progress) -> Result<Vec<TcpPoint>> {
+pub(crate) fn run(plan: &BenchPlan, progress: &dyn Progress) -> Result<(Vec<TcpPoint>, Missing)> {
     let Some(tp) = &plan.tcp else {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     };
     let flow = &tp.flow;
-    let mut beds = Vec::new();
-    for v in std::iter::once(BenchVariant::NoProgram).chain(plan.variants.iter().copied()) {
-        beds.push((v, Bed::build(plan, v)?));
-    }
-    let dst = SocketAddrV4::new(plan.right.addr, flow.port);
+    let (beds, missing) = build_all(plan)?;
     let warm = u32::from(flow.warmup_ms > 0);
     let modes = tp.offloads.len();
     type Acc = (
@@ -373,6 +373,7 @@ pub(crate) fn run(plan: &BenchPlan, progress: &dyn Progress) -> Result<Vec<TcpPo
                     r + 1
                 ));
                 let applied = set_offloads(bed, mode)?;
+                let dst = SocketAddrV4::new(bed.dst, flow.port);
                 if r < warm {
                     round(bed, dst, Duration::from_millis(flow.warmup_ms))?;
                     continue;
@@ -394,7 +395,7 @@ pub(crate) fn run(plan: &BenchPlan, progress: &dyn Progress) -> Result<Vec<TcpPo
         }
     }
     fill_ratios(&mut out);
-    Ok(out)
+    Ok((out, missing))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::bed::{Bed, counter_add, counter_delta};
+use super::bed::{Bed, Missing, build_all, counter_add, counter_delta};
 use super::cpu::{self, CpuTimes};
 use super::frames::{IP_HLEN, UDP_HLEN, check_payload, payload};
 use crate::domain::{BenchVariant, Counters};
@@ -242,13 +242,30 @@ fn udp_check(
         }
         let errs: u64 = ["left", "right"]
             .iter()
-            .map(|s| get(s, "errors") + get(s, "dropped_invalid"))
+            .map(|s| {
+                [
+                    "errors",
+                    "dropped_invalid",
+                    "auth_failed",
+                    "replayed",
+                    "unknown_spi",
+                ]
+                .iter()
+                .map(|k| get(s, k))
+                .sum::<u64>()
+            })
             .sum();
         if errs > 0 {
             return CheckResult::failed(format!("{errs} data plane errors or invalid packets"));
         }
         return CheckResult::ok(format!(
             "{received} datagrams delivered intact; each encrypted and decrypted"
+        ));
+    }
+    if v.kernel_stack().is_some() {
+        return CheckResult::ok(format!(
+            "{received} datagrams delivered intact through the kernel's {}",
+            v.as_str()
         ));
     }
     CheckResult::ok(format!("{received} datagrams delivered intact"))
@@ -296,12 +313,8 @@ pub(crate) fn run(
     plan: &BenchPlan,
     flow: &FlowPlan,
     progress: &dyn Progress,
-) -> Result<Vec<UdpPoint>> {
-    let mut beds = Vec::new();
-    for v in std::iter::once(BenchVariant::NoProgram).chain(plan.variants.iter().copied()) {
-        beds.push((v, Bed::build(plan, v)?));
-    }
-    let dst = SocketAddrV4::new(plan.right.addr, flow.port);
+) -> Result<(Vec<UdpPoint>, Missing)> {
+    let (beds, missing) = build_all(plan)?;
     let warm = u32::from(flow.warmup_ms > 0);
     let mut acc: Vec<(Vec<Round>, BTreeMap<String, Counters>)> =
         vec![Default::default(); beds.len() * plan.sizes.len()];
@@ -316,24 +329,15 @@ pub(crate) fn run(
                     v.as_str(),
                     r + 1
                 ));
+                let dst = SocketAddrV4::new(bed.dst, flow.port);
                 if r < warm {
-                    round(
-                        bed,
-                        dst,
-                        plan.left.addr,
-                        payload,
-                        Duration::from_millis(flow.warmup_ms),
-                    )?;
+                    let warmup = Duration::from_millis(flow.warmup_ms);
+                    round(bed, dst, bed.src, payload, warmup)?;
                     continue;
                 }
                 let before = bed.counters()?;
-                let rd = round(
-                    bed,
-                    dst,
-                    plan.left.addr,
-                    payload,
-                    Duration::from_millis(flow.duration_ms),
-                )?;
+                let duration = Duration::from_millis(flow.duration_ms);
+                let rd = round(bed, dst, bed.src, payload, duration)?;
                 let (rounds, counters) = &mut acc[b * plan.sizes.len() + i];
                 counter_add(counters, &counter_delta(&before, &bed.counters()?));
                 rounds.push(rd);
@@ -347,5 +351,5 @@ pub(crate) fn run(
             out.push(summarize(*v, size, &rounds, counters));
         }
     }
-    Ok(out)
+    Ok((out, missing))
 }

@@ -20,6 +20,13 @@ pub(crate) fn variant_color(v: BenchVariant) -> RGBColor {
         BenchVariant::Copy => RGBColor(31, 119, 180),
         BenchVariant::Ecb => RGBColor(230, 120, 10),
         BenchVariant::Cbc => RGBColor(200, 30, 40),
+        BenchVariant::EcbInPlace => RGBColor(250, 180, 90),
+        BenchVariant::CbcInPlace => RGBColor(240, 110, 120),
+        BenchVariant::Esp => RGBColor(44, 160, 44),
+        BenchVariant::EspInPlace => RGBColor(140, 210, 120),
+        BenchVariant::XfrmCbcCmac => RGBColor(148, 103, 189),
+        BenchVariant::XfrmGcm => RGBColor(90, 50, 140),
+        BenchVariant::WireGuard => RGBColor(23, 190, 207),
     }
 }
 
@@ -104,7 +111,7 @@ pub(crate) fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
             let points = t
                 .micro
                 .iter()
-                .filter(|m| m.variant == v && m.direction == d && m.check.ok)
+                .filter(|m| m.variant == v && m.direction == d && m.check.ok && m.driver.is_none())
                 .filter_map(|m| Some(point(index_of(sizes, m.size)?, m.gbps.as_ref()?, 1.0)))
                 .collect::<Vec<_>>();
             if !points.is_empty() {
@@ -120,7 +127,7 @@ pub(crate) fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
             let points = t
                 .cipher
                 .iter()
-                .filter(|c| c.algorithm == alg && c.direction == d)
+                .filter(|c| c.algorithm == alg && c.direction == d && c.driver.is_none())
                 .filter_map(|c| Some(point(index_of(sizes, c.size)?, c.gbps.as_ref()?, 1.0)))
                 .collect::<Vec<_>>();
             if !points.is_empty() {
@@ -134,6 +141,21 @@ pub(crate) fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
                     color: variant_color(v),
                     dashed: true,
                     points,
+                });
+            }
+            let hw: Vec<Point> = t
+                .hardware
+                .iter()
+                .filter(|h| h.algorithm == alg && h.direction == d)
+                .filter_map(|h| Some(point(index_of(sizes, h.size)?, h.gbps.as_ref()?, 1.0)))
+                .collect();
+            if !hw.is_empty() {
+                let shade = if alg == Algorithm::EcbAes { 90 } else { 20 };
+                series.push(Series {
+                    label: format!("{} userspace AES, one core (hardware)", alg.kernel_name()),
+                    color: RGBColor(shade, shade, shade),
+                    dashed: true,
+                    points: hw,
                 });
             }
         }
@@ -305,6 +327,82 @@ pub(crate) fn udp(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
             panel("packet rate", "Mpackets/s (log)", &|u| {
                 Some(point(index_of(sizes, u.size)?, u.pps.as_ref()?, 1e-6))
             }),
+        ],
+    })
+}
+
+/// Every end-to-end variant side by side at the largest packet size: UDP
+/// packet rate and CPU time per packet (ours, the kernel's ESP, WireGuard).
+pub(crate) fn alternatives(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
+    let size = *doc.plan.sizes.last()?;
+    let points: Vec<&crate::job::bench::UdpPoint> = t
+        .udp
+        .iter()
+        .filter(|u| u.size == size && u.check.ok && u.pps.is_some())
+        .collect();
+    if points.len() < 2 {
+        return None;
+    }
+    // Short names: twelve categories share one panel's width.
+    let name = |u: &crate::job::bench::UdpPoint| {
+        match u.variant {
+            BenchVariant::NoProgram => "none",
+            BenchVariant::Noop => "noop",
+            BenchVariant::Copy => "copy",
+            BenchVariant::Ecb => "ecb",
+            BenchVariant::Cbc => "cbc",
+            BenchVariant::EcbInPlace => "ecb ip",
+            BenchVariant::CbcInPlace => "cbc ip",
+            BenchVariant::Esp => "esp",
+            BenchVariant::EspInPlace => "esp ip",
+            BenchVariant::XfrmCbcCmac => "x-cbc",
+            BenchVariant::XfrmGcm => "x-gcm",
+            BenchVariant::WireGuard => "wg",
+        }
+        .to_string()
+    };
+    let bars =
+        |title: &str, y: &str, color: RGBColor, f: &dyn Fn(&crate::job::bench::UdpPoint) -> f64| {
+            Panel::Bars(BarPanel {
+                title: title.into(),
+                y_label: y.into(),
+                layers: vec![Layer {
+                    label: title.into(),
+                    color,
+                    values: points.iter().map(|u| f(u)).collect(),
+                }],
+            })
+        };
+    let median = |s: &Option<Stats>| s.as_ref().map_or(0.0, |s| s.median);
+    Some(Figure {
+        title: format!(
+            "UDP at {size} B: the data plane and the alternatives — {}",
+            t.env.label(&t.target)
+        ),
+        note: env_note(
+            &t.target,
+            &t.env,
+            &format!(
+                "{} · ip = in place, x-cbc / x-gcm = the kernel's ESP (cbc+cmac / rfc4106 gcm), wg = WireGuard",
+                rounds_text(doc)
+            ),
+        ),
+        x_label: "variant".into(),
+        categories: points.iter().map(|u| name(u)).collect(),
+        cols: 1,
+        panels: vec![
+            bars(
+                "kpackets/s (median)",
+                "kpackets/s",
+                RGBColor(31, 119, 180),
+                &|u| median(&u.pps) / 1000.0,
+            ),
+            bars(
+                "CPU µs per packet (median, all CPUs)",
+                "µs",
+                RGBColor(200, 30, 40),
+                &|u| median(&u.cpu_ns_per_packet) / 1000.0,
+            ),
         ],
     })
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod chart;
 pub(crate) mod figures;
+pub(crate) mod findings;
 pub(crate) mod font;
 pub(crate) mod tables;
 
@@ -31,6 +32,16 @@ struct FigureRef {
     png: String,
     alt: String,
 }
+
+/// A target's findings, for the report's opening.
+#[derive(Debug, Clone, Serialize)]
+struct Findings {
+    label: String,
+    lines: Vec<String>,
+}
+
+/// File name of the findings alone (Markdown), e.g. for a CI job summary.
+pub(crate) const FINDINGS_MD: &str = "findings.md";
 
 /// A target's part of the report.
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +116,7 @@ fn section(
         ("throughput", figures::throughput(doc, t)),
         ("cost", figures::cost(doc, t)),
         ("udp", figures::udp(doc, t)),
+        ("alternatives", figures::alternatives(doc, t)),
     ];
     for (kind, fig) in candidates {
         if let Some(fig) = fig {
@@ -116,8 +128,10 @@ fn section(
         }
     }
     let tables: Vec<Table> = [
+        tables::unavailable(t),
         tables::micro(t),
         tables::cipher(t),
+        tables::hardware(t),
         tables::udp(t),
         tables::tcp(t),
     ]
@@ -163,8 +177,19 @@ pub(crate) fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
         }
         None => None,
     };
+    let findings: Vec<Findings> = doc
+        .targets
+        .iter()
+        .map(|t| Findings {
+            label: t.env.label(&t.target),
+            lines: findings::of(t, &doc.plan.sizes),
+        })
+        .collect();
+    let findings_md = templates::render("findings.md", context! { findings => &findings })?;
     let ctx = context! {
         title => format!("Benchmark: {}", doc.plan.name),
+        findings => findings,
+        findings_md => findings_md,
         run_id => doc.run_id,
         started_at => doc.started_at,
         duration => format!("{:.0} s", doc.duration_ms as f64 / 1000.0),
@@ -182,6 +207,9 @@ pub(crate) fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
         std::fs::write(dir.join(name), text).with_context(|| format!("writing {name}"))?;
         written.push(name.to_string());
     }
+    std::fs::write(dir.join(FINDINGS_MD), &findings_md)
+        .with_context(|| format!("writing {FINDINGS_MD}"))?;
+    written.push(FINDINGS_MD.to_string());
     Ok(written)
 }
 

@@ -169,7 +169,7 @@ pub(crate) fn micro(t: &TargetResult) -> Option<Table> {
             let n = m.ns.as_ref().map_or(0, |s| s.n);
             row(
                 vec![
-                    m.variant.as_str().into(),
+                    m.label(),
                     m.direction.as_str().into(),
                     m.size.to_string(),
                     if ok { med(&m.ns, 1.0) } else { "FAILED".into() },
@@ -215,13 +215,13 @@ pub(crate) fn cipher(t: &TargetResult) -> Option<Table> {
         return None;
     }
     let mut points: Vec<&crate::job::bench::CipherPoint> = t.cipher.iter().collect();
-    points.sort_by_key(|c| (c.algorithm.kernel_name(), c.direction, c.size));
+    points.sort_by_key(|c| (c.label(), c.direction, c.size));
     let rows = points
         .into_iter()
         .map(|c| {
             row(
                 vec![
-                    c.algorithm.kernel_name().into(),
+                    c.label(),
                     if c.direction == crate::domain::Direction::Egress {
                         "encrypt"
                     } else {
@@ -373,6 +373,71 @@ pub(crate) fn tcp(t: &TargetResult) -> Option<Table> {
             "errors + invalid",
             "vs no program",
         ]),
+        rows,
+    })
+}
+
+/// The hardware reference: userspace AES on one core.
+pub(crate) fn hardware(t: &TargetResult) -> Option<Table> {
+    let first = t.hardware.first()?;
+    let rows = t
+        .hardware
+        .iter()
+        .map(|h| {
+            let op = if h.direction == crate::domain::Direction::Egress {
+                "encrypt"
+            } else {
+                "decrypt"
+            };
+            row(
+                vec![
+                    h.algorithm.kernel_name().into(),
+                    op.into(),
+                    h.size.to_string(),
+                    med(&h.ns, 1.0),
+                    range(&h.ns, 1.0),
+                    med(&h.gbps, 1.0),
+                ],
+                h.ns.is_none(),
+            )
+        })
+        .collect();
+    Some(Table {
+        title: format!(
+            "Hardware reference: userspace AES — {}",
+            t.env.label(&t.target)
+        ),
+        note: format!(
+            "{}; {} — the same cipher bytes per packet as the data plane, no kernel involved",
+            where_measured(t),
+            first.implementation
+        ),
+        headers: headers(&[
+            "mode",
+            "operation",
+            "packet size (B)",
+            "ns/packet",
+            "min–max",
+            "Gbit/s (packet equivalent)",
+        ]),
+        rows,
+    })
+}
+
+/// What the plan asked for that this kernel does not have.
+pub(crate) fn unavailable(t: &TargetResult) -> Option<Table> {
+    if t.unavailable.is_empty() {
+        return None;
+    }
+    let rows = t
+        .unavailable
+        .iter()
+        .map(|u| row(vec![u.what.clone(), u.reason.clone()], true))
+        .collect();
+    Some(Table {
+        title: format!("Unavailable on this kernel — {}", t.env.label(&t.target)),
+        note: "not measured, and not left out silently: the kernel refused them".into(),
+        headers: headers(&["variant or driver", "reason"]),
         rows,
     })
 }

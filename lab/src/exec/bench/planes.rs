@@ -1,0 +1,85 @@
+//! The lab's data plane as the bench uses it: one build, keyed for a
+//! variant, optionally with a named AES driver (`cbc(aes-generic)`), and
+//! for ESP with one SA each way under the same SPI, so that ingress takes
+//! egress's output.
+
+use anyhow::{Context, Result};
+
+use crate::dataplane::DataPlane;
+use crate::dataplane::esp::{Sa, SaDir};
+use crate::domain::{BenchVariant, CipherSpec};
+
+/// The ESP variants' SPI.
+pub(crate) const SPI: u32 = 0x4000;
+
+/// ESP's authentication key: the bench key with every byte inverted (the
+/// bench file names one key).
+pub(crate) fn auth_key(key: &[u8]) -> Vec<u8> {
+    key.iter().take(16).map(|b| !b).collect()
+}
+
+/// The kernel name of `v`'s cipher with `driver` as its block cipher,
+/// e.g. `cbc(aes-generic)`.
+pub(crate) fn algo_name(v: BenchVariant, driver: &str) -> Option<String> {
+    let mode = v.algorithm()?.kernel_name().split('(').next()?;
+    Some(format!("{mode}({driver})"))
+}
+
+/// Loads `v`'s build and keys it: the raw format with `key` (through
+/// `driver` when given), ESP with an inbound and an outbound SA.
+pub(crate) fn load_variant(v: BenchVariant, key: &[u8], driver: Option<&str>) -> Result<DataPlane> {
+    let build = v
+        .build()
+        .with_context(|| format!("the {} variant has no data plane", v.as_str()))?;
+    let dp = DataPlane::load(build)?;
+    let Some(algorithm) = v.algorithm() else {
+        return Ok(dp);
+    };
+    if v.is_esp() {
+        let auth = auth_key(key);
+        for dir in [SaDir::In, SaDir::Out] {
+            let sa = Sa {
+                spi: SPI,
+                dir,
+                enc_key: key,
+                auth_key: &auth,
+                activate: dir == SaDir::Out,
+                seq_start: 0,
+            };
+            dp.add_sa(&sa)
+                .with_context(|| format!("adding the {} SAs", v.as_str()))?;
+        }
+        return Ok(dp);
+    }
+    match driver.and_then(|d| algo_name(v, d)) {
+        Some(name) => dp
+            .provision_raw(&name, key, algorithm.iv_len())
+            .with_context(|| format!("keying the data plane with {name}"))?,
+        None => dp
+            .provision(&CipherSpec {
+                algorithm,
+                key: key.to_vec(),
+            })
+            .with_context(|| format!("keying the {} data plane", v.as_str()))?,
+    };
+    Ok(dp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_names_keep_the_mode() {
+        assert_eq!(
+            algo_name(BenchVariant::CbcInPlace, "aes-generic").as_deref(),
+            Some("cbc(aes-generic)")
+        );
+        assert_eq!(
+            algo_name(BenchVariant::Ecb, "aes-aesni").as_deref(),
+            Some("ecb(aes-aesni)")
+        );
+        assert_eq!(algo_name(BenchVariant::Copy, "aes-generic"), None);
+        assert_eq!(auth_key(&[0u8; 32]), vec![0xff; 16]);
+    }
+}
