@@ -31,11 +31,21 @@ pub fn run() -> i32 {
             eprintln!("lab: interrupted; cleaned up");
             output::exit::INTERRUPTED
         }
+        Err(e) if e.chain().any(is_unsupported) => {
+            eprintln!("lab: unsupported: {e:#}");
+            output::exit::UNSUPPORTED
+        }
         Err(e) => {
             eprintln!("lab: error: {e:#}");
             output::exit::USAGE
         }
     }
+}
+
+/// A kernel refused before booting because it cannot run bpf_crypto.
+fn is_unsupported(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<kernels::KernelError>()
+        .is_some_and(kernels::KernelError::is_unsupported)
 }
 
 /// Installs the SIGINT and SIGTERM handlers: long work polls a flag and

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::kernels::LocalSource;
 use crate::target::Backend;
 use crate::vm::VmOptions;
 
@@ -72,6 +73,38 @@ impl VmArgs {
             timeout: Duration::from_secs(self.timeout),
             memory_mb: self.memory,
             silence: Duration::from_secs(self.silence),
+        })
+    }
+}
+
+/// A kernel the developer built, instead of a catalog kernel.
+#[derive(Args, Clone, Default)]
+pub(crate) struct ImageArgs {
+    /// Boot this kernel image (a bzImage, e.g. arch/x86/boot/bzImage) under
+    /// QEMU, like a catalog kernel; its results name it `local`.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) kernel_image: Option<PathBuf>,
+    /// Its modules: lib/modules/<release>, a root holding it, or the build
+    /// tree (default: none, everything built in).
+    #[arg(long, value_name = "DIR", requires = "kernel_image")]
+    pub(crate) modules: Option<PathBuf>,
+    /// Its .config (default: found next to the image or in DIR).
+    #[arg(long, value_name = "FILE", requires = "kernel_image")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl ImageArgs {
+    /// The image as a local kernel source, when one was given (paths made
+    /// absolute: results name them).
+    pub(crate) fn source(&self) -> Option<LocalSource> {
+        let src = LocalSource {
+            image: self.kernel_image.clone()?,
+            modules: self.modules.clone(),
+            config: self.config.clone(),
+        };
+        Some(match std::env::current_dir() {
+            Ok(cwd) => src.rooted(&cwd),
+            Err(_) => src,
         })
     }
 }
@@ -150,7 +183,7 @@ pub(crate) enum Command {
 #[derive(Args)]
 pub(crate) struct FuzzArgs {
     /// Fuzz this catalog kernel in a VM instead of the running kernel.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kernel_image")]
     pub(crate) kernel: Option<String>,
     /// Generated frames per program.
     #[arg(long, default_value_t = crate::job::fuzz::DEFAULT_CASES)]
@@ -161,6 +194,8 @@ pub(crate) struct FuzzArgs {
     /// Rerun the frames of a pcap file (e.g. a saved failures.pcap) instead.
     #[arg(long, conflicts_with_all = ["cases", "seed"])]
     pub(crate) replay: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) image: ImageArgs,
     #[command(flatten)]
     pub(crate) vm: VmArgs,
     #[command(flatten)]
@@ -179,8 +214,10 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum)]
     pub(crate) backend: Option<BackendKind>,
     /// Catalog kernel for the VM backends (see `lab kernels list`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kernel_image")]
     pub(crate) kernel: Option<String>,
+    #[command(flatten)]
+    pub(crate) image: ImageArgs,
     #[command(flatten)]
     pub(crate) vm: VmArgs,
     #[command(flatten)]
@@ -191,12 +228,13 @@ pub(crate) struct RunArgs {
 }
 
 impl RunArgs {
-    /// The backend: as given, else `qemu` with --kernel, else `host`.
+    /// The backend: as given, else `qemu` with --kernel or --kernel-image,
+    /// else `host`.
     pub(crate) fn backend(&self) -> Backend {
-        match (self.backend, &self.kernel) {
-            (Some(b), _) => b.into(),
-            (None, Some(_)) => Backend::Qemu,
-            (None, None) => Backend::Host,
+        match (self.backend, &self.kernel, &self.image.kernel_image) {
+            (Some(b), _, _) => b.into(),
+            (None, Some(_), _) | (None, _, Some(_)) => Backend::Qemu,
+            (None, None, None) => Backend::Host,
         }
     }
 }
@@ -205,11 +243,13 @@ impl RunArgs {
 #[derive(Args)]
 pub(crate) struct ProbeArgs {
     /// Probe this catalog kernel in a VM instead of the running kernel.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kernel_image")]
     pub(crate) kernel: Option<String>,
     /// Cipher names (default: a fixed list of common ones).
     #[arg(long = "cipher")]
     pub(crate) ciphers: Vec<String>,
+    #[command(flatten)]
+    pub(crate) image: ImageArgs,
     #[command(flatten)]
     pub(crate) vm: VmArgs,
 }
@@ -220,7 +260,7 @@ pub(crate) struct BenchArgs {
     /// Bench file (YAML), e.g. scenarios/bench.yaml.
     pub(crate) bench: PathBuf,
     /// `host` (default) or a catalog kernel to boot under QEMU.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kernel_image")]
     pub(crate) kernel: Option<String>,
     /// The host and every cached catalog kernel, into one result.
     #[arg(long, conflicts_with = "kernel")]
@@ -228,6 +268,8 @@ pub(crate) struct BenchArgs {
     /// Shortened rounds and durations (smoke test).
     #[arg(long)]
     pub(crate) quick: bool,
+    #[command(flatten)]
+    pub(crate) image: ImageArgs,
     #[command(flatten)]
     pub(crate) vm: VmArgs,
     #[command(flatten)]
@@ -245,6 +287,8 @@ pub(crate) struct MatrixArgs {
     /// Leave the host out.
     #[arg(long)]
     pub(crate) no_host: bool,
+    #[command(flatten)]
+    pub(crate) image: ImageArgs,
     #[command(flatten)]
     pub(crate) vm: VmArgs,
     #[command(flatten)]

@@ -28,9 +28,10 @@ pub(crate) fn bench(a: BenchArgs) -> Result<i32> {
         plan = plan.quick();
     }
     let vm = a.vm.options()?;
+    let image = a.image.kernel_image.is_some();
     let catalog = match (a.matrix, a.kernel.as_deref()) {
-        (false, None | Some("host")) => None,
-        _ => Some(super::repo::catalog()?),
+        (false, None | Some("host")) if !image => None,
+        _ => Some(super::repo::catalog_with(&a.image)?),
     };
     let names: Vec<String> = match (&catalog, a.matrix) {
         (Some(c), true) => std::iter::once("host".to_string())
@@ -41,6 +42,7 @@ pub(crate) fn bench(a: BenchArgs) -> Result<i32> {
                     .map(|k| k.name),
             )
             .collect(),
+        _ if image => vec![kernels::LOCAL_NAME.to_string()],
         _ => vec![a.kernel.clone().unwrap_or_else(|| "host".into())],
     };
     if names == ["host"] {

@@ -34,12 +34,12 @@ pub(crate) fn fuzz(a: FuzzArgs) -> Result<i32> {
         cases: a.cases,
         replay,
     };
-    let backend = if a.kernel.is_some() {
+    let backend = if a.kernel.is_some() || a.image.kernel_image.is_some() {
         Backend::Qemu
     } else {
         Backend::Host
     };
-    let target = super::repo::open_target(backend, a.kernel.as_deref(), a.vm.options()?)?;
+    let target = super::repo::open_target(backend, a.kernel.as_deref(), &a.image, a.vm.options()?)?;
     eprintln!("lab: fuzz on {} (seed {seed})", target.name());
     let dir = ResultsDir::create(&a.results.results_dir, "fuzz", target.name())?;
     let exec = target.run(&Job::Fuzz(plan), dir.path(), &Printer { quiet: a.quiet })?;

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::args::MatrixArgs;
 use crate::exec::probe::DEFAULT_CIPHERS;
 use crate::job::Job;
-use crate::kernels::Catalog;
+use crate::kernels::{Catalog, LOCAL_NAME};
 use crate::output::matrix::{self, MatrixRow, MatrixSummary};
 use crate::output::progress::{Bar, Event};
 use crate::output::results_dir::ResultsDir;
@@ -21,13 +21,16 @@ use crate::vm::VmOptions;
 
 pub(crate) fn matrix(a: MatrixArgs) -> Result<i32> {
     let plan = scenario::load(&a.scenario)?;
-    let catalog = super::repo::catalog()?;
+    let catalog = super::repo::catalog_with(&a.image)?;
     let vm = a.vm.options()?;
-    let names = if a.kernels.is_empty() {
+    let mut names = if a.kernels.is_empty() {
         catalog.names()
     } else {
         a.kernels.clone()
     };
+    if a.image.kernel_image.is_some() && !names.iter().any(|n| n == LOCAL_NAME) {
+        names.push(LOCAL_NAME.to_string());
+    }
     catalog.select(&names)?;
     let mut targets: Vec<String> = Vec::new();
     if !a.no_host {

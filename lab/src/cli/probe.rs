@@ -16,12 +16,12 @@ pub(crate) fn probe(a: ProbeArgs) -> Result<i32> {
     } else {
         a.ciphers
     };
-    let backend = if a.kernel.is_some() {
+    let backend = if a.kernel.is_some() || a.image.kernel_image.is_some() {
         Backend::Qemu
     } else {
         Backend::Host
     };
-    let target = super::repo::open_target(backend, a.kernel.as_deref(), a.vm.options()?)?;
+    let target = super::repo::open_target(backend, a.kernel.as_deref(), &a.image, a.vm.options()?)?;
     let tmp = tempfile::tempdir()?;
     let exec = target.run(&Job::Probe(ciphers), tmp.path(), &Printer { quiet: false })?;
     let mut where_ = format!("{} ({}", target.name(), exec.kernel);

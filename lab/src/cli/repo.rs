@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::kernels::Catalog;
+use super::args::ImageArgs;
+use crate::kernels::{Catalog, LOCAL_NAME};
 use crate::target::{self, Backend, Target};
 use crate::vm::VmOptions;
 
@@ -28,12 +29,31 @@ pub(crate) fn catalog() -> Result<Catalog> {
     Ok(Catalog::load(&repo_root()?)?)
 }
 
-/// Opens the target of `--backend`/`--kernel` (the catalog only when a
-/// VM needs it).
-pub(crate) fn open_target(backend: Backend, kernel: Option<&str>, vm: VmOptions) -> Result<Target> {
+/// The catalog with the developer's `--kernel-image` added (as
+/// [`LOCAL_NAME`]), when one was given.
+pub(crate) fn catalog_with(image: &ImageArgs) -> Result<Catalog> {
+    let mut c = catalog()?;
+    if let Some(src) = image.source() {
+        c.add_local(LOCAL_NAME, src)?;
+    }
+    Ok(c)
+}
+
+/// Opens the target of `--backend`/`--kernel`/`--kernel-image` (the
+/// catalog only when a VM needs it).
+pub(crate) fn open_target(
+    backend: Backend,
+    kernel: Option<&str>,
+    image: &ImageArgs,
+    vm: VmOptions,
+) -> Result<Target> {
     let catalog = match backend {
-        Backend::Host => None,
-        _ => Some(catalog()?),
+        Backend::Host if image.kernel_image.is_none() => None,
+        _ => Some(catalog_with(image)?),
+    };
+    let kernel = match image.kernel_image {
+        Some(_) => Some(LOCAL_NAME),
+        None => kernel,
     };
     target::open(backend, kernel, catalog.as_ref(), vm)
 }

@@ -18,7 +18,8 @@ use crate::target::Target;
 
 pub(crate) fn run(a: RunArgs) -> Result<i32> {
     let plan = scenario::load(&a.scenario)?;
-    let target = super::repo::open_target(a.backend(), a.kernel.as_deref(), a.vm.options()?)?;
+    let target =
+        super::repo::open_target(a.backend(), a.kernel.as_deref(), &a.image, a.vm.options()?)?;
     eprintln!(
         "lab: running {} ({}) on {}",
         plan.name,

@@ -5,6 +5,7 @@
 pub(crate) mod archive;
 pub(crate) mod bench;
 pub(crate) mod fuzz;
+pub(crate) mod phases;
 pub(crate) mod probe;
 pub(crate) mod run_report;
 pub(crate) mod stats;
@@ -17,6 +18,7 @@ use crate::spec::bench_plan::BenchPlan;
 use crate::spec::plan::Plan;
 use bench::TargetResult;
 use fuzz::{FuzzPlan, FuzzReport};
+use phases::PhaseTime;
 use probe::ProbeReport;
 use run_report::RunReport;
 
@@ -119,6 +121,10 @@ pub(crate) struct Execution {
     pub(crate) kernel: String,
     /// Catalog name of the kernel, for VMs.
     pub(crate) kernel_name: Option<String>,
+    /// The image file of a developer's kernel (`--kernel-image`).
+    pub(crate) kernel_image: Option<String>,
+    /// Where the wall time went, in order.
+    pub(crate) phases: Vec<PhaseTime>,
     /// Accelerator, for VMs (`kvm`, `tcg`).
     pub(crate) accelerator: Option<String>,
     /// Oops/BUG/WARNING lines the VM's console showed.

@@ -93,9 +93,10 @@ impl Marker {
             kernel_image: dir.join(&self.kernel_image),
             boot_kind: self.boot_kind,
             bzimage: dir.join(&self.bzimage),
-            modules_dir: dir.join(&self.modules_dir),
+            modules_dir: Some(dir.join(&self.modules_dir)),
             config: self.config.as_ref().map(|c| dir.join(c)),
             vmlinux_note: self.vmlinux_note.clone(),
+            local: false,
         }
     }
 
@@ -182,7 +183,7 @@ pub(crate) fn check(
         ));
     }
     let k = marker.to_fetched(&dir);
-    if !k.modules_dir.is_dir() {
+    if !dir.join(&marker.modules_dir).is_dir() {
         return Err(Unusable::Damaged(format!(
             "{} is missing",
             marker.modules_dir.display()

@@ -3,6 +3,7 @@
 
 use super::archive::Archive;
 use super::error::KernelError;
+use super::local::LocalSource;
 use super::lock::{Lock, LockedKernel};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -36,15 +37,22 @@ pub(crate) struct KernelEntry {
     #[serde(default)]
     pub(crate) description: String,
     /// Debian suite to take the packages from, e.g. `bookworm-security`.
+    #[serde(default)]
     pub(crate) suite: String,
     /// Archive serving that suite.
     #[serde(default = "default_archive")]
     pub(crate) archive: Archive,
     /// Glob (`*` wildcard) for the kernel ABI part of the package names, e.g. `6.12.*+deb12`.
+    #[serde(default)]
     pub(crate) abi: String,
     /// Package name patterns containing `{abi}`; the first picks the newest matching
     /// version, the others must exist in that same version.
+    #[serde(default)]
     pub(crate) packages: Vec<String>,
+    /// The other kind of entry: a kernel the developer built, by path
+    /// (no suite, abi or packages then).
+    #[serde(default)]
+    pub(crate) local: Option<LocalSource>,
 }
 
 fn default_archive() -> Archive {
@@ -117,6 +125,16 @@ impl Catalog {
             message,
         })?;
         let lock = Lock::read(&paths.lock)?;
+        let root = paths.catalog.parent().and_then(Path::parent);
+        let entries = entries
+            .into_iter()
+            .map(|mut e| {
+                if let (Some(l), Some(root)) = (&e.local, root) {
+                    e.local = Some(l.rooted(root));
+                }
+                e
+            })
+            .collect();
         Ok(Self {
             entries,
             apt,
@@ -134,6 +152,27 @@ impl Catalog {
                 name: name.to_string(),
                 known: self.names(),
             })
+    }
+
+    /// Adds a developer's kernel (`--kernel-image`) as entry `name`, so
+    /// that every command reaches it like a catalog kernel.
+    pub(crate) fn add_local(&mut self, name: &str, src: LocalSource) -> Result<(), KernelError> {
+        if self.entries.iter().any(|e| e.name == name) {
+            return Err(KernelError::Catalog {
+                path: self.paths.catalog.clone(),
+                message: format!("`{name}` is taken: rename that entry to use --kernel-image"),
+            });
+        }
+        self.entries.push(KernelEntry {
+            name: name.to_string(),
+            description: format!("kernel image {}", src.image.display()),
+            suite: String::new(),
+            archive: Archive::Debian,
+            abi: String::new(),
+            packages: Vec::new(),
+            local: Some(src),
+        });
+        Ok(())
     }
 
     /// All catalog names in file order.
@@ -184,6 +223,15 @@ pub(crate) fn parse_catalog(text: &str) -> Result<(Vec<KernelEntry>, AptSettings
         }
         if !seen.insert(e.name.as_str()) {
             return Err(format!("kernel `{}` is listed twice", e.name));
+        }
+        if e.local.is_some() {
+            if !e.suite.is_empty() || !e.abi.is_empty() || !e.packages.is_empty() {
+                return Err(format!(
+                    "kernel `{}`: a `local` entry takes no suite, abi or packages",
+                    e.name
+                ));
+            }
+            continue;
         }
         if e.suite.trim().is_empty() || e.abi.trim().is_empty() {
             return Err(format!("kernel `{}`: suite and abi must be set", e.name));
@@ -304,6 +352,22 @@ kernels:
         let unknown = YAML.replace("description: test", "descr: test");
         let err = parse_catalog(&unknown).unwrap_err();
         assert!(err.contains("descr"), "{err}");
+    }
+
+    #[test]
+    fn local_entries() {
+        let local = format!(
+            "{YAML}  - name: mine\n    local: {{ image: build/bzImage, modules: build }}\n"
+        );
+        let (e, _) = parse_catalog(&local).unwrap();
+        let src = e[2].local.as_ref().unwrap();
+        assert_eq!(src.image, Path::new("build/bzImage"));
+        assert_eq!(src.config, None);
+        let mixed = local.replace("    local:", "    suite: sid\n    local:");
+        let err = parse_catalog(&mixed).unwrap_err();
+        assert!(err.contains("takes no suite"), "{err}");
+        let typo = local.replace("modules: build", "module: build");
+        assert!(parse_catalog(&typo).unwrap_err().contains("module"));
     }
 
     #[test]

@@ -152,9 +152,49 @@ pub enum KernelError {
         /// What failed.
         message: String,
     },
+    /// A developer's kernel image, its modules or its config cannot be used.
+    #[error("kernel image {}: {message}", path.display())]
+    Image {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A developer's kernel lacks what the lab needs (its config, or its
+    /// release for bpf_crypto).
+    #[error(
+        "kernel `{name}` ({release}, config {}) lacks what the lab needs: {}{}",
+        config.display(),
+        missing.join("; "),
+        if *unsupported { " — it cannot run bpf_crypto" } else { "" }
+    )]
+    MissingConfig {
+        /// Kernel name (`local` for `--kernel-image`).
+        name: String,
+        /// Its release.
+        release: String,
+        /// The config file checked.
+        config: PathBuf,
+        /// Each missing option, with what it is for.
+        missing: Vec<String>,
+        /// Whether bpf_crypto itself is missing (exit 3, not 2).
+        unsupported: bool,
+    },
 }
 
 impl KernelError {
+    /// Whether the kernel cannot run bpf_crypto at all (exit 3), as
+    /// opposed to a harness or input problem (exit 2).
+    pub(crate) fn is_unsupported(&self) -> bool {
+        matches!(
+            self,
+            KernelError::MissingConfig {
+                unsupported: true,
+                ..
+            }
+        )
+    }
+
     /// Shorthand for [`KernelError::Io`].
     pub(crate) fn io(
         action: &'static str,

@@ -44,6 +44,18 @@ pub(crate) fn fetch<S: AsRef<str>>(
     let mut lock = Lock::read(&catalog.paths.lock)?;
     let mut out = Vec::new();
     for entry in entries {
+        if let Some(src) = &entry.local {
+            progress(format!(
+                "{}: a local kernel image, nothing to fetch",
+                entry.name
+            ));
+            out.push(super::local::open_checked(
+                &entry.name,
+                src,
+                &catalog.paths.cache,
+            )?);
+            continue;
+        }
         let k = fetch_one(catalog, entry, (update, force), &mut lock)
             .with_context(|| format!("fetching kernel `{}`", entry.name))?;
         out.push(k);

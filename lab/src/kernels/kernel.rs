@@ -3,6 +3,23 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// One line of `lab kernels list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct KernelListing {
+    /// Catalog name.
+    pub(crate) name: String,
+    /// Debian suite.
+    pub(crate) suite: String,
+    /// Catalog description.
+    pub(crate) description: String,
+    /// Locked Debian package version, if locked.
+    pub(crate) locked_version: Option<String>,
+    /// Locked kernel release (`uname -r`), if locked.
+    pub(crate) release: Option<String>,
+    /// Whether the locked version is extracted in the cache.
+    pub(crate) cached: bool,
+}
+
 /// How QEMU should boot [`FetchedKernel::kernel_image`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,12 +45,16 @@ pub(crate) struct FetchedKernel {
     pub(crate) boot_kind: BootKind,
     /// The original bzImage (always present).
     pub(crate) bzimage: PathBuf,
-    /// `…/lib/modules/<release>` of the extracted tree.
-    pub(crate) modules_dir: PathBuf,
+    /// `…/lib/modules/<release>` of the extracted tree, or a build tree's
+    /// modules; `None`: a developer's image with everything built in.
+    pub(crate) modules_dir: Option<PathBuf>,
     /// The kernel's `.config`, if the packages ship it.
     pub(crate) config: Option<PathBuf>,
     /// Why no ELF vmlinux could be produced, when `boot_kind` is `BzImage`.
     pub(crate) vmlinux_note: Option<String>,
+    /// A developer's image (`--kernel-image`, a `local:` catalog entry)
+    /// rather than Debian packages: results name its file.
+    pub(crate) local: bool,
 }
 
 impl FetchedKernel {
@@ -59,7 +80,7 @@ impl FetchedKernel {
 }
 
 /// Looks `option` up in kconfig text (`CONFIG_X=v`; `# CONFIG_X is not set` = unset).
-fn config_lookup(text: &str, option: &str) -> Option<String> {
+pub(crate) fn config_lookup(text: &str, option: &str) -> Option<String> {
     text.lines().find_map(|l| {
         l.strip_prefix(option)
             .and_then(|r| r.strip_prefix('='))

@@ -7,6 +7,8 @@
 //!   `<repo>/.cache`).
 //! * [`cached`] returns an already fetched kernel or [`KernelError::NotCached`].
 //! * [`modules::resolve`] turns module names into load-ordered module bytes.
+//! * A `local:` entry (or `--kernel-image`) is a kernel the developer built:
+//!   [`local`] opens it and [`requirements`] checks its config first.
 
 mod apt;
 mod archive;
@@ -19,34 +21,18 @@ mod elf;
 mod error;
 mod fetch;
 mod kernel;
+mod local;
 mod lock;
 pub(crate) mod modules;
+mod requirements;
 mod sources;
 mod vmlinux;
 
 pub use catalog::Catalog;
 pub use error::KernelError;
 pub(crate) use fetch::fetch;
-pub(crate) use kernel::FetchedKernel;
-
-use serde::Serialize;
-
-/// One line of `lab kernels list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct KernelListing {
-    /// Catalog name.
-    pub(crate) name: String,
-    /// Debian suite.
-    pub(crate) suite: String,
-    /// Catalog description.
-    pub(crate) description: String,
-    /// Locked Debian package version, if locked.
-    pub(crate) locked_version: Option<String>,
-    /// Locked kernel release (`uname -r`), if locked.
-    pub(crate) release: Option<String>,
-    /// Whether the locked version is extracted in the cache.
-    pub(crate) cached: bool,
-}
+pub(crate) use kernel::{FetchedKernel, KernelListing};
+pub(crate) use local::{LOCAL_NAME, LocalSource};
 
 /// Lists catalog kernels with their lock and cache state.
 pub(crate) fn list(catalog: &Catalog) -> Vec<KernelListing> {
@@ -54,6 +40,9 @@ pub(crate) fn list(catalog: &Catalog) -> Vec<KernelListing> {
         .entries
         .iter()
         .map(|e| {
+            if let Some(src) = &e.local {
+                return local::listing(&e.name, src);
+            }
             let locked = catalog.locked(&e.name).filter(|l| e.answered_by(l));
             KernelListing {
                 name: e.name.clone(),
@@ -74,6 +63,9 @@ pub(crate) fn list(catalog: &Catalog) -> Vec<KernelListing> {
 /// not match the lock), [`KernelError::UnknownKernel`] for names not in the catalog.
 pub(crate) fn cached(catalog: &Catalog, name: &str) -> Result<FetchedKernel, KernelError> {
     let entry = catalog.entry(name)?;
+    if let Some(src) = &entry.local {
+        return local::open_checked(name, src, &catalog.paths.cache);
+    }
     let not_cached = |detail: Option<String>| KernelError::NotCached {
         name: name.to_string(),
         detail,

@@ -118,7 +118,7 @@ fn cached_kernel_from_marker_and_config_queries() {
     assert_eq!(k.version, "6.12.1+deb12-cloud-amd64");
     assert_eq!(k.boot_kind, BootKind::Elf);
     assert_eq!(k.kernel_image, kdir.join("vmlinux"));
-    assert_eq!(k.modules_dir, mdir);
+    assert_eq!(k.modules_dir, Some(mdir));
     assert_eq!(k.config_has("CONFIG_VETH"), Some(true));
     assert_eq!(k.config_has("CONFIG_FOO"), Some(false));
     assert_eq!(k.config_has("CONFIG_VET"), Some(false));
@@ -205,7 +205,9 @@ fn check_real_kernel(k: &FetchedKernel, major: &str) {
     assert_eq!(k.config_has("CONFIG_VETH"), Some(true));
 
     let r = modules::resolve(
-        &k.modules_dir,
+        k.modules_dir
+            .as_deref()
+            .expect("a catalog kernel has modules"),
         &[
             "veth",
             "sch_ingress",

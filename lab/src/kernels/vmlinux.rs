@@ -76,6 +76,28 @@ pub(crate) fn extract(bzimage: &[u8]) -> Result<(Vec<u8>, Format), VmlinuxError>
     Ok((elf, format))
 }
 
+/// The kernel release (`uname -r`) of a bzImage, from the boot header's
+/// `kernel_version` string (protocol >= 2.00), or of an ELF vmlinux, from
+/// its `Linux version …` banner: a developer's image comes with no package
+/// to say it, and modules must match it.
+pub(crate) fn release(image: &[u8]) -> Option<String> {
+    let text = if image.get(0x202..0x206) == Some(b"HdrS") {
+        let off = usize::from(u16::from_le_bytes([*image.get(0x20e)?, *image.get(0x20f)?]));
+        image.get(0x200 + off..)?
+    } else {
+        const BANNER: &[u8] = b"Linux version ";
+        let i = image.windows(BANNER.len()).position(|w| w == BANNER)?;
+        &image[i + BANNER.len()..]
+    };
+    let end = text
+        .iter()
+        .position(|&b| b == 0 || b.is_ascii_whitespace())
+        .unwrap_or(text.len().min(256));
+    let r = std::str::from_utf8(&text[..end]).ok()?;
+    let plausible = !r.is_empty() && r.len() < 128 && r.starts_with(|c: char| c.is_ascii_digit());
+    plausible.then(|| r.to_string())
+}
+
 /// Checks for an ELF64 image carrying the Xen PVH entry note.
 pub(crate) fn check_pvh(elf: &[u8]) -> Result<(), VmlinuxError> {
     let parsed = Elf::parse(elf).map_err(|_| VmlinuxError::NotElf)?;
@@ -117,6 +139,17 @@ pub(crate) mod tests {
         let (out, fmt) = extract(&fake_bzimage(&z)).unwrap();
         assert_eq!(fmt, Format::Zstd);
         assert_eq!(out, elf);
+    }
+
+    #[test]
+    fn reads_the_release() {
+        let mut bz = fake_bzimage(b"");
+        bz[0x20e..0x210].copy_from_slice(&0x100u16.to_le_bytes());
+        bz[0x300..0x320].copy_from_slice(b"6.12.1-dev (me@host) #1 SMP\0\0\0\0\0");
+        assert_eq!(release(&bz).as_deref(), Some("6.12.1-dev"));
+        let elf = b"\x7fELF junk Linux version 7.0.0-rc1+ (gcc) #3";
+        assert_eq!(release(elf).as_deref(), Some("7.0.0-rc1+"));
+        assert_eq!(release(b"nothing here"), None);
     }
 
     #[test]

@@ -113,6 +113,9 @@ fn facts(s: &Summary) -> Table {
             format!("{} ({:.1} s)", s.started_at, s.duration_ms as f64 / 1000.0),
         ],
     ];
+    if let Some(i) = &s.kernel_image {
+        rows.push(vec!["kernel image".into(), i.clone()]);
+    }
     if let Some(a) = &s.accelerator {
         rows.push(vec!["accelerator".into(), a.clone()]);
     }

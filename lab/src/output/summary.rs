@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::job::phases::PhaseTime;
 use crate::job::probe::ProbeReport;
 use crate::job::run_report::RunReport;
 use crate::job::{Completed, Execution, Outcome};
@@ -60,6 +61,9 @@ pub(crate) struct Summary {
     pub(crate) kernel: String,
     /// Catalog kernel name for VM backends (`debian-6.12`).
     pub(crate) kernel_name: Option<String>,
+    /// The image file of a developer's kernel (`--kernel-image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kernel_image: Option<String>,
     /// Accelerator for VM backends (`kvm`, `tcg`).
     pub(crate) accelerator: Option<String>,
     /// Oops/BUG/WARNING lines the kernel printed during the run.
@@ -70,6 +74,9 @@ pub(crate) struct Summary {
     pub(crate) started_at: String,
     /// Wall time of the run.
     pub(crate) duration_ms: u64,
+    /// Where that time went, phase by phase (the phases that apply).
+    #[serde(default)]
+    pub(crate) phases: Vec<PhaseTime>,
     /// Verdict.
     pub(crate) verdict: Verdict,
     /// Assertions that passed.
@@ -140,11 +147,13 @@ pub(crate) fn summarize(info: RunInfo, exec: Execution) -> Summary {
         backend: info.backend.to_string(),
         kernel: exec.kernel,
         kernel_name: exec.kernel_name,
+        kernel_image: exec.kernel_image,
         accelerator: exec.accelerator,
         kernel_events: exec.kernel_events,
         probe: exec.probe,
         started_at: info.started_at,
         duration_ms: info.elapsed.as_millis() as u64,
+        phases: exec.phases,
         verdict,
         passed,
         failed,

@@ -143,6 +143,8 @@ impl VmTarget {
             (failure, _) => Execution {
                 kernel: self.kernel.version.clone(),
                 kernel_name: Some(self.kernel.name.clone()),
+                kernel_image: None,
+                phases: Vec::new(),
                 accelerator: None,
                 kernel_events: Vec::new(),
                 probe: None,
@@ -152,6 +154,7 @@ impl VmTarget {
             },
         };
         exec.accelerator = Some(b.accel.accel.as_str().to_string());
+        exec.kernel_image = (self.kernel.local).then(|| self.kernel.bzimage.display().to_string());
         exec.kernel_events = b.kernel_events;
         Ok(exec)
     }
@@ -163,6 +166,8 @@ fn from_result(r: JobResult, name: Option<&str>) -> Execution {
     Execution {
         kernel: r.kernel,
         kernel_name: name.map(str::to_string),
+        kernel_image: None,
+        phases: Vec::new(),
         accelerator: None,
         kernel_events: Vec::new(),
         probe: r.probe,

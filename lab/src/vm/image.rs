@@ -58,8 +58,13 @@ pub(crate) fn job_modules(kernel: &FetchedKernel, job: &Job) -> Result<Resolutio
     if job.needs_ipsec() {
         wanted.extend_from_slice(IPSEC_MODULES);
     }
-    let res = modules::resolve(&kernel.modules_dir, &wanted)
-        .with_context(|| format!("resolving modules in {}", kernel.modules_dir.display()))?;
+    // A developer's image without a modules folder has what it needs
+    // built in (its config was checked before booting).
+    let Some(dir) = kernel.modules_dir.as_deref() else {
+        return Ok(Resolution::default());
+    };
+    let res = modules::resolve(dir, &wanted)
+        .with_context(|| format!("resolving modules in {}", dir.display()))?;
     res.require(REQUIRED_MODULES)
         .with_context(|| format!("kernel {}", kernel.name))?;
     Ok(res)

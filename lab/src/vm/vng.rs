@@ -93,15 +93,19 @@ fn boot_root(kernel: &FetchedKernel, work: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(root.join("boot"))?;
     let image = root.join("boot/vmlinuz");
     std::os::unix::fs::symlink(&kernel.kernel_image, &image).context("linking the kernel image")?;
+    // A developer's image without modules has virtio-fs built in.
+    let Some(mods) = kernel.modules_dir.as_deref() else {
+        return Ok(image);
+    };
     for f in MODULES_META {
-        let src = kernel.modules_dir.join(f);
+        let src = mods.join(f);
         if src.is_file() {
             std::fs::copy(&src, moddir.join(f))
                 .with_context(|| format!("copying {}", src.display()))?;
         }
     }
-    let res = modules::resolve(&kernel.modules_dir, BOOT_MODULES)
-        .with_context(|| format!("resolving modules in {}", kernel.modules_dir.display()))?;
+    let res = modules::resolve(mods, BOOT_MODULES)
+        .with_context(|| format!("resolving modules in {}", mods.display()))?;
     res.require(&["virtiofs", "fuse"])
         .with_context(|| format!("kernel {}: no virtio-fs for virtme-ng", kernel.name))?;
     for m in &res.modules {
