@@ -1,5 +1,6 @@
-//! Capability probe: which cipher names `bpf_crypto_ctx_create` accepts on
-//! the running kernel, and with which errno the others fail.
+//! Capability probe: which cipher and AES driver names
+//! `bpf_crypto_ctx_create` accepts on the running kernel, and with which
+//! errno the others fail.
 
 use crate::dataplane::{DataPlane, DataPlaneError, errno_name};
 use crate::domain::Build;
@@ -15,6 +16,14 @@ pub(crate) const DEFAULT_CIPHERS: &[&str] = &[
     "gcm(aes)",
     "chacha20",
     "cbc(sm4)",
+    // The AES drivers by name, so the list shows which ones the bench's
+    // driver dimension can use on this kernel.
+    "ecb(aes-generic)",
+    "cbc(aes-generic)",
+    "ecb(aes-fixed-time)",
+    "cbc(aes-fixed-time)",
+    "ecb(aes-aesni)",
+    "cbc(aes-aesni)",
 ];
 
 /// Key length used when probing a cipher name.

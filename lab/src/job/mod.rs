@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::KernelStack;
 use crate::spec::bench_plan::BenchPlan;
 use crate::spec::plan::Plan;
 use bench::TargetResult;
@@ -61,7 +62,20 @@ impl Job {
     pub(crate) fn needs_ipsec(&self) -> bool {
         match self {
             Job::Scenario { plan, .. } => plan.uses_xfrm(),
+            Job::Bench(_) => !self.kernel_stacks().is_empty(),
             _ => false,
+        }
+    }
+
+    /// The kernel's own encrypting stacks a bench compares with.
+    pub(crate) fn kernel_stacks(&self) -> Vec<KernelStack> {
+        match self {
+            Job::Bench(plan) => plan
+                .variants
+                .iter()
+                .filter_map(|v| v.kernel_stack())
+                .collect(),
+            _ => Vec::new(),
         }
     }
 

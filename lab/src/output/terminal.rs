@@ -7,7 +7,6 @@ use std::path::Path;
 use super::baseline;
 use super::bench_doc::BenchDoc;
 use super::summary::{Summary, Verdict};
-use crate::domain::{BenchVariant, Direction};
 use crate::job::bench::TargetResult;
 use crate::job::run_report::RunReport;
 
@@ -104,7 +103,9 @@ fn fmt_opt(x: Option<f64>, digits: usize) -> String {
     x.map_or("-".into(), |v| format!("{v:.digits$}"))
 }
 
-/// A terminal summary: per target the headline figures at the largest size.
+/// Renders the terminal summary of a bench: every figure at the largest
+/// size, so that all variants (ours, the kernel's, each driver) and the
+/// hardware line sit one under the other.
 pub(crate) fn bench(doc: &BenchDoc, path: &Path) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -120,57 +121,11 @@ pub(crate) fn bench(doc: &BenchDoc, path: &Path) -> String {
             let _ = writeln!(out, "    unsupported: {u}");
             continue;
         }
-        for v in [
-            BenchVariant::Noop,
-            BenchVariant::Copy,
-            BenchVariant::Ecb,
-            BenchVariant::Cbc,
-        ] {
-            for d in [Direction::Egress, Direction::Ingress] {
-                let Some(m) = t.micro_at(v, d, big) else {
-                    continue;
-                };
-                let fig = if m.check.ok {
-                    format!(
-                        "{:>9} ns {:>8} Gbit/s{}",
-                        fmt_opt(m.ns.as_ref().map(|s| s.median), 0),
-                        fmt_opt(m.gbps.as_ref().map(|s| s.median), 2),
-                        m.ratio_to_cipher
-                            .map_or(String::new(), |r| format!("  {:.0}% cipher", r * 100.0))
-                    )
-                } else {
-                    format!("FAILED: {}", m.check.detail)
-                };
-                let _ = writeln!(
-                    out,
-                    "    micro {:<8} {:<7} {big} B  {fig}",
-                    v.as_str(),
-                    d.as_str()
-                );
-            }
-        }
-        for u in t.udp.iter().filter(|u| u.size == big) {
-            let fig = if u.check.ok {
-                format!(
-                    "{:>8} kpps {:>6} Gbit/s loss {:>5}%",
-                    fmt_opt(u.pps.as_ref().map(|s| s.median / 1e3), 1),
-                    fmt_opt(u.goodput_gbps.as_ref().map(|s| s.median), 2),
-                    fmt_opt(u.loss.as_ref().map(|s| s.median * 100.0), 1)
-                )
-            } else {
-                format!("FAILED: {}", u.check.detail)
-            };
-            let _ = writeln!(out, "    udp   {:<8} {big} B  {fig}", u.variant.as_str());
-        }
-        for c in &t.tcp {
-            let _ = writeln!(
-                out,
-                "    tcp   {:<8} offloads {:<16} {:>6} Gbit/s  {}",
-                c.variant.as_str(),
-                c.offloads,
-                fmt_opt(c.goodput_gbps.as_ref().map(|s| s.median), 2),
-                c.status
-            );
+        bench_micro(&mut out, t, big);
+        bench_cipher(&mut out, t, big);
+        bench_flows(&mut out, t, big);
+        for u in &t.unavailable {
+            let _ = writeln!(out, "    unavailable {}: {}", u.what, u.reason);
         }
         if let Some(e) = &t.error {
             let _ = writeln!(out, "    error: {}", e.lines().next().unwrap_or_default());
@@ -178,4 +133,92 @@ pub(crate) fn bench(doc: &BenchDoc, path: &Path) -> String {
     }
     let _ = writeln!(out, "→ {}", path.display());
     out
+}
+
+fn micro_fig(ns: Option<f64>, gbps: Option<f64>) -> String {
+    format!("{:>9} ns {:>8} Gbit/s", fmt_opt(ns, 0), fmt_opt(gbps, 2))
+}
+
+/// The data plane programs, one line per build and direction.
+fn bench_micro(out: &mut String, t: &TargetResult, big: u32) {
+    let points = t.micro.iter().filter(|m| m.size == big);
+    let width = points.clone().map(|m| m.label().len()).max().unwrap_or(8);
+    for m in points {
+        let fig = if m.check.ok {
+            let share = m
+                .ratio_to_cipher
+                .map_or(String::new(), |r| format!("  {:.0}% cipher", r * 100.0));
+            micro_fig(
+                m.ns.as_ref().map(|s| s.median),
+                m.gbps.as_ref().map(|s| s.median),
+            ) + &share
+        } else {
+            format!("FAILED: {}", m.check.detail)
+        };
+        let _ = writeln!(
+            out,
+            "    micro {:<width$} {:<7} {big} B  {fig}",
+            m.label(),
+            m.direction.as_str()
+        );
+    }
+}
+
+/// The kfunc alone per driver, and the userspace (hardware) reference.
+fn bench_cipher(out: &mut String, t: &TargetResult, big: u32) {
+    for c in t.cipher.iter().filter(|c| c.size == big) {
+        let fig = match &c.error {
+            Some(e) => format!("FAILED: {e}"),
+            None => micro_fig(
+                c.ns.as_ref().map(|s| s.median),
+                c.gbps.as_ref().map(|s| s.median),
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "    kfunc {:<28} {:<7} {big} B  {fig}",
+            c.label(),
+            c.direction.as_str()
+        );
+    }
+    for h in t.hardware.iter().filter(|h| h.size == big) {
+        let fig = micro_fig(
+            h.ns.as_ref().map(|s| s.median),
+            h.gbps.as_ref().map(|s| s.median),
+        );
+        let name = format!("{} [{}]", h.algorithm.kernel_name(), h.implementation);
+        let _ = writeln!(
+            out,
+            "    user  {name:<28} {:<7} {big} B  {fig}",
+            h.direction.as_str()
+        );
+    }
+}
+
+/// UDP and TCP over the veth pair.
+fn bench_flows(out: &mut String, t: &TargetResult, big: u32) {
+    for u in t.udp.iter().filter(|u| u.size == big) {
+        let fig = if u.check.ok {
+            format!(
+                "{:>8} kpps {:>6} Gbit/s loss {:>5}% {:>8} ns CPU/pkt",
+                fmt_opt(u.pps.as_ref().map(|s| s.median / 1e3), 1),
+                fmt_opt(u.goodput_gbps.as_ref().map(|s| s.median), 2),
+                fmt_opt(u.loss.as_ref().map(|s| s.median * 100.0), 1),
+                fmt_opt(u.cpu_ns_per_packet.as_ref().map(|s| s.median), 0)
+            )
+        } else {
+            format!("FAILED: {}", u.check.detail)
+        };
+        let _ = writeln!(out, "    udp   {:<16} {big} B  {fig}", u.variant.as_str());
+    }
+    for c in &t.tcp {
+        let _ = writeln!(
+            out,
+            "    tcp   {:<16} offloads {:<16} {:>6} Gbit/s  {}",
+            c.variant.as_str(),
+            c.offloads,
+            fmt_opt(c.goodput_gbps.as_ref().map(|s| s.median), 2),
+            c.status
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::initramfs::Builder;
+use crate::domain::KernelStack;
 use crate::job::Job;
 use crate::kernels::FetchedKernel;
 use crate::kernels::modules::{self, Resolution};
@@ -46,6 +47,20 @@ const IPSEC_MODULES: &[&str] = &[
     "cmac",
 ];
 
+/// AES-GCM for the kernel ESP the bench compares with (RFC 4106 needs
+/// `seqiv`; `ghash_clmulni_intel` is the fast GHASH where the CPU has it).
+const GCM_MODULES: &[&str] = &[
+    "gcm",
+    "ghash_generic",
+    "ghash_clmulni_intel",
+    "seqiv",
+    "ctr",
+];
+
+/// WireGuard; its UDP tunnel and curve25519/chacha20poly1305 libraries
+/// follow from its dependencies.
+const WIREGUARD_MODULES: &[&str] = &["wireguard"];
+
 /// Modules without which nothing can run.
 const REQUIRED_MODULES: &[&str] = &["veth"];
 
@@ -57,6 +72,13 @@ pub(crate) fn job_modules(kernel: &FetchedKernel, job: &Job) -> Result<Resolutio
     }
     if job.needs_ipsec() {
         wanted.extend_from_slice(IPSEC_MODULES);
+    }
+    for stack in job.kernel_stacks() {
+        match stack {
+            KernelStack::EspCbcCmac => {}
+            KernelStack::EspGcm => wanted.extend_from_slice(GCM_MODULES),
+            KernelStack::WireGuard => wanted.extend_from_slice(WIREGUARD_MODULES),
+        }
     }
     // A developer's image without a modules folder has what it needs
     // built in (its config was checked before booting).

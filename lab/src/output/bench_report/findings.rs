@@ -52,7 +52,7 @@ pub(crate) fn of(t: &TargetResult, sizes: &[u32]) -> Vec<String> {
     }
     if t.env.emulated {
         out.push(
-            "TCG caveat: this target ran under QEMU TCG, an emulated CPU (AES-NI emulated, ~25× slower); \
+            "TCG caveat: this target ran under QEMU TCG, an emulated CPU (every instruction, AES-NI included, is translated); \
              ratios between variants on it are indicative, absolute figures are not hardware's."
                 .into(),
         );
@@ -113,26 +113,32 @@ fn against_kfunc(t: &TargetResult, sizes: &[u32]) -> Option<String> {
 }
 
 fn decrypt_vs_encrypt(t: &TargetResult, big: u32) -> Option<String> {
-    let parts: Vec<String> = [BenchVariant::Ecb, BenchVariant::Cbc]
+    let ratios: Vec<(BenchVariant, f64, f64)> = [BenchVariant::Ecb, BenchVariant::Cbc]
         .iter()
         .filter_map(|&v| {
             let e = micro(t, v, Direction::Egress, big)?;
             let d = micro(t, v, Direction::Ingress, big)?;
-            Some(format!(
-                "{} {:.1}× ({} vs {})",
-                v.as_str(),
-                d / e,
-                us(d),
-                us(e)
-            ))
+            Some((v, d, e))
         })
         .collect();
-    (!parts.is_empty()).then(|| {
-        format!(
-            "Decryption costs more than encryption at {big} B: {}.",
-            parts.join(", ")
-        )
-    })
+    if ratios.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = ratios
+        .iter()
+        .map(|(v, d, e)| format!("{} {:.1}× ({} vs {})", v.as_str(), d / e, us(*d), us(*e)))
+        .collect();
+    let verb = if ratios.iter().all(|(_, d, e)| d / e > 1.05) {
+        "costs more than"
+    } else if ratios.iter().all(|(_, d, e)| d / e < 0.95) {
+        "costs less than"
+    } else {
+        "costs about as much as"
+    };
+    Some(format!(
+        "Decryption {verb} encryption at {big} B: {}.",
+        parts.join(", ")
+    ))
 }
 
 fn drivers(t: &TargetResult, big: u32) -> Option<String> {
@@ -229,7 +235,10 @@ fn alternatives(t: &TargetResult, big: u32) -> Option<String> {
         ))
     };
     let ours: Vec<String> = [
+        BenchVariant::Ecb,
+        BenchVariant::EcbInPlace,
         BenchVariant::Cbc,
+        BenchVariant::CbcInPlace,
         BenchVariant::Esp,
         BenchVariant::EspInPlace,
     ]
