@@ -123,42 +123,7 @@ pub(crate) fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
                 });
             }
         }
-        for alg in [Algorithm::EcbAes, Algorithm::CbcAes] {
-            let points = t
-                .cipher
-                .iter()
-                .filter(|c| c.algorithm == alg && c.direction == d && c.driver.is_none())
-                .filter_map(|c| Some(point(index_of(sizes, c.size)?, c.gbps.as_ref()?, 1.0)))
-                .collect::<Vec<_>>();
-            if !points.is_empty() {
-                let v = if alg == Algorithm::EcbAes {
-                    BenchVariant::Ecb
-                } else {
-                    BenchVariant::Cbc
-                };
-                series.push(Series {
-                    label: format!("{} kfunc alone (limit)", alg.kernel_name()),
-                    color: variant_color(v),
-                    dashed: true,
-                    points,
-                });
-            }
-            let hw: Vec<Point> = t
-                .hardware
-                .iter()
-                .filter(|h| h.algorithm == alg && h.direction == d)
-                .filter_map(|h| Some(point(index_of(sizes, h.size)?, h.gbps.as_ref()?, 1.0)))
-                .collect();
-            if !hw.is_empty() {
-                let shade = if alg == Algorithm::EcbAes { 90 } else { 20 };
-                series.push(Series {
-                    label: format!("{} userspace AES, one core (hardware)", alg.kernel_name()),
-                    color: RGBColor(shade, shade, shade),
-                    dashed: true,
-                    points: hw,
-                });
-            }
-        }
+        limit_lines(t, sizes, d, &mut series);
         let what = if d == Direction::Egress {
             "egress program (encrypt)"
         } else {
@@ -181,6 +146,47 @@ pub(crate) fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
         cols: 2,
         panels: vec![panel(Direction::Egress), panel(Direction::Ingress)],
     })
+}
+
+/// The dashed lines of a throughput panel: the kfunc alone per cipher (the
+/// data plane's limit) and userspace AES on one core (the hardware's).
+fn limit_lines(t: &TargetResult, sizes: &[u32], d: Direction, series: &mut Vec<Series>) {
+    for alg in [Algorithm::EcbAes, Algorithm::CbcAes] {
+        let points = t
+            .cipher
+            .iter()
+            .filter(|c| c.algorithm == alg && c.direction == d && c.driver.is_none())
+            .filter_map(|c| Some(point(index_of(sizes, c.size)?, c.gbps.as_ref()?, 1.0)))
+            .collect::<Vec<_>>();
+        if !points.is_empty() {
+            let v = if alg == Algorithm::EcbAes {
+                BenchVariant::Ecb
+            } else {
+                BenchVariant::Cbc
+            };
+            series.push(Series {
+                label: format!("{} kfunc alone (limit)", alg.kernel_name()),
+                color: variant_color(v),
+                dashed: true,
+                points,
+            });
+        }
+        let hw: Vec<Point> = t
+            .hardware
+            .iter()
+            .filter(|h| h.algorithm == alg && h.direction == d)
+            .filter_map(|h| Some(point(index_of(sizes, h.size)?, h.gbps.as_ref()?, 1.0)))
+            .collect();
+        if !hw.is_empty() {
+            let shade = if alg == Algorithm::EcbAes { 90 } else { 20 };
+            series.push(Series {
+                label: format!("{} userspace AES, one core (hardware)", alg.kernel_name()),
+                color: RGBColor(shade, shade, shade),
+                dashed: true,
+                points: hw,
+            });
+        }
+    }
 }
 
 /// Where the time of one packet goes, per cipher and direction: the test
