@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::kernels::LocalSource;
+use crate::spec::bench_plan::Inject;
 use crate::target::Backend;
 use crate::vm::VmOptions;
 
@@ -35,6 +36,21 @@ impl From<BackendKind> for Backend {
             BackendKind::Host => Backend::Host,
             BackendKind::Qemu => Backend::Qemu,
             BackendKind::Vng => Backend::Vng,
+        }
+    }
+}
+
+/// A known regression for `lab bench --inject`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InjectKind {
+    /// The copy and raw crypto builds copy the payload once more per packet.
+    ExtraCopy,
+}
+
+impl From<InjectKind> for Inject {
+    fn from(k: InjectKind) -> Self {
+        match k {
+            InjectKind::ExtraCopy => Inject::ExtraCopy,
         }
     }
 }
@@ -268,6 +284,10 @@ pub(crate) struct BenchArgs {
     /// Shortened rounds and durations (smoke test).
     #[arg(long)]
     pub(crate) quick: bool,
+    /// Test hook: build a known regression into the data plane (recorded
+    /// as `plan.inject`), e.g. to show that `lab compare` catches it.
+    #[arg(long, value_enum, value_name = "REGRESSION")]
+    pub(crate) inject: Option<InjectKind>,
     #[command(flatten)]
     pub(crate) image: ImageArgs,
     #[command(flatten)]
