@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::kernels::LocalSource;
+use crate::output::compare::{Interval, Options};
 use crate::spec::bench_plan::Inject;
 use crate::target::Backend;
 use crate::vm::VmOptions;
@@ -191,6 +192,8 @@ pub(crate) enum Command {
     },
     /// Run a scenario on every catalog kernel (and the host) into one result.
     Matrix(MatrixArgs),
+    /// Compare two saved benches figure by figure; exit 1 on a regression.
+    Compare(CompareArgs),
     /// Feed the data plane generated (or saved) frames and check its invariants.
     Fuzz(FuzzArgs),
 }
@@ -294,6 +297,63 @@ pub(crate) struct BenchArgs {
     pub(crate) vm: VmArgs,
     #[command(flatten)]
     pub(crate) results: ResultsArgs,
+}
+
+/// The interval `lab compare`'s overlap test uses: `--interval`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IntervalKind {
+    /// The 95 % interval of the mean.
+    Ci95,
+    /// Smallest to largest round.
+    Range,
+}
+
+/// Arguments of `lab compare`.
+#[derive(Args)]
+pub(crate) struct CompareArgs {
+    /// The old run: a run id under the results folder, a run folder or a bench.json.
+    pub(crate) old: String,
+    /// The new run, likewise.
+    pub(crate) new: String,
+    /// A change for the worse beyond this many percent (percentage points
+    /// for loss) fails the comparison (exit 1).
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        value_name = "PERCENT",
+        allow_negative_numbers = true
+    )]
+    pub(crate) max_regression: f64,
+    /// Which interval of each figure must not overlap for a change.
+    #[arg(long, value_enum, default_value = "ci95")]
+    pub(crate) interval: IntervalKind,
+    /// Write the Markdown (a CI job summary) here; `-` prints it on stdout
+    /// instead of the table (default: compare-<old run id>.md next to the
+    /// new bench.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<PathBuf>,
+    /// List every figure in the terminal, not only the changed ones.
+    #[arg(long)]
+    pub(crate) all: bool,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
+}
+
+impl CompareArgs {
+    /// The judging options, checked.
+    pub(crate) fn options(&self) -> Result<Options> {
+        let m = self.max_regression;
+        if !m.is_finite() || m < 0.0 {
+            bail!("--max-regression {m}: must be a percentage of 0 or more");
+        }
+        Ok(Options {
+            max_regression_pct: m,
+            interval: match self.interval {
+                IntervalKind::Ci95 => Interval::Ci95,
+                IntervalKind::Range => Interval::Range,
+            },
+        })
+    }
 }
 
 /// Arguments of `lab matrix`.
