@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 
 const HOST: &str = "lab/tests/fixtures/bench-host.json";
 const MATRIX: &str = "lab/tests/fixtures/bench-matrix.json";
+/// `lab bench scenarios/bench.yaml --quick` on the host with every variant
+/// and driver, in the current format (hardware, drivers, `unavailable`).
+const ALL: &str = "lab/tests/fixtures/bench-host-all.json";
 
 fn read(p: &str) -> Value {
     serde_json::from_slice(&std::fs::read(repo().join(p)).unwrap()).unwrap()
@@ -294,6 +297,48 @@ fn the_copy_build_measured_as_noop_is_a_regression() {
         s.contains("only old host micro copy egress 1500 B: ns"),
         "{s}"
     );
+}
+
+#[test]
+fn a_current_bench_against_itself_and_against_an_older_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = repo().join(ALL);
+    let (out, md) = compare(&all, &all, dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = stdout(&out);
+    assert!(s.contains("591 figures in both: 0 regressions"), "{s}");
+    // Driver and hardware points pair like the others.
+    assert!(
+        md.contains("| host | micro | cbc(aes) [aes-generic] egress 1500 B | ns |")
+            && md.contains("| host | hardware | cbc(aes) ingress 64 B | ns |"),
+        "{md}"
+    );
+    // What this kernel lacks has no figure in either run: listed once each.
+    for what in ["xfrm gcm", "wireguard", "cbc(aes-aesni)"] {
+        assert!(
+            s.contains(&format!(
+                "neither  host unavailable {what}: every figure (both runs: "
+            )),
+            "{what}: {s}"
+        );
+    }
+    // The older bench planned fewer sizes, variants and drivers, and no
+    // hardware part: one line per reason, after a note on the settings.
+    let (_, md) = compare(&repo().join(HOST), &all, dir.path(), &[]);
+    for line in [
+        "| only new | host micro 24 points | ns | the old run's plan has no driver aes-generic |",
+        "| only new | host micro 12 points | ns | the old run's plan has no variant esp in place |",
+        "| only new | host hardware 24 points | ns | the old run did not measure hardware |",
+        "| only new | host udp 5 points | pps, goodput_gbps, loss, cpu_ns_per_packet, \
+         thread_cpu_ns_per_packet, cpu_util | the old run's plan has no size 128 B |",
+    ] {
+        assert!(md.contains(line), "{line}\n{md}");
+    }
+    assert!(
+        md.contains("> note: the runs were measured with different settings (micro, cipher, hardware, udp, tcp, quick, mtu, drivers)"),
+        "{md}"
+    );
+    assert!(md.contains("136 figures in both"), "{md}");
 }
 
 #[test]

@@ -87,6 +87,13 @@ pub(crate) struct Point {
     /// Names a target's `unavailable` list may give it by: its variant or
     /// algorithm, and with a driver `mode(driver)` (`cbc(aes-generic)`).
     pub(crate) names: Vec<String>,
+    /// Its variant and packet size, if it has them: a run whose plan lacks
+    /// either did not measure it.
+    pub(crate) variant: Option<String>,
+    /// Packet size, bytes.
+    pub(crate) size: Option<u64>,
+    /// The AES driver it was keyed with, if one was named.
+    pub(crate) driver: Option<String>,
 }
 
 /// What the header says about a target.
@@ -256,6 +263,9 @@ fn part_points(target: &str, part: &str, value: &Value) -> Vec<Point> {
                 metrics: BTreeMap::new(),
                 reason: None,
                 names: names(o),
+                variant: text(o.get("variant")),
+                size: o.get("size").and_then(Value::as_u64),
+                driver: text(o.get("driver")),
             };
             Some(point(p, o))
         })

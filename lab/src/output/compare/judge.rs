@@ -167,11 +167,12 @@ pub(crate) fn compare(old: &Run, new: &Run, options: Options) -> Result<Comparis
         let sides = Sides {
             old: Side::of(old, &k.0, io.get(&k).map(|&i| &old.points[i])),
             new: Side::of(new, &k.0, inew.get(&k).map(|&i| &new.points[i])),
-            names: p.names.clone(),
+            point: p,
         };
         let names = metrics.get(&p.part).cloned().unwrap_or_default();
         pair_point(&k, sides, &names, &mut c);
     }
+    lone::merge_unplanned(&mut c.lone);
     lone::unavailable_in_neither(old, new, &whole, &mut c.lone);
     if c.rows.is_empty() {
         return Err(no_common(old, new, &c));

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use serde_json::{Map, Value};
+
 use super::figures::{Point, Run, Spread, TargetInfo};
 use super::metric;
 
@@ -34,16 +36,21 @@ pub(crate) struct Lone {
     pub(crate) presence: Presence,
     /// Why the other has none.
     pub(crate) why: String,
+    /// The other run's plan did not ask for it (a settings difference,
+    /// already noted): such entries are merged per part.
+    pub(crate) unplanned: bool,
 }
 
-/// One run's side of a point: the point, if the run has it, and the
-/// run's header of the point's target.
+/// One run's side of a point: the point, if the run has it, the run's
+/// header of the point's target and the run's plan.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Side<'a> {
     /// The point in this run.
     pub(crate) point: Option<&'a Point>,
     /// This run's target of that name.
     pub(crate) target: Option<&'a TargetInfo>,
+    /// This run's bench settings.
+    pub(crate) plan: &'a Map<String, Value>,
 }
 
 impl<'a> Side<'a> {
@@ -52,19 +59,20 @@ impl<'a> Side<'a> {
         Self {
             point,
             target: run.targets.iter().find(|t| t.name == target),
+            plan: &run.plan,
         }
     }
 }
 
-/// Both sides of a point, and the names the point goes by.
+/// Both sides of a point, and the point as either run has it.
 #[derive(Debug, Clone)]
 pub(crate) struct Sides<'a> {
     /// The old run.
     pub(crate) old: Side<'a>,
     /// The new run.
     pub(crate) new: Side<'a>,
-    /// See `Point::names`.
-    pub(crate) names: Vec<String>,
+    /// The point (from the new run when both have it).
+    pub(crate) point: &'a Point,
 }
 
 /// Whether the point stores `name` as null (a figure without a number).
@@ -80,15 +88,21 @@ pub(crate) fn reason(p: Option<&Point>) -> Option<&str> {
 /// The one-sided entry of a point: `side` 0 only new, 1 only old, 2 neither.
 pub(crate) fn point(k: &Key, sides: &Sides, side: u8, figures: Vec<String>) -> Lone {
     let (presence, why) = match side {
-        0 => (Presence::Added, missing(&sides.old, &sides.names, "old")),
-        1 => (Presence::Removed, missing(&sides.new, &sides.names, "new")),
+        0 => (Presence::Added, missing(&sides.old, sides.point, "old")),
+        1 => (Presence::Removed, missing(&sides.new, sides.point, "new")),
         _ => (
             Presence::Neither,
-            reason(sides.new.point)
-                .or(reason(sides.old.point))
-                .unwrap_or("no number")
-                .into(),
+            Why::Other(
+                reason(sides.new.point)
+                    .or(reason(sides.old.point))
+                    .unwrap_or("no number")
+                    .into(),
+            ),
         ),
+    };
+    let (why, unplanned) = match why {
+        Why::Unplanned(w) => (w, true),
+        Why::Other(w) => (w, false),
     };
     Lone {
         target: k.0.clone(),
@@ -96,23 +110,101 @@ pub(crate) fn point(k: &Key, sides: &Sides, side: u8, figures: Vec<String>) -> L
         figures: figures.join(", "),
         presence,
         why,
+        unplanned,
     }
 }
 
-/// Why the `run` side lacks a figure of a point known by `names`.
-fn missing(side: &Side, names: &[String], run: &str) -> String {
-    let unavailable = side.target.and_then(|t| t.unavailable_reason(names));
-    match (side.point, unavailable) {
-        (_, Some(why)) => format!("{run} run: unavailable: {why}"),
-        (None, None) => {
-            let target = side.target.map_or("?", |t| t.name.as_str());
-            format!("not in the {run} run's {target} results")
-        }
-        (Some(p), None) => match &p.reason {
+/// Why a side lacks a figure.
+enum Why {
+    /// Its plan did not ask for it.
+    Unplanned(String),
+    /// Anything else.
+    Other(String),
+}
+
+/// Why the `run` side lacks a figure of point `p` (which the other has).
+fn missing(side: &Side, p: &Point, run: &str) -> Why {
+    if let Some(why) = side.target.and_then(|t| t.unavailable_reason(&p.names)) {
+        return Why::Other(format!("{run} run: unavailable: {why}"));
+    }
+    if let Some(p) = side.point {
+        return Why::Other(match &p.reason {
             Some(r) => format!("{run} run: {r}"),
             None => format!("{run} run: no number"),
-        },
+        });
     }
+    if let Some(why) = unplanned(side.plan, p, run) {
+        return Why::Unplanned(why);
+    }
+    let target = side.target.map_or("?", |t| t.name.as_str());
+    Why::Other(format!("not in the {run} run's {target} results"))
+}
+
+/// Whether `plan` left `p` out: no such part, variant, driver or size.
+fn unplanned(plan: &Map<String, Value>, p: &Point, run: &str) -> Option<String> {
+    let lacks = |key: &str, v: Value| {
+        plan.get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|list| !list.contains(&v))
+    };
+    if plan.get(&p.part).is_none_or(Value::is_null) {
+        return Some(format!("the {run} run did not measure {}", p.part));
+    }
+    // `none` (no program) is never in the plan: UDP and TCP add it.
+    if let Some(v) = p.variant.as_deref().filter(|v| *v != "none")
+        && lacks("variants", Value::from(v))
+    {
+        return Some(format!("the {run} run's plan has no variant {v}"));
+    }
+    if let Some(d) = p.driver.as_deref()
+        && (lacks("drivers", Value::from(d)) || !plan.contains_key("drivers"))
+    {
+        return Some(format!("the {run} run's plan has no driver {d}"));
+    }
+    match p.size {
+        Some(n) if lacks("sizes", Value::from(n)) => {
+            Some(format!("the {run} run's plan has no size {n} B"))
+        }
+        _ => None,
+    }
+}
+
+/// Merges the entries of points the other run's plan left out, one per
+/// target, part, side and reason: a different plan is noted once already,
+/// and listing each of its points drowns the rest.
+pub(crate) fn merge_unplanned(lone: &mut Vec<Lone>) {
+    let mut out: Vec<Lone> = Vec::with_capacity(lone.len());
+    let mut counts: Vec<usize> = Vec::with_capacity(lone.len());
+    for l in lone.drain(..) {
+        let same = |o: &Lone| {
+            o.unplanned
+                && l.unplanned
+                && o.target == l.target
+                && o.presence == l.presence
+                && o.why == l.why
+                && o.point.as_ref().map(|p| &p.0) == l.point.as_ref().map(|p| &p.0)
+        };
+        match out.iter().position(same) {
+            Some(i) => {
+                counts[i] += 1;
+                for f in l.figures.split(", ").filter(|f| !f.is_empty()) {
+                    if !out[i].figures.split(", ").any(|g| g == f) {
+                        out[i].figures = format!("{}, {f}", out[i].figures);
+                    }
+                }
+            }
+            None => {
+                out.push(l);
+                counts.push(1);
+            }
+        }
+    }
+    for (l, n) in out.iter_mut().zip(counts) {
+        if let (true, Some((_, label))) = (n > 1, l.point.as_mut()) {
+            *label = format!("{n} points");
+        }
+    }
+    *lone = out;
 }
 
 /// Variants and drivers a kernel lacks that neither run has a point of:
@@ -148,6 +240,7 @@ pub(crate) fn unavailable_in_neither(
                     } else {
                         format!("{word} run: {why}")
                     },
+                    unplanned: false,
                 });
             }
         }
@@ -188,9 +281,67 @@ pub(crate) fn whole_targets(old: &Run, new: &Run, lone: &mut Vec<Lone>) -> BTree
                     Some(s) => format!("the {other} run has no target {t}; {s}"),
                     None => format!("the {other} run has no target {t}"),
                 },
+                unplanned: false,
             });
             whole.insert(t.clone());
         }
     }
     whole
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(label: &str, figures: &str, why: &str, unplanned: bool) -> Lone {
+        Lone {
+            target: "host".into(),
+            point: Some(("udp".into(), label.into())),
+            figures: figures.into(),
+            presence: Presence::Added,
+            why: why.into(),
+            unplanned,
+        }
+    }
+
+    #[test]
+    fn only_unplanned_entries_with_the_same_reason_merge() {
+        let no_128 = "the old run's plan has no size 128 B";
+        let mut lone = vec![
+            entry("noop 128 B", "pps", no_128, true),
+            entry(
+                "copy 64 B",
+                "pps",
+                "not in the old run's host results",
+                false,
+            ),
+            entry("copy 128 B", "pps, loss", no_128, true),
+            entry(
+                "esp 64 B",
+                "pps",
+                "the old run's plan has no variant esp",
+                true,
+            ),
+            entry(
+                "copy 512 B",
+                "pps",
+                "not in the old run's host results",
+                false,
+            ),
+        ];
+        merge_unplanned(&mut lone);
+        let got: Vec<(&str, &str)> = lone
+            .iter()
+            .map(|l| (l.point.as_ref().unwrap().1.as_str(), l.figures.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2 points", "pps, loss"),
+                ("copy 64 B", "pps"),
+                ("esp 64 B", "pps"),
+                ("copy 512 B", "pps")
+            ]
+        );
+    }
 }
