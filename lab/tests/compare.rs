@@ -101,6 +101,17 @@ fn a_bench_compared_with_itself_has_no_change() {
     let p = repo().join(MATRIX);
     let (out, _) = compare(&p, &p, dir.path(), &[]);
     assert!(stdout(&out).contains("unsupported"), "{}", text(&out));
+    // `--markdown -`: the Markdown on stdout (for a job summary), the table on stderr.
+    let p = p.to_str().unwrap();
+    let out = lab(&["compare", p, p, "--markdown", "-"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout(&out).starts_with("## Bench comparison: `"),
+        "{}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no figure changed"), "{err}");
 }
 
 #[test]

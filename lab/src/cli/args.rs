@@ -312,8 +312,10 @@ pub(crate) enum IntervalKind {
 #[derive(Args)]
 pub(crate) struct CompareArgs {
     /// The old run: a run id under the results folder, a run folder or a bench.json.
+    #[arg(value_name = "RUN_A")]
     pub(crate) old: String,
     /// The new run, likewise.
+    #[arg(value_name = "RUN_B")]
     pub(crate) new: String,
     /// A change for the worse beyond this many percent (percentage points
     /// for loss) fails the comparison (exit 1).
