@@ -20,7 +20,8 @@ bench *ARGS:
     cargo build --release --quiet -p lab
     ./target/x86_64-unknown-linux-gnu/release/lab bench scenarios/bench.yaml {{ARGS}}
 
-# Compile the data plane builds into target/bpf/ (cargo does this too: lab/build.rs).
+# Compile the data plane builds into target/bpf/ (cargo does this too: lab/build.rs),
+# the `--inject extra-copy` builds (`*_extracopy.bpf.o`) among them.
 build-ebpf:
     mkdir -p target/bpf
     cc="clang-19 -O2 -g -target bpf -Wall -Werror -I/usr/include/x86_64-linux-gnu -Iebpf"; \
@@ -28,6 +29,10 @@ build-ebpf:
       $cc -DDP_VARIANT_$v -c ebpf/crypto_dp.bpf.c -o target/bpf/${v,,}.bpf.o; \
     done; \
     $cc -DDP_VARIANT_CRYPTO -DDP_INPLACE -c ebpf/crypto_dp.bpf.c -o target/bpf/crypto_inplace.bpf.o; \
+    for b in "copy -DDP_VARIANT_COPY" "crypto -DDP_VARIANT_CRYPTO" "crypto_inplace -DDP_VARIANT_CRYPTO -DDP_INPLACE"; do \
+      set -- $b; name=$1; shift; \
+      $cc "$@" -DDP_EXTRA_COPY -c ebpf/crypto_dp.bpf.c -o target/bpf/${name}_extracopy.bpf.o; \
+    done; \
     $cc -c ebpf/esp_dp.bpf.c -o target/bpf/esp.bpf.o; \
     $cc -DDP_INPLACE -c ebpf/esp_dp.bpf.c -o target/bpf/esp_inplace.bpf.o
     ls -l target/bpf

@@ -23,6 +23,12 @@
  *   DP_TEST_IV   test builds only: a fixed IV (struct bpfcrypt_test_iv,
  *                set by the loader before load, off by default) so that
  *                two builds can be compared byte for byte
+ *
+ * Option of the crypto and copy variants:
+ *   DP_EXTRA_COPY  a known regression (`lab bench --inject extra-copy`):
+ *                  the payload is copied from the packet into scratch once
+ *                  more per packet; the output is unchanged, so only the
+ *                  cost differs and `lab compare` must flag it
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -45,6 +51,18 @@
 #define TCX_NEXT -1
 #endif
 #define MAYBE_UNUSED __attribute__((unused))
+
+/* One more copy of LEN payload bytes at OFF into scratch buffer BUF, which
+ * the program overwrites afterwards (DP_EXTRA_COPY builds only). */
+#ifdef DP_EXTRA_COPY
+#define EXTRA_COPY(skb, off, buf, len)                             \
+	do {                                                       \
+		if (bpf_skb_load_bytes(skb, off, buf, len) < 0)    \
+			return TC_ACT_SHOT;                        \
+	} while (0)
+#else
+#define EXTRA_COPY(skb, off, buf, len) do { } while (0)
+#endif
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -398,6 +416,7 @@ int encrypt_egress(struct __sk_buff *skb)
 	barrier_var(plen);
 	if (plen == 0 || plen > BPFCRYPT_MAX_PLAIN)
 		return TC_ACT_SHOT;
+	EXTRA_COPY(skb, hoff, s->dst, plen);
 #ifdef DP_INPLACE
 	return encrypt_inplace(skb, st, cctx, s, &iph, hoff, plen, iv_len);
 #endif
@@ -503,6 +522,7 @@ int decrypt_ingress(struct __sk_buff *skb)
 	barrier_var(clen);
 	if (clen == 0 || clen > BPFCRYPT_BUF)
 		return TC_ACT_SHOT;
+	EXTRA_COPY(skb, hoff + iv_len, s->dst, clen);
 #ifdef DP_INPLACE
 	return decrypt_inplace(skb, st, cctx, s, &iph, hoff, clen, iv_len);
 #endif
@@ -664,6 +684,7 @@ static __always_inline int bounce(struct __sk_buff *skb)
 	}
 	if (bpf_skb_load_bytes(skb, hoff, s->src, plen) < 0)
 		return TC_ACT_SHOT;
+	EXTRA_COPY(skb, hoff, s->dst, plen);
 	__builtin_memcpy(s->dst, s->src, 16);
 	if (bpf_skb_store_bytes(skb, hoff, s->src, plen, 0) < 0)
 		return TC_ACT_SHOT;

@@ -30,6 +30,23 @@ const BUILDS: &[(&str, &str, &[&str])] = &[
         &["-DDP_VARIANT_CRYPTO", "-DDP_INPLACE", "-DDP_TEST_IV"],
     ),
     ("esp_testiv", "esp_dp", &["-DDP_TEST_IV"]),
+    // Known regressions (`lab bench --inject extra-copy`): one more copy
+    // of the payload per packet.
+    (
+        "copy_extracopy",
+        "crypto_dp",
+        &["-DDP_VARIANT_COPY", "-DDP_EXTRA_COPY"],
+    ),
+    (
+        "crypto_extracopy",
+        "crypto_dp",
+        &["-DDP_VARIANT_CRYPTO", "-DDP_EXTRA_COPY"],
+    ),
+    (
+        "crypto_inplace_extracopy",
+        "crypto_dp",
+        &["-DDP_VARIANT_CRYPTO", "-DDP_INPLACE", "-DDP_EXTRA_COPY"],
+    ),
     (
         "esp_inplace_testiv",
         "esp_dp",

@@ -209,3 +209,92 @@ fn no_mirror_secrets_nor_runner_tweaks() {
     );
     assert!(!wf.contains("udevadm"), "a udev step for KVM is back");
 }
+
+/// A step of `job` whose `run:` script contains `needle`.
+fn run_step<'a>(job: &'a serde_json::Value, needle: &str) -> Option<&'a serde_json::Value> {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["run"].as_str().is_some_and(|r| r.contains(needle)))
+}
+
+/// The bench job: a quick bench on one catalog kernel, set up like the
+/// kernel job, its Findings in the job summary and the report folder
+/// uploaded, both also when the bench fails.
+#[test]
+fn the_bench_job_runs_a_quick_bench_on_a_catalog_kernel() {
+    let wf = workflow();
+    let bench = &wf["jobs"]["bench"];
+    assert!(bench.is_object(), "the workflow has no bench job");
+    let kernel = bench["env"]["BENCH_KERNEL"].as_str().unwrap_or_default();
+    assert_eq!(kernel, "debian-6.12");
+    let catalog = lab::kernels::Catalog::load(&repo()).unwrap();
+    assert!(
+        catalog.names().iter().any(|n| n == kernel),
+        "{kernel} is not a catalog kernel"
+    );
+    let options = bench["container"]["options"].as_str().unwrap_or_default();
+    assert!(
+        options.contains("--privileged"),
+        "KVM where the runner has it"
+    );
+    let idx = |needle: &str| {
+        step_index(bench, |s| {
+            s["run"].as_str().is_some_and(|r| r.contains(needle))
+                || s["uses"].as_str().is_some_and(|u| u.contains(needle))
+        })
+        .unwrap_or_else(|| panic!("the bench job has no step with {needle:?}"))
+    };
+    let (setup, toolchain) = (idx("./scripts/setup"), idx("rust-toolchain@"));
+    let (fetch, run) = (idx("just lab kernels fetch"), idx("just bench"));
+    let (summary, upload) = (idx("GITHUB_STEP_SUMMARY"), idx("upload-artifact@"));
+    assert!(setup < toolchain && toolchain < fetch && fetch < run);
+    assert!(run < summary && run < upload);
+    let script = run_step(bench, "just bench").unwrap()["run"]
+        .as_str()
+        .unwrap();
+    assert!(
+        script.contains("--kernel \"$BENCH_KERNEL\"") && script.contains("--quick"),
+        "{script}"
+    );
+    let steps = bench["steps"].as_array().unwrap();
+    let findings = &steps[summary];
+    let script = findings["run"].as_str().unwrap();
+    assert!(
+        script.contains("findings.md") && script.contains(">> \"$GITHUB_STEP_SUMMARY\""),
+        "{script}"
+    );
+    for (name, step) in [("summary", findings), ("upload", &steps[upload])] {
+        assert_eq!(step["if"].as_str(), Some("always()"), "{name} step");
+    }
+    assert_eq!(steps[upload]["with"]["path"].as_str(), Some("results/"));
+}
+
+/// `scripts/ci-local` can replay the bench job (no expression it cannot
+/// evaluate), though only when asked: the default replay is plan and kernel.
+#[test]
+fn ci_local_replays_the_bench_job_only_when_asked() {
+    let list = |args: &[&str]| {
+        let out = Command::new(repo().join("scripts/ci-local"))
+            .arg("--list")
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        (out.status.success(), text(&out))
+    };
+    let (ok, bench) = list(&["--job", "bench"]);
+    if bench.contains("needs python3 with PyYAML") {
+        eprintln!("SKIPPED ci_local_replays_the_bench_job_only_when_asked: no PyYAML");
+        return;
+    }
+    assert!(ok, "{bench}");
+    assert!(
+        bench.contains("Quick bench on debian-6.12")
+            && bench.contains("just bench --kernel \"$BENCH_KERNEL\" --quick"),
+        "{bench}"
+    );
+    let (ok, default) = list(&[]);
+    assert!(ok && !default.contains("just bench"), "{default}");
+}

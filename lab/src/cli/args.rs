@@ -7,6 +7,8 @@ use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::kernels::LocalSource;
+use crate::output::compare::{Interval, Options};
+use crate::spec::bench_plan::Inject;
 use crate::target::Backend;
 use crate::vm::VmOptions;
 
@@ -35,6 +37,21 @@ impl From<BackendKind> for Backend {
             BackendKind::Host => Backend::Host,
             BackendKind::Qemu => Backend::Qemu,
             BackendKind::Vng => Backend::Vng,
+        }
+    }
+}
+
+/// A known regression for `lab bench --inject`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InjectKind {
+    /// The copy and raw crypto builds copy the payload once more per packet.
+    ExtraCopy,
+}
+
+impl From<InjectKind> for Inject {
+    fn from(k: InjectKind) -> Self {
+        match k {
+            InjectKind::ExtraCopy => Inject::ExtraCopy,
         }
     }
 }
@@ -175,6 +192,8 @@ pub(crate) enum Command {
     },
     /// Run a scenario on every catalog kernel (and the host) into one result.
     Matrix(MatrixArgs),
+    /// Compare two saved benches figure by figure; exit 1 on a regression.
+    Compare(CompareArgs),
     /// Feed the data plane generated (or saved) frames and check its invariants.
     Fuzz(FuzzArgs),
 }
@@ -268,12 +287,75 @@ pub(crate) struct BenchArgs {
     /// Shortened rounds and durations (smoke test).
     #[arg(long)]
     pub(crate) quick: bool,
+    /// Test hook: build a known regression into the data plane (recorded
+    /// as `plan.inject`), e.g. to show that `lab compare` catches it.
+    #[arg(long, value_enum, value_name = "REGRESSION")]
+    pub(crate) inject: Option<InjectKind>,
     #[command(flatten)]
     pub(crate) image: ImageArgs,
     #[command(flatten)]
     pub(crate) vm: VmArgs,
     #[command(flatten)]
     pub(crate) results: ResultsArgs,
+}
+
+/// The interval `lab compare`'s overlap test uses: `--interval`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IntervalKind {
+    /// The 95 % interval of the mean.
+    Ci95,
+    /// Smallest to largest round.
+    Range,
+}
+
+/// Arguments of `lab compare`.
+#[derive(Args)]
+pub(crate) struct CompareArgs {
+    /// The old run: a run id under the results folder, a run folder or a bench.json.
+    #[arg(value_name = "RUN_A")]
+    pub(crate) old: String,
+    /// The new run, likewise.
+    #[arg(value_name = "RUN_B")]
+    pub(crate) new: String,
+    /// A change for the worse beyond this many percent (percentage points
+    /// for loss) fails the comparison (exit 1).
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        value_name = "PERCENT",
+        allow_negative_numbers = true
+    )]
+    pub(crate) max_regression: f64,
+    /// Which interval of each figure must not overlap for a change.
+    #[arg(long, value_enum, default_value = "ci95")]
+    pub(crate) interval: IntervalKind,
+    /// Write the Markdown (a CI job summary) here; `-` prints it on stdout
+    /// instead of the table (default: compare-<old run id>.md next to the
+    /// new bench.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<PathBuf>,
+    /// List every figure in the terminal, not only the changed ones.
+    #[arg(long)]
+    pub(crate) all: bool,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
+}
+
+impl CompareArgs {
+    /// The judging options, checked.
+    pub(crate) fn options(&self) -> Result<Options> {
+        let m = self.max_regression;
+        if !m.is_finite() || m < 0.0 {
+            bail!("--max-regression {m}: must be a percentage of 0 or more");
+        }
+        Ok(Options {
+            max_regression_pct: m,
+            interval: match self.interval {
+                IntervalKind::Ci95 => Interval::Ci95,
+                IntervalKind::Range => Interval::Range,
+            },
+        })
+    }
 }
 
 /// Arguments of `lab matrix`.

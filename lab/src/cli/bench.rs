@@ -27,6 +27,7 @@ pub(crate) fn bench(a: BenchArgs) -> Result<i32> {
     if a.quick {
         plan = plan.quick();
     }
+    plan.inject = a.inject.map(Into::into);
     let vm = a.vm.options()?;
     let image = a.image.kernel_image.is_some();
     let catalog = match (a.matrix, a.kernel.as_deref()) {
@@ -48,8 +49,12 @@ pub(crate) fn bench(a: BenchArgs) -> Result<i32> {
     if names == ["host"] {
         target::host::preflight()?;
     }
+    let inject = match plan.inject {
+        Some(i) => format!(", injected regression: {}", i.as_str()),
+        None => String::new(),
+    };
     eprintln!(
-        "lab: bench {} ({}) on {}",
+        "lab: bench {} ({}) on {}{inject}",
         plan.name,
         plan.source,
         names.join(", ")

@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod check;
+mod compare;
 mod fuzz;
 mod kernels;
 mod matrix;
@@ -48,6 +49,7 @@ fn dispatch(command: Command) -> Result<i32> {
             Ok(crate::output::exit::PASS)
         }
         Command::Matrix(a) => matrix::matrix(a),
+        Command::Compare(a) => compare::compare(a),
         Command::Fuzz(a) => fuzz::fuzz(a),
         Command::ExecTied { program, args } => crate::sys::tied::run(&program, &args),
     }

@@ -15,6 +15,7 @@ use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 
 use crate::domain::{Build, CipherSpec, Counters, Direction};
 use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision};
+use object::Flavor;
 
 /// Names of the programs in the object.
 const EGRESS_PROG: &str = "encrypt_egress";
@@ -122,19 +123,32 @@ pub(crate) struct AttachFds {
 impl DataPlane {
     /// Opens and loads (verifies) a build of the data plane.
     pub(crate) fn load(build: Build) -> Result<Self, DataPlaneError> {
-        Self::load_object(build, None)
+        Self::load_object(build, Flavor::Plain, None)
     }
 
     /// Loads the test object of a crypto build with a fixed IV (`iv`),
     /// so that two builds can be compared byte for byte.
     pub(crate) fn load_with_fixed_iv(build: Build, iv: [u8; 16]) -> Result<Self, DataPlaneError> {
-        Self::load_object(build, Some(iv))
+        Self::load_object(build, Flavor::TestIv, Some(iv))
     }
 
-    fn load_object(build: Build, fixed_iv: Option<[u8; 16]>) -> Result<Self, DataPlaneError> {
-        let bytes = object::bytes(build, fixed_iv.is_some()).ok_or(DataPlaneError::Missing(
-            "test object (only crypto builds take a fixed IV)",
-        ))?;
+    /// Loads the build that copies the payload once more per packet (a
+    /// known regression for `lab bench --inject extra-copy`); `None` for
+    /// builds without one (noop, ESP).
+    pub(crate) fn load_extra_copy(build: Build) -> Option<Result<Self, DataPlaneError>> {
+        object::bytes(build, Flavor::ExtraCopy)?;
+        Some(Self::load_object(build, Flavor::ExtraCopy, None))
+    }
+
+    fn load_object(
+        build: Build,
+        flavor: Flavor,
+        fixed_iv: Option<[u8; 16]>,
+    ) -> Result<Self, DataPlaneError> {
+        let bytes = object::bytes(build, flavor).ok_or(DataPlaneError::Missing(match flavor {
+            Flavor::TestIv => "test object (only crypto builds take a fixed IV)",
+            _ => "object of that build and flavor",
+        }))?;
         let _capture = verifier_log::Capture::start();
         let load = || -> Result<Object, libbpf_rs::Error> {
             let mut builder = ObjectBuilder::default();

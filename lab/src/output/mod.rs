@@ -1,10 +1,11 @@
 //! What the lab hands back: results folders, `summary.json`, verdicts and
-//! exit codes, run and bench reports from templates, matrix tables,
-//! terminal text and progress.
+//! exit codes, run and bench reports from templates, bench comparisons,
+//! matrix tables, terminal text and progress.
 
 pub(crate) mod baseline;
 pub(crate) mod bench_doc;
 pub(crate) mod bench_report;
+pub(crate) mod compare;
 pub(crate) mod exit;
 pub(crate) mod matrix;
 pub(crate) mod progress;

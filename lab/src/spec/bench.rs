@@ -106,6 +106,7 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
         udp,
         tcp,
         quick: false,
+        inject: None,
     })
 }
 

@@ -141,6 +141,28 @@ pub(crate) struct BenchPlan {
     pub(crate) tcp: Option<TcpPlan>,
     /// Whether `--quick` shortened the settings.
     pub(crate) quick: bool,
+    /// A known regression built in on purpose (`--inject`), absent normally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) inject: Option<Inject>,
+}
+
+/// A known regression the bench can build into the data plane, so that
+/// `lab compare` can be shown to catch a real one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Inject {
+    /// The copy and raw crypto builds copy the payload once more per
+    /// packet (noop and ESP have no such build and stay as they are).
+    ExtraCopy,
+}
+
+impl Inject {
+    /// Name as written in files and on the command line.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Inject::ExtraCopy => "extra-copy",
+        }
+    }
 }
 
 impl BenchPlan {

@@ -46,7 +46,7 @@ impl Bed {
             }
         } else if v.build().is_some() {
             for side in Side::BOTH {
-                let mut dp = load_variant(v, &plan.key, None)?;
+                let mut dp = load_variant(plan, v, None)?;
                 attach(&mut dp, topo.end(side))?;
                 planes.push((side, dp));
             }

@@ -108,7 +108,7 @@ fn load_planes(plan: &BenchPlan) -> Result<(Vec<Plane>, Vec<Unavailable>)> {
     let mut planes = Vec::new();
     let mut unavailable = Vec::new();
     for (variant, driver) in plan.micro_planes() {
-        match load_variant(variant, &plan.key, driver.as_deref()) {
+        match load_variant(plan, variant, driver.as_deref()) {
             Ok(dp) => planes.push(Plane {
                 variant,
                 driver,

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use crate::dataplane::DataPlane;
 use crate::dataplane::esp::{Sa, SaDir};
 use crate::domain::{BenchVariant, CipherSpec};
+use crate::spec::bench_plan::{BenchPlan, Inject};
 
 /// The ESP variants' SPI.
 pub(crate) const SPI: u32 = 0x4000;
@@ -25,13 +26,26 @@ pub(crate) fn algo_name(v: BenchVariant, driver: &str) -> Option<String> {
     Some(format!("{mode}({driver})"))
 }
 
-/// Loads `v`'s build and keys it: the raw format with `key` (through
-/// `driver` when given), ESP with an inbound and an outbound SA.
-pub(crate) fn load_variant(v: BenchVariant, key: &[u8], driver: Option<&str>) -> Result<DataPlane> {
+/// Loads `v`'s build (its `--inject` object when the plan asks for one
+/// and the build has it) and keys it with the plan's key: the raw format
+/// (through `driver` when given), ESP with an inbound and an outbound SA.
+pub(crate) fn load_variant(
+    plan: &BenchPlan,
+    v: BenchVariant,
+    driver: Option<&str>,
+) -> Result<DataPlane> {
+    let key = &plan.key[..];
     let build = v
         .build()
         .with_context(|| format!("the {} variant has no data plane", v.as_str()))?;
-    let dp = DataPlane::load(build)?;
+    let injected = match plan.inject {
+        Some(Inject::ExtraCopy) => DataPlane::load_extra_copy(build),
+        None => None,
+    };
+    let dp = match injected {
+        Some(dp) => dp?,
+        None => DataPlane::load(build)?,
+    };
     let Some(algorithm) = v.algorithm() else {
         return Ok(dp);
     };

@@ -196,6 +196,7 @@ pub(crate) fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
         source => doc.plan.source,
         description => doc.plan.description,
         quick => doc.plan.quick,
+        inject => doc.plan.inject.map(|i| i.as_str()),
         emulated => doc.targets.iter().any(|t| t.env.emulated),
         method => method(doc),
         env => tables::environment(doc),
