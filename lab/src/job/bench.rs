@@ -137,6 +137,15 @@ impl TargetResult {
         })
     }
 
+    /// Median ns of the userspace (hardware) reference for `alg`, `d`, `size`.
+    pub(crate) fn hardware_ns(&self, alg: Algorithm, d: Direction, size: u32) -> Option<f64> {
+        self.hardware
+            .iter()
+            .find(|h| h.algorithm == alg && h.direction == d && h.size == size)
+            .and_then(|h| h.ns.as_ref())
+            .map(|s| s.median)
+    }
+
     /// Whether any figure failed its correctness checks.
     pub(crate) fn has_failures(&self) -> bool {
         self.error.is_some()

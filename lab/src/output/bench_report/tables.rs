@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::domain::BenchVariant;
+use crate::domain::{Algorithm, BenchVariant, Direction};
 use crate::job::bench::TargetResult;
 use crate::job::stats::Stats;
 use crate::output::bench_doc::BenchDoc;
@@ -64,6 +64,22 @@ fn ci(s: &Option<Stats>, k: f64) -> String {
 
 fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |r| format!("{:.0}%", r * 100.0))
+}
+
+/// `x` as a multiple of the hardware reference `hw` (`2.4×`).
+fn times(x: Option<f64>, hw: Option<f64>) -> String {
+    match (x, hw) {
+        (Some(x), Some(hw)) if hw > 0.0 => format!("{:.1}×", x / hw),
+        _ => "-".into(),
+    }
+}
+
+/// What the hardware needs to carry one packet of `size` encrypted: one
+/// AES-CBC encryption and one decryption of its bytes in userspace.
+fn hardware_round_trip(t: &TargetResult, size: u32) -> Option<f64> {
+    let enc = t.hardware_ns(Algorithm::CbcAes, Direction::Egress, size)?;
+    let dec = t.hardware_ns(Algorithm::CbcAes, Direction::Ingress, size)?;
+    Some(enc + dec)
 }
 
 fn row(cells: Vec<String>, failed: bool) -> Row {
@@ -178,6 +194,12 @@ pub(crate) fn micro(t: &TargetResult) -> Option<Table> {
                     med(&m.gbps, 1.0),
                     m.cipher_limit_ns.map_or("-".into(), num),
                     pct(m.ratio_to_cipher),
+                    times(
+                        m.ns.as_ref().map(|s| s.median),
+                        m.variant
+                            .algorithm()
+                            .and_then(|a| t.hardware_ns(a, m.direction, m.size)),
+                    ),
                     format!("{} × {n}", m.runs_per_round),
                     if ok {
                         "ok".into()
@@ -202,6 +224,7 @@ pub(crate) fn micro(t: &TargetResult) -> Option<Table> {
             "Gbit/s",
             "kfunc alone (ns)",
             "share that is cipher",
+            "× hardware",
             "runs × rounds",
             "check",
         ]),
@@ -233,6 +256,10 @@ pub(crate) fn cipher(t: &TargetResult) -> Option<Table> {
                     med(&c.ns, 1.0),
                     range(&c.ns, 1.0),
                     med(&c.gbps, 1.0),
+                    times(
+                        c.ns.as_ref().map(|s| s.median),
+                        t.hardware_ns(c.algorithm, c.direction, c.size),
+                    ),
                     c.error.clone().unwrap_or_else(|| "ok".into()),
                 ],
                 c.error.is_some(),
@@ -250,6 +277,7 @@ pub(crate) fn cipher(t: &TargetResult) -> Option<Table> {
             "ns/packet",
             "min–max",
             "Gbit/s (packet equivalent)",
+            "× hardware",
             "check",
         ]),
         rows,
@@ -291,6 +319,10 @@ pub(crate) fn udp(t: &TargetResult) -> Option<Table> {
                     med(&u.cpu_ns_per_packet, 1.0),
                     pct(u.ratio_to_baseline),
                     pct(u.ratio_to_cipher),
+                    times(
+                        u.cpu_ns_per_packet.as_ref().map(|s| s.median),
+                        hardware_round_trip(t, u.size),
+                    ),
                     if ok {
                         format!("ok ({} of {} delivered)", u.received, u.sent)
                     } else {
@@ -315,6 +347,7 @@ pub(crate) fn udp(t: &TargetResult) -> Option<Table> {
             "CPU ns/packet",
             "vs no program",
             "vs cipher limit",
+            "CPU × hardware cbc enc+dec",
             "check",
         ]),
         rows,
