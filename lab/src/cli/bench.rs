@@ -99,6 +99,10 @@ fn run(
         bar.println(&format!("  [{name}] {}", terminal::target_line(&r)));
         results.push(r);
     }
+    let vm_loop = match &plan.vm_loop {
+        Some(l) => Some(super::vm_loop::measure(l, &bar.for_target("vm loop"))?),
+        None => None,
+    };
     bar.finish();
     let doc = BenchDoc {
         schema: BENCH_SCHEMA,
@@ -107,6 +111,7 @@ fn run(
         started_at,
         duration_ms: t0.elapsed().as_millis() as u64,
         targets: results,
+        vm_loop,
     };
     std::fs::write(
         dir.path().join(BENCH_JSON),

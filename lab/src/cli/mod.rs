@@ -12,6 +12,7 @@ mod probe;
 mod repo;
 mod report;
 mod run;
+mod vm_loop;
 
 use anyhow::Result;
 use clap::Parser;

@@ -7,6 +7,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::job::bench::TargetResult;
+use crate::job::phases::PhaseTime;
+use crate::job::stats::Stats;
 use crate::spec::bench_plan::BenchPlan;
 
 /// Current `bench.json` schema version.
@@ -29,6 +31,36 @@ pub(crate) struct BenchDoc {
     pub(crate) duration_ms: u64,
     /// One entry per machine/kernel measured.
     pub(crate) targets: Vec<TargetResult>,
+    /// The lab's own VM loop, when the bench asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) vm_loop: Option<VmLoop>,
+}
+
+/// How long a user waits on the lab itself: a scenario on a catalog kernel
+/// (wall time as `lab run` takes it, and the phases its summary records)
+/// and a matrix run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct VmLoop {
+    /// Catalog kernel of the scenario runs.
+    pub(crate) kernel: String,
+    /// Scenario file.
+    pub(crate) scenario: String,
+    /// Accelerator the runs used (`kvm`, `tcg`), from their summaries.
+    pub(crate) accelerator: Option<String>,
+    /// Wall time of `lab run`, ms, over the rounds.
+    pub(crate) run_ms: Option<Stats>,
+    /// Median time of each phase over the rounds, in the order they ran.
+    pub(crate) phases: Vec<PhaseTime>,
+    /// Targets of the timed matrix (host first).
+    pub(crate) matrix_targets: Vec<String>,
+    /// Wall time of `lab matrix`, ms (one run).
+    pub(crate) matrix_ms: Option<u64>,
+    /// Target for `run_ms`, ms.
+    pub(crate) run_target_ms: u64,
+    /// Target for `matrix_ms`, ms.
+    pub(crate) matrix_target_ms: u64,
+    /// What went wrong, if a part could not be measured.
+    pub(crate) errors: Vec<String>,
 }
 
 /// The results folder's `summary.json` of a bench: an index of it.

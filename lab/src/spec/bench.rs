@@ -4,10 +4,10 @@ use std::path::Path;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::bench_file::{BenchFile, CipherFile, MicroFile, TcpFile, TopologyFile};
+use super::bench_file::{BenchFile, CipherFile, MicroFile, TcpFile, TopologyFile, VmLoopFile};
 use super::bench_plan::{
     BenchPlan, CipherPlan, FlowPlan, HardwarePlan, MAX_SIZE, MIN_SIZE, MicroPlan, OffloadMode,
-    TcpPlan,
+    TcpPlan, VmLoopPlan,
 };
 use super::error::SpecError;
 use super::fields::{Fields, decode_hex};
@@ -105,6 +105,7 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
         cipher,
         udp,
         tcp,
+        vm_loop: vm_loop(&v, path, f.vm_loop.as_ref())?,
         quick: false,
         inject: None,
     })
@@ -350,6 +351,67 @@ fn tcp(v: &Fields, t: &TcpFile) -> Result<TcpPlan, SpecError> {
     };
     let flow = flow(v, fields, "tcp", 5202)?;
     Ok(TcpPlan { flow, offloads })
+}
+
+/// `vm_loop:`: the kernel defaults to debian-6.12 and the scenario to the
+/// ping scenario beside the bench file, which must exist.
+fn vm_loop(
+    v: &Fields,
+    path: &Path,
+    f: Option<&Spanned<VmLoopFile>>,
+) -> Result<Option<VmLoopPlan>, SpecError> {
+    let Some(f) = f else {
+        return Ok(None);
+    };
+    let l = &f.value;
+    let name = |s: &Spanned<String>, field: &str| -> Result<String, SpecError> {
+        let ok = !s.value.is_empty()
+            && s.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if ok {
+            Ok(s.value.clone())
+        } else {
+            Err(v.err(
+                s.referenced,
+                field,
+                format!("`{}` is not a kernel name", s.value),
+            ))
+        }
+    };
+    let kernel = match &l.kernel {
+        Some(k) => name(k, "vm_loop.kernel")?,
+        None => "debian-6.12".to_string(),
+    };
+    let (written, at) = match &l.scenario {
+        Some(s) => (s.value.clone(), s.referenced),
+        None => ("ping.yaml".to_string(), f.referenced),
+    };
+    let scenario = path.parent().unwrap_or(Path::new(".")).join(&written);
+    if !scenario.is_file() {
+        return Err(v.err(
+            at,
+            "vm_loop.scenario",
+            format!("{} is not a file", scenario.display()),
+        ));
+    }
+    let matrix = match &l.matrix {
+        Some(m) => m
+            .iter()
+            .map(|k| name(k, "vm_loop.matrix"))
+            .collect::<Result<_, _>>()?,
+        None => vec![
+            "debian-6.1".into(),
+            "debian-6.12".into(),
+            "debian-7.3".into(),
+        ],
+    };
+    Ok(Some(VmLoopPlan {
+        kernel,
+        scenario: scenario.display().to_string(),
+        rounds: v.range(&l.rounds, 1, 100, 3, "vm_loop.rounds")?,
+        matrix,
+    }))
 }
 
 #[cfg(test)]

@@ -44,6 +44,28 @@ pub(crate) struct BenchFile {
     /// TCP over the veth pair.
     #[serde(default)]
     pub(crate) tcp: Option<Spanned<TcpFile>>,
+    /// The lab's own VM loop: a scenario's wall time and phases on a
+    /// catalog kernel, and a matrix's.
+    #[serde(default)]
+    pub(crate) vm_loop: Option<Spanned<VmLoopFile>>,
+}
+
+/// `vm_loop:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VmLoopFile {
+    /// Catalog kernel the scenario is run on.
+    #[serde(default)]
+    pub(crate) kernel: Option<Spanned<String>>,
+    /// Scenario file, relative to the bench file's folder.
+    #[serde(default)]
+    pub(crate) scenario: Option<Spanned<String>>,
+    /// Timed runs of the scenario.
+    #[serde(default)]
+    pub(crate) rounds: Option<Spanned<u32>>,
+    /// Catalog kernels of the timed matrix (the host is added); empty: none.
+    #[serde(default)]
+    pub(crate) matrix: Option<Vec<Spanned<String>>>,
 }
 
 /// `hardware:`.

@@ -104,6 +104,21 @@ impl OffloadMode {
     }
 }
 
+/// The lab's own VM loop: how long a user waits for a scenario on a
+/// catalog kernel, phase by phase, and for a matrix (targets: ≤ 4 s and
+/// ≤ 12 s, reported, not enforced).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct VmLoopPlan {
+    /// Catalog kernel.
+    pub(crate) kernel: String,
+    /// Scenario file, as the lab will open it.
+    pub(crate) scenario: String,
+    /// Timed runs of the scenario.
+    pub(crate) rounds: u32,
+    /// Catalog kernels of the timed matrix (the host is added).
+    pub(crate) matrix: Vec<String>,
+}
+
 /// A validated bench.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct BenchPlan {
@@ -141,6 +156,9 @@ pub(crate) struct BenchPlan {
     pub(crate) tcp: Option<TcpPlan>,
     /// Whether `--quick` shortened the settings.
     pub(crate) quick: bool,
+    /// The lab's own VM loop, if wanted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) vm_loop: Option<VmLoopPlan>,
     /// A known regression built in on purpose (`--inject`), absent normally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) inject: Option<Inject>,
@@ -208,6 +226,9 @@ impl BenchPlan {
         if let Some(h) = &mut self.hardware {
             h.rounds = h.rounds.min(3);
             h.round_ms = h.round_ms.min(8);
+        }
+        if let Some(l) = &mut self.vm_loop {
+            l.rounds = l.rounds.min(1);
         }
         self.quick = true;
         self
