@@ -257,3 +257,39 @@ fn bad_scenario_fails_before_booting() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad-address.yaml:9:"));
     assert!(run_dirs(results.path()).is_empty());
 }
+
+#[test]
+fn vm_run_records_host_and_guest_phases() {
+    if skip("vm_run_records_host_and_guest_phases") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(
+        &["run", "--kernel", KERNEL, "scenarios/ping.yaml"],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = summary(&run_dirs(results.path())[0]);
+    let list = phases(&s);
+    let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+    let mut want: Vec<String> = ["initramfs build", "qemu start", "kernel boot to PID 1"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    want.push("module loading".into());
+    want.extend(job_phase_names(&["ping"]));
+    want.push("result transfer".into());
+    want.push("power-off".into());
+    assert_eq!(names, want);
+    // A kernel boots in more than 100 ms even under KVM; 5 pings 100 ms
+    // apart take 400 ms at least.
+    assert!(phase_ms(&list, "kernel boot to PID 1") > 100, "{list:?}");
+    assert!(phase_ms(&list, "step 1: ping") >= 400, "{list:?}");
+    // The guest's phases cover most of the run: nothing big goes unlisted.
+    let sum: u64 = list.iter().map(|(_, ms)| ms).sum();
+    assert!(
+        sum * 10 >= s["duration_ms"].as_u64().unwrap() * 8,
+        "{list:?}"
+    );
+}

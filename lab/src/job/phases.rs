@@ -27,6 +27,8 @@ pub(crate) mod names {
     pub(crate) const TOPOLOGY: &str = "topology";
     /// Loading, verifying, attaching and keying the data plane.
     pub(crate) const DATA_PLANE: &str = "data plane load and verification";
+    /// Starting the capture and the listeners of both ends.
+    pub(crate) const CAPTURE: &str = "capture start";
     /// Teardown, capture read back, wire analysis and the checks.
     pub(crate) const ANALYSIS: &str = "capture and analysis";
     /// Guest: writing the result archive to the results port.

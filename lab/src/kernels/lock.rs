@@ -185,6 +185,7 @@ mod tests {
             archive: Archive::DebianSecurity,
             abi: "6.12.*+deb12".into(),
             packages: vec!["linux-image-{abi}-cloud-amd64-unsigned".into()],
+            local: None,
         };
         assert!(entry.answered_by(locked));
         entry.abi = "6.13.*".into();

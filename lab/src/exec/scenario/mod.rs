@@ -13,10 +13,12 @@ pub(crate) mod worker;
 pub(crate) mod xfrm_peer;
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use crate::exec::analysis::wire::{self, WireSummary};
+use crate::job::phases::names;
 use crate::job::run_report::{BaselineReport, PingSummary, RunReport, TcpSummary, WireStats};
 use crate::output::progress::Progress;
 use crate::spec::plan::Plan;
@@ -66,11 +68,15 @@ fn run_one(
 ) -> Result<RunReport> {
     let mut kmsg = KmsgCursor::open().ok();
     let pcap = format!("{prefix}{WIRE_PCAP}");
+    let run_of = if prefix.is_empty() { "" } else { "baseline " };
     let mut run = Run::start(plan, &out_dir.join(&pcap), progress)?;
     for (i, step) in plan.steps.iter().enumerate() {
         signals::check()?;
+        let t = Instant::now();
         steps::execute(&mut run, i, step, progress)?;
+        progress.phase(&format!("{run_of}step {}: {}", i + 1, step.kind()), t);
     }
+    let t = Instant::now();
     let ended = teardown::finish(run)?;
     let mut files = vec![pcap.clone()];
     let kernel_log = kmsg.as_mut().map(|k| k.read_new()).unwrap_or_default();
@@ -86,7 +92,9 @@ fn run_one(
         ended.frames,
         wire.ipv4.len()
     ));
-    Ok(report(plan, ended, wire, kernel_log, files))
+    let report = report(plan, ended, wire, kernel_log, files);
+    progress.phase(&format!("{run_of}{}", names::ANALYSIS), t);
+    Ok(report)
 }
 
 /// Evaluates the checks on what was observed and assembles the report.
