@@ -7,6 +7,7 @@ mod check;
 mod fuzz;
 mod kernels;
 mod matrix;
+mod parallel;
 mod probe;
 mod repo;
 mod report;

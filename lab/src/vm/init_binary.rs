@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 
@@ -28,9 +29,14 @@ pub(crate) fn is_static_elf(bytes: &[u8]) -> Option<bool> {
     Some(true)
 }
 
+/// One copy at a time in this process: parallel boots (`lab matrix`)
+/// would otherwise write the same temporary file.
+static PREPARING: Mutex<()> = Mutex::new(());
+
 /// Returns a copy of the running executable, stripped of debug info when
 /// `strip` is available, cached under `cache_dir`.
 pub(crate) fn prepare(cache_dir: &Path) -> Result<PathBuf> {
+    let _one = PREPARING.lock().unwrap_or_else(|p| p.into_inner());
     let exe = std::env::current_exe().context("locating the lab executable")?;
     let bytes = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
     match is_static_elf(&bytes) {
