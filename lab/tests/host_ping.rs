@@ -182,3 +182,19 @@ fn host_run_records_its_phases_step_by_step() {
     assert!(report.contains("## Time") && report.contains("| step 2: rekey |"));
     assert!(text(&out).contains("time: support check and probe "));
 }
+
+#[test]
+fn baseline_phases_are_named_as_such() {
+    if skip_without_host("baseline_phases_are_named_as_such") {
+        return;
+    }
+    let _lock = BpfLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["run", "scenarios/esp-tamper.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = summary(&run_dirs(results.path())[0]);
+    let names: Vec<String> = phases(&s).into_iter().map(|(n, _)| n).collect();
+    let own = job_phase_names(&["tamper", "udp"]);
+    let base: Vec<String> = own[1..].iter().map(|n| format!("baseline {n}")).collect();
+    assert_eq!(names, [own, base].concat());
+}

@@ -43,9 +43,54 @@ impl Progress for PhaseLog<'_> {
     }
 }
 
+/// A progress that puts `prefix` before phase names (the baseline's
+/// phases read `baseline step 1: ping`), passing other events unchanged.
+pub(crate) struct PhasePrefix<'a> {
+    inner: &'a dyn Progress,
+    prefix: &'a str,
+}
+
+impl<'a> PhasePrefix<'a> {
+    /// Prefixes the phases sent to `inner` with `prefix`.
+    pub(crate) fn new(inner: &'a dyn Progress, prefix: &'a str) -> Self {
+        Self { inner, prefix }
+    }
+}
+
+impl Progress for PhasePrefix<'_> {
+    fn emit(&self, event: Event) {
+        self.inner.emit(match event {
+            Event::Phase { name, ms } => Event::Phase {
+                name: format!("{}{name}", self.prefix),
+                ms,
+            },
+            other => other,
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_renames_phases_only() {
+        let seen = Mutex::new(Vec::new());
+        let inner = |e: Event| seen.lock().unwrap().push(e);
+        let p = PhasePrefix::new(&inner, "baseline ");
+        p.note("n");
+        p.phase_ms("topology", 7);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                Event::Note("n".into()),
+                Event::Phase {
+                    name: "baseline topology".into(),
+                    ms: 7
+                }
+            ]
+        );
+    }
 
     #[test]
     fn keeps_phases_in_order_and_forwards_everything() {

@@ -18,6 +18,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::exec::analysis::wire::{self, WireSummary};
+use crate::exec::phase_log::PhasePrefix;
 use crate::job::phases::names;
 use crate::job::run_report::{BaselineReport, PingSummary, RunReport, TcpSummary, WireStats};
 use crate::output::progress::Progress;
@@ -44,7 +45,8 @@ pub(crate) fn run(plan: &Plan, out_dir: &Path, progress: &dyn Progress) -> Resul
             b.name,
             b.wire.describe()
         ));
-        let r = run_one(b, out_dir, BASELINE_PREFIX, progress)?;
+        let progress = PhasePrefix::new(progress, "baseline ");
+        let r = run_one(b, out_dir, BASELINE_PREFIX, &progress)?;
         report.files.extend(r.files.iter().cloned());
         report.baseline = Some(Box::new(BaselineReport {
             name: b.name.clone(),
@@ -68,13 +70,12 @@ fn run_one(
 ) -> Result<RunReport> {
     let mut kmsg = KmsgCursor::open().ok();
     let pcap = format!("{prefix}{WIRE_PCAP}");
-    let run_of = if prefix.is_empty() { "" } else { "baseline " };
     let mut run = Run::start(plan, &out_dir.join(&pcap), progress)?;
     for (i, step) in plan.steps.iter().enumerate() {
         signals::check()?;
         let t = Instant::now();
         steps::execute(&mut run, i, step, progress)?;
-        progress.phase(&format!("{run_of}step {}: {}", i + 1, step.kind()), t);
+        progress.phase(&format!("step {}: {}", i + 1, step.kind()), t);
     }
     let t = Instant::now();
     let ended = teardown::finish(run)?;
@@ -93,7 +94,7 @@ fn run_one(
         wire.ipv4.len()
     ));
     let report = report(plan, ended, wire, kernel_log, files);
-    progress.phase(&format!("{run_of}{}", names::ANALYSIS), t);
+    progress.phase(names::ANALYSIS, t);
     Ok(report)
 }
 
