@@ -46,6 +46,8 @@ pub(crate) fn prepare(cache_dir: &Path) -> Result<PathBuf> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .unwrap_or_default();
     let dir = cache_dir.join("guest");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    owner::sweep_pid_files(&dir, TMP_PREFIX);
     let out = dir.join(format!("lab-init-{}-{}", meta.len(), mtime.as_nanos()));
     // Only a checked copy is ever cached: reading the executable again
     // (some 80 MB) would cost every boot a tenth of a second.
@@ -62,8 +64,6 @@ pub(crate) fn prepare(cache_dir: &Path) -> Result<PathBuf> {
         ),
         None => bail!("{} is not an x86-64 ELF executable", exe.display()),
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    owner::sweep_pid_files(&dir, TMP_PREFIX);
     let tmp = dir.join(format!("{TMP_PREFIX}{}", std::process::id()));
     let stripped = Command::new("strip")
         .arg("--strip-all")
