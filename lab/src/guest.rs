@@ -28,7 +28,7 @@ pub fn is_init() -> bool {
 
 /// Entry point as PID 1. Never returns: it powers the VM off.
 pub fn pid1() -> ! {
-    let started = Started::now();
+    let started = Started::now(names::KERNEL_BOOT);
     init::mount_all();
     let modules = started.load_modules(Some(Path::new(MODULES_DIR)));
     let out = PathBuf::from("/tmp/out");
@@ -63,7 +63,7 @@ pub(crate) fn guest_run(args: &GuestRun) -> Result<()> {
             args.kernel_release
         );
     }
-    let started = Started::now();
+    let started = Started::now(names::VNG_BOOT);
     init::ensure_bpffs();
     let modules = started.load_modules(args.modules.as_deref());
     let artifacts = args.out.join("artifacts");
@@ -76,16 +76,16 @@ pub(crate) fn guest_run(args: &GuestRun) -> Result<()> {
     Ok(())
 }
 
-/// The guest's start: its kernel's boot time, told on the console at
-/// once (the host times QEMU's start by this line's arrival).
+/// The guest's start: its boot clock, told on the console at once as
+/// phase `name` (the host times QEMU's start by this line's arrival).
 struct Started {
     boot: PhaseTime,
 }
 
 impl Started {
-    fn now() -> Self {
+    fn now(name: &str) -> Self {
         let boot = PhaseTime {
-            phase: names::KERNEL_BOOT.into(),
+            phase: name.into(),
             ms: init::boot_clock().as_millis() as u64,
         };
         GuestConsole.phase_ms(&boot.phase, boot.ms);

@@ -27,8 +27,9 @@ pub(crate) fn phases(host: &HostTimes, guest: Option<&[PhaseTime]>) -> Vec<Phase
         ms: ms(host.prepare),
     }];
     // The guest's clock starts when its kernel does: the time before the
-    // first guest line that its kernel did not see is QEMU's.
-    if let Some(b) = mark(names::KERNEL_BOOT) {
+    // guest's first line that its kernel did not see is QEMU's (and, under
+    // virtme-ng, its own preparation).
+    if let Some(b) = mark(names::KERNEL_BOOT).or_else(|| mark(names::VNG_BOOT)) {
         out.push(PhaseTime {
             phase: names::QEMU_START.into(),
             ms: ms(b.at).saturating_sub(b.phase.ms),
@@ -100,9 +101,9 @@ mod tests {
     }
 
     #[test]
-    fn without_a_result_the_console_phases_stand_in() {
+    fn without_a_result_the_console_phases_stand_in_under_vng_too() {
         let marks = [
-            mark(names::KERNEL_BOOT, 2000, 2300),
+            mark(names::VNG_BOOT, 2000, 2300),
             mark("topology", 90, 2600),
         ];
         let host = HostTimes {
@@ -117,7 +118,7 @@ mod tests {
             [
                 names::PREPARE,
                 names::QEMU_START,
-                names::KERNEL_BOOT,
+                names::VNG_BOOT,
                 "topology"
             ]
         );
