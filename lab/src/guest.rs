@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::exec::run_job::run_job;
 use crate::job::archive::write_archive;
+use crate::job::phases::{PhaseTime, names};
 use crate::job::{Job, JobResult};
 use crate::output::progress::{GuestConsole, Progress};
 use crate::sys::init;
@@ -27,8 +28,9 @@ pub fn is_init() -> bool {
 
 /// Entry point as PID 1. Never returns: it powers the VM off.
 pub fn pid1() -> ! {
+    let started = Started::now(names::KERNEL_BOOT);
     init::mount_all();
-    let modules = init::load_modules(Path::new(MODULES_DIR));
+    let modules = started.load_modules(Some(Path::new(MODULES_DIR)));
     let out = PathBuf::from("/tmp/out");
     let sent = body(Path::new(JOB_PATH), modules, &out).and_then(|r| send_to_port(&r, &out));
     if let Err(e) = sent {
@@ -61,38 +63,78 @@ pub(crate) fn guest_run(args: &GuestRun) -> Result<()> {
             args.kernel_release
         );
     }
+    let started = Started::now(names::VNG_BOOT);
     init::ensure_bpffs();
-    let modules = args
-        .modules
-        .as_deref()
-        .map(init::load_modules)
-        .unwrap_or_default();
+    let modules = started.load_modules(args.modules.as_deref());
     let artifacts = args.out.join("artifacts");
     let result = body(&args.job, modules, &artifacts)?;
+    let t = Instant::now();
     write_to_folder(&args.out, &result, &artifacts)?;
     let _ = std::fs::remove_dir_all(&artifacts);
+    GuestConsole.phase(names::RESULT, t);
     GuestConsole.note("result written");
     Ok(())
 }
 
+/// The guest's start: its boot clock, told on the console at once as
+/// phase `name` (the host times QEMU's start by this line's arrival).
+struct Started {
+    boot: PhaseTime,
+}
+
+impl Started {
+    fn now(name: &str) -> Self {
+        let boot = PhaseTime {
+            phase: name.into(),
+            ms: init::boot_clock().as_millis() as u64,
+        };
+        GuestConsole.phase_ms(&boot.phase, boot.ms);
+        Self { boot }
+    }
+
+    /// Loads the modules in `dir`, if any, timing it.
+    fn load_modules(self, dir: Option<&Path>) -> Loaded {
+        let t = Instant::now();
+        let names = dir.map(init::load_modules).unwrap_or_default();
+        GuestConsole.phase(names::MODULES, t);
+        let modules = PhaseTime {
+            phase: names::MODULES.into(),
+            ms: t.elapsed().as_millis() as u64,
+        };
+        Loaded {
+            names,
+            phases: vec![self.boot, modules],
+        }
+    }
+}
+
+/// The modules the guest loaded, and its phases so far.
+struct Loaded {
+    names: Vec<String>,
+    phases: Vec<PhaseTime>,
+}
+
 /// Reads the job at `job_path` and runs it, with artifacts in `out_dir`.
-fn body(job_path: &Path, modules: Vec<String>, out_dir: &Path) -> Result<JobResult> {
+fn body(job_path: &Path, loaded: Loaded, out_dir: &Path) -> Result<JobResult> {
     GuestConsole.note(&format!(
         "kernel {}, modules: {}",
         kernel_release(),
-        modules.join(", ")
+        loaded.names.join(", ")
     ));
     let text = std::fs::read(job_path)
         .with_context(|| format!("reading the job {}", job_path.display()))?;
     let job: Job = serde_json::from_slice(&text).context("parsing the job")?;
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let mut result = run_job(&job, out_dir, &GuestConsole)?;
-    result.modules = modules;
+    result.modules = loaded.names;
+    let job_phases = std::mem::replace(&mut result.phases, loaded.phases);
+    result.phases.extend(job_phases);
     Ok(result)
 }
 
 /// Transport of PID 1: the archive over the virtio-serial results port.
 fn send_to_port(result: &JobResult, artifacts: &Path) -> Result<()> {
+    let t = Instant::now();
     let port = find_port(RESULTS_PORT, Duration::from_secs(10))?;
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -100,6 +142,7 @@ fn send_to_port(result: &JobResult, artifacts: &Path) -> Result<()> {
         .with_context(|| format!("opening {}", port.display()))?;
     write_archive(&f, result, artifacts)?;
     f.sync_all().ok();
+    GuestConsole.phase(names::RESULT, t);
     GuestConsole.note("result sent");
     Ok(())
 }

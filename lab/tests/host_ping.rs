@@ -154,3 +154,47 @@ fn ctrl_c_cleans_up() {
         "interrupted run left BPF programs loaded"
     );
 }
+
+#[test]
+fn host_run_records_its_phases_step_by_step() {
+    if skip_without_host("host_run_records_its_phases_step_by_step") {
+        return;
+    }
+    let _lock = BpfLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["run", "scenarios/rekey.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    let s = summary(&runs[0]);
+    let list = phases(&s);
+    let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+    // On the host the VM phases are absent.
+    assert_eq!(names, job_phase_names(&["udp", "rekey", "wait", "ping"]));
+    // 1000 datagrams 1 ms apart in the background, waited for by step 3;
+    // 3 pings 20 ms apart.
+    let flows: u64 = ["step 1: udp", "step 2: rekey", "step 3: wait"]
+        .iter()
+        .map(|n| phase_ms(&list, n))
+        .sum();
+    assert!(flows >= 900, "{list:?}");
+    assert!(phase_ms(&list, "step 4: ping") >= 40, "{list:?}");
+    let report = std::fs::read_to_string(runs[0].join("report.md")).unwrap();
+    assert!(report.contains("## Time") && report.contains("| step 2: rekey |"));
+    assert!(text(&out).contains("time: support check and probe "));
+}
+
+#[test]
+fn baseline_phases_are_named_as_such() {
+    if skip_without_host("baseline_phases_are_named_as_such") {
+        return;
+    }
+    let _lock = BpfLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["run", "scenarios/esp-tamper.yaml"], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = summary(&run_dirs(results.path())[0]);
+    let names: Vec<String> = phases(&s).into_iter().map(|(n, _)| n).collect();
+    let own = job_phase_names(&["tamper", "udp"]);
+    let base: Vec<String> = own[1..].iter().map(|n| format!("baseline {n}")).collect();
+    assert_eq!(names, [own, base].concat());
+}

@@ -257,3 +257,109 @@ fn bad_scenario_fails_before_booting() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad-address.yaml:9:"));
     assert!(run_dirs(results.path()).is_empty());
 }
+
+#[test]
+fn vm_run_records_host_and_guest_phases() {
+    if skip("vm_run_records_host_and_guest_phases") {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(
+        &["run", "--kernel", KERNEL, "scenarios/ping.yaml"],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = summary(&run_dirs(results.path())[0]);
+    let list = phases(&s);
+    let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+    let mut want: Vec<String> = ["initramfs build", "qemu start", "kernel boot to PID 1"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    want.push("module loading".into());
+    want.extend(job_phase_names(&["ping"]));
+    want.push("result transfer".into());
+    want.push("power-off".into());
+    assert_eq!(names, want);
+    // A kernel boots in more than 100 ms even under KVM; 5 pings 100 ms
+    // apart take 400 ms at least.
+    assert!(phase_ms(&list, "kernel boot to PID 1") > 100, "{list:?}");
+    assert!(phase_ms(&list, "step 1: ping") >= 400, "{list:?}");
+    // The guest's phases cover most of the run: nothing big goes unlisted.
+    let sum: u64 = list.iter().map(|(_, ms)| ms).sum();
+    assert!(
+        sum * 10 >= s["duration_ms"].as_u64().unwrap() * 8,
+        "{list:?}"
+    );
+}
+
+/// Whether catalog kernel `name` is in the kernel cache (`lab kernels list`).
+fn cached(name: &str) -> bool {
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["kernels", "list"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(name) && l.contains(" yes "))
+}
+
+#[test]
+fn parallel_matrix_keeps_one_result_per_kernel() {
+    const OLD: &str = "debian-6.1";
+    if skip("parallel_matrix_keeps_one_result_per_kernel") {
+        return;
+    }
+    if !(cached(KERNEL) && cached(OLD)) {
+        eprintln!(
+            "SKIPPED parallel_matrix_keeps_one_result_per_kernel: {KERNEL} and {OLD} are not both cached (lab kernels fetch)"
+        );
+        return;
+    }
+    let results = tempfile::tempdir().unwrap();
+    let kernels = format!("{KERNEL},{OLD}");
+    let args = [
+        "matrix",
+        "--no-host",
+        "--kernels",
+        &kernels,
+        "scenarios/ping.yaml",
+    ];
+    let out = lab(&args, results.path());
+    // 6.12 passes, 6.1 has no bpf_crypto: both verdicts are acceptable.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs[0].join("matrix.json")).unwrap()).unwrap();
+    let rows = m["rows"].as_array().unwrap();
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            let s = &r["summary"];
+            (
+                r["target"].as_str().unwrap(),
+                s["verdict"].as_str().unwrap(),
+                s["kernel"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!((got[0].0, got[0].1), (KERNEL, "pass"), "{got:?}");
+    assert!(got[0].2.starts_with("6.12."), "{got:?}");
+    assert_eq!((got[1].0, got[1].1), (OLD, "unsupported"), "{got:?}");
+    assert!(got[1].2.starts_with("6.1."), "{got:?}");
+    for k in [KERNEL, OLD] {
+        let s = summary(&runs[0].join(k));
+        assert_eq!(s["kernel_name"], k, "each folder holds its own kernel");
+    }
+    // Interleaved output stays attributable: every guest line is tagged.
+    let log = text(&out);
+    let steps: Vec<&str> = log.lines().filter(|l| l.contains("step 1: ping")).collect();
+    assert!(!steps.is_empty(), "{log}");
+    assert!(
+        steps.iter().all(|l| l.contains(&format!("[{KERNEL}]"))),
+        "{log}"
+    );
+}

@@ -164,6 +164,14 @@ fn vng_ping_passes_on_pinned_kernel() {
     let console = std::fs::read_to_string(runs[0].join("console.log")).unwrap();
     assert!(console.contains("virtme-ng-init"), "{console}");
     assert!(console.contains("lab-guest: result written"), "{console}");
+    // virtme-ng's own userspace boots before guest-run: the phase says so.
+    let list = phases(&s);
+    let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+    for n in ["qemu start", "boot to lab guest-run", "module loading"] {
+        assert!(names.contains(&n), "{n} missing: {list:?}");
+    }
+    assert_eq!(names[names.len() - 2..], ["result transfer", "power-off"]);
+    assert!(phase_ms(&list, "step 1: ping") >= 400, "{list:?}");
     let pcap = std::fs::read(runs[0].join("wire.pcap")).unwrap();
     assert!(pcap.len() > 24 + 10 * 16, "the guest's pcap came back");
     let stdout = String::from_utf8_lossy(&out.stdout);

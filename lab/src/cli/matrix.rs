@@ -1,11 +1,14 @@
 //! `lab matrix SCENARIO`: the scenario, with the capability probe, on the
-//! host and every catalog kernel, into one results folder.
+//! host and every catalog kernel, into one results folder. Targets run in
+//! parallel, one per CPU: each VM is its own kernel, and the host run is
+//! the only one in the host's namespaces. Their lines carry `[name]`.
 
 use std::time::Instant;
 
 use anyhow::Result;
 
 use super::args::MatrixArgs;
+use super::parallel;
 use crate::exec::probe::DEFAULT_CIPHERS;
 use crate::job::Job;
 use crate::kernels::{Catalog, LOCAL_NAME};
@@ -40,14 +43,15 @@ pub(crate) fn matrix(a: MatrixArgs) -> Result<i32> {
     let dir = ResultsDir::create(&a.results.results_dir, &plan.name, "matrix")?;
     let ciphers: Vec<String> = DEFAULT_CIPHERS.iter().map(|s| s.to_string()).collect();
     let bar = Bar::new(targets.len() as u64);
-    let mut rows = Vec::new();
-    for name in &targets {
+    let rows = parallel::map_ordered(&targets, parallel::workers(), |name| {
         signals::check()?;
         bar.set_message(name);
-        rows.push(row(&plan, &catalog, vm, name, &ciphers, &dir, &bar)?);
+        let r = row(&plan, &catalog, vm, name, &ciphers, &dir, &bar);
         bar.inc();
-    }
+        r
+    });
     bar.finish();
+    let rows = rows.into_iter().collect::<Result<Vec<_>>>()?;
     let m = MatrixSummary {
         run_id: dir.run_id().to_string(),
         scenario: plan.name.clone(),

@@ -8,6 +8,7 @@ mod compare;
 mod fuzz;
 mod kernels;
 mod matrix;
+mod parallel;
 mod probe;
 mod repo;
 mod report;

@@ -415,10 +415,32 @@ pub(crate) fn attach_one_in_current_netns(
 /// kernel hands unknown `key=value` words to init as environment.
 pub(crate) const FORCE_LOAD_ENV: &str = "LAB_FORCE_LOAD";
 
-/// Whether the running kernel exports the `bpf_crypto` kfuncs.
+/// The kfunc whose presence means the kernel has `bpf_crypto`.
+const CRYPTO_KFUNC: &str = "bpf_crypto_ctx_create";
+
+/// Whether the running kernel exports the `bpf_crypto` kfuncs. The
+/// kernel's BTF names every kfunc and is read in one copy; `/proc/kallsyms`,
+/// generated line by line, takes a quarter second under TCG, so it is
+/// only the fallback for a kernel without BTF.
 pub(crate) fn kernel_has_bpf_crypto() -> bool {
+    match std::fs::read(VMLINUX_BTF) {
+        Ok(btf) => btf_names(&btf, CRYPTO_KFUNC),
+        Err(_) => kallsyms_has(CRYPTO_KFUNC),
+    }
+}
+
+/// The kernel's own BTF.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Whether BTF data has `name` in its string section (NUL-separated).
+fn btf_names(btf: &[u8], name: &str) -> bool {
+    btf.split(|b| *b == 0).any(|s| s == name.as_bytes())
+}
+
+/// Whether `/proc/kallsyms` lists the symbol `name`.
+fn kallsyms_has(name: &str) -> bool {
     std::fs::read_to_string("/proc/kallsyms")
-        .map(|s| s.lines().any(|l| l.ends_with(" bpf_crypto_ctx_create")))
+        .map(|s| s.lines().any(|l| l.split_whitespace().nth(2) == Some(name)))
         .unwrap_or(false)
 }
 
@@ -510,6 +532,24 @@ impl DataPlane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn btf_lookup_matches_whole_names_only() {
+        let btf = b"\x9f\xeb\0int\0bpf_crypto_ctx_create\0bpf_crypto_ctx_create_x\0";
+        assert!(btf_names(btf, CRYPTO_KFUNC));
+        assert!(!btf_names(b"\0bpf_crypto_ctx_create_x\0", CRYPTO_KFUNC));
+        assert!(!btf_names(b"\0bpf_crypto_ctx\0", CRYPTO_KFUNC));
+    }
+
+    #[test]
+    fn btf_and_kallsyms_agree_on_this_kernel() {
+        let Ok(btf) = std::fs::read(VMLINUX_BTF) else {
+            eprintln!("SKIPPED: no {VMLINUX_BTF}");
+            return;
+        };
+        assert_eq!(btf_names(&btf, CRYPTO_KFUNC), kallsyms_has(CRYPTO_KFUNC));
+        assert!(btf_names(&btf, "task_struct"));
+    }
 
     #[test]
     fn counters_sum_over_cpus() {

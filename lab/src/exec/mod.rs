@@ -6,6 +6,7 @@
 pub(crate) mod analysis;
 pub(crate) mod bench;
 pub(crate) mod fuzz;
+pub(crate) mod phase_log;
 pub(crate) mod probe;
 pub(crate) mod run_job;
 pub(crate) mod scenario;

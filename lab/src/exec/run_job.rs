@@ -3,12 +3,15 @@
 //! `verifier.log`.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::Result;
 
+use super::phase_log::PhaseLog;
 use super::unsupported::Unsupported;
 use super::{bench, fuzz, probe, scenario};
 use crate::dataplane::{self, DataPlaneError};
+use crate::job::phases::names;
 use crate::job::{Completed, Job, JobResult, Outcome};
 use crate::output::progress::Progress;
 use crate::sys::signals::{self, Interrupted};
@@ -19,8 +22,12 @@ pub(crate) const VERIFIER_LOG: &str = "verifier.log";
 
 /// Runs `job` on the running kernel, writing artifacts into `out_dir`.
 /// Failures of the system under test are in the result; only an
-/// interrupt is an `Err` (nothing is to be kept then).
+/// interrupt is an `Err` (nothing is to be kept then). The result carries
+/// the phases the job went through and how long each took.
 pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Result<JobResult> {
+    let log = PhaseLog::new(progress);
+    let progress = &log;
+    let t0 = Instant::now();
     let kernel = kernel_release();
     let support = dataplane::support(&kernel);
     let probe = (!job.probe_ciphers().is_empty()).then(|| match &support {
@@ -30,6 +37,7 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
             probe::probe(job.probe_ciphers()).map_err(|e| e.to_string())
         }
     });
+    progress.phase(names::PROBE, t0);
     let outcome = match support {
         Err(why) => Outcome::Unsupported(why),
         Ok(()) => match run(job, out_dir, progress) {
@@ -47,6 +55,7 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
     Ok(JobResult {
         kernel,
         modules: Vec::new(),
+        phases: log.into_phases(),
         probe,
         outcome,
     })

@@ -71,6 +71,7 @@ mod tests {
         let result = JobResult {
             kernel: "6.12.0".into(),
             modules: vec!["veth".into()],
+            phases: Vec::new(),
             probe: None,
             outcome: Outcome::Unsupported("no".into()),
         };

@@ -121,6 +121,9 @@ pub(crate) struct JobResult {
     pub(crate) kernel: String,
     /// Modules loaded (`veth`), and ones that failed with the reason.
     pub(crate) modules: Vec<String>,
+    /// The guest's (or host's) phases and their times, in order.
+    #[serde(default)]
+    pub(crate) phases: Vec<PhaseTime>,
     /// The capability probe, when asked: the report or why it could not run.
     pub(crate) probe: Option<Result<ProbeReport, String>>,
     /// How the job ended.

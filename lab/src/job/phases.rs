@@ -19,6 +19,9 @@ pub(crate) mod names {
     pub(crate) const QEMU_START: &str = "qemu start";
     /// Guest: the kernel's boot until PID 1 runs (its boot clock then).
     pub(crate) const KERNEL_BOOT: &str = "kernel boot to PID 1";
+    /// virtme-ng guest: its kernel and userspace boot until `lab guest-run`
+    /// starts (the boot clock then).
+    pub(crate) const VNG_BOOT: &str = "boot to lab guest-run";
     /// Guest: mounts and `finit_module` of the initramfs' modules.
     pub(crate) const MODULES: &str = "module loading";
     /// Guest or host: the support check and the capability probe.
@@ -27,6 +30,8 @@ pub(crate) mod names {
     pub(crate) const TOPOLOGY: &str = "topology";
     /// Loading, verifying, attaching and keying the data plane.
     pub(crate) const DATA_PLANE: &str = "data plane load and verification";
+    /// Starting the capture and the listeners of both ends.
+    pub(crate) const CAPTURE: &str = "capture start";
     /// Teardown, capture read back, wire analysis and the checks.
     pub(crate) const ANALYSIS: &str = "capture and analysis";
     /// Guest: writing the result archive to the results port.

@@ -3,12 +3,14 @@
 //! on the host the events become terminal lines or a bar, and a VM guest
 //! writes them to its console, where the host reads them back ([`decode`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Prefix of the guest's progress lines on its console.
 pub(crate) const GUEST_PREFIX: &str = "lab-guest: ";
 /// Marks a point event in a guest line (after [`GUEST_PREFIX`]).
 const POINT_TAG: &str = "@point ";
+/// Marks a phase time in a guest line: `@phase <ms> <name>`.
+const PHASE_TAG: &str = "@phase ";
 
 /// One progress event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,16 @@ pub(crate) enum Event {
     Note(String),
     /// One measurement point (a step of a progress bar) starts.
     Point(String),
+    /// A phase of the run ended after `ms` milliseconds (the time
+    /// breakdown in `summary.json`; not shown on the terminal). On a
+    /// guest's console these lines also mark when the guest started and
+    /// sent its result (the host times QEMU start and power-off by them).
+    Phase {
+        /// What ran.
+        name: String,
+        /// How long.
+        ms: u64,
+    },
 }
 
 /// Receives progress events.
@@ -32,6 +44,19 @@ pub(crate) trait Progress: Sync {
     /// A measurement point.
     fn point(&self, label: &str) {
         self.emit(Event::Point(label.to_string()));
+    }
+
+    /// Phase `name` ran from `since` until now.
+    fn phase(&self, name: &str, since: Instant) {
+        self.phase_ms(name, since.elapsed().as_millis() as u64);
+    }
+
+    /// Phase `name` took `ms` milliseconds.
+    fn phase_ms(&self, name: &str, ms: u64) {
+        self.emit(Event::Phase {
+            name: name.to_string(),
+            ms,
+        });
     }
 }
 
@@ -60,6 +85,7 @@ pub(crate) fn encode(event: &Event) -> String {
     match event {
         Event::Note(m) => format!("{GUEST_PREFIX}{m}"),
         Event::Point(l) => format!("{GUEST_PREFIX}{POINT_TAG}{l}"),
+        Event::Phase { name, ms } => format!("{GUEST_PREFIX}{PHASE_TAG}{ms} {name}"),
     }
 }
 
@@ -68,6 +94,16 @@ pub(crate) fn encode(event: &Event) -> String {
 pub(crate) fn decode(line: &str) -> Option<Event> {
     let i = line.find(GUEST_PREFIX)?;
     let text = &line[i + GUEST_PREFIX.len()..];
+    if let Some((ms, name)) = text
+        .strip_prefix(PHASE_TAG)
+        .and_then(|t| t.split_once(' '))
+        .and_then(|(ms, n)| Some((ms.parse().ok()?, n)))
+    {
+        return Some(Event::Phase {
+            name: name.to_string(),
+            ms,
+        });
+    }
     Some(match text.strip_prefix(POINT_TAG) {
         Some(l) => Event::Point(l.to_string()),
         None => Event::Note(text.to_string()),
@@ -157,6 +193,7 @@ impl Progress for Bar {
                 self.bar.set_message(format!("{}{label}", self.prefix));
             }
             Event::Note(m) => self.println(&format!("  {}{m}", self.prefix)),
+            Event::Phase { .. } => {}
         }
     }
 }
@@ -170,6 +207,10 @@ mod tests {
         for e in [
             Event::Note("step 1: ping".into()),
             Event::Point("micro noop egress 64 B · round 1/3".into()),
+            Event::Phase {
+                name: "step 1: ping".into(),
+                ms: 512,
+            },
         ] {
             let line = format!("[    2.5] {}", encode(&e));
             assert_eq!(decode(&line), Some(e));

@@ -43,6 +43,7 @@ impl Table {
 /// The report's sections, shared by both renderings.
 fn sections(s: &Summary) -> Vec<Table> {
     let mut out = vec![facts(s)];
+    out.extend(time(s));
     let Some(r) = &s.report else {
         return out;
     };
@@ -126,6 +127,26 @@ fn facts(s: &Summary) -> Table {
         ]);
     }
     Table::new("Run", &["", ""], rows)
+}
+
+/// Where the wall time went, phase by phase, with each phase's share.
+fn time(s: &Summary) -> Option<Table> {
+    if s.phases.is_empty() {
+        return None;
+    }
+    let wall = s.duration_ms.max(1) as f64;
+    let row = |name: &str, ms: u64| {
+        vec![
+            name.to_string(),
+            format!("{:.2} s", ms as f64 / 1000.0),
+            format!("{:.0} %", 100.0 * ms as f64 / wall),
+        ]
+    };
+    let mut rows: Vec<_> = s.phases.iter().map(|p| row(&p.phase, p.ms)).collect();
+    let listed: u64 = s.phases.iter().map(|p| p.ms).sum();
+    rows.push(row("other", s.duration_ms.saturating_sub(listed)));
+    rows.push(row("wall time", s.duration_ms));
+    Some(Table::new("Time", &["phase", "time", "share"], rows))
 }
 
 fn assertions(r: &RunReport) -> Table {
@@ -285,6 +306,20 @@ mod tests {
             md.contains("| counter | left | right |") && md.contains("| encrypted | 5 | 4 |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn time_table_lists_phases_the_rest_and_the_wall_time() {
+        let mut s = summary();
+        assert!(!markdown(&s).unwrap().contains("## Time"));
+        s.phases = serde_json::from_str(
+            r#"[{"phase":"topology","ms":200},{"phase":"step 1: ping","ms":500}]"#,
+        )
+        .unwrap();
+        let md = markdown(&s).unwrap();
+        assert!(md.contains("| step 1: ping | 0.50 s | 62 % |"), "{md}");
+        assert!(md.contains("| other | 0.10 s | 12 % |"), "{md}");
+        assert!(md.contains("| wall time | 0.80 s | 100 % |"), "{md}");
     }
 
     #[test]

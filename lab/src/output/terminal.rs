@@ -60,6 +60,9 @@ pub(crate) fn run(s: &Summary, location: &str) -> String {
             }
         );
     }
+    if !s.phases.is_empty() {
+        let _ = writeln!(out, "  time: {}", phase_line(&s.phases));
+    }
     let verdict = match s.verdict {
         Verdict::Pass => "ok",
         Verdict::Fail => "FAILED",
@@ -74,6 +77,15 @@ pub(crate) fn run(s: &Summary, location: &str) -> String {
         s.duration_ms as f64 / 1000.0
     );
     out
+}
+
+/// The phases on one line: `qemu start 0.31 s · kernel boot … · …`.
+fn phase_line(phases: &[crate::job::phases::PhaseTime]) -> String {
+    phases
+        .iter()
+        .map(|p| format!("{} {:.2} s", p.phase, p.ms as f64 / 1000.0))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// One line about a finished target.

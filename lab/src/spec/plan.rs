@@ -204,6 +204,24 @@ pub(crate) enum PlanStep {
     },
 }
 
+impl PlanStep {
+    /// The step's kind as a scenario writes it (`ping`, `set_key`, …).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            PlanStep::Ping(_) => "ping",
+            PlanStep::Udp(_) => "udp",
+            PlanStep::Tcp(_) => "tcp",
+            PlanStep::Offloads { .. } => "offloads",
+            PlanStep::Rekey { .. } => "rekey",
+            PlanStep::SetKey { .. } => "set_key",
+            PlanStep::ClearKey { .. } => "clear_key",
+            PlanStep::Tamper { .. } => "tamper",
+            PlanStep::Wait { .. } => "wait",
+            PlanStep::Stack { .. } => "stack",
+        }
+    }
+}
+
 /// What a `wait` step waits for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum WaitFor {

@@ -90,6 +90,18 @@ pub(crate) fn load_modules(dir: &Path) -> Vec<String> {
     out
 }
 
+/// The kernel's boot clock (`CLOCK_BOOTTIME`): in PID 1, how long the
+/// kernel took to reach userspace.
+pub(crate) fn boot_clock() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime(2) writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// Flushes and powers the VM off (QEMU exits).
 pub(crate) fn power_off() -> ! {
     nix::unistd::sync();

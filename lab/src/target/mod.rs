@@ -138,6 +138,7 @@ impl VmTarget {
             self.options,
             progress,
         )?;
+        let phases = b.phases;
         let mut exec = match (b.failure, b.result) {
             (None, Some(r)) => from_result(r, Some(&self.kernel.name)),
             (failure, _) => Execution {
@@ -153,6 +154,7 @@ impl VmTarget {
                 ),
             },
         };
+        exec.phases = phases;
         exec.accelerator = Some(b.accel.accel.as_str().to_string());
         exec.kernel_image = (self.kernel.local).then(|| self.kernel.bzimage.display().to_string());
         exec.kernel_events = b.kernel_events;
@@ -167,7 +169,7 @@ fn from_result(r: JobResult, name: Option<&str>) -> Execution {
         kernel: r.kernel,
         kernel_name: name.map(str::to_string),
         kernel_image: None,
-        phases: Vec::new(),
+        phases: r.phases,
         accelerator: None,
         kernel_events: Vec::new(),
         probe: r.probe,

@@ -15,7 +15,8 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::output::progress::{self, Progress};
+use crate::job::phases::PhaseTime;
+use crate::output::progress::{self, Event, Progress};
 use crate::sys::kmsg::{self, LineKind};
 use crate::sys::signals::{self, Interrupted};
 
@@ -59,6 +60,19 @@ pub(crate) struct Watched {
     pub(crate) kernel_events: Vec<String>,
     /// The VM program's stderr, when it is not part of the console.
     pub(crate) stderr: String,
+    /// Phase lines of the guest, with when each arrived.
+    pub(crate) marks: Vec<Mark>,
+    /// When the VM's process was seen to end, from its start.
+    pub(crate) ended_at: Duration,
+}
+
+/// A phase line of the guest's console and its arrival time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mark {
+    /// The phase.
+    pub(crate) phase: PhaseTime,
+    /// When its line arrived, from the VM's start.
+    pub(crate) at: Duration,
 }
 
 /// Starts `cmd` in its own process group, killed if `lab` dies, with its
@@ -86,14 +100,15 @@ fn spawn(mut cmd: Command) -> Result<Child> {
 fn reader(
     pipe: Box<dyn Read + Send>,
     log: Arc<Mutex<std::fs::File>>,
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<(String, Instant)>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut r = BufReader::new(pipe);
         let mut buf = Vec::new();
         while r.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
             let _ = log.lock().map(|mut f| f.write_all(&buf));
-            let _ = tx.send(String::from_utf8_lossy(&buf).trim_end().to_string());
+            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+            let _ = tx.send((line, Instant::now()));
             buf.clear();
         }
     })
@@ -103,15 +118,26 @@ fn reader(
 /// the first fatal line.
 struct Lines<'a> {
     progress: &'a dyn Progress,
+    started: Instant,
     events: Vec<String>,
+    marks: Vec<Mark>,
     fatal: Option<(End, Instant)>,
     seen: bool,
 }
 
 impl Lines<'_> {
-    fn line(&mut self, line: String) {
+    fn line(&mut self, (line, arrived): (String, Instant)) {
         self.seen = true;
         if let Some(e) = progress::decode(&line) {
+            if let Event::Phase { name, ms } = &e {
+                self.marks.push(Mark {
+                    phase: PhaseTime {
+                        phase: name.clone(),
+                        ms: *ms,
+                    },
+                    at: arrived.saturating_duration_since(self.started),
+                });
+            }
             self.progress.emit(e);
             return;
         }
@@ -148,8 +174,9 @@ pub(crate) fn run(
     let log = std::fs::File::create(console_log)
         .with_context(|| format!("creating {}", console_log.display()))?;
     let log = Arc::new(Mutex::new(log));
+    let started = Instant::now();
     let mut child = spawn(cmd)?;
-    let (tx, rx) = mpsc::channel::<String>();
+    let (tx, rx) = mpsc::channel::<(String, Instant)>();
     let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped stdout"));
     let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped stderr"));
     let mut readers = vec![reader(stdout, log.clone(), tx.clone())];
@@ -167,11 +194,14 @@ pub(crate) fn run(
     drop(tx);
     let mut lines = Lines {
         progress,
+        started,
         events: Vec::new(),
+        marks: Vec::new(),
         fatal: None,
         seen: false,
     };
     let end = wait(&mut child, &rx, &mut lines, limits);
+    let ended_at = started.elapsed();
     for r in readers {
         let _ = r.join();
     }
@@ -184,6 +214,8 @@ pub(crate) fn run(
         end,
         kernel_events: lines.events,
         stderr: side_stderr.and_then(|h| h.join().ok()).unwrap_or_default(),
+        marks: lines.marks,
+        ended_at,
     })
 }
 
@@ -191,7 +223,7 @@ pub(crate) fn run(
 /// period), the time limit passes or `lab` is interrupted.
 fn wait(
     child: &mut Child,
-    rx: &mpsc::Receiver<String>,
+    rx: &mpsc::Receiver<(String, Instant)>,
     lines: &mut Lines,
     limits: Limits,
 ) -> Result<End> {

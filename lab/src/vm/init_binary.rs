@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 
@@ -28,20 +29,16 @@ pub(crate) fn is_static_elf(bytes: &[u8]) -> Option<bool> {
     Some(true)
 }
 
-/// Returns a copy of the running executable, stripped of debug info when
-/// `strip` is available, cached under `cache_dir`.
+/// One copy at a time in this process: parallel boots (`lab matrix`)
+/// would otherwise write the same temporary file.
+static PREPARING: Mutex<()> = Mutex::new(());
+
+/// Returns a copy of the running executable, stripped of symbols and
+/// debug info when `strip` is available (a smaller initramfs unpacks
+/// faster in the guest), cached under `cache_dir`.
 pub(crate) fn prepare(cache_dir: &Path) -> Result<PathBuf> {
+    let _one = PREPARING.lock().unwrap_or_else(|p| p.into_inner());
     let exe = std::env::current_exe().context("locating the lab executable")?;
-    let bytes = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
-    match is_static_elf(&bytes) {
-        Some(true) => {}
-        Some(false) => bail!(
-            "{} is dynamically linked and cannot run as the guest's PID 1; build it with the repository's \
-             .cargo/config.toml (static, target x86_64-unknown-linux-gnu), e.g. `just lab …`",
-            exe.display()
-        ),
-        None => bail!("{} is not an x86-64 ELF executable", exe.display()),
-    }
     let meta = std::fs::metadata(&exe)?;
     let mtime = meta
         .modified()
@@ -52,12 +49,24 @@ pub(crate) fn prepare(cache_dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     owner::sweep_pid_files(&dir, TMP_PREFIX);
     let out = dir.join(format!("lab-init-{}-{}", meta.len(), mtime.as_nanos()));
+    // Only a checked copy is ever cached: reading the executable again
+    // (some 80 MB) would cost every boot a tenth of a second.
     if out.exists() {
         return Ok(out);
     }
+    let bytes = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
+    match is_static_elf(&bytes) {
+        Some(true) => {}
+        Some(false) => bail!(
+            "{} is dynamically linked and cannot run as the guest's PID 1; build it with the repository's \
+             .cargo/config.toml (static, target x86_64-unknown-linux-gnu), e.g. `just lab …`",
+            exe.display()
+        ),
+        None => bail!("{} is not an x86-64 ELF executable", exe.display()),
+    }
     let tmp = dir.join(format!("{TMP_PREFIX}{}", std::process::id()));
     let stripped = Command::new("strip")
-        .arg("--strip-debug")
+        .arg("--strip-all")
         .arg("-o")
         .arg(&tmp)
         .arg(&exe)

@@ -13,14 +13,17 @@ pub(crate) mod initramfs;
 pub(crate) mod machine;
 pub(crate) mod prepared;
 pub(crate) mod qemu;
+pub(crate) mod timeline;
 pub(crate) mod vng;
 pub(crate) mod vng_tools;
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use crate::job::archive::read_archive;
+use crate::job::phases::PhaseTime;
 use crate::job::{Job, JobResult};
 use crate::kernels::FetchedKernel;
 use crate::output::progress::Progress;
@@ -48,6 +51,8 @@ pub(crate) struct Booted {
     pub(crate) result: Option<JobResult>,
     /// Why the boot failed (panic, lockup, timeout, no result), if it did.
     pub(crate) failure: Option<String>,
+    /// Where the boot's wall time went, host and guest phases in order.
+    pub(crate) phases: Vec<PhaseTime>,
 }
 
 /// Prefix of VM work folders in the temporary directory.
@@ -90,6 +95,7 @@ pub(crate) fn boot(
     opts: VmOptions,
     progress: &dyn Progress,
 ) -> Result<Booted> {
+    let t0 = Instant::now();
     let choice = accel::choose(cache_dir, kernel)?;
     let work = work_dir()?;
     let p = match launcher {
@@ -115,6 +121,7 @@ pub(crate) fn boot(
         p.details,
         timeout.as_secs()
     ));
+    let prepare = t0.elapsed();
     let console_log = out_dir.join(CONSOLE_LOG);
     let limits = console::Limits {
         timeout,
@@ -126,10 +133,18 @@ pub(crate) fn boot(
         _ => Err(anyhow::anyhow!("the guest sent no result")),
     };
     let failure = console::failure(&watched, p.program, &result, &console_log);
+    let host = timeline::HostTimes {
+        prepare,
+        marks: &watched.marks,
+        ended_at: watched.ended_at,
+    };
+    let guest = result.as_ref().ok().map(|r| r.phases.as_slice());
+    let phases = timeline::phases(&host, guest);
     Ok(Booted {
         accel: choice,
         kernel_events: watched.kernel_events,
         result: result.ok(),
         failure,
+        phases,
     })
 }

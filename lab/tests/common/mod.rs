@@ -157,3 +157,48 @@ pub fn interrupt_lab(args: &[&str], results: &Path, ready: impl Fn() -> bool) ->
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     child.wait_with_output().unwrap()
 }
+
+/// The phases of a summary as (name, ms), after checking that they are
+/// plausible: each a whole number of milliseconds, together no longer
+/// than the run's wall time.
+pub fn phases(s: &serde_json::Value) -> Vec<(String, u64)> {
+    let list: Vec<(String, u64)> = s["phases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no phases in {s}"))
+        .iter()
+        .map(|p| {
+            let ms = p["ms"].as_u64().unwrap_or_else(|| panic!("bad ms in {p}"));
+            (p["phase"].as_str().unwrap().to_string(), ms)
+        })
+        .collect();
+    let sum: u64 = list.iter().map(|(_, ms)| ms).sum();
+    let wall = s["duration_ms"].as_u64().unwrap();
+    assert!(
+        sum <= wall,
+        "phases sum to {sum} ms > wall {wall} ms: {list:?}"
+    );
+    list
+}
+
+/// The phase `name`'s time in `list`.
+pub fn phase_ms(list: &[(String, u64)], name: &str) -> u64 {
+    list.iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no phase {name} in {list:?}"))
+        .1
+}
+
+/// The job phases of a run on the running kernel, steps named `kinds`.
+pub fn job_phase_names(kinds: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = ["support check and probe", "topology"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    names.push("data plane load and verification".into());
+    names.push("capture start".into());
+    for (i, k) in kinds.iter().enumerate() {
+        names.push(format!("step {}: {k}", i + 1));
+    }
+    names.push("capture and analysis".into());
+    names
+}

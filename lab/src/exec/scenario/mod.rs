@@ -13,10 +13,13 @@ pub(crate) mod worker;
 pub(crate) mod xfrm_peer;
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use crate::exec::analysis::wire::{self, WireSummary};
+use crate::exec::phase_log::PhasePrefix;
+use crate::job::phases::names;
 use crate::job::run_report::{BaselineReport, PingSummary, RunReport, TcpSummary, WireStats};
 use crate::output::progress::Progress;
 use crate::spec::plan::Plan;
@@ -42,7 +45,8 @@ pub(crate) fn run(plan: &Plan, out_dir: &Path, progress: &dyn Progress) -> Resul
             b.name,
             b.wire.describe()
         ));
-        let r = run_one(b, out_dir, BASELINE_PREFIX, progress)?;
+        let progress = PhasePrefix::new(progress, "baseline ");
+        let r = run_one(b, out_dir, BASELINE_PREFIX, &progress)?;
         report.files.extend(r.files.iter().cloned());
         report.baseline = Some(Box::new(BaselineReport {
             name: b.name.clone(),
@@ -69,8 +73,11 @@ fn run_one(
     let mut run = Run::start(plan, &out_dir.join(&pcap), progress)?;
     for (i, step) in plan.steps.iter().enumerate() {
         signals::check()?;
+        let t = Instant::now();
         steps::execute(&mut run, i, step, progress)?;
+        progress.phase(&format!("step {}: {}", i + 1, step.kind()), t);
     }
+    let t = Instant::now();
     let ended = teardown::finish(run)?;
     let mut files = vec![pcap.clone()];
     let kernel_log = kmsg.as_mut().map(|k| k.read_new()).unwrap_or_default();
@@ -86,7 +93,9 @@ fn run_one(
         ended.frames,
         wire.ipv4.len()
     ));
-    Ok(report(plan, ended, wire, kernel_log, files))
+    let report = report(plan, ended, wire, kernel_log, files);
+    progress.phase(names::ANALYSIS, t);
+    Ok(report)
 }
 
 /// Evaluates the checks on what was observed and assembles the report.

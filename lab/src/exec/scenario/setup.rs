@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
@@ -13,6 +14,7 @@ use super::worker::Worker;
 use super::xfrm_peer;
 use crate::dataplane::{self, DataPlane};
 use crate::domain::{Build, Counters, Side, Stack};
+use crate::job::phases::names;
 use crate::output::progress::Progress;
 use crate::spec::plan::Plan;
 use crate::sys::capture::Capture;
@@ -78,11 +80,14 @@ impl<'a> Run<'a> {
             "topology: veth {} <-> {}, mtu {}",
             plan.left, plan.right, plan.mtu
         ));
+        let t = Instant::now();
         let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu())
             .context("building the topology")?;
         if plan.uses_xfrm() {
             xfrm_peer::preflight(&topo.end(Side::Right).ns)?;
         }
+        progress.phase(names::TOPOLOGY, t);
+        let t = Instant::now();
         let build = Build::of(plan.wire.mode, plan.wire.in_place);
         progress.note(&format!(
             "data plane: loading and verifying the {} build (tcx egress/ingress, provision)",
@@ -96,12 +101,15 @@ impl<'a> Run<'a> {
         }
         let mut keys = KeyState::default();
         keys.install(plan, &|s: Side| &planes[s.as_str()])?;
+        progress.phase(names::DATA_PLANE, t);
         signals::check()?;
+        let t = Instant::now();
         let capture = start_capture(&topo, wire.to_path_buf())?;
         let listeners = vec![
             (Side::Left, start_listener(&topo, Side::Left)?),
             (Side::Right, start_listener(&topo, Side::Right)?),
         ];
+        progress.phase(names::CAPTURE, t);
         Ok(Self {
             plan,
             planes,

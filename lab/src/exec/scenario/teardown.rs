@@ -45,6 +45,9 @@ pub(crate) fn finish(mut run: Run) -> Result<Ended> {
     join_background(&mut run)?;
     // Let in-flight frames reach the taps and receivers before stopping.
     std::thread::sleep(Duration::from_millis(100));
+    run.listeners.iter().for_each(|(_, l)| l.ask_stop());
+    run.udp.iter().for_each(|u| u.receiver.ask_stop());
+    run.capture.ask_stop();
     let (udp, udp_summaries) = collect_udp(std::mem::take(&mut run.udp))?;
     let mut delivered = Vec::new();
     for (side, listener) in std::mem::take(&mut run.listeners) {

@@ -26,6 +26,13 @@ impl<T> Worker<T> {
         self.handle.as_ref().is_none_or(|h| h.is_finished())
     }
 
+    /// Asks the thread to stop without waiting for it: workers asked
+    /// together wind down together (each waits out its socket's receive
+    /// timeout), then [`Worker::finish`] collects each.
+    pub(crate) fn ask_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
     pub(crate) fn finish(mut self, what: &str) -> Result<T> {
         self.stop.store(true, Ordering::SeqCst);
         let handle = self
