@@ -404,3 +404,64 @@ fn quick_bench_in_the_debian_6_12_vm() {
         assert!(md.contains("(TCG)"), "TCG figures are marked");
     }
 }
+
+#[test]
+fn vm_loop_times_the_lab_itself() {
+    const TEST: &str = "vm_loop_times_the_lab_itself";
+    if vm_skip(TEST) || skip_without_host(TEST) {
+        return;
+    }
+    ensure_kernel(VM_KERNEL);
+    let _lock = BpfLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let bench = fixture("bench-vm-loop.yaml");
+    let out = lab(&["bench", bench.to_str().unwrap()], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = run_dirs(results.path());
+    let doc = read_json(&runs[0].join("bench.json"));
+    let l = &doc["vm_loop"];
+    assert!(l["errors"].as_array().unwrap().is_empty(), "{l}");
+    assert_eq!(l["kernel"], VM_KERNEL);
+    assert_eq!(l["run_ms"]["n"], 2, "two timed runs: {l}");
+    let wall = f(&l["run_ms"]["median"]);
+    let phases: Vec<(&str, f64)> = l["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["phase"].as_str().unwrap(), f(&p["ms"])))
+        .collect();
+    for want in [
+        "qemu start",
+        "kernel boot to PID 1",
+        "step 1: ping",
+        "power-off",
+    ] {
+        assert!(
+            phases.iter().any(|(p, _)| *p == want),
+            "{want} in {phases:?}"
+        );
+    }
+    let sum: f64 = phases.iter().map(|(_, ms)| ms).sum();
+    assert!(
+        sum <= wall * 1.05,
+        "phases {sum} ms within the wall time {wall} ms"
+    );
+    assert!(
+        sum >= wall * 0.5,
+        "phases {sum} ms account for most of {wall} ms"
+    );
+    assert_eq!(l["matrix_targets"], serde_json::json!(["host", VM_KERNEL]));
+    assert!(f(&l["matrix_ms"]) > 0.0, "{l}");
+    let findings = std::fs::read_to_string(runs[0].join("findings.md")).unwrap();
+    let said = format!("takes {:.2} s wall", wall / 1000.0);
+    assert!(
+        findings.contains("The lab's VM loop") && findings.contains("target ≤ 4.00 s"),
+        "{findings}"
+    );
+    assert!(
+        findings.contains(&said) || wall >= 10_000.0,
+        "findings quote the median wall time ({said}):\n{findings}"
+    );
+    let md = std::fs::read_to_string(runs[0].join("report.md")).unwrap();
+    assert!(md.contains("| kernel boot to PID 1 |"), "the phase table");
+}

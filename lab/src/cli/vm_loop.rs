@@ -71,7 +71,7 @@ pub(crate) fn measure(plan: &VmLoopPlan, progress: &dyn Progress) -> Result<VmLo
             plan.matrix.join(", ")
         ));
         let kernels = plan.matrix.join(",");
-        let args = ["matrix", "-q", "--kernels", &kernels, &plan.scenario];
+        let args = ["matrix", "--kernels", &kernels, &plan.scenario];
         match timed(&args, &tmp.path().join("matrix"))? {
             Ok(ms) => out.matrix_ms = Some(ms),
             Err(why) => out.errors.push(format!("lab matrix: {why}")),

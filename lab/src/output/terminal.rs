@@ -143,6 +143,12 @@ pub(crate) fn bench(doc: &BenchDoc, path: &Path) -> String {
             let _ = writeln!(out, "    error: {}", e.lines().next().unwrap_or_default());
         }
     }
+    if let Some(l) = &doc.vm_loop {
+        let _ = writeln!(out, "  the lab's VM loop");
+        for line in crate::output::bench_report::vm_loop::findings(l) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     let _ = writeln!(out, "→ {}", path.display());
     out
 }

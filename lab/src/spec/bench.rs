@@ -353,6 +353,25 @@ fn tcp(v: &Fields, t: &TcpFile) -> Result<TcpPlan, SpecError> {
     Ok(TcpPlan { flow, offloads })
 }
 
+/// `a/b/../c` → `a/c`, without touching the file system (for messages
+/// and reports; `..` past the start is kept).
+fn lexical(p: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// `vm_loop:`: the kernel defaults to debian-6.12 and the scenario to the
 /// ping scenario beside the bench file, which must exist.
 fn vm_loop(
@@ -387,7 +406,7 @@ fn vm_loop(
         Some(s) => (s.value.clone(), s.referenced),
         None => ("ping.yaml".to_string(), f.referenced),
     };
-    let scenario = path.parent().unwrap_or(Path::new(".")).join(&written);
+    let scenario = lexical(&path.parent().unwrap_or(Path::new(".")).join(&written));
     if !scenario.is_file() {
         return Err(v.err(
             at,
@@ -529,5 +548,33 @@ tcp: { offloads: [on, off] }
         for f in files {
             load(&f).unwrap_or_else(|e| panic!("{e}"));
         }
+    }
+
+    #[test]
+    fn vm_loop_defaults_and_errors_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let bench = dir.path().join("b.yaml");
+        std::fs::write(dir.path().join("ping.yaml"), "").unwrap();
+        let text = format!("{GOOD}vm_loop: {{}}\n");
+        let p = parse(&bench, &text).unwrap();
+        let l = p.vm_loop.unwrap();
+        assert_eq!(l.kernel, "debian-6.12");
+        assert_eq!(l.rounds, 3);
+        assert_eq!(
+            l.scenario,
+            dir.path().join("ping.yaml").display().to_string()
+        );
+        assert_eq!(l.matrix, ["debian-6.1", "debian-6.12", "debian-7.3"]);
+        let text = format!("{GOOD}vm_loop: {{ scenario: nope.yaml }}\n");
+        let e = parse(&bench, &text).unwrap_err().to_string();
+        assert!(
+            e.contains(":9:22:") && e.contains("vm_loop.scenario") && e.contains("nope.yaml"),
+            "{e}"
+        );
+        let text = format!("{GOOD}vm_loop: {{ kernel: \"a b\" }}\n");
+        let e = parse(&bench, &text).unwrap_err().to_string();
+        assert!(e.contains("vm_loop.kernel"), "{e}");
+        assert_eq!(lexical(Path::new("a/b/../../c/./d")), Path::new("c/d"));
+        assert_eq!(lexical(Path::new("../x")), Path::new("../x"));
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod figures;
 pub(crate) mod findings;
 pub(crate) mod font;
 pub(crate) mod tables;
+pub(crate) mod vm_loop;
 
 use std::path::Path;
 
@@ -185,6 +186,13 @@ pub(crate) fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
             lines: findings::of(t, &doc.plan.sizes),
         })
         .collect();
+    let mut findings = findings;
+    if let Some(l) = &doc.vm_loop {
+        findings.push(Findings {
+            label: "The lab's VM loop".into(),
+            lines: vm_loop::findings(l),
+        });
+    }
     let findings_md = templates::render("findings.md", context! { findings => &findings })?;
     let ctx = context! {
         title => format!("Benchmark: {}", doc.plan.name),
@@ -201,6 +209,7 @@ pub(crate) fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
         method => method(doc),
         env => tables::environment(doc),
         comparison => comparison,
+        vm_loop => doc.vm_loop.as_ref().map(vm_loop::table),
         targets => sections,
     };
     for (name, template) in [(REPORT_MD, "bench.md"), (REPORT_HTML, "bench.html")] {
