@@ -337,6 +337,50 @@ fn a_guest_that_prints_nothing_is_reported_early() {
 }
 
 #[test]
+fn a_guest_that_does_not_power_off_is_stopped_once_its_result_is_in() {
+    const TEST: &str = "a_guest_that_does_not_power_off_is_stopped_once_its_result_is_in";
+    if qemu_missing(TEST) {
+        return;
+    }
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    // Without ACPI the guest kernel has no way to power off: it halts, and
+    // QEMU would run on until the time limit.
+    let out = run_lab(
+        &[
+            "run",
+            "--kernel",
+            KERNEL,
+            "--timeout",
+            "120",
+            "scenarios/ping.yaml",
+        ],
+        results.path(),
+        &[("LAB_KERNEL_APPEND", "acpi=off")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = summary(&run_dirs(results.path())[0]);
+    assert_eq!(s["verdict"], "pass", "{s}");
+    let off = s["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "power-off")
+        .unwrap_or_else(|| panic!("no power-off phase: {s}"));
+    let ms = off["ms"].as_u64().unwrap();
+    assert!(
+        (5_000..120_000).contains(&ms),
+        "stopped after the grace period, not at the limit: {ms} ms"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not power off"),
+        "{}",
+        text(&out)
+    );
+    assert!(processes_with("acpi=off").is_empty(), "QEMU left behind");
+}
+
+#[test]
 fn harness_problems_exit_2_and_keep_nothing() {
     if qemu_missing("harness_problems_exit_2_and_keep_nothing") {
         return;

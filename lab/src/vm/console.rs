@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::job::phases::PhaseTime;
+use crate::job::phases::{PhaseTime, names};
 use crate::output::progress::{self, Event, Progress};
 use crate::sys::kmsg::{self, LineKind};
 use crate::sys::signals::{self, Interrupted};
@@ -26,6 +26,10 @@ pub(crate) const CONSOLE_LOG: &str = "console.log";
 /// How long the console may go on after a panic or lockup before the VM
 /// is stopped (the oops text follows the first line).
 const AFTER_FATAL: Duration = Duration::from_secs(2);
+/// How long a guest that has sent its result may take to power off before
+/// the VM is stopped (a kernel without a power-off method, e.g. booted with
+/// `acpi=off`, halts instead and would otherwise run into the time limit).
+const AFTER_RESULT: Duration = Duration::from_secs(5);
 
 /// How the VM ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +44,8 @@ pub(crate) enum End {
     Timeout(Duration),
     /// Nothing at all appeared on the console for this long; stopped.
     Silent(Duration),
+    /// The guest sent its result but did not power off within this; stopped.
+    NoPowerOff(Duration),
 }
 
 /// Which output streams of the VM's process are its console.
@@ -250,6 +256,16 @@ fn wait(
             stop(child);
             return Ok(lines.fatal.take().expect("checked").0);
         }
+        if let Some(m) = lines.marks.iter().find(|m| m.phase.phase == names::RESULT)
+            && t0.elapsed() > m.at + AFTER_RESULT
+        {
+            lines.progress.note(&format!(
+                "the guest sent its result but did not power off within {} s: stopping the VM",
+                AFTER_RESULT.as_secs()
+            ));
+            stop(child);
+            return Ok(End::NoPowerOff(AFTER_RESULT));
+        }
         if !lines.seen && limits.silence < limits.timeout && t0.elapsed() > limits.silence {
             stop(child);
             return Ok(End::Silent(limits.silence));
@@ -319,6 +335,10 @@ pub(crate) fn failure(
                 last()
             ))
         }
-        (End::Exited(_), Ok(_)) => None,
+        (End::NoPowerOff(t), Err(e)) => Some(format!(
+            "the guest announced its result, then did not power off within {} s, and the result is not usable: {e:#}",
+            t.as_secs()
+        )),
+        (End::Exited(_) | End::NoPowerOff(_), Ok(_)) => None,
     }
 }
