@@ -51,26 +51,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Kernel types and kfuncs (Linux 6.10+). */
-/* A definition, not a forward declaration: libbpf matches kfunc prototypes
- * against the kernel BTF and a FWD does not match a STRUCT. Never accessed. */
-struct bpf_crypto_ctx {
-	int opaque;
-};
-struct bpf_crypto_params {
-	char type[14];
-	__u8 reserved[2];
-	char algo[128];
-	__u8 key[256];
-	__u32 key_len;
-	__u32 authsize;
-};
-extern struct bpf_crypto_ctx *bpf_crypto_ctx_create(const struct bpf_crypto_params *params,
-						    __u32 params__sz, int *err) __ksym __weak;
-extern void bpf_crypto_ctx_release(struct bpf_crypto_ctx *ctx) __ksym __weak;
-extern int bpf_crypto_encrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynptr *src,
-			      const struct bpf_dynptr *dst, const struct bpf_dynptr *siv) __ksym __weak;
-extern int bpf_crypto_decrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynptr *src,
-			      const struct bpf_dynptr *dst, const struct bpf_dynptr *siv) __ksym __weak;
+#include "bpf_crypto_kfuncs.h"
 extern int bpf_dynptr_clone(const struct bpf_dynptr *ptr, struct bpf_dynptr *clone__uninit) __ksym __weak;
 extern int bpf_dynptr_adjust(const struct bpf_dynptr *ptr, __u32 start, __u32 end) __ksym __weak;
 extern void *bpf_dynptr_slice(const struct bpf_dynptr *ptr, __u32 offset, void *buffer__opt,

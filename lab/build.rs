@@ -63,6 +63,7 @@ fn main() {
         "esp_dp.bpf.c",
         "bpfcrypt_abi.h",
         "esp_abi.h",
+        "bpf_crypto_kfuncs.h",
     ] {
         println!("cargo:rerun-if-changed={}", ebpf.join(f).display());
     }

@@ -394,6 +394,19 @@ impl BenchVariant {
 /// Data plane counter values summed over CPUs, by name.
 pub(crate) type Counters = BTreeMap<String, u64>;
 
+/// The counters that count a packet the data plane dropped (raw and ESP):
+/// none of them may move on a path that works.
+pub(crate) const DROP_COUNTERS: &[&str] = &[
+    "dropped_nokey",
+    "dropped_unsupported",
+    "dropped_invalid",
+    "errors",
+    "auth_failed",
+    "replayed",
+    "unknown_spi",
+    "seq_exhausted",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

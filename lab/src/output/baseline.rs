@@ -2,19 +2,8 @@
 //! the same questions answered by both runs, row by row, for the terminal
 //! and the reports.
 
+use crate::domain::DROP_COUNTERS;
 use crate::job::run_report::RunReport;
-
-/// Counters that count a packet the data plane dropped.
-const DROPS: &[&str] = &[
-    "dropped_nokey",
-    "dropped_unsupported",
-    "dropped_invalid",
-    "errors",
-    "auth_failed",
-    "replayed",
-    "unknown_spi",
-    "seq_exhausted",
-];
 
 /// Rows of `[question, this run, baseline]`.
 pub(crate) fn side_by_side(this: &RunReport, base: &RunReport) -> Vec<[String; 3]> {
@@ -51,7 +40,7 @@ fn drops(r: &RunReport) -> String {
         .counters
         .iter()
         .flat_map(|(side, c)| {
-            DROPS.iter().filter_map(move |n| {
+            DROP_COUNTERS.iter().filter_map(move |n| {
                 c.get(*n)
                     .filter(|v| **v > 0)
                     .map(|v| format!("{side} {n} {v}"))

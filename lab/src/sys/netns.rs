@@ -130,3 +130,21 @@ impl Netns {
         }
     }
 }
+
+/// Tests: runs `f` on a thread inside a fresh network namespace; `None`
+/// (with the reason printed) when not root.
+#[cfg(test)]
+pub(crate) fn in_fresh_netns<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to create a network namespace");
+        return None;
+    }
+    Some(std::thread::scope(|s| {
+        s.spawn(|| {
+            unshare(CloneFlags::CLONE_NEWNET).expect("unshare");
+            f()
+        })
+        .join()
+        .expect("namespace thread")
+    }))
+}

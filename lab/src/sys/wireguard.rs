@@ -358,6 +358,7 @@ mod tests {
     use netlink_packet_core::Emitable;
 
     use super::*;
+    use crate::sys::netns::in_fresh_netns;
 
     /// (type, nested flag, value) of each attribute in `b`.
     fn attrs(b: &[u8]) -> Vec<(u16, bool, Vec<u8>)> {
@@ -456,21 +457,6 @@ mod tests {
         assert_eq!(public_key(&private), public);
         assert_ne!(test_private_key(1), test_private_key(2));
         assert_eq!(test_private_key(1)[0] & 7, 0, "clamped");
-    }
-
-    fn in_fresh_netns<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root to create a network namespace");
-            return None;
-        }
-        Some(std::thread::scope(|s| {
-            s.spawn(|| {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-                f()
-            })
-            .join()
-            .expect("namespace thread")
-        }))
     }
 
     /// The controller resolves its own family (a fixed id), so the lookup

@@ -770,6 +770,7 @@ mod tests {
     use netlink_packet_core::Emitable;
 
     use super::*;
+    use crate::sys::netns::in_fresh_netns;
 
     const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
     const DST: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -1050,23 +1051,6 @@ mod tests {
         let s = parse_stats(text);
         assert_eq!(s.get("XfrmInNoStates"), Some(&3));
         assert_eq!(s.len(), 2);
-    }
-
-    /// Runs `f` on a thread inside a fresh network namespace; `None` (with
-    /// the reason printed) when not root.
-    fn in_fresh_netns<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root to create a network namespace");
-            return None;
-        }
-        Some(std::thread::scope(|s| {
-            s.spawn(|| {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-                f()
-            })
-            .join()
-            .expect("namespace thread")
-        }))
     }
 
     #[test]

@@ -9,22 +9,10 @@ use anyhow::Result;
 use super::kfunc::CipherOnly;
 use crate::dataplane::DataPlane;
 use crate::dataplane::abi::{TC_ACT_OK, is_pass, verdict_name};
-use crate::domain::{Algorithm, BenchVariant, Counters, Direction};
+use crate::domain::{Algorithm, BenchVariant, Counters, DROP_COUNTERS, Direction};
 use crate::output::progress::Progress;
 use crate::spec::bench_plan::{CipherPlan, MicroPlan};
 use crate::sys::signals;
-
-/// Counters that must not move while a working path is measured.
-const BAD_COUNTERS: &[&str] = &[
-    "dropped_nokey",
-    "dropped_unsupported",
-    "dropped_invalid",
-    "errors",
-    "auth_failed",
-    "replayed",
-    "unknown_spi",
-    "seq_exhausted",
-];
 
 /// Round settings of one figure.
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +69,7 @@ pub(crate) fn check_counters(
     d: &Counters,
 ) -> Result<(), String> {
     let get = |k: &str| *d.get(k).unwrap_or(&0);
-    for k in BAD_COUNTERS {
+    for k in DROP_COUNTERS {
         if get(k) != 0 {
             return Err(format!("counter {k} rose by {} during a round", get(k)));
         }

@@ -6,19 +6,7 @@ use std::collections::HashSet;
 
 use crate::dataplane::abi::{COUNTER_NAMES, is_pass};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::Direction;
-
-/// Counters that count a dropped packet.
-const DROPS: &[&str] = &[
-    "dropped_nokey",
-    "dropped_unsupported",
-    "dropped_invalid",
-    "errors",
-    "auth_failed",
-    "replayed",
-    "seq_exhausted",
-    "unknown_spi",
-];
+use crate::domain::{DROP_COUNTERS, Direction};
 
 /// Counter increases of one run, in [`COUNTER_NAMES`] order.
 #[derive(PartialEq, Eq)]
@@ -92,7 +80,7 @@ pub(crate) fn accounted(dir: Direction, r: &Ran) -> Result<(), String> {
         Direction::Egress => "encrypted",
         Direction::Ingress => "decrypted",
     };
-    let (drops, passes) = (sum(DROPS), sum(&[done, "passed"]));
+    let (drops, passes) = (sum(DROP_COUNTERS), sum(&[done, "passed"]));
     match (r.passed, drops, passes) {
         (true, 0, 1) | (false, 1, 0) => Ok(()),
         _ => Err(format!(
