@@ -7,6 +7,14 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+/// A job the kernel under test cannot run, found out while running it
+/// (e.g. no veth driver, or a scenario that needs the kernel's ESP on a
+/// kernel without it): the run ends as `unsupported` (exit 3) with this
+/// reason, which names the missing feature, not as a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Unsupported(pub(crate) String);
+
 /// Which end of the veth a step or check refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -24,7 +24,12 @@ pub use guest::{is_init, pid1};
 
 /// Runs the command line and returns the process exit code: harness
 /// problems exit 2, an interrupt 130 (after cleaning up).
+///
+/// Everything the lab and its children (QEMU, virtme-ng) create is private
+/// to its owner (umask 077): VM work folders hold the job and so the keys,
+/// results folders the keys and captures.
 pub fn run() -> i32 {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     match cli::main() {
         Ok(code) => code,
         Err(_) if sys::signals::interrupted() => {

@@ -10,4 +10,3 @@ pub(crate) mod phase_log;
 pub(crate) mod probe;
 pub(crate) mod run_job;
 pub(crate) mod scenario;
-pub(crate) mod unsupported;

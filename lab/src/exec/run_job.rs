@@ -8,22 +8,24 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::phase_log::PhaseLog;
-use super::unsupported::Unsupported;
 use super::{bench, fuzz, probe, scenario};
 use crate::dataplane::{self, DataPlaneError};
+use crate::domain::Unsupported;
 use crate::job::phases::names;
-use crate::job::{Completed, Job, JobResult, Outcome};
+use crate::job::{Completed, HarnessFault, Job, JobResult, Outcome};
 use crate::output::progress::Progress;
 use crate::sys::signals::{self, Interrupted};
+use crate::sys::storage::is_storage_fault;
 use crate::sys::uname::kernel_release;
 
 /// File name of the verifier's log when it refused the data plane.
 pub(crate) const VERIFIER_LOG: &str = "verifier.log";
 
 /// Runs `job` on the running kernel, writing artifacts into `out_dir`.
-/// Failures of the system under test are in the result; only an
-/// interrupt is an `Err` (nothing is to be kept then). The result carries
-/// the phases the job went through and how long each took.
+/// Failures of the system under test are in the result, and so is a fault
+/// of the lab's own storage (as a [`HarnessFault`]); only an interrupt is
+/// an `Err` (nothing is to be kept then). The result carries the phases
+/// the job went through and how long each took.
 pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Result<JobResult> {
     let log = PhaseLog::new(progress);
     let progress = &log;
@@ -39,16 +41,19 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
     });
     progress.phase(names::PROBE, t0);
     let outcome = match support {
-        Err(why) => Outcome::Unsupported(why),
+        Err(why) => Ok(Outcome::Unsupported(why)),
         Ok(()) => match run(job, out_dir, progress) {
-            Ok(done) => Outcome::Completed(done),
+            Ok(done) => Ok(Outcome::Completed(done)),
             Err(_) if signals::interrupted() => return Err(Interrupted.into()),
+            Err(e) if is_storage_fault(&e) => Err(HarnessFault(format!(
+                "the lab's own storage failed (not the kernel under test): {e:#}"
+            ))),
             Err(e) if e.downcast_ref::<Unsupported>().is_some() => {
-                Outcome::Unsupported(format!("{e:#}"))
+                Ok(Outcome::Unsupported(format!("{e:#}")))
             }
             Err(e) => {
                 save_verifier_log(&e, out_dir);
-                Outcome::Failed(format!("{e:#}"))
+                Ok(Outcome::Failed(format!("{e:#}")))
             }
         },
     };

@@ -2,6 +2,7 @@
 //! ([`JobResult`]) and the artifact files the job wrote (pcaps, logs).
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -51,9 +52,14 @@ pub(crate) fn read_archive<R: Read>(input: R, dir: &Path) -> Result<JobResult> {
             entry.read_to_end(&mut buf)?;
             result = Some(serde_json::from_slice(&buf).context("parsing result.json")?);
         } else {
+            let path = dir.join(&name);
             entry
-                .unpack(dir.join(&name))
+                .unpack(&path)
                 .with_context(|| format!("unpacking {name}"))?;
+            // Artifacts (pcaps, logs) are as private as the rest of a
+            // results folder, whatever mode the guest gave them.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {name} private"))?;
         }
     }
     result.context("the result archive has no result.json")
@@ -73,18 +79,23 @@ mod tests {
             modules: vec!["veth".into()],
             phases: Vec::new(),
             probe: None,
-            outcome: Outcome::Unsupported("no".into()),
+            outcome: Ok(Outcome::Unsupported("no".into())),
         };
         let mut buf = Vec::new();
         write_archive(&mut buf, &result, src.path()).unwrap();
         let dst = tempfile::tempdir().unwrap();
         let back = read_archive(buf.as_slice(), dst.path()).unwrap();
         assert_eq!(back.kernel, "6.12.0");
-        assert!(matches!(back.outcome, Outcome::Unsupported(_)));
+        assert!(matches!(back.outcome, Ok(Outcome::Unsupported(_))));
         assert_eq!(
             std::fs::read(dst.path().join("wire.pcap")).unwrap(),
             b"pcap bytes"
         );
+        let mode = std::fs::metadata(dst.path().join("wire.pcap"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
         // A truncated archive is an error, not a silent partial result.
         assert!(read_archive(&buf[..100], dst.path()).is_err());
     }

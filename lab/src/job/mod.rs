@@ -101,6 +101,13 @@ pub(crate) enum Outcome {
     Failed(String),
 }
 
+/// The harness failed on the kernel's side (e.g. its storage filled up
+/// while writing a capture): the run is not a finding about the kernel, so
+/// the host reports it as a harness problem and keeps nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct HarnessFault(pub(crate) String);
+
 /// What a completed job found.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Completed {
@@ -126,8 +133,8 @@ pub(crate) struct JobResult {
     pub(crate) phases: Vec<PhaseTime>,
     /// The capability probe, when asked: the report or why it could not run.
     pub(crate) probe: Option<Result<ProbeReport, String>>,
-    /// How the job ended.
-    pub(crate) outcome: Outcome,
+    /// How the job ended, or the harness fault that stopped it.
+    pub(crate) outcome: Result<Outcome, HarnessFault>,
 }
 
 /// A job's result as the host records it: where it ran, and the result,

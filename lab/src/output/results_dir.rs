@@ -4,8 +4,14 @@
 //! only when it finished; an error or Ctrl-C removes the partial folder, so
 //! no half-written result is ever left behind, and the next run sweeps the
 //! partial folder of a killed one.
+//!
+//! A run's folder can hold key material (`summary.json` records the keys,
+//! the pcaps their ciphertext), so it is created 0700: only its owner reads
+//! it. Run ids are reserved without following symlinks: a name taken by
+//! anything, a dangling symlink included, moves on to the next id.
 
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -32,13 +38,17 @@ impl ResultsDir {
     /// partial folder reserves the id, so parallel runs never collide;
     /// partial folders of killed runs are swept first.
     pub(crate) fn create(root: &Path, scenario: &str, backend: &str) -> Result<Self> {
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        Self::create_from(root, &format!("{stamp}-{scenario}-{backend}"))
+    }
+
+    /// Creates the partial folder of the first free id of `base`, `base-2`, …
+    fn create_from(root: &Path, base: &str) -> Result<Self> {
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         owner::sweep(root, PARTIAL);
-        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-        let base = format!("{stamp}-{scenario}-{backend}");
         for n in 1..10_000 {
             let run_id = if n == 1 {
-                base.clone()
+                base.to_string()
             } else {
                 format!("{base}-{n}")
             };
@@ -52,18 +62,18 @@ impl ResultsDir {
     /// Reserves `run_id` by creating its partial folder; `None` when taken.
     fn reserve(root: &Path, run_id: String) -> Result<Option<Self>> {
         let final_path = root.join(&run_id);
-        if final_path.exists() {
+        if taken(&final_path) {
             return Ok(None);
         }
         let partial = root.join(format!("{PARTIAL}{run_id}"));
-        match std::fs::create_dir(&partial) {
+        match std::fs::DirBuilder::new().mode(0o700).create(&partial) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("creating {}", partial.display())),
         }
         let claim =
             owner::claim(&partial).with_context(|| format!("locking {}", partial.display()))?;
-        if final_path.exists() {
+        if taken(&final_path) {
             // Committed by another run between the two checks.
             let _ = std::fs::remove_dir(&partial);
             return Ok(None);
@@ -100,6 +110,11 @@ impl ResultsDir {
         self.committed = true;
         Ok(self.final_path.clone())
     }
+}
+
+/// Whether anything is at `path`, a symlink (dangling or not) included.
+fn taken(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
 }
 
 /// `rename(2)` that fails instead of replacing an existing `to`.
@@ -148,6 +163,21 @@ mod tests {
         assert!(!pa.exists());
         drop(b);
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_dangling_symlink_at_the_next_id_moves_the_run_to_another_id() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let planted = root.path().join("20261207-120000-ping-host");
+        std::os::unix::fs::symlink("/nonexistent-lab-target", &planted).unwrap();
+        let d = ResultsDir::create_from(root.path(), "20261207-120000-ping-host").unwrap();
+        assert_eq!(d.run_id(), "20261207-120000-ping-host-2");
+        let mode = std::fs::metadata(d.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "results folders are private");
+        let committed = d.commit(&serde_json::json!({})).unwrap();
+        assert!(committed.join("summary.json").is_file());
+        assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub(crate) mod netns;
 pub(crate) mod offload;
 pub(crate) mod owner;
 pub(crate) mod signals;
+pub(crate) mod storage;
 pub(crate) mod tied;
 pub(crate) mod topology;
 pub(crate) mod traffic;

@@ -16,7 +16,7 @@ use netlink_packet_route::route::{RouteAttribute, RouteMetric, RouteProtocol, Ro
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::netns::{Netns, set_sysctl};
-use crate::domain::{IfAddr, Side};
+use crate::domain::{IfAddr, Side, Unsupported};
 
 /// Interface name of the left end.
 pub(crate) const LEFT_IF: &str = "bcl";
@@ -68,7 +68,7 @@ impl Topology {
                         .add(LinkVeth::new(LEFT_IF, RIGHT_IF).build())
                         .execute()
                         .await
-                        .context("creating the veth pair (is the veth module available?)")?;
+                        .map_err(veth_error)?;
                     let peer = index_of(&h, RIGHT_IF).await?;
                     h.link()
                         .set(
@@ -156,6 +156,23 @@ async fn route_mtu(h: &Handle, idx: u32, name: &str, a: IfAddr, mtu: u32) -> Res
         .execute()
         .await
         .with_context(|| format!("setting route MTU {mtu} for {net}/{} on {name}", a.prefix))
+}
+
+/// The error of creating the veth pair: a kernel that does not know the
+/// link kind (no veth driver built in or loaded) answers `EOPNOTSUPP`, a
+/// missing feature of the kernel under test, not a failure of it.
+fn veth_error(e: rtnetlink::Error) -> anyhow::Error {
+    match &e {
+        rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EOPNOTSUPP => {
+            Unsupported(
+                "the kernel has no veth driver (CONFIG_VETH, built in or as the veth module): \
+                 creating the veth pair answered EOPNOTSUPP"
+                    .into(),
+            )
+            .into()
+        }
+        _ => anyhow::Error::new(e).context("creating the veth pair"),
+    }
 }
 
 /// IPv6 would add router solicitations and MLD reports the IPv4 data plane

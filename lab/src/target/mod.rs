@@ -120,7 +120,7 @@ impl Target {
         match self {
             Target::Host => {
                 host::preflight()?;
-                Ok(from_result(run_job(job, out_dir, progress)?, None))
+                from_result(run_job(job, out_dir, progress)?, None)
             }
             Target::Vm(v) => v.run(job, out_dir, progress),
         }
@@ -140,7 +140,7 @@ impl VmTarget {
         )?;
         let phases = b.phases;
         let mut exec = match (b.failure, b.result) {
-            (None, Some(r)) => from_result(r, Some(&self.kernel.name)),
+            (None, Some(r)) => from_result(r, Some(&self.kernel.name))?,
             (failure, _) => Execution {
                 kernel: self.kernel.version.clone(),
                 kernel_name: Some(self.kernel.name.clone()),
@@ -163,9 +163,10 @@ impl VmTarget {
 }
 
 /// A job result as an execution on kernel `name` (a catalog name, or the
-/// host).
-fn from_result(r: JobResult, name: Option<&str>) -> Execution {
-    Execution {
+/// host); a harness fault on the kernel's side is an `Err`.
+fn from_result(r: JobResult, name: Option<&str>) -> Result<Execution> {
+    let outcome = r.outcome?;
+    Ok(Execution {
         kernel: r.kernel,
         kernel_name: name.map(str::to_string),
         kernel_image: None,
@@ -173,6 +174,6 @@ fn from_result(r: JobResult, name: Option<&str>) -> Execution {
         accelerator: None,
         kernel_events: Vec::new(),
         probe: r.probe,
-        outcome: r.outcome,
-    }
+        outcome,
+    })
 }

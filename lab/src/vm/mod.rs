@@ -20,7 +20,7 @@ pub(crate) mod vng_tools;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::job::archive::read_archive;
 use crate::job::phases::PhaseTime;
@@ -28,6 +28,7 @@ use crate::job::{Job, JobResult};
 use crate::kernels::FetchedKernel;
 use crate::output::progress::Progress;
 use crate::sys::owner;
+use crate::sys::storage::is_storage_fault;
 use accel::Choice;
 use console::CONSOLE_LOG;
 pub(crate) use prepared::VmOptions;
@@ -59,12 +60,15 @@ pub(crate) struct Booted {
 const WORK_PREFIX: &str = "lab-vm-";
 
 /// A fresh work folder for one boot (it holds the initramfs, and so the
-/// key), claimed while the boot runs. Folders of killed runs are swept.
+/// key), private to its owner and claimed while the boot runs. Folders of
+/// killed runs are swept.
 fn work_dir() -> Result<WorkDir> {
+    use std::os::unix::fs::PermissionsExt;
     let tmp = std::env::temp_dir();
     owner::sweep(&tmp, WORK_PREFIX);
     let dir = tempfile::Builder::new()
         .prefix(WORK_PREFIX)
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .with_context(|| format!("creating a VM work folder in {}", tmp.display()))?;
     let claim =
@@ -132,6 +136,11 @@ pub(crate) fn boot(
         Ok(bytes) if !bytes.is_empty() => read_archive(bytes.as_slice(), out_dir),
         _ => Err(anyhow::anyhow!("the guest sent no result")),
     };
+    if let Err(e) = &result
+        && is_storage_fault(e)
+    {
+        bail!("unpacking the guest's result into {}: {e:#}", out_dir.display());
+    }
     let failure = console::failure(&watched, p.program, &result, &console_log);
     let host = timeline::HostTimes {
         prepare,

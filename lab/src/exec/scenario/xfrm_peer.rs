@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use anyhow::{Context, Result};
 
-use crate::exec::unsupported::Unsupported;
+use crate::domain::Unsupported;
 use crate::sys::netns::Netns;
 use crate::sys::xfrm::{self, XfrmAlgs, XfrmSa};
 
