@@ -97,6 +97,13 @@ fn matrix_runs_every_kernel_with_probe() {
     assert_eq!(get("ecb(aes)")["ok"], true);
     assert_eq!(get("ctr(aes)")["ok"], false, "bpf_crypto refuses ctr(aes)");
     assert!(get("ctr(aes)")["errno"].as_i64().unwrap() > 0);
+    // What the kernel resolved cbc(aes) to, as bpf_crypto uses it.
+    let resolved = rows[0]["summary"]["probe"]["Ok"]["resolved"]
+        .as_array()
+        .unwrap();
+    let cbc = resolved.iter().find(|r| r["name"] == "cbc(aes)").unwrap();
+    assert_eq!(cbc["kind"], "lskcipher", "{cbc}");
+    assert!(cbc["driver"].as_str().unwrap().contains("aes"), "{cbc}");
     assert!(runs[0].join(KERNEL).join("summary.json").is_file());
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -362,4 +369,34 @@ fn parallel_matrix_keeps_one_result_per_kernel() {
         steps.iter().all(|l| l.contains(&format!("[{KERNEL}]"))),
         "{log}"
     );
+}
+
+#[test]
+fn probe_shows_the_aes_library_driver_that_7x_kernels_resolve_to() {
+    let test = "probe_shows_the_aes_library_driver_that_7x_kernels_resolve_to";
+    if skip(test) {
+        return;
+    }
+    // 7.0 replaced aes-generic, aes-fixed-time and aes-aesni by aes-lib.
+    ensure_kernel("debian-7.3");
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(&["probe", "--kernel", "debian-7.3"], results.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |start: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no `{start}` line in:\n{stdout}"))
+            .to_string()
+    };
+    assert!(line("cbc(aes-lib)").ends_with("ok"), "{stdout}");
+    assert!(line("cbc(aes-generic)").contains("EOPNOTSUPP"), "{stdout}");
+    assert!(stdout.contains("resolved by the kernel"), "{stdout}");
+    let cbc = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("resolved by the kernel"))
+        .find(|l| l.trim_start().starts_with("cbc(aes) "))
+        .unwrap_or_else(|| panic!("no resolved cbc(aes) in:\n{stdout}"));
+    assert!(cbc.contains("aes-lib") && cbc.contains("lskcipher"), "{cbc}");
 }

@@ -1,10 +1,12 @@
 //! Capability probe: which cipher and AES driver names
-//! `bpf_crypto_ctx_create` accepts on the running kernel, and with which
-//! errno the others fail.
+//! `bpf_crypto_ctx_create` accepts on the running kernel, with which errno
+//! the others fail, and which implementation the kernel resolved the AES
+//! names to.
 
 use crate::dataplane::{DataPlane, DataPlaneError, errno_name};
 use crate::domain::Build;
-use crate::job::probe::{ProbeEntry, ProbeReport};
+use crate::job::probe::{ProbeEntry, ProbeReport, Resolved};
+use crate::sys::proc_crypto::{self, Algorithm, BPF_CRYPTO_AES};
 
 /// Cipher names probed by default.
 pub(crate) const DEFAULT_CIPHERS: &[&str] = &[
@@ -24,7 +26,11 @@ pub(crate) const DEFAULT_CIPHERS: &[&str] = &[
     "cbc(aes-fixed-time)",
     "ecb(aes-aesni)",
     "cbc(aes-aesni)",
+    // Kernels 7.0+ replaced the three above by the AES library's wrapper.
+    "ecb(aes-lib)",
+    "cbc(aes-lib)",
 ];
+
 
 /// Key length used when probing a cipher name.
 fn probe_key_len(cipher: &str) -> usize {
@@ -58,5 +64,21 @@ pub(crate) fn probe(ciphers: &[String]) -> Result<ProbeReport, DataPlaneError> {
         };
         entries.push(entry);
     }
-    Ok(ProbeReport { entries })
+    // The contexts made above instantiated the templates the kernel picked.
+    let resolved = resolved(&proc_crypto::read());
+    Ok(ProbeReport { entries, resolved })
+}
+
+/// The implementations the kernel resolved bpf_crypto's AES names to.
+fn resolved(algs: &[Algorithm]) -> Vec<Resolved> {
+    BPF_CRYPTO_AES
+        .iter()
+        .filter_map(|(name, kind)| proc_crypto::resolved(algs, name, kind))
+        .map(|a| Resolved {
+            name: a.name.clone(),
+            driver: a.driver.clone(),
+            kind: a.kind.clone(),
+            priority: a.priority,
+        })
+        .collect()
 }

@@ -16,9 +16,26 @@ pub(crate) struct ProbeEntry {
     pub(crate) error: Option<String>,
 }
 
+/// The implementation the kernel resolved a name to, as `/proc/crypto`
+/// lists it after the probe created contexts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Resolved {
+    /// The name asked for (`cbc(aes)`, or `aes`, the block cipher beneath).
+    pub(crate) name: String,
+    /// The implementation (`cbc(ecb(aes-generic))`, `aes-lib`).
+    pub(crate) driver: String,
+    /// Its type (`lskcipher`: what bpf_crypto's skcipher type uses).
+    pub(crate) kind: String,
+    /// Its priority, the highest of that type and name.
+    pub(crate) priority: i64,
+}
+
 /// The probe's findings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub(crate) struct ProbeReport {
     /// One entry per cipher, in the order asked.
     pub(crate) entries: Vec<ProbeEntry>,
+    /// What the kernel resolved bpf_crypto's AES names to.
+    #[serde(default)]
+    pub(crate) resolved: Vec<Resolved>,
 }

@@ -242,7 +242,7 @@ fn drivers(v: &Fields, list: &[Spanned<String>]) -> Result<Vec<String>, SpecErro
                 d.referenced,
                 &format!("drivers[{i}]"),
                 format!(
-                    "`{}` is not a driver name (e.g. aes-generic, aes-fixed-time, aes-aesni)",
+                    "`{}` is not a driver name (e.g. aes-generic, aes-fixed-time, aes-aesni, aes-lib)",
                     d.value
                 ),
             ));

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use crate::job::bench::Env;
+use crate::sys::proc_crypto;
 use crate::sys::uname::kernel_release;
 
 /// Algorithms whose implementations are recorded from /proc/crypto.
@@ -63,25 +64,14 @@ pub(crate) fn cpus() -> usize {
 /// `type driver prio N`, highest priority first.
 pub(crate) fn crypto_drivers(proc_crypto: &str) -> BTreeMap<String, Vec<String>> {
     let mut found: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
-    for block in proc_crypto.split("\n\n") {
-        let field = |k: &str| {
-            block.lines().find_map(|l| {
-                let (key, v) = l.split_once(':')?;
-                (key.trim() == k).then(|| v.trim().to_string())
-            })
-        };
-        let (Some(name), Some(driver)) = (field("name"), field("driver")) else {
-            continue;
-        };
-        if !CRYPTO_NAMES.contains(&name.as_str()) {
+    for a in proc_crypto::parse(proc_crypto) {
+        if !CRYPTO_NAMES.contains(&a.name.as_str()) {
             continue;
         }
-        let prio: i64 = field("priority").and_then(|p| p.parse().ok()).unwrap_or(0);
-        let kind = field("type").unwrap_or_else(|| "?".into());
-        let entry = format!("{kind} {driver} prio {prio}");
-        let list = found.entry(name).or_default();
+        let entry = format!("{} {} prio {}", a.kind, a.driver, a.priority);
+        let list = found.entry(a.name).or_default();
         if !list.iter().any(|(_, e)| *e == entry) {
-            list.push((prio, entry));
+            list.push((a.priority, entry));
         }
     }
     found

@@ -167,7 +167,7 @@ fn drivers(t: &TargetResult, big: u32) -> Option<String> {
     let (fast, slow) = (&named[0], &named[named.len() - 1]);
     Some(format!(
         "Fastest AES driver for cbc(aes) encryption at {big} B: {} ({:.1}× faster than {}); all: {}. \
-         aes-generic is table-based and not constant-time; aes-fixed-time is.",
+         aes-generic is table-based and not constant-time; aes-fixed-time is; aes-lib (7.0+) is the AES library, one block at a time with AES-NI where the CPU has it.",
         fast.0,
         slow.1 / fast.1,
         slow.0,

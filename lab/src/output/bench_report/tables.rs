@@ -7,6 +7,7 @@ use crate::domain::{Algorithm, BenchVariant, Direction};
 use crate::job::bench::TargetResult;
 use crate::job::stats::Stats;
 use crate::output::bench_doc::BenchDoc;
+use crate::sys::proc_crypto::BPF_CRYPTO_AES;
 
 /// A table: title, note, header and rows.
 #[derive(Debug, Clone, Serialize)]
@@ -109,13 +110,15 @@ pub(crate) fn environment(doc: &BenchDoc) -> Table {
         .targets
         .iter()
         .map(|t| {
-            let drivers = ["cbc(aes)", "ecb(aes)", "aes"]
+            // What bpf_crypto runs: the highest priority of the type the
+            // kernel resolves each name as (the list is sorted by priority).
+            let drivers = BPF_CRYPTO_AES
                 .iter()
-                .filter_map(|n| {
+                .filter_map(|(n, kind)| {
                     t.env
                         .crypto_drivers
                         .get(*n)
-                        .and_then(|v| v.first())
+                        .and_then(|v| v.iter().find(|d| d.starts_with(&format!("{kind} "))))
                         .map(|d| format!("{n}: {d}"))
                 })
                 .collect::<Vec<_>>()
