@@ -91,12 +91,17 @@ fn no_file_of_a_vm_run_is_readable_by_other_users_at_any_moment() {
     assert!(seen_work, "no VM work folder was ever seen in {tmp:?}");
     shared.sort();
     shared.dedup();
-    assert!(shared.is_empty(), "readable by others during the run: {shared:?}");
+    assert!(
+        shared.is_empty(),
+        "readable by others during the run: {shared:?}"
+    );
     let dirs = run_dirs(results.path());
     assert_eq!(dirs.len(), 1);
     let run = &dirs[0];
     assert!(
-        summary(run)["key_hex"].as_str().is_some_and(|k| !k.is_empty()),
+        summary(run)["key_hex"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty()),
         "summary.json holds the key, so the folder must be private"
     );
     assert!(shared_paths(run).is_empty(), "{:?}", shared_paths(run));
@@ -200,7 +205,10 @@ fn a_dangling_symlink_at_the_next_run_id_does_not_lose_the_run() {
     let _lock = BpfLock::acquire();
     let results = tempfile::tempdir().unwrap();
     // Plant one at every id the run could take in the next two minutes.
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     for s in now..now + 120 {
         let stamp = Command::new("date")
             .args(["+%Y%m%d-%H%M%S", "-d", &format!("@{s}")])
@@ -219,6 +227,9 @@ fn a_dangling_symlink_at_the_next_run_id_does_not_lose_the_run() {
         .filter(|p| !std::fs::symlink_metadata(p).unwrap().is_symlink())
         .collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
-    assert!(kept[0].to_string_lossy().ends_with("-ping-host-2"), "{kept:?}");
+    assert!(
+        kept[0].to_string_lossy().ends_with("-ping-host-2"),
+        "{kept:?}"
+    );
     assert_eq!(summary(&kept[0])["verdict"], "pass");
 }

@@ -398,5 +398,8 @@ fn probe_shows_the_aes_library_driver_that_7x_kernels_resolve_to() {
         .skip_while(|l| !l.starts_with("resolved by the kernel"))
         .find(|l| l.trim_start().starts_with("cbc(aes) "))
         .unwrap_or_else(|| panic!("no resolved cbc(aes) in:\n{stdout}"));
-    assert!(cbc.contains("aes-lib") && cbc.contains("lskcipher"), "{cbc}");
+    assert!(
+        cbc.contains("aes-lib") && cbc.contains("lskcipher"),
+        "{cbc}"
+    );
 }

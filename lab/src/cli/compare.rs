@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use super::args::CompareArgs;
 use crate::output::compare::{self, Comparison, Verdict};
-use crate::output::{bench_doc, exit};
+use crate::output::{bench_doc, exit, safe_write};
 
 pub(crate) fn compare(a: CompareArgs) -> Result<i32> {
     let options = a.options()?;
@@ -24,7 +24,7 @@ pub(crate) fn compare(a: CompareArgs) -> Result<i32> {
         }
         out => {
             let path = out.unwrap_or_else(|| default_out(&new, &c));
-            std::fs::write(&path, md).with_context(|| format!("writing {}", path.display()))?;
+            safe_write::write(&path, md)?;
             print!("{}", compare::terminal(&c, a.all));
             println!("→ {}", path.display());
         }

@@ -10,6 +10,7 @@ use crate::job::bench::TargetResult;
 use crate::job::phases::PhaseTime;
 use crate::job::stats::Stats;
 use crate::spec::bench_plan::BenchPlan;
+use crate::spec::error::utf8;
 
 /// Current `bench.json` schema version.
 pub(crate) const BENCH_SCHEMA: u32 = 1;
@@ -98,6 +99,7 @@ pub(crate) fn index(doc: &BenchDoc, files: &[String]) -> serde_json::Value {
 /// Finds a saved bench: a run folder, a `bench.json`, or a run id under `results_root`.
 pub(crate) fn resolve(arg: &str, results_root: &Path) -> Result<PathBuf> {
     let p = PathBuf::from(arg);
+    let mut tried: Vec<PathBuf> = Vec::new();
     for cand in [
         p.clone(),
         p.join(BENCH_JSON),
@@ -106,18 +108,28 @@ pub(crate) fn resolve(arg: &str, results_root: &Path) -> Result<PathBuf> {
         if cand.is_file() {
             return Ok(cand);
         }
+        if !tried.contains(&cand) {
+            tried.push(cand);
+        }
     }
-    bail!(
-        "no {BENCH_JSON} at {arg}, {arg}/{BENCH_JSON} or {}",
-        results_root.join(arg).join(BENCH_JSON).display()
-    )
+    let tried: Vec<String> = tried.iter().map(|c| c.display().to_string()).collect();
+    bail!("no {BENCH_JSON} at {}", one_of(&tried))
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
 }
 
 /// Reads a `bench.json`.
 pub(crate) fn load(path: &Path) -> Result<BenchDoc> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let doc: BenchDoc =
-        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    let doc: BenchDoc = serde_json::from_str(utf8(path, &bytes)?)
+        .with_context(|| format!("parsing {}", path.display()))?;
     if doc.schema != BENCH_SCHEMA {
         bail!(
             "{} has schema {}, this lab reads {BENCH_SCHEMA}",
@@ -126,4 +138,23 @@ pub(crate) fn load(path: &Path) -> Result<BenchDoc> {
         );
     }
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_bench_names_each_place_once() {
+        let d = tempfile::tempdir().unwrap();
+        let abs = d.path().join("gone");
+        let a = abs.to_str().unwrap();
+        let msg = resolve(a, d.path()).unwrap_err().to_string();
+        assert_eq!(msg, format!("no bench.json at {a} or {a}/bench.json"));
+        let msg = resolve("gone", d.path()).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            format!("no bench.json at gone, gone/bench.json or {a}/bench.json")
+        );
+    }
 }

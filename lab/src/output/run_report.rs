@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use minijinja::context;
 use serde::Serialize;
 
 use super::baseline;
 use super::summary::{Summary, Verdict};
-use super::templates;
+use super::{safe_write, templates};
 use crate::job::run_report::RunReport;
 
 fn verdict_word(v: Verdict) -> &'static str {
@@ -273,8 +273,8 @@ pub(crate) fn html(s: &Summary) -> Result<String> {
 
 /// Writes `report.md` and `report.html` for a run into `dir`.
 pub(crate) fn write(s: &Summary, dir: &Path) -> Result<()> {
-    std::fs::write(dir.join("report.md"), markdown(s)?).context("writing report.md")?;
-    std::fs::write(dir.join("report.html"), html(s)?).context("writing report.html")?;
+    safe_write::write(&dir.join("report.md"), markdown(s)?)?;
+    safe_write::write(&dir.join("report.html"), html(s)?)?;
     Ok(())
 }
 

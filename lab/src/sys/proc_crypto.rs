@@ -73,9 +73,18 @@ mod tests {
         let algs = parse(TEXT);
         assert_eq!(algs.len(), 4);
         let cbc = resolved(&algs, "cbc(aes)", "lskcipher").unwrap();
-        assert_eq!((cbc.driver.as_str(), cbc.priority), ("cbc(ecb(aes-generic))", 100));
-        assert_eq!(resolved(&algs, "cbc(aes)", "skcipher").unwrap().driver, "cbc-aes-aesni");
-        assert_eq!(resolved(&algs, "aes", "cipher").unwrap().driver, "aes-aesni");
+        assert_eq!(
+            (cbc.driver.as_str(), cbc.priority),
+            ("cbc(ecb(aes-generic))", 100)
+        );
+        assert_eq!(
+            resolved(&algs, "cbc(aes)", "skcipher").unwrap().driver,
+            "cbc-aes-aesni"
+        );
+        assert_eq!(
+            resolved(&algs, "aes", "cipher").unwrap().driver,
+            "aes-aesni"
+        );
         assert!(resolved(&algs, "ecb(aes)", "lskcipher").is_none());
     }
 
@@ -85,6 +94,9 @@ mod tests {
             eprintln!("SKIPPED this_kernel_lists_aes: no /proc/crypto");
             return;
         }
-        assert!(read().iter().any(|a| a.name == "aes"), "no aes in /proc/crypto");
+        assert!(
+            read().iter().any(|a| a.name == "aes"),
+            "no aes in /proc/crypto"
+        );
     }
 }

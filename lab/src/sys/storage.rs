@@ -15,7 +15,10 @@ pub(crate) fn is_storage_fault(e: &anyhow::Error) -> bool {
 /// error (`io::Error::other(io_error)` hides it from `source()`).
 fn storage_errno(io: &std::io::Error) -> bool {
     match io.raw_os_error() {
-        Some(code) => matches!(code, libc::EFBIG | libc::ENOSPC | libc::EDQUOT | libc::EROFS),
+        Some(code) => matches!(
+            code,
+            libc::EFBIG | libc::ENOSPC | libc::EDQUOT | libc::EROFS
+        ),
         None => io
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<std::io::Error>())

@@ -163,14 +163,12 @@ async fn route_mtu(h: &Handle, idx: u32, name: &str, a: IfAddr, mtu: u32) -> Res
 /// missing feature of the kernel under test, not a failure of it.
 fn veth_error(e: rtnetlink::Error) -> anyhow::Error {
     match &e {
-        rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EOPNOTSUPP => {
-            Unsupported(
-                "the kernel has no veth driver (CONFIG_VETH, built in or as the veth module): \
+        rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EOPNOTSUPP => Unsupported(
+            "the kernel has no veth driver (CONFIG_VETH, built in or as the veth module): \
                  creating the veth pair answered EOPNOTSUPP"
-                    .into(),
-            )
-            .into()
-        }
+                .into(),
+        )
+        .into(),
         _ => anyhow::Error::new(e).context("creating the veth pair"),
     }
 }

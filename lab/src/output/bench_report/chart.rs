@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
 use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
@@ -13,6 +13,7 @@ use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::font::{self, FAMILY};
+use crate::output::safe_write;
 
 /// One point with its spread (min/max of the rounds).
 #[derive(Debug, Clone, Copy)]
@@ -143,20 +144,26 @@ pub(crate) fn write(fig: &Figure, dir: &Path, stem: &str) -> Result<Vec<String>>
     let size = fig.size();
     let svg = format!("{stem}.svg");
     let png = format!("{stem}.png");
+    let mut text = String::new();
     {
-        let path = dir.join(&svg);
-        let root = SVGBackend::new(&path, size).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
         draw(&root, fig).map_err(|e| anyhow!("drawing {svg}: {e:?}"))?;
         root.present()
-            .map_err(|e| anyhow!("writing {svg}: {e:?}"))?;
+            .map_err(|e| anyhow!("drawing {svg}: {e:?}"))?;
     }
+    safe_write::write(&dir.join(&svg), text)?;
+    // plotters encodes PNG only into a file: one in a private folder of
+    // ours, then copied safely into `dir`.
+    let private = tempfile::tempdir().context("creating a folder for the PNG")?;
+    let path = private.path().join(&png);
     {
-        let path = dir.join(&png);
         let root = BitMapBackend::new(&path, size).into_drawing_area();
         draw(&root, fig).map_err(|e| anyhow!("drawing {png}: {e:?}"))?;
         root.present()
             .map_err(|e| anyhow!("writing {png}: {e:?}"))?;
     }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    safe_write::write(&dir.join(&png), bytes)?;
     Ok(vec![svg, png])
 }
 

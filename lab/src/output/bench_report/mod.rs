@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::job::bench::TargetResult;
 use crate::output::bench_doc::BenchDoc;
-use crate::output::templates;
+use crate::output::{safe_write, templates};
 use crate::sys::signals;
 use tables::Table;
 
@@ -214,11 +214,10 @@ pub(crate) fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
     };
     for (name, template) in [(REPORT_MD, "bench.md"), (REPORT_HTML, "bench.html")] {
         let text = templates::render(template, &ctx)?;
-        std::fs::write(dir.join(name), text).with_context(|| format!("writing {name}"))?;
+        safe_write::write(&dir.join(name), text)?;
         written.push(name.to_string());
     }
-    std::fs::write(dir.join(FINDINGS_MD), &findings_md)
-        .with_context(|| format!("writing {FINDINGS_MD}"))?;
+    safe_write::write(&dir.join(FINDINGS_MD), &findings_md)?;
     written.push(FINDINGS_MD.to_string());
     Ok(written)
 }

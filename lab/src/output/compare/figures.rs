@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::error::CompareError;
+use super::metric::{self, Better};
+use crate::spec::error::utf8;
 
 /// Fields that say which point a figure belongs to, in label order. A
 /// point's label joins those present (`cbc(aes) egress 1500 B`).
@@ -142,13 +144,14 @@ pub(crate) struct Run {
 
 /// Reads a `bench.json`.
 pub(crate) fn load(path: &Path) -> Result<Run, CompareError> {
-    let bytes = std::fs::read(path).map_err(|source| CompareError::Read {
+    let bytes = std::fs::read(path).map_err(|err| CompareError::Read {
         path: path.to_path_buf(),
-        source,
+        err,
     })?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|source| CompareError::Json {
+    let json = utf8(path, &bytes)?;
+    let doc: Value = serde_json::from_str(json).map_err(|err| CompareError::Json {
         path: path.to_path_buf(),
-        source,
+        err,
     })?;
     let not_a_bench = |why: &str| CompareError::NotABench {
         path: path.to_path_buf(),
@@ -184,7 +187,49 @@ pub(crate) fn load(path: &Path) -> Result<Run, CompareError> {
             .ok_or_else(|| not_a_bench(&format!("`targets[{i}]` has no `target` name")))?;
         read_target(t, &mut run);
     }
+    check_figures(&run)?;
     Ok(run)
+}
+
+/// Refuses figures no measurement gives: a value that is not finite, a
+/// time at or below 0, a rate or share below 0 (a rate of 0 is real: a
+/// TCP connection that stalled). Judged, they would read as changes of
+/// thousands of percent.
+fn check_figures(run: &Run) -> Result<(), CompareError> {
+    for p in &run.points {
+        for (name, s) in &p.metrics {
+            let Some(s) = s else { continue };
+            let better = metric::of(name).better;
+            let values = [
+                ("median", s.median),
+                ("min", s.min),
+                ("max", s.max),
+                ("ci95_lo", s.ci95_lo),
+                ("ci95_hi", s.ci95_hi),
+            ];
+            for (field, value) in values {
+                // The interval of the mean may reach below 0 when the
+                // rounds spread widely; the rounds themselves may not.
+                let round = field != "ci95_lo";
+                let why = if !value.is_finite() {
+                    "not a finite number"
+                } else if round && better == Better::Lower && value <= 0.0 {
+                    "a time must be above 0"
+                } else if round && value < 0.0 {
+                    "a rate or share cannot be below 0"
+                } else {
+                    continue;
+                };
+                return Err(CompareError::BadFigure {
+                    path: run.path.clone(),
+                    at: format!("{} {} `{}` {name} {field}", p.target, p.part, p.label),
+                    value,
+                    why,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A JSON string's text.
@@ -411,5 +456,48 @@ mod tests {
         assert_eq!(t.unavailable_reason(&run.points[0].names), None);
         let old = unavailable(&json!({"xfrm gcm": "no esp4"}));
         assert_eq!(old, [("xfrm gcm".to_string(), "no esp4".to_string())]);
+    }
+
+    #[test]
+    fn figures_no_measurement_gives_are_refused_by_name() {
+        let stats = |m: f64| {
+            json!({"n": 3, "median": m, "min": m, "max": m + 1.0,
+                   "ci95_lo": m - 9.0, "ci95_hi": m + 2.0})
+        };
+        let doc = |ns: f64, loss: f64| {
+            json!({"schema": 1, "plan": {"name": "b"}, "targets": [{
+                "target": "host",
+                "micro": [{"variant": "esp", "direction": "egress", "size": 64, "ns": stats(ns)}],
+                "udp": [{"variant": "esp", "size": 64, "loss": stats(loss)}]}]})
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bench.json");
+        let load_doc = |d: Value| {
+            std::fs::write(&path, d.to_string()).unwrap();
+            load(&path)
+        };
+        // The interval of the mean below 0 and a loss of 0 are real figures.
+        let mut run = load_doc(doc(5.0, 0.0)).unwrap();
+        // JSON has no infinity; a reader of another format might.
+        run.points[0]
+            .metrics
+            .get_mut("ns")
+            .unwrap()
+            .as_mut()
+            .unwrap()
+            .max = f64::INFINITY;
+        let e = check_figures(&run).unwrap_err().to_string();
+        assert!(e.contains("ns max is inf; not a finite number"), "{e}");
+        for (ns, loss, at) in [
+            (-5.0, 0.0, "host micro `esp egress 64 B` ns median is -5"),
+            (0.0, 0.0, "host micro `esp egress 64 B` ns median is 0"),
+            (5.0, -1.0, "host udp `esp 64 B` loss median is -1"),
+        ] {
+            let e = load_doc(doc(ns, loss)).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{}: bad figure: {at}", path.display())),
+                "{e}"
+            );
+        }
     }
 }
