@@ -37,13 +37,26 @@ build-ebpf:
     $cc -DDP_INPLACE -c ebpf/esp_dp.bpf.c -o target/bpf/esp_inplace.bpf.o
     ls -l target/bpf
 
-# Run every test (unit, host integration, VM); root for the host and VM tests.
+# Root for the host and VM tests. The run's output (successful tests' too) is
+# kept in target/test-output.log. The full workflow replay is `just ci-local`.
+# Run every test (unit, host integration, VM), then list those that skipped at run time, and why.
 test:
+    mkdir -p target
+    color=never; [ ! -t 1 ] || color=always; status=0; \
     if cargo nextest --version >/dev/null 2>&1; then \
-      cargo nextest run --workspace --no-fail-fast --success-output immediate; \
+      cargo nextest run --workspace --no-fail-fast --success-output immediate --color "$color" 2>&1 \
+        | tee target/test-output.log || status=$?; \
     else \
-      cargo test --workspace --no-fail-fast; \
-    fi
+      cargo test --workspace --no-fail-fast --color "$color" -- --nocapture 2>&1 \
+        | tee target/test-output.log || status=$?; \
+    fi; \
+    echo; ./scripts/skipped-tests target/test-output.log || true; \
+    exit $status
+
+# As root; minutes to tens of minutes (README: `scripts/ci-local`). `.ci/run` runs it after `just test`.
+# Replay the workflow's plan and kernel jobs in a fresh Debian 12 root, e.g. `just ci-local --kernel debian-7.3`.
+ci-local *ARGS:
+    ./scripts/ci-local {{ARGS}}
 
 # Formatting and lints as CI would want them.
 lint:

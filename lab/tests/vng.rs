@@ -1,13 +1,17 @@
 //! The optional `vng` backend (virtme-ng): ping passes on the pinned 6.12
-//! kernel, 6.1 is "unsupported" (its virtio-fs is a module), the timeout
-//! kills everything vng started, and a machine without virtme-ng or
-//! virtiofsd gets a clear error (exit 2) instead of a run.
+//! kernel (with only `vng` linked onto PATH, as on a fresh machine), 6.1 is
+//! "unsupported" (its virtio-fs is a module), the timeout kills everything
+//! vng started, `./scripts/setup --with-vng` linked all of virtme-ng's
+//! commands, and a machine without virtme-ng (or part of it) or virtiofsd
+//! gets a clear error (exit 2) instead of a run.
 //!
 //! The VM tests print `SKIPPED <test>: <reason>` and pass where vng,
-//! virtiofsd or QEMU is missing.
+//! virtiofsd or QEMU is missing, unless `LAB_TEST_REQUIRE` names `vng`
+//! (`.ci/run` sets it, after installing them): then they fail instead.
 
 mod common;
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -57,13 +61,31 @@ fn rust_virtiofsd_on(path_dirs: Option<&[&Path]>) -> bool {
         .is_some_and(|p| is_rust_virtiofsd(&p))
 }
 
+/// Comma-separated optional test prerequisites that must be there: with
+/// `vng` among them, a vng test fails where it would skip.
+const REQUIRE_ENV: &str = "LAB_TEST_REQUIRE";
+
+/// The system's own folders, without /usr/local/bin.
+const SYSTEM_DIRS: &[&str] = &["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/// The `vng` the lab will run (`LAB_VNG`, else on PATH).
+fn vng_exe() -> Option<PathBuf> {
+    match std::env::var_os("LAB_VNG") {
+        Some(v) => Some(PathBuf::from(v)).filter(|p| p.is_file()),
+        None => which("vng"),
+    }
+}
+
 /// Why vng runs cannot happen here, if they cannot.
 fn vng_skip_reason() -> Option<String> {
     if which("qemu-system-x86_64").is_none() {
         return Some("qemu-system-x86_64 is not installed (run ./scripts/setup)".into());
     }
-    if std::env::var_os("LAB_VNG").is_none() && which("vng").is_none() {
-        return Some("virtme-ng is not installed (pip install virtme-ng)".into());
+    if vng_exe().is_none() {
+        return Some(match std::env::var("LAB_VNG") {
+            Ok(v) => format!("LAB_VNG={v} is not a file"),
+            Err(_) => "virtme-ng is not installed (pip install virtme-ng)".into(),
+        });
     }
     if !rust_virtiofsd_on(None) {
         return Some(
@@ -73,14 +95,38 @@ fn vng_skip_reason() -> Option<String> {
     None
 }
 
+/// Prints the skip line, or fails when [`REQUIRE_ENV`] requires vng.
+fn skip_because(test: &str, why: &str) {
+    let required =
+        std::env::var(REQUIRE_ENV).is_ok_and(|v| v.split(',').any(|w| w.trim() == "vng"));
+    assert!(
+        !required,
+        "{test} cannot run, and {REQUIRE_ENV} requires vng (.ci/run sets it after installing vng): {why}"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+}
+
 fn skip(test: &str) -> bool {
     match vng_skip_reason() {
         Some(why) => {
-            eprintln!("SKIPPED {test}: {why}");
+            skip_because(test, &why);
             true
         }
         None => false,
     }
+}
+
+/// A PATH as on a fresh machine where only `vng` and virtiofsd were linked
+/// onto it: links to both in `dir`, then [`SYSTEM_DIRS`]. virtme-ng's
+/// other commands (`virtme-run`, …) are not on it: the lab puts the folder
+/// `vng` really lives in first.
+fn bare_path(dir: &Path) -> OsString {
+    std::os::unix::fs::symlink(vng_exe().unwrap(), dir.join("vng")).unwrap();
+    if let Some(v) = which("virtiofsd").filter(|p| is_rust_virtiofsd(p)) {
+        std::os::unix::fs::symlink(v, dir.join("virtiofsd")).unwrap();
+    }
+    let dirs = std::iter::once(dir).chain(SYSTEM_DIRS.iter().map(Path::new));
+    std::env::join_paths(dirs).unwrap()
 }
 
 /// One vng VM at a time (two cores, TCG), across test processes.
@@ -126,6 +172,7 @@ fn lab_vng(args: &[&str], results: &Path) -> Output {
     lab_vng_cmd(args, results, tmp.path()).output().unwrap()
 }
 
+/// Ping under virtme-ng, on a PATH with only `vng` and virtiofsd linked.
 #[test]
 fn vng_ping_passes_on_pinned_kernel() {
     if skip("vng_ping_passes_on_pinned_kernel") {
@@ -135,13 +182,16 @@ fn vng_ping_passes_on_pinned_kernel() {
     let _vm = VmLock::acquire();
     let results = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
     let out = lab_vng_cmd(
         &["--kernel", KERNEL, "scenarios/ping.yaml"],
         results.path(),
         tmp.path(),
     )
+    .env("PATH", bare_path(bin.path()))
     .output()
     .unwrap();
+    // Not "virtme-run: not found" (status 127 of vng, no result).
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = run_dirs(results.path());
     assert_eq!(runs.len(), 1);
@@ -326,6 +376,43 @@ fn vng_not_installed_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --kernel"));
 }
 
+/// Stand-ins in `dir` that only answer `--version`: `vng`, and
+/// virtme-ng's `virtme-run` if `with_virtme_run`.
+fn fake_virtme_ng(dir: &Path, with_virtme_run: bool) {
+    let names: &[&str] = if with_virtme_run {
+        &["vng", "virtme-run"]
+    } else {
+        &["vng"]
+    };
+    for name in names {
+        let fake = dir.join(name);
+        std::fs::write(&fake, "#!/bin/sh\necho 'virtme-ng 1.42'\n").unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+}
+
+/// A `vng` without virtme-ng's `virtme-run` beside it or on PATH (which
+/// it runs by name) is refused before booting, not a vng exit 127.
+#[test]
+fn vng_without_virtme_run_is_a_clear_error() {
+    ensure_kernel(KERNEL);
+    let results = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    fake_virtme_ng(bin.path(), false);
+    let out = lab_with_path(&[bin.path()], results.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("virtme-ng is incomplete")
+            && err.contains("`virtme-run`")
+            && err.contains(&bin.path().join("vng").display().to_string())
+            && err.contains("pip install virtme-ng"),
+        "{err}"
+    );
+    assert!(run_dirs(results.path()).is_empty(), "no result folder");
+}
+
 #[test]
 fn vng_without_virtiofsd_is_a_clear_error() {
     let bin = tempfile::tempdir().unwrap();
@@ -337,11 +424,9 @@ fn vng_without_virtiofsd_is_a_clear_error() {
     }
     ensure_kernel(KERNEL);
     let results = tempfile::tempdir().unwrap();
-    // A stand-in `vng` that only answers --version: the preflight stops at
-    // virtiofsd (none, or Debian 12's C one in /usr/lib/qemu).
-    let fake = bin.path().join("vng");
-    std::fs::write(&fake, "#!/bin/sh\necho 'virtme-ng 1.42'\n").unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // The preflight stops at virtiofsd (none, or Debian 12's C one in
+    // /usr/lib/qemu).
+    fake_virtme_ng(bin.path(), true);
     let out = lab_with_path(&[bin.path()], results.path());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -351,4 +436,66 @@ fn vng_without_virtiofsd_is_a_clear_error() {
         "{err}"
     );
     assert!(run_dirs(results.path()).is_empty(), "no result folder");
+}
+
+/// `./scripts/setup --with-vng` links every command of virtme-ng's venv
+/// into /usr/local/bin, not only `vng` (which runs `virtme-run` and others
+/// by name), and puts the Rust virtiofsd on the system PATH.
+#[test]
+fn vng_setup_linked_every_virtme_ng_command() {
+    let test = "vng_setup_linked_every_virtme_ng_command";
+    let linked = Path::new("/usr/local/bin/vng");
+    let venv_bin = std::fs::canonicalize(linked)
+        .ok()
+        .filter(|real| real != linked)
+        .and_then(|real| real.parent().map(Path::to_path_buf))
+        .filter(|dir| dir.join("python").is_file());
+    let Some(venv_bin) = venv_bin else {
+        skip_because(
+            test,
+            "/usr/local/bin/vng is not linked from a venv (./scripts/setup --with-vng)",
+        );
+        return;
+    };
+    let mut commands = Vec::new();
+    for entry in std::fs::read_dir(&venv_bin).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("virtme") || name.starts_with("vng") {
+            let local = Path::new("/usr/local/bin").join(&name);
+            assert_eq!(
+                std::fs::canonicalize(&local).ok(),
+                std::fs::canonicalize(venv_bin.join(&name)).ok(),
+                "{} is not the link to {name} of {}",
+                local.display(),
+                venv_bin.display()
+            );
+            commands.push(name);
+        }
+    }
+    assert!(commands.iter().any(|c| c == "virtme-run"), "{commands:?}");
+    let system = ["/usr/local/sbin", "/usr/local/bin"]
+        .iter()
+        .chain(SYSTEM_DIRS)
+        .map(|d| Path::new(d).join("virtiofsd"))
+        .find(|p| p.is_file());
+    assert!(
+        system.as_deref().is_some_and(is_rust_virtiofsd),
+        "no Rust virtiofsd on the system PATH: {system:?}"
+    );
+}
+
+/// `.ci/run` installs vng and then requires the vng tests to run: a
+/// broken install fails CI instead of skipping them.
+#[test]
+fn ci_requires_the_vng_tests() {
+    let run = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    let lines: Vec<&str> = run.lines().map(str::trim).collect();
+    let at = |line: &str| lines.iter().position(|l| *l == line);
+    let setup = at("./scripts/setup --with-vng");
+    let require = at(&format!("export {REQUIRE_ENV}=vng"));
+    let test = at("just test");
+    assert!(
+        matches!((setup, require, test), (Some(s), Some(r), Some(t)) if s < t && r < t),
+        ".ci/run must run `./scripts/setup --with-vng` and `export {REQUIRE_ENV}=vng` before `just test`:\n{run}"
+    );
 }

@@ -298,3 +298,60 @@ fn ci_local_replays_the_bench_job_only_when_asked() {
     let (ok, default) = list(&[]);
     assert!(ok && !default.contains("just bench"), "{default}");
 }
+
+/// `just test` keeps the run's output and ends with the tests that skipped
+/// at run time: `scripts/skipped-tests` reads them from a log as nextest
+/// writes it (indented, coloured on a terminal, a test's line repeated).
+#[test]
+fn just_test_lists_the_tests_skipped_at_run_time() {
+    let dry = Command::new("just")
+        .args(["--dry-run", "test"])
+        .current_dir(repo())
+        .output();
+    let Ok(dry) = dry else {
+        eprintln!("SKIPPED just_test_lists_the_tests_skipped_at_run_time: just is not installed");
+        return;
+    };
+    let recipe = String::from_utf8_lossy(&dry.stderr);
+    assert!(
+        recipe.contains("--success-output immediate")
+            && recipe.contains("tee target/test-output.log")
+            && recipe.contains("./scripts/skipped-tests target/test-output.log")
+            && recipe.contains("exit $status"),
+        "{recipe}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let summary = |log: &str| {
+        let file = dir.path().join("test-output.log");
+        std::fs::write(&file, log).unwrap();
+        let out = Command::new(repo().join("scripts/skipped-tests"))
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let log = "        PASS [   0.101s] (1/3) lab::vng vng_ping_passes_on_pinned_kernel\n\
+               \x1b[32;1m \x1b[0m \x1b[32;1mstderr\x1b[0m \x1b[32;1m───\x1b[0m\n\
+               \x20   SKIPPED vng_ping_passes_on_pinned_kernel: virtme-ng is not installed (pip install virtme-ng)\x1b[0m\n\
+               \x20   SKIPPED fuzz on debian-6.1: qemu-system-x86_64 is not installed\n\
+               \x20   SKIPPED vng_ping_passes_on_pinned_kernel: virtme-ng is not installed (pip install virtme-ng)\n\
+               \x1b[32;1m     Summary\x1b[0m [ 300.000s] 3 tests run: 3 passed, 1 skipped\n";
+    assert_eq!(
+        summary(log),
+        "2 tests skipped at run time:\n  \
+         vng_ping_passes_on_pinned_kernel: virtme-ng is not installed (pip install virtme-ng)\n  \
+         fuzz on debian-6.1: qemu-system-x86_64 is not installed\n"
+    );
+    assert_eq!(
+        summary("        PASS [   0.101s] lab::vng x\n"),
+        "no test skipped at run time\n"
+    );
+    // A log that is not there is the script's error (exit 2), naming it.
+    let out = Command::new(repo().join("scripts/skipped-tests"))
+        .arg(dir.path().join("missing.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.log"));
+}

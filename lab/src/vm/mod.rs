@@ -139,7 +139,10 @@ pub(crate) fn boot(
     if let Err(e) = &result
         && is_storage_fault(e)
     {
-        bail!("unpacking the guest's result into {}: {e:#}", out_dir.display());
+        bail!(
+            "unpacking the guest's result into {}: {e:#}",
+            out_dir.display()
+        );
     }
     let failure = console::failure(&watched, p.program, &result, &console_log);
     let host = timeline::HostTimes {

@@ -116,7 +116,7 @@ fn boot_root(kernel: &FetchedKernel, work: &Path) -> Result<PathBuf> {
 
 /// The `vng` command line: boot `image`, run `lab guest-run` in the
 /// guest. vng runs under `lab exec-tied`, so that everything it starts
-/// dies with `lab`.
+/// dies with `lab`, with its own folder first on PATH (`Tools::path`).
 fn command(
     tools: &Tools,
     kernel: &FetchedKernel,
@@ -159,7 +159,7 @@ fn command(
     if accel == Accel::Tcg {
         cmd.arg("--disable-kvm");
     }
-    cmd.current_dir(work);
+    cmd.current_dir(work).env("PATH", &tools.path);
     Ok(cmd)
 }
 

@@ -1,6 +1,7 @@
 //! The host tools a `vng` boot needs (virtme-ng, a virtiofsd it can
 //! drive, a static busybox, QEMU, depmod), found or explained.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -29,6 +30,8 @@ pub(crate) struct Tools {
     pub(crate) vng: PathBuf,
     /// `vng --version`.
     pub(crate) vng_version: String,
+    /// The PATH `vng` runs with: see [`vng_path`].
+    pub(crate) path: OsString,
     /// The virtiofsd virtme-ng will use.
     pub(crate) virtiofsd: PathBuf,
     /// A statically linked busybox (virtme-ng's initramfs).
@@ -39,10 +42,27 @@ pub(crate) struct Tools {
 
 /// `name` on `PATH` (first executable match).
 fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    which_in(name, &std::env::var_os("PATH")?)
+}
+
+/// `name` in the folders of `path` (first executable match).
+fn which_in(name: &str, path: &OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path)
         .map(|d| d.join(name))
         .find(|p| is_executable(p))
+}
+
+/// `path` with the folder of `vng`, symlinks resolved, first: virtme-ng
+/// runs `virtme-run` by name through the shell, and a `vng` linked from a
+/// venv (`/usr/local/bin/vng`) has its sibling commands only in the venv's
+/// `bin/`, which is not on PATH.
+fn vng_path(vng: &Path, path: Option<&OsStr>) -> Result<OsString> {
+    let real = std::fs::canonicalize(vng)
+        .with_context(|| format!("resolving the vng executable {}", vng.display()))?;
+    let dir = real.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let rest = path.map(|p| std::env::split_paths(p).collect::<Vec<_>>());
+    std::env::join_paths(std::iter::once(dir).chain(rest.into_iter().flatten()))
+        .context("building PATH for vng")
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -127,6 +147,14 @@ pub(crate) fn preflight(kernel: &FetchedKernel) -> Result<Tools> {
             vng.display()
         )
     })?;
+    let path = vng_path(&vng, std::env::var_os("PATH").as_deref())?;
+    if which_in("virtme-run", &path).is_none() {
+        bail!(
+            "virtme-ng is incomplete: its `virtme-run` command, which `vng` runs, is neither next to {} nor on \
+             PATH (reinstall it: `pip install virtme-ng`, or `./scripts/setup --with-vng`)",
+            vng.display()
+        );
+    }
     let virtiofsd = find_virtiofsd()?;
     let busybox = which("busybox")
         .into_iter()
@@ -162,8 +190,44 @@ pub(crate) fn preflight(kernel: &FetchedKernel) -> Result<Tools> {
     Ok(Tools {
         vng,
         vng_version,
+        path,
         virtiofsd,
         busybox,
         qemu,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `vng` linked into another folder (as ./scripts/setup does) puts
+    /// the folder it really lives in, its venv's `bin/`, first on PATH.
+    #[test]
+    fn vng_runs_with_its_own_folder_first_on_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv_bin = tmp.path().join("venv/bin");
+        let local_bin = tmp.path().join("local/bin");
+        std::fs::create_dir_all(&venv_bin).unwrap();
+        std::fs::create_dir_all(&local_bin).unwrap();
+        std::fs::write(venv_bin.join("vng"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink(venv_bin.join("vng"), local_bin.join("vng")).unwrap();
+        let real_venv_bin = std::fs::canonicalize(&venv_bin).unwrap();
+        let path = vng_path(&local_bin.join("vng"), Some(OsStr::new("/usr/bin:/bin"))).unwrap();
+        let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        assert_eq!(
+            dirs,
+            [real_venv_bin.clone(), "/usr/bin".into(), "/bin".into()]
+        );
+        // No PATH at all: only vng's folder.
+        let path = vng_path(&local_bin.join("vng"), None).unwrap();
+        assert_eq!(
+            std::env::split_paths(&path).collect::<Vec<_>>(),
+            [real_venv_bin]
+        );
+        // A dangling link is an error naming it.
+        std::fs::remove_file(venv_bin.join("vng")).unwrap();
+        let err = vng_path(&local_bin.join("vng"), None).unwrap_err();
+        assert!(format!("{err:#}").contains("local/bin/vng"), "{err:#}");
+    }
 }

@@ -129,6 +129,51 @@ pub fn ensure_kernel(name: &str) {
     assert!(out.status.success(), "fetching {name}: {}", text(&out));
 }
 
+/// The extracted catalog kernel's folder (`<cache>/kernels/NAME/<release>`),
+/// fetched first when needed.
+pub fn extracted(name: &str) -> PathBuf {
+    ensure_kernel(name);
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("kernels/kernels.lock")).unwrap())
+            .unwrap();
+    let release = lock["kernels"][name]["release"].as_str().unwrap();
+    cache_dir().join("kernels").join(name).join(release)
+}
+
+/// The lab's cache (`LAB_CACHE_DIR`, default `<repo>/.cache`).
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("LAB_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".cache"))
+}
+
+/// A copy of the kernel cache to give as `LAB_CACHE_DIR` (hard links:
+/// cheap, and replacing a file in the copy leaves the original alone).
+pub fn linked_cache() -> tempfile::TempDir {
+    let copy = tempfile::tempdir_in(cache_dir()).unwrap();
+    let st = Command::new("cp")
+        .arg("-al")
+        .arg(cache_dir().join("kernels"))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    copy
+}
+
+/// Hard-links (or copies) the tree `from` into `to`.
+pub fn link_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().map(Result::unwrap) {
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            link_tree(&e.path(), &dest);
+        } else if std::fs::hard_link(e.path(), &dest).is_err() {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
 /// A run folder's `summary.json`.
 pub fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
