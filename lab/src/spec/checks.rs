@@ -4,6 +4,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::error::SpecError;
 use super::fields::Fields;
+use super::limits::MAX_IPV4_PACKET;
 use super::plan::{Check, DEFAULT_MIN_ENTROPY, PacketMatch, PlanAssertion, PlanStep, Ratio};
 use super::scenario_file::{
     Assertion, Bounds, ByteMatch, CounterCheck, EncryptedCheck, ExpectCheck, ExpectNoneCheck,
@@ -259,8 +260,19 @@ fn packet_match(f: &Fields, field: &str, m: &ByteMatch) -> Result<PacketMatch, S
             mask
         }
     };
+    // A pattern past the largest IPv4 packet could never match.
+    let end = u64::from(m.offset.value) + value.len() as u64;
+    if end > u64::from(MAX_IPV4_PACKET) {
+        return Err(f.err(
+            m.offset.referenced,
+            &format!("{field}.offset"),
+            format!(
+                "the pattern ends at byte {end}, past the largest IPv4 packet ({MAX_IPV4_PACKET} bytes)"
+            ),
+        ));
+    }
     Ok(PacketMatch {
-        offset: m.offset,
+        offset: m.offset.value,
         value,
         mask,
     })

@@ -84,6 +84,57 @@ impl SpecError {
     }
 }
 
+/// A file that is not UTF-8 text, located at its first byte that is not.
+/// Every file the lab reads (YAML, `bench.json`) says so in these words.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}:{line}:{column}: not UTF-8 text (byte {byte:#04x} at offset {offset}); save it as UTF-8",
+    file.display()
+)]
+pub(crate) struct NotUtf8 {
+    /// The file.
+    pub(crate) file: PathBuf,
+    /// 1-based line of the first byte that is not UTF-8.
+    pub(crate) line: u64,
+    /// 1-based column (in characters) of that byte.
+    pub(crate) column: u64,
+    /// Its offset in the file.
+    pub(crate) offset: usize,
+    /// The byte.
+    pub(crate) byte: u8,
+}
+
+/// `bytes` of `path` as text, or where they stop being UTF-8.
+pub(crate) fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, NotUtf8> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        let good = String::from_utf8_lossy(&bytes[..offset]);
+        let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+        NotUtf8 {
+            file: path.to_path_buf(),
+            line: good.matches('\n').count() as u64 + 1,
+            column: good[line_start..].chars().count() as u64 + 1,
+            offset,
+            byte: bytes[offset],
+        }
+    })
+}
+
+impl From<NotUtf8> for SpecError {
+    fn from(e: NotUtf8) -> Self {
+        Self {
+            file: e.file,
+            line: e.line,
+            column: e.column,
+            field: None,
+            message: format!(
+                "not UTF-8 text (byte {:#04x} at offset {}); save it as UTF-8",
+                e.byte, e.offset
+            ),
+        }
+    }
+}
+
 /// The YAML library's wording, where it speaks of its own API, in words
 /// about the file.
 fn readable(message: &str) -> String {
@@ -138,5 +189,24 @@ impl fmt::Display for SpecError {
             write!(f, "field `{field}`: ")?;
         }
         write!(f, "{}", self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_utf8_is_located_once() {
+        let p = Path::new("s.yaml");
+        assert_eq!(utf8(p, "é\n".as_bytes()).unwrap(), "é\n");
+        let e = utf8(p, b"name: x\nd: \xc3\xa9\xff\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.offset, e.byte), (2, 5, 13, 0xff));
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            "s.yaml:2:5: not UTF-8 text (byte 0xff at offset 13); save it as UTF-8"
+        );
+        assert_eq!(SpecError::from(e).to_string(), text);
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod checks;
 pub(crate) mod error;
 pub(crate) mod fields;
 pub(crate) mod kind;
+pub(crate) mod limits;
 pub(crate) mod paths;
 pub(crate) mod plan;
 pub(crate) mod scenario;

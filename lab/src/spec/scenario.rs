@@ -7,6 +7,7 @@ use serde_saphyr::Spanned;
 use super::checks::{self, CheckContext};
 use super::error::SpecError;
 use super::fields::Fields;
+use super::limits::{self, MAX_MTU, MIN_MTU};
 use super::plan::{DEFAULT_MTU, EspSpec, Plan, PlanStep, WireSpec};
 use super::scenario_file::{Cipher, Scenario};
 use super::steps::{self, StepContext};
@@ -38,7 +39,13 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         (left, l.referenced, "topology.left.address"),
         (right, r.referenced, "topology.right.address"),
     )?;
-    let mtu = f.range(&s.topology.mtu, 576, 9000, DEFAULT_MTU, "topology.mtu")?;
+    let mtu = f.range(
+        &s.topology.mtu,
+        MIN_MTU,
+        MAX_MTU,
+        DEFAULT_MTU,
+        "topology.mtu",
+    )?;
     let cipher = cipher(&f, &s)?;
     let wire = wire(&f, &s.cipher)?;
     let cx = StepContext {
@@ -58,6 +65,16 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
             "steps",
             "a scenario needs at least one step",
         ));
+    }
+    let at: Vec<_> = s.steps.iter().map(|st| st.referenced).collect();
+    limits::totals(&f, &at, &steps)?;
+    if let Some(esp) = &wire.esp {
+        let spi_at = s
+            .cipher
+            .spi
+            .as_ref()
+            .map_or(s.cipher.key.referenced, |x| x.referenced);
+        limits::spi_room(&f, spi_at, esp.spi, &steps)?;
     }
     udp_ports_distinct(&f, &s, &steps)?;
     stacks_keep_keys(&f, &s, &steps)?;

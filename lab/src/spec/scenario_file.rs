@@ -341,7 +341,7 @@ pub(crate) struct RatioBounds {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ByteMatch {
     /// Offset from the start of the IPv4 header.
-    pub(crate) offset: u32,
+    pub(crate) offset: Spanned<u32>,
     /// Expected bytes, hex.
     pub(crate) value: Spanned<String>,
     /// Mask, hex, same length as `value` (default all ones).

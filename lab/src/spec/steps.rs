@@ -4,14 +4,15 @@ use serde_saphyr::{Location, Spanned};
 
 use super::error::SpecError;
 use super::fields::Fields;
+use super::limits::{
+    self, MAX_DATAGRAMS, MAX_GSO_SEGS, MAX_INTERVAL_MS, MAX_PING_COUNT, MAX_PING_SIZE, MAX_REKEYS,
+    MAX_STEP_MS, MAX_TAMPER_OFFSET, MAX_TCP_BYTES, MAX_UDP_PAYLOAD, MIN_PING_SIZE,
+};
 use super::plan::{PingPlan, PlanStep, TcpPlan, UdpPlan, WaitFor};
 use super::scenario_file::{
     OffloadsStep, PingStep, RekeyStep, SetKeyStep, Step, TamperStep, TcpStep, UdpStep, WaitStep,
 };
 use crate::dataplane::abi::COUNTER_NAMES;
-
-/// Largest UDP payload the lab sends.
-pub(crate) const MAX_UDP_PAYLOAD: u32 = 65_000;
 
 /// What step validation needs besides the step.
 pub(crate) struct StepContext<'a> {
@@ -32,11 +33,11 @@ pub(crate) fn step(
     let field = format!("steps[{i}]");
     let f = &cx.fields;
     match &step.value {
-        Step::Ping(p) => ping(f, &format!("{field}.ping"), p),
-        Step::Udp(u) => udp(f, &format!("{field}.udp"), i, u),
+        Step::Ping(p) => ping(f, &format!("{field}.ping"), step.referenced, p),
+        Step::Udp(u) => udp(f, &format!("{field}.udp"), (i, step.referenced), u),
         Step::Tcp(t) => tcp(f, &format!("{field}.tcp"), i, t),
         Step::Offloads(o) => offloads(f, &format!("{field}.offloads"), o),
-        Step::Rekey(r) => rekey(cx, &format!("{field}.rekey"), r),
+        Step::Rekey(r) => rekey(cx, &format!("{field}.rekey"), step.referenced, r),
         Step::SetKey(k) => set_key(cx, &format!("{field}.set_key"), k),
         Step::ClearKey(c) => Ok(PlanStep::ClearKey {
             sides: c.side.list(),
@@ -59,29 +60,63 @@ pub(crate) fn step(
     }
 }
 
-fn ping(f: &Fields, field: &str, p: &PingStep) -> Result<PlanStep, SpecError> {
+fn ping(f: &Fields, field: &str, at: Location, p: &PingStep) -> Result<PlanStep, SpecError> {
+    let count = f.range(&p.count, 1, MAX_PING_COUNT, 5, &format!("{field}.count"))?;
+    let interval_ms = f.range(
+        &p.interval_ms,
+        0,
+        MAX_INTERVAL_MS,
+        100,
+        &format!("{field}.interval_ms"),
+    )?;
+    limits::pacing(
+        f,
+        paced_at(field, at, ("count", &p.count), &p.interval_ms),
+        u64::from(count),
+        interval_ms,
+    )?;
     Ok(PlanStep::Ping(PingPlan {
         from: p.from,
-        count: f.range(&p.count, 1, 100_000, 5, &format!("{field}.count"))?,
-        size: f.range(&p.size, 8, 65_000, 56, &format!("{field}.size"))?,
-        interval_ms: f.range(
-            &p.interval_ms,
-            0,
-            60_000,
-            100,
-            &format!("{field}.interval_ms"),
+        count,
+        size: f.range(
+            &p.size,
+            MIN_PING_SIZE,
+            MAX_PING_SIZE,
+            56,
+            &format!("{field}.size"),
         )?,
+        interval_ms,
         timeout_ms: f.range(
             &p.timeout_ms,
             1,
-            600_000,
+            MAX_STEP_MS,
             2_000,
             &format!("{field}.timeout_ms"),
         )?,
     }))
 }
 
-fn udp(f: &Fields, field: &str, i: usize, u: &UdpStep) -> Result<PlanStep, SpecError> {
+/// Where a pacing error points: the interval if written, else the count
+/// (written as `name`), else the step.
+fn paced_at<A, B>(
+    field: &str,
+    step: Location,
+    (name, count): (&str, &Option<Spanned<A>>),
+    interval: &Option<Spanned<B>>,
+) -> (Location, String) {
+    match (interval, count) {
+        (Some(i), _) => (i.referenced, format!("{field}.interval_ms")),
+        (None, Some(c)) => (c.referenced, format!("{field}.{name}")),
+        (None, None) => (step, field.to_string()),
+    }
+}
+
+fn udp(
+    f: &Fields,
+    field: &str,
+    (i, at): (usize, Location),
+    u: &UdpStep,
+) -> Result<PlanStep, SpecError> {
     let sizes = match &u.sizes {
         None => vec![64],
         Some(v) if v.value.is_empty() => {
@@ -92,11 +127,18 @@ fn udp(f: &Fields, field: &str, i: usize, u: &UdpStep) -> Result<PlanStep, SpecE
             ));
         }
         Some(v) => {
-            if let Some(bad) = v.value.iter().find(|s| !(1..=MAX_UDP_PAYLOAD).contains(*s)) {
+            if let Some((k, bad)) = v
+                .value
+                .iter()
+                .enumerate()
+                .find(|(_, s)| !(1..=MAX_UDP_PAYLOAD).contains(*s))
+            {
                 return Err(f.err(
                     v.referenced,
-                    &format!("{field}.sizes"),
-                    format!("{bad} is outside 1..={MAX_UDP_PAYLOAD}"),
+                    &format!("{field}.sizes[{k}]"),
+                    format!(
+                        "{bad} is outside 1..={MAX_UDP_PAYLOAD} (the largest UDP payload in IPv4)"
+                    ),
                 ));
             }
             v.value.clone()
@@ -113,17 +155,42 @@ fn udp(f: &Fields, field: &str, i: usize, u: &UdpStep) -> Result<PlanStep, SpecE
             "a replayed step cannot run in the background",
         ));
     }
+    let max_count = MAX_DATAGRAMS as u32;
+    let count = f.range(&u.count, 1, max_count, 3, &format!("{field}.count"))?;
+    let datagrams = u64::from(count) * sizes.len() as u64;
+    if datagrams > MAX_DATAGRAMS {
+        let (loc, name) = match (&u.count, &u.sizes) {
+            (Some(c), _) => (c.referenced, format!("{field}.count")),
+            (None, Some(v)) => (v.referenced, format!("{field}.sizes")),
+            (None, None) => (at, field.to_string()),
+        };
+        return Err(f.err(
+            loc,
+            &name,
+            format!(
+                "{count} × {} sizes is {datagrams} datagrams; a scenario sends at most {MAX_DATAGRAMS}",
+                sizes.len()
+            ),
+        ));
+    }
+    let interval_ms = f.range(
+        &u.interval_ms,
+        0,
+        MAX_INTERVAL_MS,
+        1,
+        &format!("{field}.interval_ms"),
+    )?;
+    limits::pacing(
+        f,
+        paced_at(field, at, ("count", &u.count), &u.interval_ms),
+        datagrams,
+        interval_ms,
+    )?;
     Ok(PlanStep::Udp(UdpPlan {
         from: u.from,
         sizes,
-        count: f.range(&u.count, 1, 100_000, 3, &format!("{field}.count"))?,
-        interval_ms: f.range(
-            &u.interval_ms,
-            0,
-            60_000,
-            1,
-            &format!("{field}.interval_ms"),
-        )?,
+        count,
+        interval_ms,
         port: f.range(&u.port, 1, 65535, 4000 + i as u16, &format!("{field}.port"))?,
         background: u.background,
         replay,
@@ -133,12 +200,18 @@ fn udp(f: &Fields, field: &str, i: usize, u: &UdpStep) -> Result<PlanStep, SpecE
 fn tcp(f: &Fields, field: &str, i: usize, t: &TcpStep) -> Result<PlanStep, SpecError> {
     Ok(PlanStep::Tcp(TcpPlan {
         from: t.from,
-        bytes: f.range(&t.bytes, 1, 1 << 32, 262_144, &format!("{field}.bytes"))?,
+        bytes: f.range(
+            &t.bytes,
+            1,
+            MAX_TCP_BYTES,
+            262_144,
+            &format!("{field}.bytes"),
+        )?,
         port: f.range(&t.port, 1, 65535, 5000 + i as u16, &format!("{field}.port"))?,
         timeout_ms: f.range(
             &t.timeout_ms,
             1,
-            600_000,
+            MAX_STEP_MS,
             5_000,
             &format!("{field}.timeout_ms"),
         )?,
@@ -148,7 +221,7 @@ fn tcp(f: &Fields, field: &str, i: usize, t: &TcpStep) -> Result<PlanStep, SpecE
 fn offloads(f: &Fields, field: &str, o: &OffloadsStep) -> Result<PlanStep, SpecError> {
     let gso_max_segs = match &o.gso_max_segs {
         None => None,
-        Some(v) => Some(f.within(v, 1, 65535, &format!("{field}.gso_max_segs"))?),
+        Some(v) => Some(f.within(v, 1, MAX_GSO_SEGS, &format!("{field}.gso_max_segs"))?),
     };
     Ok(PlanStep::Offloads {
         sides: o.side.list(),
@@ -159,7 +232,12 @@ fn offloads(f: &Fields, field: &str, o: &OffloadsStep) -> Result<PlanStep, SpecE
     })
 }
 
-fn rekey(cx: &StepContext, field: &str, r: &RekeyStep) -> Result<PlanStep, SpecError> {
+fn rekey(
+    cx: &StepContext,
+    field: &str,
+    at: Location,
+    r: &RekeyStep,
+) -> Result<PlanStep, SpecError> {
     let f = &cx.fields;
     let mut keys = Vec::new();
     for (k, v) in r.keys.iter().enumerate() {
@@ -168,15 +246,23 @@ fn rekey(cx: &StepContext, field: &str, r: &RekeyStep) -> Result<PlanStep, SpecE
     if keys.is_empty() {
         keys = vec![cx.key.iter().map(|b| !b).collect(), cx.key.to_vec()];
     }
+    let times = f.range(&r.times, 1, MAX_REKEYS, 10, &format!("{field}.times"))?;
+    let interval_ms = f.range(
+        &r.interval_ms,
+        0,
+        MAX_INTERVAL_MS,
+        10,
+        &format!("{field}.interval_ms"),
+    )?;
+    limits::pacing(
+        f,
+        paced_at(field, at, ("times", &r.times), &r.interval_ms),
+        u64::from(times),
+        interval_ms,
+    )?;
     Ok(PlanStep::Rekey {
-        times: f.range(&r.times, 1, 100_000, 10, &format!("{field}.times"))?,
-        interval_ms: f.range(
-            &r.interval_ms,
-            0,
-            60_000,
-            10,
-            &format!("{field}.interval_ms"),
-        )?,
+        times,
+        interval_ms,
         keys,
     })
 }
@@ -193,7 +279,7 @@ fn set_key(cx: &StepContext, field: &str, k: &SetKeyStep) -> Result<PlanStep, Sp
 fn tamper(f: &Fields, field: &str, t: &TamperStep) -> Result<PlanStep, SpecError> {
     Ok(PlanStep::Tamper {
         side: t.side,
-        offset: f.within(&t.offset, 0, 2047, &format!("{field}.offset"))?,
+        offset: f.within(&t.offset, 0, MAX_TAMPER_OFFSET, &format!("{field}.offset"))?,
         xor: f.range(&t.xor, 1, 255, 0x01, &format!("{field}.xor"))?,
     })
 }
@@ -222,7 +308,7 @@ fn wait(f: &Fields, field: &str, at: Location, w: &WaitStep) -> Result<PlanStep,
     let timeout_ms = f.range(
         &w.timeout_ms,
         1,
-        600_000,
+        MAX_STEP_MS,
         5_000,
         &format!("{field}.timeout_ms"),
     )?;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::error::SpecError;
+use super::error::{SpecError, utf8};
 
 /// Largest file the lab reads as YAML.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -26,7 +26,8 @@ pub(super) fn read(path: &Path) -> Result<String, SpecError> {
             )),
         ));
     }
-    std::fs::read_to_string(path).map_err(|e| SpecError::io(path, e))
+    let bytes = std::fs::read(path).map_err(|e| SpecError::io(path, e))?;
+    Ok(utf8(path, &bytes)?.to_string())
 }
 
 /// Parses YAML text into `T`; syntax and shape errors are located.

@@ -1,25 +1,33 @@
-//! Reads a wire pcap back and summarises what an observer on the wire saw.
+//! Reads a wire pcap back one frame at a time and folds what an observer on
+//! the wire saw into a [`WireSummary`]; whoever reads the capture folds its
+//! own findings from the same packets. Nothing of a packet is kept, so the
+//! memory used does not grow with the capture.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
 
 use etherparse::{EtherType, Ethernet2HeaderSlice, Ipv4HeaderSlice};
 use pcap_file::pcap::PcapReader;
-use serde::{Deserialize, Serialize};
 
-use super::entropy::shannon;
+use super::entropy::ByteHistogram;
 use crate::sys::traffic::payload::contains_marker;
 
-/// One IPv4 packet seen on the wire.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct WirePacket {
+/// Shortest Ethernet frame (without FCS): shorter IPv4 packets are padded.
+const ETH_ZLEN: usize = 60;
+
+/// One IPv4 packet seen on the wire, borrowed from the frame being read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WirePacket<'a> {
+    /// Position among the capture's IPv4 packets, from 0.
+    pub(crate) index: u64,
     /// Source address.
     pub(crate) src: Ipv4Addr,
     /// Destination address.
     pub(crate) dst: Ipv4Addr,
     /// IP protocol number.
     pub(crate) protocol: u8,
-    /// Header well formed (version 4, IHL ≥ 5, total length fits the frame).
+    /// Header well formed: version 4, IHL ≥ 5, and a total length that is
+    /// the frame's IP bytes (Ethernet's minimum-frame padding aside).
     pub(crate) header_ok: bool,
     /// Header checksum valid.
     pub(crate) checksum_ok: bool,
@@ -27,57 +35,43 @@ pub(crate) struct WirePacket {
     pub(crate) frag_offset: u32,
     /// More-fragments flag.
     pub(crate) more_fragments: bool,
-    /// Payload after the IP header.
-    #[serde(skip)]
-    pub(crate) payload: Vec<u8>,
+    /// Payload after the IP header (up to the total length).
+    pub(crate) payload: &'a [u8],
     /// The packet from its IP header on (as captured).
-    #[serde(skip)]
-    pub(crate) ip: Vec<u8>,
+    pub(crate) ip: &'a [u8],
 }
 
-/// Summary of a capture.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// What the whole capture showed, folded packet by packet.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct WireSummary {
     /// Frames in the file.
     pub(crate) frames: u64,
     /// IPv4 packets.
-    pub(crate) ipv4: Vec<WirePacket>,
+    pub(crate) ipv4: u64,
     /// Non-IPv4 frames (ARP etc.).
     pub(crate) other_frames: u64,
+    /// Every IPv4 payload byte, counted.
+    payload: ByteHistogram,
+    /// IPv4 packets whose payload contains the plaintext marker.
+    marker_leaks: u64,
 }
 
 impl WireSummary {
-    /// All IPv4 payload bytes, concatenated.
-    pub(crate) fn payload_bytes(&self) -> Vec<u8> {
-        self.ipv4
-            .iter()
-            .flat_map(|p| p.payload.iter().copied())
-            .collect()
+    /// Folds in one IPv4 packet.
+    fn add(&mut self, p: &WirePacket) {
+        self.ipv4 += 1;
+        self.payload.add(p.payload);
+        self.marker_leaks += u64::from(contains_marker(p.payload));
     }
 
     /// Entropy of all IPv4 payload bytes, bits per byte.
     pub(crate) fn payload_entropy(&self) -> f64 {
-        shannon(&self.payload_bytes())
+        self.payload.entropy()
     }
 
     /// IPv4 packets whose payload contains the plaintext marker.
-    pub(crate) fn marker_leaks(&self) -> usize {
-        self.ipv4
-            .iter()
-            .filter(|p| contains_marker(&p.payload))
-            .count()
-    }
-
-    /// IPv4 packets whose payload contains any of the given plaintexts.
-    pub(crate) fn plaintext_leaks(&self, plaintexts: &[Vec<u8>]) -> usize {
-        self.ipv4
-            .iter()
-            .filter(|p| {
-                plaintexts
-                    .iter()
-                    .any(|pt| !pt.is_empty() && p.payload.windows(pt.len()).any(|w| w == pt))
-            })
-            .count()
+    pub(crate) fn marker_leaks(&self) -> u64 {
+        self.marker_leaks
     }
 }
 
@@ -102,8 +96,12 @@ pub(crate) enum WireError {
     },
 }
 
-/// Reads and summarises a pcap file of Ethernet frames.
-pub(crate) fn analyse(path: &Path) -> Result<WireSummary, WireError> {
+/// Reads a pcap file of Ethernet frames frame by frame: each IPv4 packet
+/// goes to `each` and into the summary.
+pub(crate) fn analyse(
+    path: &Path,
+    each: &mut dyn FnMut(&WirePacket),
+) -> Result<WireSummary, WireError> {
     let p = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| WireError::Open {
         path: p.clone(),
@@ -121,7 +119,11 @@ pub(crate) fn analyse(path: &Path) -> Result<WireSummary, WireError> {
         })?;
         out.frames += 1;
         match parse_frame(&pkt.data) {
-            Some(w) => out.ipv4.push(w),
+            Some(mut w) => {
+                w.index = out.ipv4;
+                each(&w);
+                out.add(&w);
+            }
             None => out.other_frames += 1,
         }
     }
@@ -129,7 +131,7 @@ pub(crate) fn analyse(path: &Path) -> Result<WireSummary, WireError> {
 }
 
 /// Parses one Ethernet frame; `None` unless it carries IPv4.
-pub(crate) fn parse_frame(frame: &[u8]) -> Option<WirePacket> {
+pub(crate) fn parse_frame(frame: &[u8]) -> Option<WirePacket<'_>> {
     let eth = Ethernet2HeaderSlice::from_slice(frame).ok()?;
     if eth.ether_type() != EtherType::IPV4 {
         return None;
@@ -140,8 +142,11 @@ pub(crate) fn parse_frame(frame: &[u8]) -> Option<WirePacket> {
             Ok(h) => {
                 let hlen = h.slice().len();
                 let total = usize::from(h.total_len());
-                let fits = total >= hlen && total <= ip.len();
-                let payload = ip[hlen..total.min(ip.len()).max(hlen)].to_vec();
+                // The total length names the frame's IP bytes exactly: a
+                // data plane that grows or cuts a packet must rewrite it.
+                let padded = frame.len() <= ETH_ZLEN && total < ip.len();
+                let fits = total >= hlen && (total == ip.len() || padded);
+                let payload = &ip[hlen..total.min(ip.len()).max(hlen)];
                 let checksum_ok = crate::sys::traffic::icmp::inet_checksum(h.slice()) == 0;
                 (
                     fits,
@@ -162,7 +167,7 @@ pub(crate) fn parse_frame(frame: &[u8]) -> Option<WirePacket> {
                 (
                     false,
                     false,
-                    Vec::new(),
+                    &[][..],
                     src,
                     dst,
                     ip.get(9).copied().unwrap_or(0),
@@ -174,6 +179,7 @@ pub(crate) fn parse_frame(frame: &[u8]) -> Option<WirePacket> {
         .map(|b| u16::from_be_bytes([b[0], b[1]]))
         .unwrap_or(0);
     Some(WirePacket {
+        index: 0,
         src,
         dst,
         protocol,
@@ -182,41 +188,80 @@ pub(crate) fn parse_frame(frame: &[u8]) -> Option<WirePacket> {
         frag_offset: u32::from(frag & 0x1fff) * 8,
         more_fragments: frag & 0x2000 != 0,
         payload,
-        ip: ip.to_vec(),
+        ip,
     })
+}
+
+/// An Ethernet frame of an IPv4 packet from 198.18.0.1 to 198.18.0.2 with
+/// `payload`, a right total length and checksum: the tests' wire packets.
+#[cfg(test)]
+pub(crate) fn test_frame(protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (20 + payload.len()) as u16;
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, protocol, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
+    ];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    let c = crate::sys::traffic::icmp::inet_checksum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Writes `frames` as a pcap file: the tests' captures.
+#[cfg(test)]
+pub(crate) fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    use pcap_file::pcap::{PcapPacket, PcapWriter};
+    let mut w = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    for f in frames {
+        let p = PcapPacket::new(std::time::Duration::ZERO, f.len() as u32, f);
+        w.write_packet(&p).unwrap();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::traffic::icmp::inet_checksum;
 
     fn frame(payload: &[u8], break_csum: bool) -> Vec<u8> {
-        let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
-        let total = (20 + payload.len()) as u16;
-        let mut ip = vec![
-            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 1, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
-        ];
-        ip[2..4].copy_from_slice(&total.to_be_bytes());
-        let c = inet_checksum(&ip);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut f = test_frame(1, payload);
         if break_csum {
-            ip[11] ^= 0xff;
+            f[14 + 11] ^= 0xff;
         }
-        f.extend_from_slice(&ip);
-        f.extend_from_slice(payload);
         f
     }
 
     #[test]
     fn parses_header_and_checksum() {
-        let w = parse_frame(&frame(b"0123456789abcdef", false)).unwrap();
+        let f = frame(b"0123456789abcdef", false);
+        let w = parse_frame(&f).unwrap();
         assert!(w.header_ok && w.checksum_ok);
         assert_eq!(w.src, Ipv4Addr::new(198, 18, 0, 1));
         assert_eq!(w.protocol, 1);
         assert_eq!(w.payload, b"0123456789abcdef");
-        let bad = parse_frame(&frame(b"x", true)).unwrap();
+        let f = frame(b"x", true);
+        let bad = parse_frame(&f).unwrap();
         assert!(!bad.checksum_ok);
+    }
+
+    #[test]
+    fn total_length_must_be_the_frames() {
+        // Grown after the header was written: bytes the header does not count.
+        let mut long = frame(&[0x5a; 100], false);
+        long.extend_from_slice(&[0; 16]);
+        let w = parse_frame(&long).unwrap();
+        assert!(!w.header_ok && w.checksum_ok, "{w:?}");
+        assert_eq!(w.payload.len(), 100);
+        // Cut: the header promises more than the frame has.
+        let f = frame(&[0x5a; 100], false);
+        assert!(!parse_frame(&f[..f.len() - 1]).unwrap().header_ok);
+        // Padded to Ethernet's 60 bytes: fine.
+        let mut short = frame(b"ping", false);
+        short.resize(ETH_ZLEN, 0);
+        let w = parse_frame(&short).unwrap();
+        assert!(w.header_ok, "{w:?}");
+        assert_eq!(w.payload, b"ping");
     }
 
     #[test]
@@ -227,25 +272,21 @@ mod tests {
     }
 
     #[test]
-    fn pcap_roundtrip_and_leak_search() {
-        use pcap_file::pcap::{PcapPacket, PcapWriter};
+    fn pcap_is_read_frame_by_frame() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.pcap");
-        let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
         let leak = crate::sys::traffic::payload::marker_payload(40);
-        for f in [frame(&leak, false), frame(&[0x5a; 32], false)] {
-            w.write_packet(&PcapPacket::new(
-                std::time::Duration::ZERO,
-                f.len() as u32,
-                &f,
-            ))
-            .unwrap();
-        }
-        drop(w);
-        let s = analyse(&path).unwrap();
-        assert_eq!(s.frames, 2);
+        let mut arp = frame(b"", false);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        write_pcap(
+            &path,
+            &[frame(&leak, false), arp, frame(&[0x5a; 32], false)],
+        );
+        let mut seen = Vec::new();
+        let s = analyse(&path, &mut |p| seen.push((p.index, p.payload.len()))).unwrap();
+        assert_eq!((s.frames, s.ipv4, s.other_frames), (3, 2, 1));
+        assert_eq!(seen, [(0, 40), (1, 32)]);
         assert_eq!(s.marker_leaks(), 1);
-        assert_eq!(s.plaintext_leaks(std::slice::from_ref(&leak)), 1);
         assert!(s.payload_entropy() < 5.0);
     }
 }

@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::exec::analysis::wire::{self, WireSummary};
 use crate::exec::phase_log::PhasePrefix;
 use crate::job::phases::names;
 use crate::job::run_report::{BaselineReport, PingSummary, RunReport, TcpSummary, WireStats};
@@ -87,25 +86,28 @@ fn run_one(
             .with_context(|| format!("writing {log}"))?;
         files.push(log);
     }
-    let wire = wire::analyse(&out_dir.join(&pcap))?;
-    progress.note(&format!(
-        "capture: {} frames, {} IPv4 packets",
-        ended.frames,
-        wire.ipv4.len()
-    ));
-    let report = report(plan, ended, wire, kernel_log, files);
+    let report = report(
+        plan,
+        ended,
+        &out_dir.join(&pcap),
+        kernel_log,
+        files,
+        progress,
+    )?;
     progress.phase(names::ANALYSIS, t);
     Ok(report)
 }
 
-/// Evaluates the checks on what was observed and assembles the report.
+/// Evaluates the checks on what was observed (reading the capture `pcap`
+/// once) and assembles the report.
 fn report(
     plan: &Plan,
     e: Ended,
-    wire: WireSummary,
+    pcap: &Path,
     kernel_log: Vec<String>,
     files: Vec<String>,
-) -> RunReport {
+    progress: &dyn Progress,
+) -> Result<RunReport> {
     let tcp_summaries = e
         .tcp
         .iter()
@@ -128,12 +130,15 @@ fn report(
         udp: e.udp,
         tcp: e.tcp.into_iter().map(|(_, t)| t).collect(),
         kernel_log,
-        wire,
         xfrm_stat: e.xfrm_stat.clone(),
     };
-    let mut results = assertions::evaluate(&plan.assertions, &obs);
+    let (wire, mut results) = assertions::evaluate(&plan.assertions, &obs, pcap)?;
+    progress.note(&format!(
+        "capture: {} frames, {} IPv4 packets",
+        e.frames, wire.ipv4
+    ));
     results.extend(e.waits);
-    RunReport {
+    Ok(RunReport {
         assertions: results,
         counters: e.counters,
         pings: e
@@ -146,10 +151,10 @@ fn report(
         notes: e.notes,
         wire: WireStats {
             interface: LEFT_IF.to_string(),
-            frames: obs.wire.frames,
-            ipv4_packets: obs.wire.ipv4.len(),
-            payload_entropy: obs.wire.payload_entropy(),
-            marker_leaks: obs.wire.marker_leaks(),
+            frames: wire.frames,
+            ipv4_packets: wire.ipv4 as usize,
+            payload_entropy: wire.payload_entropy(),
+            marker_leaks: wire.marker_leaks() as usize,
         },
         kernel_warnings: obs
             .kernel_log
@@ -159,5 +164,5 @@ fn report(
         xfrm_stat: e.xfrm_stat,
         files,
         baseline: None,
-    }
+    })
 }

@@ -1,8 +1,11 @@
-//! Evaluates a plan's checks against what a run observed. Pure logic: one
-//! function per check kind, dispatched by [`evaluate`].
+//! Evaluates a plan's checks against what a run observed: one function
+//! (or, for a check that looks at packets, one fold) per check kind. The
+//! capture is read once, packet by packet, by [`evaluate`].
 
 pub(crate) mod bounds;
+pub(crate) mod folds;
 pub(crate) mod kernel;
+pub(crate) mod known;
 pub(crate) mod observations;
 pub(crate) mod oracle;
 pub(crate) mod traffic;
@@ -11,39 +14,67 @@ pub(crate) mod wire;
 
 pub(crate) use observations::{Observations, TcpFlow, UdpFlow};
 
+use std::path::Path;
+
+use crate::exec::analysis::wire::{self as capture, WireError, WireSummary};
 use crate::job::run_report::AssertionResult;
 use crate::spec::plan::{Check, PlanAssertion};
+use folds::{Fold, WireFolds};
+use verdict::Judged;
 
-/// Evaluates every assertion in order.
-pub(crate) fn evaluate(checks: &[PlanAssertion], obs: &Observations) -> Vec<AssertionResult> {
-    checks.iter().map(|a| evaluate_one(a, obs)).collect()
+/// Reads the capture `pcap` once, each packet folded into the checks that
+/// look at packets, and evaluates every assertion in order.
+pub(crate) fn evaluate(
+    checks: &[PlanAssertion],
+    obs: &Observations,
+    pcap: &Path,
+) -> Result<(WireSummary, Vec<AssertionResult>), WireError> {
+    let mut folds = WireFolds::new(checks, obs);
+    let wire = capture::analyse(pcap, &mut |p| folds.packet(p))?;
+    let results = checks
+        .iter()
+        .enumerate()
+        .map(|(i, a)| evaluate_one(a, obs, &wire, folds.get(i)))
+        .collect();
+    Ok((wire, results))
 }
 
-fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
-    let j = match &a.check {
-        Check::EchoReplies { min, max } => traffic::echo_replies(obs, *min, *max),
-        Check::IpHeaderCleartext => wire::ip_header_cleartext(obs),
-        Check::PayloadEncrypted { min_entropy } => wire::payload_encrypted(obs, *min_entropy),
-        Check::PlaintextDelivered => traffic::plaintext_delivered(obs),
-        Check::UdpDelivered(r) => traffic::udp_delivered(obs, r),
-        Check::TcpDelivered(r) => traffic::tcp_delivered(obs, r),
-        Check::NoPlaintextOnWire => wire::no_plaintext_on_wire(obs),
-        Check::Expect {
-            from,
-            matches,
-            min,
-            max,
-        } => wire::expect(obs, *from, matches, (*min, *max)),
-        Check::RepeatedBlocks { min, max } => wire::repeated_blocks(obs, *min, *max),
-        Check::Oracle { min_ratio } => oracle::check(obs, *min_ratio),
-        Check::KernelLog { max_warnings } => kernel::kernel_log(obs, *max_warnings),
-        Check::XfrmStat { max } => kernel::xfrm_stat(obs, *max),
-        Check::Counter {
-            side,
-            name,
-            min,
-            max,
-        } => traffic::counter(obs, *side, name, *min, *max),
+fn evaluate_one(
+    a: &PlanAssertion,
+    obs: &Observations,
+    wire: &WireSummary,
+    fold: Option<&Fold>,
+) -> AssertionResult {
+    let j = match (fold, &a.check) {
+        (Some(f), _) => f.judge(wire),
+        (None, Check::EchoReplies { min, max }) => traffic::echo_replies(obs, *min, *max),
+        (None, Check::PlaintextDelivered) => traffic::plaintext_delivered(obs),
+        (None, Check::UdpDelivered(r)) => traffic::udp_delivered(obs, r),
+        (None, Check::TcpDelivered(r)) => traffic::tcp_delivered(obs, r),
+        (None, Check::NoPlaintextOnWire) => wire::no_plaintext_on_wire(wire),
+        (None, Check::KernelLog { max_warnings }) => kernel::kernel_log(obs, *max_warnings),
+        (None, Check::XfrmStat { max }) => kernel::xfrm_stat(obs, *max),
+        (
+            None,
+            Check::Counter {
+                side,
+                name,
+                min,
+                max,
+            },
+        ) => traffic::counter(obs, *side, name, *min, *max),
+        (
+            None,
+            Check::IpHeaderCleartext
+            | Check::PayloadEncrypted { .. }
+            | Check::Expect { .. }
+            | Check::RepeatedBlocks { .. }
+            | Check::Oracle { .. },
+        ) => Judged::new(
+            "the wire packets folded in".into(),
+            "the check had no fold".into(),
+            false,
+        ),
     };
     AssertionResult {
         name: a.name.clone(),
@@ -54,11 +85,16 @@ fn evaluate_one(a: &PlanAssertion, obs: &Observations) -> AssertionResult {
 }
 
 #[cfg(test)]
+mod capture_memory;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IfAddr, Side};
-    use crate::exec::analysis::wire::{WirePacket, WireSummary};
+    use crate::domain::{Algorithm, IfAddr, Side};
+    use crate::exec::analysis::wire::{test_frame, write_pcap};
+    use crate::spec::plan::PacketMatch;
     use crate::sys::traffic::icmp::{Delivered, PingOutcome};
+    use crate::sys::traffic::payload::marker_payload;
     use std::net::Ipv4Addr;
 
     fn a(check: Check) -> PlanAssertion {
@@ -77,7 +113,7 @@ mod tests {
             addr: Ipv4Addr::new(198, 18, 0, 2),
             prefix: 24,
         };
-        let payload = crate::sys::traffic::payload::marker_payload(32);
+        let payload = marker_payload(32);
         let ping = PingOutcome {
             id: 9,
             sent: 2,
@@ -85,49 +121,44 @@ mod tests {
             payloads: vec![payload.clone(), payload.clone()],
             ..Default::default()
         };
-        let random: Vec<u8> = (0..4096u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-            .collect();
-        let pkt = |p: &[u8]| WirePacket {
-            src: l.addr,
-            dst: r.addr,
-            protocol: 1,
-            header_ok: true,
-            checksum_ok: true,
-            frag_offset: 0,
-            more_fragments: false,
-            payload: p.to_vec(),
-            ip: Vec::new(),
+        let delivered = |seq| {
+            (
+                Side::Right,
+                Delivered {
+                    id: 9,
+                    seq,
+                    data: payload.clone(),
+                },
+            )
         };
         Observations {
             pings: vec![(Side::Left, ping)],
-            delivered: vec![
-                (
-                    Side::Right,
-                    Delivered {
-                        id: 9,
-                        seq: 0,
-                        data: payload.clone(),
-                    },
-                ),
-                (
-                    Side::Right,
-                    Delivered {
-                        id: 9,
-                        seq: 1,
-                        data: payload,
-                    },
-                ),
-            ],
-            wire: WireSummary {
-                frames: 2,
-                ipv4: vec![pkt(&random[..2048]), pkt(&random[2048..])],
-                other_frames: 0,
-            },
+            delivered: vec![delivered(0), delivered(1)],
             counters: [("left".to_string(), [("encrypted".to_string(), 2)].into())].into(),
             addresses: vec![l, r],
+            algorithm: Some(Algorithm::CbcAes),
             ..Default::default()
         }
+    }
+
+    /// Two ICMP packets of random-looking bytes, left to right.
+    fn frames() -> Vec<Vec<u8>> {
+        let random: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        vec![
+            test_frame(1, &random[..2048]),
+            test_frame(1, &random[2048..]),
+        ]
+    }
+
+    /// One check evaluated on `frames` as a capture.
+    fn eval(check: Check, o: &Observations, frames: &[Vec<u8>]) -> AssertionResult {
+        let dir = tempfile::tempdir().unwrap();
+        let pcap = dir.path().join("wire.pcap");
+        write_pcap(&pcap, frames);
+        let (_, mut r) = evaluate(&[a(check)], o, &pcap).unwrap();
+        r.remove(0)
     }
 
     #[test]
@@ -147,8 +178,13 @@ mod tests {
                 min: Some(2),
                 max: Some(2),
             },
+            Check::NoPlaintextOnWire,
+            Check::RepeatedBlocks {
+                min: None,
+                max: Some(0),
+            },
         ] {
-            let r = evaluate_one(&a(c), &o);
+            let r = eval(c, &o, &frames());
             assert!(r.pass, "{r:?}");
         }
     }
@@ -157,65 +193,100 @@ mod tests {
     fn each_check_can_fail() {
         let mut o = obs();
         o.pings[0].1.replies = 1;
-        assert!(
-            !evaluate_one(
-                &a(Check::EchoReplies {
-                    min: Some(2),
-                    max: None
-                }),
-                &o
-            )
-            .pass
-        );
+        let replies = Check::EchoReplies {
+            min: Some(2),
+            max: None,
+        };
+        assert!(!eval(replies, &o, &frames()).pass);
 
-        let mut o = obs();
-        o.wire.ipv4[0].checksum_ok = false;
-        assert!(!evaluate_one(&a(Check::IpHeaderCleartext), &o).pass);
-        o.wire.ipv4.clear();
+        let o = obs();
+        let mut f = frames();
+        f[0][14 + 11] ^= 1;
+        assert!(!eval(Check::IpHeaderCleartext, &o, &f).pass);
         assert!(
-            !evaluate_one(&a(Check::IpHeaderCleartext), &o).pass,
+            !eval(Check::IpHeaderCleartext, &o, &[]).pass,
             "no packets is not a pass"
         );
 
-        let mut o = obs();
-        o.wire.ipv4[1].payload = crate::sys::traffic::payload::marker_payload(64);
-        let r = evaluate_one(&a(Check::PayloadEncrypted { min_entropy: 0.0 }), &o);
+        let mut f = frames();
+        f[1] = test_frame(1, &marker_payload(64));
+        let r = eval(Check::PayloadEncrypted { min_entropy: 0.0 }, &o, &f);
         assert!(!r.pass && r.observed.contains("1 with the marker"), "{r:?}");
-        let o = obs();
-        assert!(!evaluate_one(&a(Check::PayloadEncrypted { min_entropy: 8.0 }), &o).pass);
+        let r = eval(Check::NoPlaintextOnWire, &o, &f);
+        assert!(
+            !r.pass && r.observed == "1 of 2 packets carry the marker",
+            "{r:?}"
+        );
+        assert!(!eval(Check::PayloadEncrypted { min_entropy: 8.0 }, &o, &frames()).pass);
 
         let mut o = obs();
         o.delivered[1].1.data[0] ^= 1;
-        let r = evaluate_one(&a(Check::PlaintextDelivered), &o);
+        let r = eval(Check::PlaintextDelivered, &o, &frames());
         assert_eq!(
             (r.pass, r.observed.as_str()),
             (false, "1 of 2 delivered intact")
         );
 
         let o = obs();
+        for (side, min, max) in [(Side::Right, Some(1), None), (Side::Left, None, Some(1))] {
+            let c = Check::Counter {
+                side,
+                name: "encrypted".into(),
+                min,
+                max,
+            };
+            assert!(!eval(c, &o, &frames()).pass);
+        }
+    }
+
+    /// The ICMP data of a sent request on the wire is a leak even without
+    /// the marker (it is too short to hold 12 bytes of it).
+    #[test]
+    fn a_sent_plaintext_on_the_wire_is_found() {
+        let mut o = obs();
+        let short = b"bpfcrypt".to_vec();
+        o.pings[0].1.payloads.push(short.clone());
+        let mut f = frames();
+        f[1] = test_frame(1, &[&[0u8; 8][..], &short, &[1u8; 5]].concat());
+        let r = eval(Check::PayloadEncrypted { min_entropy: 0.0 }, &o, &f);
         assert!(
-            !evaluate_one(
-                &a(Check::Counter {
-                    side: Side::Right,
-                    name: "encrypted".into(),
-                    min: Some(1),
-                    max: None
-                }),
-                &o
-            )
-            .pass
+            !r.pass && r.observed.contains("0 with the marker, 1 carrying"),
+            "{r:?}"
         );
-        assert!(
-            !evaluate_one(
-                &a(Check::Counter {
-                    side: Side::Left,
-                    name: "encrypted".into(),
-                    min: None,
-                    max: Some(1)
-                }),
-                &o
-            )
-            .pass
-        );
+    }
+
+    /// A bad header is counted, and only a few are described.
+    #[test]
+    fn header_findings_are_counted_with_a_few_examples() {
+        let o = obs();
+        let mut f: Vec<Vec<u8>> = (0..10).map(|_| frames().remove(0)).collect();
+        for frame in &mut f {
+            frame.extend_from_slice(&[0; 16]); // bytes the total length does not count
+        }
+        let r = eval(Check::IpHeaderCleartext, &o, &f);
+        assert!(!r.pass, "{r:?}");
+        assert!(r.observed.starts_with("10 of 10 invalid: #0 "), "{r:?}");
+        assert_eq!(r.observed.matches("header_ok=false").count(), 3, "{r:?}");
+    }
+
+    #[test]
+    fn expect_counts_matching_packets_of_one_end() {
+        let o = obs();
+        let icmp = vec![PacketMatch {
+            offset: 9,
+            value: vec![1],
+            mask: vec![0xff],
+        }];
+        let expect = |from, min, max| Check::Expect {
+            from,
+            matches: icmp.clone(),
+            min,
+            max,
+        };
+        let r = eval(expect(Some(Side::Left), Some(2), Some(2)), &o, &frames());
+        assert!(r.pass && r.observed == "2 matching", "{r:?}");
+        let r = eval(expect(Some(Side::Right), None, Some(0)), &o, &frames());
+        assert!(r.pass && r.observed == "0 matching", "{r:?}");
+        assert!(!eval(expect(None, Some(3), None), &o, &frames()).pass);
     }
 }

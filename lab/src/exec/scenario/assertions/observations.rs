@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use crate::domain::{Algorithm, Counters, IfAddr, Side};
-use crate::exec::analysis::wire::WireSummary;
 use crate::sys::traffic::icmp::{Delivered, PingOutcome};
 use crate::sys::traffic::tcp::{TcpClientReport, TcpServerReport};
 use crate::sys::traffic::udp::UdpSent;
@@ -15,8 +14,6 @@ pub(crate) struct Observations {
     pub(crate) pings: Vec<(Side, PingOutcome)>,
     /// Echo requests delivered, by receiving side.
     pub(crate) delivered: Vec<(Side, Delivered)>,
-    /// The wire capture.
-    pub(crate) wire: WireSummary,
     /// Data plane counters by side (`left`, `right`).
     pub(crate) counters: BTreeMap<String, Counters>,
     /// The two addresses of the topology.
