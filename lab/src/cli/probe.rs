@@ -1,7 +1,7 @@
 //! `lab probe`: which cipher names `bpf_crypto_ctx_create` accepts on the
 //! running kernel or a catalog kernel.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::args::ProbeArgs;
 use crate::exec::probe::DEFAULT_CIPHERS;
@@ -21,8 +21,8 @@ pub(crate) fn probe(a: ProbeArgs) -> Result<i32> {
     } else {
         Backend::Host
     };
+    let tmp = work_dir()?;
     let target = super::repo::open_target(backend, a.kernel.as_deref(), &a.image, a.vm.options()?)?;
-    let tmp = tempfile::tempdir()?;
     let exec = target.run(&Job::Probe(ciphers), tmp.path(), &Printer { quiet: false })?;
     let mut where_ = format!("{} ({}", target.name(), exec.kernel);
     if let Some(accel) = &exec.accelerator {
@@ -45,5 +45,30 @@ pub(crate) fn probe(a: ProbeArgs) -> Result<i32> {
     for e in &report.entries {
         println!("  {:<20} {}", e.cipher, e.error.as_deref().unwrap_or("ok"));
     }
+    if !report.resolved.is_empty() {
+        println!("resolved by the kernel (/proc/crypto, highest priority of the type):");
+        for r in &report.resolved {
+            println!(
+                "  {:<20} {} ({}, priority {})",
+                r.name, r.driver, r.kind, r.priority
+            );
+        }
+    }
     Ok(exit::PASS)
+}
+
+/// The probe's scratch folder, made before anything is opened or booted;
+/// a failure names the folder and the TMPDIR that chose it.
+fn work_dir() -> Result<tempfile::TempDir> {
+    tempfile::tempdir().with_context(|| {
+        let dir = std::env::temp_dir();
+        let why = match std::env::var_os("TMPDIR") {
+            Some(t) => format!("TMPDIR points to {}", t.to_string_lossy()),
+            None => "TMPDIR is unset".to_string(),
+        };
+        format!(
+            "creating the probe's temporary folder in {} ({why})",
+            dir.display()
+        )
+    })
 }

@@ -31,7 +31,6 @@ pub(crate) const DEFAULT_CIPHERS: &[&str] = &[
     "cbc(aes-lib)",
 ];
 
-
 /// Key length used when probing a cipher name.
 fn probe_key_len(cipher: &str) -> usize {
     if cipher.starts_with("xts(") || cipher.contains("chacha") {
