@@ -24,32 +24,6 @@ fn skip(test: &str) -> bool {
     !qemu
 }
 
-/// The extracted catalog kernel's folder (`<cache>/kernels/NAME/<release>`).
-fn extracted(name: &str) -> PathBuf {
-    ensure_kernel(name);
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo().join("kernels/kernels.lock")).unwrap())
-            .unwrap();
-    let release = lock["kernels"][name]["release"].as_str().unwrap();
-    let cache = std::env::var_os("LAB_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".cache"));
-    cache.join("kernels").join(name).join(release)
-}
-
-/// Hard-links (or copies) the tree `from` into `to`.
-fn link_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().map(Result::unwrap) {
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            link_tree(&e.path(), &dest);
-        } else if std::fs::hard_link(e.path(), &dest).is_err() {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
 /// A build tree made of `name`'s files: `linux/arch/x86/boot/bzImage`,
 /// `linux/.config`, `linux/modules.{builtin,order}` and the `.ko` files.
 fn build_tree(name: &str, dir: &Path) -> PathBuf {

@@ -227,20 +227,6 @@ fn parallel_host_runs_all_succeed_with_their_own_folders() {
     }
 }
 
-/// A copy of the kernel cache (hard links: cheap, and replacing a file in
-/// the copy leaves the original alone).
-fn linked_cache() -> tempfile::TempDir {
-    let copy = tempfile::tempdir_in(repo().join(".cache")).unwrap();
-    let st = Command::new("cp")
-        .arg("-al")
-        .arg(repo().join(".cache/kernels"))
-        .arg(copy.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    copy
-}
-
 #[test]
 fn a_damaged_kernel_cache_is_refused_with_exit_2_and_repaired_by_force() {
     if qemu_missing("a_damaged_kernel_cache_is_refused") {

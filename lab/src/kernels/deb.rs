@@ -69,6 +69,8 @@ pub(crate) fn extract_data(deb: &Path, dest: &Path) -> Result<(), KernelError> {
         tar.set_preserve_permissions(true);
         let entries = tar.entries().map_err(|e| err(format!("{id}: {e}")))?;
         for entry in entries {
+            // A kernel package unpacks for a second or more: Ctrl-C is heard.
+            crate::sys::signals::check()?;
             let mut entry = entry.map_err(|e| err(format!("{id}: {e}")))?;
             let path = entry
                 .path()

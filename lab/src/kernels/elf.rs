@@ -163,6 +163,41 @@ impl<'a> Elf<'a> {
         }
         Ok(notes)
     }
+
+    /// How many bytes the headers say the file holds: the ends of the
+    /// program and section header tables and of every segment's file
+    /// bytes. More than the buffer holds means it was cut short.
+    pub(crate) fn extent(&self) -> Result<u64, ElfError> {
+        let d = self.data;
+        let end = |off: usize, len: usize| {
+            (off as u64)
+                .checked_add(len as u64)
+                .ok_or(ElfError::Malformed("offset"))
+        };
+        let phoff = u64_at(d, 0x20)?;
+        let phentsize = usize::from(u16_at(d, 0x36)?);
+        let phnum = usize::from(u16_at(d, 0x38)?);
+        let shoff = u64_at(d, 0x28)?;
+        let shnum = usize::from(u16_at(d, 0x3c)?);
+        let shentsize = usize::from(u16_at(d, 0x3a)?);
+        let mut extent = end(shoff, shnum * shentsize)?.max(64);
+        if phoff == 0 || phnum == 0 {
+            return Ok(extent);
+        }
+        if phentsize < 56 {
+            return Err(ElfError::Malformed("program header size"));
+        }
+        let table = end(phoff, phnum * phentsize)?;
+        extent = extent.max(table);
+        if table > d.len() as u64 {
+            return Ok(extent);
+        }
+        for i in 0..phnum {
+            let h = slice(d, phoff + i * phentsize, 56, "program header table")?;
+            extent = extent.max(end(u64_at(h, 0x08)?, u64_at(h, 0x20)?)?);
+        }
+        Ok(extent)
+    }
 }
 
 fn align4(n: usize) -> usize {
@@ -276,6 +311,15 @@ pub(crate) mod tests {
             (n[1].name, n[1].kind, n[1].desc),
             (&b"GNU"[..], 3, &b"abc"[..])
         );
+    }
+
+    #[test]
+    fn extent_covers_the_headers() {
+        let elf = synthetic_elf(&[(".modinfo", 1, b"x\0")]);
+        let e = Elf::parse(&elf).unwrap();
+        assert_eq!(e.extent().unwrap(), elf.len() as u64);
+        let cut = &elf[..elf.len() - 10];
+        assert_eq!(Elf::parse(cut).unwrap().extent().unwrap(), elf.len() as u64);
     }
 
     #[test]

@@ -153,13 +153,19 @@ pub enum KernelError {
         message: String,
     },
     /// A developer's kernel image, its modules or its config cannot be used.
-    #[error("kernel image {}: {message}", path.display())]
+    #[error("{option} {}: {message}", path.display())]
     Image {
+        /// The option that named it: `--kernel-image`, `--modules`, `--config`.
+        option: &'static str,
         /// The file or folder at fault.
         path: PathBuf,
         /// What is wrong.
         message: String,
     },
+    /// Ctrl-C or SIGTERM arrived while the cache was being written; what
+    /// was there before is left as it was.
+    #[error("interrupted")]
+    Interrupted,
     /// A developer's kernel lacks what the lab needs (its config, or its
     /// release for bpf_crypto).
     #[error(
@@ -180,6 +186,12 @@ pub enum KernelError {
         /// Whether bpf_crypto itself is missing (exit 3, not 2).
         unsupported: bool,
     },
+}
+
+impl From<crate::sys::signals::Interrupted> for KernelError {
+    fn from(_: crate::sys::signals::Interrupted) -> Self {
+        KernelError::Interrupted
+    }
 }
 
 impl KernelError {

@@ -1,5 +1,6 @@
 //! A fetched kernel: where its image, modules and config are.
 
+use super::input::{self, MAX_CONFIG_BYTES};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -61,7 +62,7 @@ impl FetchedKernel {
     /// Raw value of a config option (`y`, `m`, `"str"`, `123`); `None` if there is no
     /// config file or the option is unset.
     pub(crate) fn config_value(&self, option: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.config.as_ref()?).ok()?;
+        let text = input::read_text(self.config.as_ref()?, MAX_CONFIG_BYTES).ok()?;
         config_lookup(&text, option)
     }
 }

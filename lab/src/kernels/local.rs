@@ -10,10 +10,14 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::error::KernelError;
+use super::input::{
+    self, CONFIG_OPTION, IMAGE_OPTION, MAX_CONFIG_BYTES, MAX_IMAGE_BYTES, MODULES_OPTION,
+    image_error, input_error,
+};
 use super::kernel::KernelListing;
 use super::kernel::{BootKind, FetchedKernel};
-use super::requirements;
-use super::vmlinux;
+use super::modules::ModuleIndex;
+use super::{image_check, requirements, vmlinux};
 
 /// The kernel name of `--kernel-image` in results and the matrix.
 pub(crate) const LOCAL_NAME: &str = "local";
@@ -53,13 +57,6 @@ impl LocalSource {
     }
 }
 
-fn image_error(path: &Path, message: impl Into<String>) -> KernelError {
-    KernelError::Image {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
-}
-
 /// Opens the developer's kernel `src` as `name` ([`open`]) and checks its
 /// config before it boots.
 pub(crate) fn open_checked(
@@ -86,10 +83,18 @@ pub(crate) fn open(
     cache: &Path,
 ) -> Result<FetchedKernel, KernelError> {
     let path = &src.image;
+    // Every file is checked before the image is read: a wrong --config is
+    // named at once, and nothing blocks on a FIFO or reads a device.
+    input::check(path, MAX_IMAGE_BYTES).map_err(|e| input_error(IMAGE_OPTION, path, e))?;
+    if let Some(c) = &src.config {
+        input::check(c, MAX_CONFIG_BYTES).map_err(|e| input_error(CONFIG_OPTION, c, e))?;
+    }
     let bytes =
-        std::fs::read(path).map_err(|e| image_error(path, format!("cannot read it: {e}")))?;
+        input::read(path, MAX_IMAGE_BYTES).map_err(|e| input_error(IMAGE_OPTION, path, e))?;
+    image_check::check(&bytes).map_err(|e| image_error(IMAGE_OPTION, path, e.to_string()))?;
     let release = vmlinux::release(&bytes).ok_or_else(|| {
         image_error(
+            IMAGE_OPTION,
             path,
             "no kernel release in it: not an x86 bzImage or vmlinux",
         )
@@ -100,9 +105,12 @@ pub(crate) fn open(
         .as_deref()
         .map(|d| modules_dir(d, &release))
         .transpose()?;
+    if let (Some(given), Some(dir)) = (&src.modules, &modules_dir) {
+        // Every module file is a regular file: named now, not mid-boot.
+        ModuleIndex::scan(dir).map_err(|e| image_error(MODULES_OPTION, given, e.to_string()))?;
+    }
     let config = match &src.config {
-        Some(c) if c.is_file() => Some(c.clone()),
-        Some(c) => return Err(image_error(c, "--config: no such file")),
+        Some(c) => Some(c.clone()),
         None => find_config(path, &release, modules_dir.as_deref()),
     };
     Ok(FetchedKernel {
@@ -122,7 +130,7 @@ pub(crate) fn open(
 /// The `lab kernels list` line of a local entry: "cached" when its image
 /// is there.
 pub(crate) fn listing(name: &str, src: &LocalSource) -> KernelListing {
-    let release = std::fs::read(&src.image)
+    let release = input::read(&src.image, MAX_IMAGE_BYTES)
         .ok()
         .and_then(|b| vmlinux::release(&b));
     KernelListing {
@@ -145,7 +153,11 @@ fn boot_image(
     if bytes.starts_with(b"\x7fELF") {
         return match vmlinux::check_pvh(bytes) {
             Ok(()) => Ok((BootKind::Elf, path.to_path_buf(), None)),
-            Err(e) => Err(image_error(path, format!("{e}: give the bzImage instead"))),
+            Err(e) => Err(image_error(
+                IMAGE_OPTION,
+                path,
+                format!("{e}: give the bzImage instead"),
+            )),
         };
     }
     let sum: String = Sha256::digest(bytes)
@@ -173,8 +185,16 @@ fn boot_image(
 /// when `dir` is an install root, else `dir` itself (a `lib/modules/<release>`
 /// tree or a build tree), which must hold modules.
 fn modules_dir(dir: &Path, release: &str) -> Result<PathBuf, KernelError> {
-    if !dir.is_dir() {
-        return Err(image_error(dir, "--modules: no such folder"));
+    match std::fs::metadata(dir) {
+        Err(e) => {
+            return Err(image_error(
+                MODULES_OPTION,
+                dir,
+                format!("no such folder: {e}"),
+            ));
+        }
+        Ok(m) if !m.is_dir() => return Err(image_error(MODULES_OPTION, dir, "not a folder")),
+        Ok(_) => {}
     }
     let installed = dir.join("lib/modules").join(release);
     if installed.is_dir() {
@@ -182,8 +202,9 @@ fn modules_dir(dir: &Path, release: &str) -> Result<PathBuf, KernelError> {
     }
     if dir.join("lib/modules").is_dir() {
         return Err(image_error(
+            MODULES_OPTION,
             dir,
-            format!("--modules: no lib/modules/{release} in it (modules of another build?)"),
+            format!("no lib/modules/{release} in it (modules of another build?)"),
         ));
     }
     let marked = ["modules.order", "modules.builtin", "modules.dep", "kernel"]
@@ -193,8 +214,9 @@ fn modules_dir(dir: &Path, release: &str) -> Result<PathBuf, KernelError> {
         Ok(dir.to_path_buf())
     } else {
         Err(image_error(
+            MODULES_OPTION,
             dir,
-            "--modules: neither lib/modules/<release>, nor a modules tree or build tree \
+            "neither lib/modules/<release>, nor a modules tree or build tree \
              (modules.order, modules.builtin)",
         ))
     }

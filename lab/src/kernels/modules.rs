@@ -5,6 +5,7 @@
 
 use super::compress::{self, Format};
 use super::elf::Elf;
+use super::input::{self, InputError, MAX_MODULE_BYTES};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -19,6 +20,14 @@ pub(crate) enum ModuleError {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// A file of the tree that is not read: a FIFO, a device, too large.
+    #[error("reading {}: {message}", path.display())]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
     },
     /// A module file is not a valid (compressed) ELF with `.modinfo`.
     #[error("module {}: {message}", path.display())]
@@ -150,12 +159,23 @@ pub(crate) fn strip_signature(bytes: &mut Vec<u8>) -> bool {
     }
 }
 
+/// A file of the tree that [`input::read`] refused.
+fn refused(path: &Path, e: InputError) -> ModuleError {
+    match e {
+        InputError::Io(source) => ModuleError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => ModuleError::Refused {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    }
+}
+
 /// Reads a module file, decompressing `.xz`/`.zst` by magic.
 pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>, ModuleError> {
-    let raw = std::fs::read(path).map_err(|source| ModuleError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let raw = input::read(path, MAX_MODULE_BYTES).map_err(|e| refused(path, e))?;
     match Format::detect(&raw) {
         Format::None => Ok(raw),
         _ => compress::decompress(&raw).map_err(|e| ModuleError::BadModule {
@@ -194,17 +214,24 @@ impl ModuleIndex {
                 if ft.is_dir() {
                     stack.push(e.path());
                 } else if let Some(name) = e.file_name().to_str().and_then(module_name_of) {
+                    if !ft.is_file() {
+                        // A FIFO would block the read, a device never end it.
+                        input::check(&e.path(), MAX_MODULE_BYTES)
+                            .map_err(|err| refused(&e.path(), err))?;
+                    }
                     files.entry(name).or_insert_with(|| e.path());
                 }
             }
         }
-        let builtin = std::fs::read_to_string(dir.join("modules.builtin"))
-            .map(|t| {
-                t.lines()
-                    .filter_map(|l| l.rsplit('/').next().and_then(module_name_of))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let builtin_path = dir.join("modules.builtin");
+        let builtin = match input::read_text(&builtin_path, MAX_MODULE_BYTES) {
+            Ok(t) => t
+                .lines()
+                .filter_map(|l| l.rsplit('/').next().and_then(module_name_of))
+                .collect(),
+            Err(InputError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => HashSet::new(),
+            Err(e) => return Err(refused(&builtin_path, e)),
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             files,

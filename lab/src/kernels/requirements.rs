@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::error::KernelError;
+use super::input::{self, CONFIG_OPTION, MAX_CONFIG_BYTES, MODULES_OPTION};
 use super::kernel::{FetchedKernel, config_lookup};
 use super::modules::ModuleIndex;
 
@@ -86,15 +87,16 @@ pub(crate) fn check(k: &FetchedKernel) -> Result<bool, KernelError> {
         unsupported = true;
     }
     let text = match &k.config {
-        Some(c) => std::fs::read_to_string(c).map_err(|e| KernelError::io("reading", c, e))?,
+        Some(c) => input::read_text(c, MAX_CONFIG_BYTES)
+            .map_err(|e| input::input_error(CONFIG_OPTION, c, e))?,
         None if missing.is_empty() => return Ok(false),
         None => String::new(),
     };
     let index = match &k.modules_dir {
-        Some(d) => Some(ModuleIndex::scan(d).map_err(|e| KernelError::Image {
-            path: d.clone(),
-            message: e.to_string(),
-        })?),
+        Some(d) => Some(
+            ModuleIndex::scan(d)
+                .map_err(|e| input::image_error(MODULES_OPTION, d, e.to_string()))?,
+        ),
         None => None,
     };
     let needs = if k.config.is_some() { NEEDS } else { &[] };
