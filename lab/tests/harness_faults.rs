@@ -16,17 +16,6 @@ use common::*;
 
 const KERNEL: &str = "debian-6.12";
 
-fn qemu_missing(test: &str) -> bool {
-    let missing = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_err();
-    if missing {
-        eprintln!("SKIPPED {test}: qemu-system-x86_64 is not installed (run ./scripts/setup)");
-    }
-    missing
-}
-
 /// `lab` with arguments and results under `results`.
 fn lab_cmd(args: &[&str], results: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lab"));
@@ -161,14 +150,7 @@ fn a_kernel_without_veth_is_unsupported_and_names_it() {
         return;
     }
     ensure_kernel(KERNEL);
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo().join("kernels/kernels.lock")).unwrap())
-            .unwrap();
-    let release = lock["kernels"][KERNEL]["release"].as_str().unwrap();
-    let cache = std::env::var_os("LAB_CACHE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo().join(".cache"));
-    let k = cache.join("kernels").join(KERNEL).join(release);
+    let k = extracted(KERNEL);
     let marker: serde_json::Value =
         serde_json::from_slice(&std::fs::read(k.join("kernel.json")).unwrap()).unwrap();
     // The image alone in a folder: no modules, so no veth (the Debian

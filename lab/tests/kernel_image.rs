@@ -7,22 +7,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 
 const KERNEL: &str = "debian-6.12";
-
-fn skip(test: &str) -> bool {
-    let qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !qemu {
-        eprintln!("SKIPPED {test}: qemu-system-x86_64 is not installed (run ./scripts/setup)");
-    }
-    !qemu
-}
 
 /// A build tree made of `name`'s files: `linux/arch/x86/boot/bzImage`,
 /// `linux/.config`, `linux/modules.{builtin,order}` and the `.ko` files.
@@ -62,7 +50,7 @@ fn run_image(tree: &Path, config: Option<&Path>, results: &Path) -> std::process
 
 #[test]
 fn build_tree_boots_and_is_recorded() {
-    if skip("build_tree_boots_and_is_recorded") {
+    if qemu_missing("build_tree_boots_and_is_recorded") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -92,7 +80,7 @@ fn build_tree_boots_and_is_recorded() {
 
 #[test]
 fn configs_lacking_options_are_refused_by_name() {
-    if skip("configs_lacking_options_are_refused_by_name") {
+    if qemu_missing("configs_lacking_options_are_refused_by_name") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -126,12 +126,7 @@ fn truncated_images_are_refused_before_booting() {
 
 #[test]
 fn fifos_in_the_modules_are_refused() {
-    let qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !qemu {
-        eprintln!("SKIPPED fifos_in_the_modules_are_refused: qemu-system-x86_64 is not installed");
+    if qemu_missing("fifos_in_the_modules_are_refused") {
         return;
     }
     let k = extracted(KERNEL);

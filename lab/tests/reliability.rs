@@ -15,17 +15,6 @@ use common::*;
 
 const KERNEL: &str = "debian-6.12";
 
-fn qemu_missing(test: &str) -> bool {
-    let missing = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_err();
-    if missing {
-        eprintln!("SKIPPED {test}: qemu-system-x86_64 is not installed (run ./scripts/setup)");
-    }
-    missing
-}
-
 /// `lab` with arguments, results under `results`, extra environment.
 fn lab_cmd(args: &[&str], results: &Path, env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lab"));

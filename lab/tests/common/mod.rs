@@ -30,6 +30,18 @@ pub fn host_skip_reason() -> Option<String> {
     None
 }
 
+/// Prints a skip line and returns true when QEMU is not installed.
+pub fn qemu_missing(test: &str) -> bool {
+    let missing = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_err();
+    if missing {
+        eprintln!("SKIPPED {test}: qemu-system-x86_64 is not installed (run ./scripts/setup)");
+    }
+    missing
+}
+
 /// Prints a skip line and returns true when the host backend is unusable.
 pub fn skip_without_host(test: &str) -> bool {
     match host_skip_reason() {
