@@ -66,7 +66,7 @@ pub(crate) fn fuzz(a: FuzzArgs) -> Result<i32> {
     let path = dir.commit(&serde_json::json!({
         "kind": "fuzz", "target": target.name(), "kernel": exec.kernel,
         "accelerator": exec.accelerator, "seed": report.seed, "cases": report.cases,
-        "passed": report.passed(), "violations": report.violations.len(),
+        "passed": report.passed(), "violations": report.violation_count(),
     }))?;
     print!("{}", render(target.name(), &exec.kernel, &report, &path));
     Ok(if report.passed() {
@@ -93,6 +93,16 @@ fn render(target: &str, kernel: &str, r: &FuzzReport, path: &Path) -> String {
             v.case, v.program, v.invariant, v.detail
         ));
     }
+    for (prog, invariant, n) in &r.counts {
+        let shown = r
+            .violations
+            .iter()
+            .filter(|v| v.program == *prog && v.invariant == *invariant)
+            .count();
+        s.push_str(&format!(
+            "  {prog}: {invariant} broken {n} times ({shown} shown above)\n"
+        ));
+    }
     for w in &r.kernel_warnings {
         s.push_str(&format!("  FAIL kernel: {w}\n"));
     }
@@ -107,7 +117,7 @@ fn render(target: &str, kernel: &str, r: &FuzzReport, path: &Path) -> String {
     };
     s.push_str(&format!(
         "{verdict}: {} violations{replay} → {}\n",
-        r.violations.len(),
+        r.violation_count(),
         path.display()
     ));
     s
@@ -144,4 +154,32 @@ fn read_pcap(path: &Path) -> Result<Vec<Vec<u8>>> {
         bail!("{} holds no frames", path.display());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::fuzz::Violation;
+
+    #[test]
+    fn the_summary_counts_every_violation_not_only_the_examples() {
+        let v = |case| Violation {
+            case,
+            program: "egress cbc(aes)".into(),
+            invariant: "reference cipher".into(),
+            detail: "differs".into(),
+        };
+        let r = FuzzReport {
+            violations: (0..5).map(v).collect(),
+            counts: vec![("egress cbc(aes)".into(), "reference cipher".into(), 4321)],
+            ..Default::default()
+        };
+        assert_eq!(r.violation_count(), 4321);
+        let text = render("host", "6.18", &r, Path::new("/r"));
+        assert!(text.contains("FAILED: 4321 violations"), "{text}");
+        assert!(
+            text.contains("egress cbc(aes): reference cipher broken 4321 times (5 shown above)"),
+            "{text}"
+        );
+    }
 }

@@ -52,12 +52,21 @@ pub(crate) struct FuzzReport {
     pub(crate) kernel_warnings: Vec<String>,
     /// Broken invariants (at most a few per invariant are kept).
     pub(crate) violations: Vec<Violation>,
+    /// Every broken invariant with how often it broke: (program,
+    /// invariant, count), all counted, not only those kept.
+    #[serde(default)]
+    pub(crate) counts: Vec<(String, String, u64)>,
     /// The frames of the violations, in order (saved as a pcap).
     #[serde(default)]
     pub(crate) frames: Vec<Vec<u8>>,
 }
 
 impl FuzzReport {
+    /// How many times invariants broke in all (the examples kept are fewer).
+    pub(crate) fn violation_count(&self) -> u64 {
+        self.counts.iter().map(|c| c.2).sum()
+    }
+
     /// Whether every invariant held.
     pub(crate) fn passed(&self) -> bool {
         self.violations.is_empty() && self.kernel_warnings.is_empty()

@@ -108,20 +108,50 @@ fn cbc_decrypt(key: &[u8], iv: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
 /// the keys makes it: the test counterpart of [`open`].
 #[cfg(test)]
 pub(crate) fn seal(enc: &[u8], auth: &[u8], iv: [u8; 16], inner: &[u8], next: u8) -> Vec<u8> {
-    use aes::cipher::BlockModeEncrypt;
+    seal_as(enc, auth, (0x1000, 5), iv, inner, next).expect("16-byte keys")
+}
+
+/// The ESP packet a correct sender makes of `inner` with SPI and sequence
+/// number `(spi, seq)` and the CBC IV `iv`: the reference the fuzzer holds
+/// the data plane's output to under a fixed IV. `None` for a key that is
+/// not 16, 24 or 32 bytes.
+pub(crate) fn seal_as(
+    enc: &[u8],
+    auth: &[u8],
+    (spi, seq): (u32, u32),
+    iv: [u8; 16],
+    inner: &[u8],
+    next: u8,
+) -> Option<Vec<u8>> {
     let mut pt = inner.to_vec();
     let pad = (16 - (pt.len() + 2) % 16) % 16;
     pt.extend(1..=pad as u8);
     pt.extend([pad as u8, next]);
-    let ct = cbc::Encryptor::<Aes128>::new_from_slices(enc, &iv)
-        .expect("a 16-byte key")
-        .encrypt_padded_vec::<NoPadding>(&pt);
-    let mut esp = vec![0, 0, 0x10, 0, 0, 0, 0, 5];
+    let ct = cbc_encrypt(enc, iv, &pt)?;
+    let mut esp = spi.to_be_bytes().to_vec();
+    esp.extend(seq.to_be_bytes());
     esp.extend(iv);
     esp.extend(ct);
-    let tag = icv(auth, &esp).expect("a 16-byte key");
+    let tag = icv(auth, &esp)?;
     esp.extend(tag);
-    esp
+    Some(esp)
+}
+
+/// AES-CBC of whole blocks, for any AES key length.
+fn cbc_encrypt(key: &[u8], iv: [u8; 16], pt: &[u8]) -> Option<Vec<u8>> {
+    use aes::cipher::BlockModeEncrypt;
+    Some(match key.len() {
+        16 => cbc::Encryptor::<Aes128>::new_from_slices(key, &iv)
+            .ok()?
+            .encrypt_padded_vec::<NoPadding>(pt),
+        24 => cbc::Encryptor::<Aes192>::new_from_slices(key, &iv)
+            .ok()?
+            .encrypt_padded_vec::<NoPadding>(pt),
+        32 => cbc::Encryptor::<Aes256>::new_from_slices(key, &iv)
+            .ok()?
+            .encrypt_padded_vec::<NoPadding>(pt),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use crate::dataplane::abi::{COUNTER_NAMES, is_pass};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{DROP_COUNTERS, Direction};
+use crate::domain::{Algorithm, DROP_COUNTERS, Direction};
+use crate::exec::analysis::{esp, oracle};
 
 /// Counter increases of one run, in [`COUNTER_NAMES`] order.
 #[derive(PartialEq, Eq)]
@@ -119,6 +120,74 @@ pub(crate) fn no_plaintext(input: &[u8], out: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Egress's output under a fixed IV is what a reference sender makes of the
+/// same packet (RustCrypto): raw, the IPv4 payload is exactly
+/// [`oracle::encrypt`] of the input's; ESP, the packet opens with the keys
+/// to the input's payload (TCP/UDP checksums aside: egress completes them)
+/// and is exactly [`esp::seal_as`] of what it opened to, with its own SPI and
+/// sequence number.
+pub(crate) fn reference(
+    alg: Algorithm,
+    esp_keys: Option<&[u8]>,
+    key: &[u8],
+    iv: [u8; 16],
+    input: &[u8],
+    out: &[u8],
+) -> Result<(), String> {
+    let (Some(plain), Some(wire)) = (ipv4_payload(input), ipv4_payload(out)) else {
+        return Err("egress counted an encryption but its output has no IPv4 payload".into());
+    };
+    let Some(auth) = esp_keys else {
+        let want =
+            oracle::encrypt(alg, key, iv, plain).ok_or("no reference for this key length")?;
+        return differs("the reference encryption", wire, &want);
+    };
+    let opened = esp::open(key, auth, wire)
+        .map_err(|why| format!("the reference ESP reading refuses egress's output: {why:?}"))?;
+    let mut inner = opened.inner.clone();
+    let mut sent = plain.to_vec();
+    for l4 in [&mut inner, &mut sent] {
+        if let Some(at) = l4_checksum_at(input[23], l4.len()) {
+            l4[at..at + 2].fill(0);
+        }
+    }
+    differs("the payload sent", &inner, &sent)?;
+    let want = esp::seal_as(
+        key,
+        auth,
+        (opened.spi, opened.seq),
+        iv,
+        &opened.inner,
+        opened.next_header,
+    )
+    .ok_or("no reference for this key length")?;
+    differs("the reference ESP packet", wire, &want)
+}
+
+/// Where the checksum of an L4 message of `protocol` sits, if it has one
+/// within `len` bytes (TCP 16, UDP 6).
+fn l4_checksum_at(protocol: u8, len: usize) -> Option<usize> {
+    let at = match protocol {
+        6 => 16,
+        17 => 6,
+        _ => return None,
+    };
+    (len >= at + 2).then_some(at)
+}
+
+/// `Err` naming the first differing byte when `got` is not `want`.
+fn differs(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
+    if got == want {
+        return Ok(());
+    }
+    let at = got.iter().zip(want).position(|(a, b)| a != b);
+    Err(format!(
+        "differs from {what}: {} and {} bytes, first difference at {at:?}",
+        got.len(),
+        want.len()
+    ))
+}
+
 /// Two builds did the same: same verdict, same output bytes, same counters.
 pub(crate) fn same(x: &Ran, y: &Ran) -> Result<(), String> {
     if x.passed != y.passed {
@@ -206,15 +275,9 @@ fn ip_checksum(frame: &[u8]) -> Option<u16> {
 /// checksum, where the frame holds them.
 fn checksum_fields(frame: &[u8]) -> Vec<usize> {
     let mut v = vec![24];
-    let ihl = usize::from(frame[14] & 0x0f) * 4;
-    let l4 = match frame[23] {
-        6 => 16,
-        17 => 6,
-        _ => return v,
-    };
-    let at = 14 + ihl + l4;
-    if at + 2 <= frame.len() {
-        v.push(at);
+    let start = 14 + usize::from(frame[14] & 0x0f) * 4;
+    if let Some(at) = l4_checksum_at(frame[23], frame.len().saturating_sub(start)) {
+        v.push(start + at);
     }
     v
 }
@@ -342,5 +405,69 @@ mod tests {
         let mut changed = fixed.clone();
         changed[36] ^= 1;
         assert!(round_trip(&f, &back(&changed), true).is_err());
+    }
+
+    #[test]
+    fn a_reference_output_passes_and_any_changed_byte_is_named() {
+        use crate::exec::analysis::wire::test_frame;
+        let (key, auth, iv) = ([5u8; 16], [6u8; 16], [7u8; 16]);
+        // A UDP datagram whose checksum egress would complete (0 here).
+        let udp = [
+            0x30, 0x39, 0x00, 0x35, 0, 28, 0, 0, b'x', b'y', b'z', 1, 2, 3, 4, 5, 6, 7, 8, 9,
+        ];
+        let input = test_frame(17, &udp);
+        for alg in [Algorithm::CbcAes, Algorithm::EcbAes] {
+            let out = test_frame(17, &oracle::encrypt(alg, &key, iv, &udp).unwrap());
+            assert_eq!(reference(alg, None, &key, iv, &input, &out), Ok(()));
+            let mut bad = out.clone();
+            *bad.last_mut().unwrap() ^= 1;
+            let e = reference(alg, None, &key, iv, &input, &bad).unwrap_err();
+            assert!(e.contains("reference encryption"), "{e}");
+        }
+        // ESP: the inner UDP checksum may differ (egress completes it).
+        let mut inner = udp.to_vec();
+        inner[6..8].copy_from_slice(&[0xab, 0xcd]);
+        let esp_out = esp::seal_as(&key, &auth, (0x4242, 9), iv, &inner, 17).unwrap();
+        let out = test_frame(50, &esp_out);
+        assert_eq!(
+            reference(Algorithm::CbcAes, Some(&auth), &key, iv, &input, &out),
+            Ok(())
+        );
+        let other_iv = esp::seal_as(&key, &auth, (0x4242, 9), [8; 16], &inner, 17).unwrap();
+        let e = reference(
+            Algorithm::CbcAes,
+            Some(&auth),
+            &key,
+            iv,
+            &input,
+            &test_frame(50, &other_iv),
+        )
+        .unwrap_err();
+        assert!(e.contains("reference ESP packet"), "{e}");
+        let mut short = esp_out.clone();
+        short.truncate(esp_out.len() - 1);
+        let e = reference(
+            Algorithm::CbcAes,
+            Some(&auth),
+            &key,
+            iv,
+            &input,
+            &test_frame(50, &short),
+        )
+        .unwrap_err();
+        assert!(e.contains("refuses"), "{e}");
+        let mut other_payload = udp;
+        other_payload[9] ^= 1;
+        let sealed = esp::seal_as(&key, &auth, (0x4242, 9), iv, &other_payload, 17).unwrap();
+        let e = reference(
+            Algorithm::CbcAes,
+            Some(&auth),
+            &key,
+            iv,
+            &input,
+            &test_frame(50, &sealed),
+        )
+        .unwrap_err();
+        assert!(e.contains("payload sent"), "{e}");
     }
 }

@@ -19,7 +19,7 @@ use crate::job::fuzz::{FuzzPlan, FuzzReport, Violation};
 use crate::output::progress::Progress;
 use crate::sys::kmsg::{self, KmsgCursor};
 use crate::sys::signals;
-use check::{Ran, accounted, ipv4_payload, no_plaintext, round_trip, run, same};
+use check::{Ran, accounted, ipv4_payload, no_plaintext, reference, round_trip, run, same};
 
 /// Violations kept per program and invariant (all are counted).
 const KEEP: usize = 5;
@@ -66,6 +66,7 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
         let mut f = Fuzzer {
             dp: &dp,
             twins: [&bounce, &in_place],
+            algorithm,
             esp: mode == Mode::Esp,
             cipher: name,
             report: &mut report,
@@ -82,9 +83,12 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
             };
             f.case(i, &frame)?;
         }
-        let verdicts = std::mem::take(&mut f.verdicts);
+        let (verdicts, kept) = (std::mem::take(&mut f.verdicts), std::mem::take(&mut f.kept));
         for (prog, (pass, drop)) in verdicts {
             report.verdicts.push((prog, pass, drop));
+        }
+        for ((prog, invariant), n) in kept {
+            report.counts.push((prog, invariant.to_string(), n as u64));
         }
     }
     let log = kmsg.as_mut().map(|k| k.read_new()).unwrap_or_default();
@@ -125,6 +129,7 @@ struct Fuzzer<'a> {
     dp: &'a DataPlane,
     /// The bounce and in-place test builds, keyed alike, with one fixed IV.
     twins: [&'a DataPlane; 2],
+    algorithm: Algorithm,
     esp: bool,
     cipher: String,
     report: &'a mut FuzzReport,
@@ -184,7 +189,10 @@ impl Fuzzer<'_> {
             self.report.twin_runs += 1;
             let p = self.program(dir);
             self.check(i, &p, "in place = bounce", frame, same(&x, &y));
-            if dir == Direction::Egress && x.delta.get("encrypted") == 1 {
+            if dir == Direction::Egress && x.passed && x.delta.get("encrypted") == 1 {
+                let auth = self.esp.then_some(AUTH_KEY.as_slice());
+                let r = reference(self.algorithm, auth, &KEY, TWIN_IV, &input, &x.out);
+                self.check(i, &p, "reference cipher", frame, r);
                 inputs.push((Direction::Ingress, x.out));
             }
         }
