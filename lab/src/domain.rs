@@ -29,6 +29,14 @@ impl Side {
     /// Both ends, left first.
     pub(crate) const BOTH: [Side; 2] = [Side::Left, Side::Right];
 
+    /// 0 for left, 1 for right: the index of per-end arrays.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Side::Left => 0,
+            Side::Right => 1,
+        }
+    }
+
     /// The other end.
     pub(crate) fn peer(self) -> Side {
         match self {

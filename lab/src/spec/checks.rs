@@ -42,6 +42,10 @@ pub(crate) fn assertion(
             "udp_delivered".into(),
             Check::UdpDelivered(ratio(cx, at, &format!("{field}.udp_delivered"), r, "udp")?),
         ),
+        Assertion::UdpReceived(r) => (
+            "udp_received".into(),
+            Check::UdpReceived(ratio(cx, at, &format!("{field}.udp_received"), r, "udp")?),
+        ),
         Assertion::TcpDelivered(r) => (
             "tcp_delivered".into(),
             Check::TcpDelivered(ratio(cx, at, &format!("{field}.tcp_delivered"), r, "tcp")?),
@@ -53,6 +57,8 @@ pub(crate) fn assertion(
         Assertion::ExpectNone(e) => ("expect_none".into(), expect_none(f, at, &field, e)?),
         Assertion::RepeatedBlocks(b) => ("repeated_blocks".into(), repeated(f, at, &field, b)?),
         Assertion::Oracle(o) => ("oracle".into(), oracle(f, at, &field, o)?),
+        Assertion::UniqueIvs {} => ("unique_ivs".into(), Check::UniqueIvs),
+        Assertion::EspSequence {} => ("esp_sequence".into(), Check::EspSequence),
         Assertion::XfrmStat(x) => (
             "xfrm_stat".into(),
             Check::XfrmStat {

@@ -128,11 +128,7 @@ impl EspSpec {
     /// The SPI of traffic sent by `from` in key generation `generation`:
     /// each generation has a fresh pair (make-before-break rekeying).
     pub(crate) fn spi(&self, from: Side, generation: u32) -> u32 {
-        let dir = match from {
-            Side::Left => 0,
-            Side::Right => 1,
-        };
-        self.spi.wrapping_add(2 * generation + dir)
+        self.spi.wrapping_add(2 * generation + from.index() as u32)
     }
 }
 
@@ -353,6 +349,8 @@ pub(crate) enum Check {
     },
     /// UDP datagrams delivered intact.
     UdpDelivered(Ratio),
+    /// UDP datagrams received, intact or not.
+    UdpReceived(Ratio),
     /// TCP bytes delivered intact.
     TcpDelivered(Ratio),
     /// The marker never on the wire.
@@ -375,6 +373,10 @@ pub(crate) enum Check {
         /// Maximum.
         max: Option<u64>,
     },
+    /// No IV used by two different packets.
+    UniqueIvs,
+    /// ESP sequence numbers strictly increasing per sender and SPI.
+    EspSequence,
     /// Reference decryption agrees with what was sent.
     Oracle {
         /// Minimum share of packets that must decrypt to a sent plaintext.

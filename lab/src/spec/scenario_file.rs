@@ -295,6 +295,10 @@ pub(crate) enum Assertion {
     Counter(CounterCheck),
     /// UDP datagrams delivered intact, as a count and/or a ratio of those sent.
     UdpDelivered(RatioBounds),
+    /// UDP datagrams the receivers got, intact or not (corrupted and
+    /// duplicate deliveries count too), as a count and/or a ratio of those
+    /// sent: `{max: 0}` says nothing at all arrived.
+    UdpReceived(RatioBounds),
     /// TCP bytes delivered intact, as a ratio of those sent.
     TcpDelivered(RatioBounds),
     /// The plaintext marker never appears on the wire (no packets is a pass).
@@ -305,6 +309,11 @@ pub(crate) enum Assertion {
     ExpectNone(ExpectNoneCheck),
     /// Wire packets with a repeated 16-byte ciphertext block, within bounds.
     RepeatedBlocks(Bounds),
+    /// No IV is used by two different packets across the capture.
+    UniqueIvs {},
+    /// ESP sequence numbers strictly increase per sender and SPI across the
+    /// capture (byte-identical replays aside).
+    EspSequence {},
     /// Independent decryption of every captured packet with a reference AES
     /// gives back a plaintext that was sent.
     Oracle(OracleCheck),

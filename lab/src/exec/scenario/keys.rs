@@ -23,13 +23,6 @@ pub(crate) struct KeyState {
     installed: BTreeSet<(usize, bool, u32)>,
 }
 
-fn idx(s: Side) -> usize {
-    match s {
-        Side::Left => 0,
-        Side::Right => 1,
-    }
-}
-
 /// The two data planes, by end.
 pub(crate) type Planes<'a> = dyn Fn(Side) -> &'a DataPlane + 'a;
 
@@ -76,7 +69,7 @@ impl KeyState {
     /// The SPI `side` sends with now (ESP).
     pub(crate) fn out_spi(&self, plan: &Plan, side: Side) -> u32 {
         let esp = plan.wire.esp.as_ref().expect("SPIs are ESP only");
-        esp.spi(side, self.generation[idx(side)])
+        esp.spi(side, self.generation[side.index()])
     }
 
     /// Rotates `sides` to `key` (with the scenario's algorithm).
@@ -102,16 +95,16 @@ impl KeyState {
         let old = self.generation;
         let mut new = old;
         for s in sides {
-            new[idx(*s)] += 1;
+            new[s.index()] += 1;
         }
         // 1. Receivers first: the peer of each rotating end accepts its new
         //    SPI; an end whose peer keeps its generation now decrypts the
         //    peer's current SPI with the new key.
         for s in sides {
             let p = s.peer();
-            self.add(plane, esp, p, SaDir::In, esp.spi(*s, new[idx(*s)]), key)?;
+            self.add(plane, esp, p, SaDir::In, esp.spi(*s, new[s.index()]), key)?;
             if !sides.contains(&p) {
-                let spi = esp.spi(p, old[idx(p)]);
+                let spi = esp.spi(p, old[p.index()]);
                 self.del(plane, *s, SaDir::In, spi)?;
                 self.add(plane, esp, *s, SaDir::In, spi, key)?;
             }
@@ -119,11 +112,11 @@ impl KeyState {
         // 2. Senders switch; 3. the old outbound SAs go, and the inbound
         //    ones of two generations back.
         for s in sides {
-            self.add(plane, esp, *s, SaDir::Out, esp.spi(*s, new[idx(*s)]), key)?;
+            self.add(plane, esp, *s, SaDir::Out, esp.spi(*s, new[s.index()]), key)?;
         }
         for s in sides {
-            self.del(plane, *s, SaDir::Out, esp.spi(*s, old[idx(*s)]))?;
-            if let Some(g) = old[idx(*s)].checked_sub(1) {
+            self.del(plane, *s, SaDir::Out, esp.spi(*s, old[s.index()]))?;
+            if let Some(g) = old[s.index()].checked_sub(1) {
                 self.del(plane, s.peer(), SaDir::In, esp.spi(*s, g))?;
             }
         }
@@ -142,7 +135,7 @@ impl KeyState {
             let mine: Vec<(bool, u32)> = self
                 .installed
                 .iter()
-                .filter(|(i, ..)| *i == idx(*s))
+                .filter(|(i, ..)| *i == s.index())
                 .map(|(_, out, spi)| (*out, *spi))
                 .collect();
             for (out, spi) in mine {
@@ -173,12 +166,16 @@ impl KeyState {
         plane(side)
             .add_sa(&sa)
             .with_context(|| format!("adding SA {spi:#x} on the {} end", side.as_str()))?;
-        self.installed.insert((idx(side), dir == SaDir::Out, spi));
+        self.installed
+            .insert((side.index(), dir == SaDir::Out, spi));
         Ok(())
     }
 
     fn del(&mut self, plane: &Planes, side: Side, dir: SaDir, spi: u32) -> Result<()> {
-        if self.installed.remove(&(idx(side), dir == SaDir::Out, spi)) {
+        if self
+            .installed
+            .remove(&(side.index(), dir == SaDir::Out, spi))
+        {
             plane(side)
                 .del_sa(dir, spi)
                 .with_context(|| format!("removing SA {spi:#x} on the {} end", side.as_str()))?;

@@ -70,6 +70,9 @@ pub(crate) struct Run<'a> {
     pub(crate) stacks: [Stack; 2],
     /// Ends that were handed to the kernel's IPsec at some point.
     pub(crate) xfrm_used: [bool; 2],
+    /// Ends whose tamper program is attached: a later `tamper` step only
+    /// reconfigures it.
+    pub(crate) tampering: [bool; 2],
 }
 
 impl<'a> Run<'a> {
@@ -124,6 +127,7 @@ impl<'a> Run<'a> {
             keys,
             stacks: [Stack::Bpf; 2],
             xfrm_used: [false; 2],
+            tampering: [false; 2],
         })
     }
 

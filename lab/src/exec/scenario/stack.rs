@@ -25,7 +25,7 @@ pub(crate) fn switch(
     to: Stack,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let from = run.stacks[idx(side)];
+    let from = run.stacks[side.index()];
     progress.note(&format!(
         "step {n}: {} end: {} -> {}",
         side.as_str(),
@@ -69,7 +69,7 @@ pub(crate) fn switch(
                 .run(|| install(plan, side, spis))
                 .context("xfrm thread")?
                 .with_context(|| format!("step {n}: the {} end's xfrm SAs", side.as_str()))?;
-            run.xfrm_used[idx(side)] = true;
+            run.xfrm_used[side.index()] = true;
         }
         Stack::Bpf => {
             let dp = run
@@ -79,15 +79,8 @@ pub(crate) fn switch(
             attach(dp, run.topo.end(side))?;
         }
     }
-    run.stacks[idx(side)] = to;
+    run.stacks[side.index()] = to;
     Ok(())
-}
-
-fn idx(s: Side) -> usize {
-    match s {
-        Side::Left => 0,
-        Side::Right => 1,
-    }
 }
 
 /// The outbound and inbound state and policy of `side` (in its namespace):
@@ -139,11 +132,11 @@ fn state_note(run: &Run, when: &str, side: Side) -> Result<String> {
 pub(crate) fn finish(run: &mut Run) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
     let mut out = BTreeMap::new();
     for side in Side::BOTH {
-        if run.stacks[idx(side)] == Stack::Xfrm {
+        if run.stacks[side.index()] == Stack::Xfrm {
             let note = state_note(run, "at the end", side)?;
             run.notes.push(note);
         }
-        if run.xfrm_used[idx(side)] {
+        if run.xfrm_used[side.index()] {
             let stats = run
                 .topo
                 .end(side)

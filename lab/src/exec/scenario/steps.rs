@@ -331,6 +331,9 @@ fn tamper(
         side.as_str()
     ));
     let fd = run.plane(side).tamper_fd(offset, xor)?;
+    if run.tampering[side.index()] {
+        return Ok(());
+    }
     let end = run.topo.end(side);
     let ifindex = end.ifindex;
     let link = end
@@ -341,6 +344,7 @@ fn tamper(
         .get_mut(side.as_str())
         .expect("a data plane on each end")
         .hold_links(vec![link]);
+    run.tampering[side.index()] = true;
     Ok(())
 }
 

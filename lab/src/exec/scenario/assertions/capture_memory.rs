@@ -87,6 +87,10 @@ fn write_capture(path: &Path, bytes: u64) -> (u64, u64) {
         frame.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0]);
         frame.extend_from_slice(&ip);
         frame.extend_from_slice(&pool[at..at + len]);
+        // A fresh IV per packet, as a correct sender makes: the pool repeats.
+        for (b, n) in frame[34..42].iter_mut().zip(frames.to_le_bytes()) {
+            *b ^= n;
+        }
         w.write_packet(&PcapPacket::new(Duration::ZERO, frame.len() as u32, &frame))
             .unwrap();
         written += 16 + frame.len() as u64;
@@ -147,6 +151,7 @@ fn checks() -> Vec<PlanAssertion> {
             max: Some(0),
         },
         Check::Oracle { min_ratio: 0.0 },
+        Check::UniqueIvs,
     ]
     .into_iter()
     .map(|check| PlanAssertion {

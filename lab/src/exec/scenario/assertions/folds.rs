@@ -5,6 +5,7 @@
 
 use super::observations::Observations;
 use super::oracle::Oracle;
+use super::uniqueness::{Ivs, Sequences};
 use super::verdict::Judged;
 use super::wire::{Headers, Leaks, Matching, Repeated};
 use crate::exec::analysis::wire::{WirePacket, WireSummary};
@@ -23,6 +24,10 @@ pub(crate) enum Fold<'a> {
     Repeated(Repeated),
     /// `oracle`.
     Oracle(Box<Oracle<'a>>),
+    /// `unique_ivs`.
+    Ivs(Ivs),
+    /// `esp_sequence`.
+    Sequences(Sequences),
 }
 
 impl<'a> Fold<'a> {
@@ -39,6 +44,8 @@ impl<'a> Fold<'a> {
             } => Fold::Matching(Matching::new(obs, *from, matches, (*min, *max))),
             Check::RepeatedBlocks { min, max } => Fold::Repeated(Repeated::new(obs, (*min, *max))),
             Check::Oracle { min_ratio } => Fold::Oracle(Box::new(Oracle::new(obs, *min_ratio))),
+            Check::UniqueIvs => Fold::Ivs(Ivs::new(obs)),
+            Check::EspSequence => Fold::Sequences(Sequences::default()),
             _ => return None,
         })
     }
@@ -50,6 +57,8 @@ impl<'a> Fold<'a> {
             Fold::Matching(f) => f.add(p),
             Fold::Repeated(f) => f.add(p),
             Fold::Oracle(f) => f.add(p),
+            Fold::Ivs(f) => f.add(p),
+            Fold::Sequences(f) => f.add(p),
         }
     }
 
@@ -61,6 +70,8 @@ impl<'a> Fold<'a> {
             Fold::Matching(f) => f.judge(),
             Fold::Repeated(f) => f.judge(wire),
             Fold::Oracle(f) => f.judge(wire),
+            Fold::Ivs(f) => f.judge(),
+            Fold::Sequences(f) => f.judge(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod known;
 pub(crate) mod observations;
 pub(crate) mod oracle;
 pub(crate) mod traffic;
+pub(crate) mod uniqueness;
 pub(crate) mod verdict;
 pub(crate) mod wire;
 
@@ -50,6 +51,7 @@ fn evaluate_one(
         (None, Check::EchoReplies { min, max }) => traffic::echo_replies(obs, *min, *max),
         (None, Check::PlaintextDelivered) => traffic::plaintext_delivered(obs),
         (None, Check::UdpDelivered(r)) => traffic::udp_delivered(obs, r),
+        (None, Check::UdpReceived(r)) => traffic::udp_received(obs, r),
         (None, Check::TcpDelivered(r)) => traffic::tcp_delivered(obs, r),
         (None, Check::NoPlaintextOnWire) => wire::no_plaintext_on_wire(wire),
         (None, Check::KernelLog { max_warnings }) => kernel::kernel_log(obs, *max_warnings),
@@ -69,6 +71,8 @@ fn evaluate_one(
             | Check::PayloadEncrypted { .. }
             | Check::Expect { .. }
             | Check::RepeatedBlocks { .. }
+            | Check::UniqueIvs
+            | Check::EspSequence
             | Check::Oracle { .. },
         ) => Judged::new(
             "the wire packets folded in".into(),

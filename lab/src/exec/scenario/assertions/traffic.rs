@@ -81,6 +81,30 @@ pub(crate) fn udp_delivered(obs: &Observations, r: &Ratio) -> Judged {
     )
 }
 
+/// UDP datagrams the receivers got at all (of one step, or all): intact,
+/// corrupted and duplicate deliveries alike, so that `{max: 0}` means
+/// nothing arrived, where `udp_delivered` counts only intact ones.
+pub(crate) fn udp_received(obs: &Observations, r: &Ratio) -> Judged {
+    let (mut received, mut intact, mut total) = (0u64, 0u64, 0u64);
+    for f in obs
+        .udp
+        .iter()
+        .filter(|f| r.step.is_none_or(|s| s == f.step))
+    {
+        received += f.delivered.len() as u64;
+        intact += match_delivered(&f.sent.payloads, &f.delivered).intact as u64;
+        total += f.sent.payloads.len() as u64;
+    }
+    Judged::new(
+        format!("received {}", ratio_text(r)),
+        format!(
+            "{received} datagrams received ({intact} intact, {} corrupted or repeated) of {total} sent",
+            received - intact.min(received)
+        ),
+        ratio_ok(r, received, total),
+    )
+}
+
 /// TCP bytes delivered intact (of one step, or all).
 pub(crate) fn tcp_delivered(obs: &Observations, r: &Ratio) -> Judged {
     let flows: Vec<&TcpFlow> = obs

@@ -148,13 +148,7 @@ impl<'a> Matching<'a> {
         matches: &'a [PacketMatch],
         bounds: (Option<u64>, Option<u64>),
     ) -> Self {
-        let sender = from.and_then(|s| {
-            let i = match s {
-                Side::Left => 0,
-                Side::Right => 1,
-            };
-            obs.addresses.get(i).map(|a| a.addr)
-        });
+        let sender = from.and_then(|s| obs.addresses.get(s.index()).map(|a| a.addr));
         Self {
             from,
             sender,
