@@ -6,6 +6,7 @@ pub(crate) mod capture;
 pub(crate) mod init;
 pub(crate) mod inject;
 pub(crate) mod kmsg;
+pub(crate) mod netlink;
 pub(crate) mod netns;
 pub(crate) mod offload;
 pub(crate) mod owner;

@@ -15,6 +15,7 @@ use futures::TryStreamExt;
 use netlink_packet_route::route::{RouteAttribute, RouteMetric, RouteProtocol, RouteScope};
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
+use super::netlink::on_rtnetlink;
 use super::netns::{Netns, set_sysctl};
 use crate::domain::{IfAddr, Side, Unsupported};
 
@@ -184,23 +185,14 @@ fn disable_ipv6() {
     }
 }
 
-/// Runs an rtnetlink conversation on a private current-thread runtime (the
-/// socket opens in the calling thread's namespace).
+/// Runs an rtnetlink conversation on the calling thread, in its namespace
+/// ([`on_rtnetlink`]).
 fn netlink<T, F, Fut>(f: F) -> Result<T>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let (conn, handle, _) = rtnetlink::new_connection().context("opening a netlink socket")?;
-        let task = tokio::spawn(conn);
-        let out = f(handle).await;
-        task.abort();
-        out
-    })
+    on_rtnetlink(f).context("opening a netlink socket")?
 }
 
 async fn index_of(h: &Handle, name: &str) -> Result<u32> {

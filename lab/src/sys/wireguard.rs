@@ -3,7 +3,8 @@
 //! have none. The link itself is created with rtnetlink.
 //!
 //! Every function works in the network namespace of the calling thread (the
-//! sockets open there) and blocks: generic netlink on a plain socket,
+//! sockets open there) and blocks, through the lab's one netlink stack
+//! ([`crate::sys::netlink`]): generic netlink on a blocking socket,
 //! rtnetlink on a private current-thread runtime. In a guest the
 //! `wireguard` module must be loaded first (no modprobe).
 
@@ -14,25 +15,17 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, SystemTime};
 
 use futures::TryStreamExt;
-use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NlasIterator, ParseableParametrized, parse_u16};
-use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
-use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP};
 use netlink_packet_generic::{GenlFamily, GenlMessage};
 use netlink_packet_wireguard::{
     WireguardAddressFamily, WireguardAllowedIp, WireguardAllowedIpAttr, WireguardAttribute,
     WireguardCmd, WireguardDeviceFlags, WireguardMessage, WireguardPeer, WireguardPeerAttribute,
     WireguardPeerFlags,
 };
-use netlink_sys::protocols::NETLINK_GENERIC;
 use nix::errno::Errno;
 use rtnetlink::{Handle, LinkUnspec, LinkWireguard};
 
-use super::xfrm::{NlFailure, NlReply, NlSocket};
-
-/// `CTRL_ATTR_FAMILY_ID` of the generic netlink controller's reply.
-const CTRL_ATTR_FAMILY_ID: u16 = 1;
-/// Size of `struct genlmsghdr`.
-const GENL_HDRLEN: usize = 4;
+use super::netlink::{NlError, NlSocket};
 
 /// The one peer of a WireGuard interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +100,7 @@ pub(crate) fn create(
     let what = format!("creating WireGuard interface {name}");
     let mut genl = open_genl(&what)?;
     // First, so a kernel without WireGuard gives the clear error.
-    let family = family_id(&mut genl, WireguardMessage::family_name(), &what)?;
+    let family = family_id(&mut genl, &what)?;
     let index = on_rtnetlink(&what, |h| add_link(h, name.to_string(), mtu))?;
     let msg = set_device(index, private_key, listen_port, peer);
     request(&mut genl, family, msg, NLM_F_ACK, &what)?;
@@ -135,17 +128,15 @@ pub(crate) fn test_private_key(tag: u8) -> [u8; 32] {
 pub(crate) fn peer_stats(name: &str) -> Result<WgStats, WgError> {
     let what = format!("reading WireGuard interface {name}");
     let mut genl = open_genl(&what)?;
-    let family = family_id(&mut genl, WireguardMessage::family_name(), &what)?;
+    let family = family_id(&mut genl, &what)?;
     let msg = WireguardMessage {
         cmd: WireguardCmd::GetDevice,
         attributes: vec![WireguardAttribute::IfName(name.to_string())],
     };
     let replies = request(&mut genl, family, msg, NLM_F_DUMP, &what)?;
     let mut stats = WgStats::default();
-    for reply in replies.iter().filter(|r| r.kind == family) {
-        let msg = GenlMessage::<WireguardMessage>::parse_with_param(&reply.payload, reply.kind)
-            .map_err(|e| bad_reply(&what, e.to_string()))?;
-        add_peer_counters(&mut stats, &msg.payload.attributes);
+    for reply in replies.iter().filter(|r| r.resolved_family_id() == family) {
+        add_peer_counters(&mut stats, &reply.payload.attributes);
     }
     Ok(stats)
 }
@@ -202,37 +193,26 @@ fn set_device(index: u32, private_key: [u8; 32], port: u16, peer: &WgPeer) -> Wi
 }
 
 fn open_genl(what: &str) -> Result<NlSocket, WgError> {
-    NlSocket::open(NETLINK_GENERIC).map_err(|source| WgError::Io {
+    NlSocket::generic().map_err(|source| WgError::Io {
         what: format!("{what}: opening a generic netlink socket"),
         source,
     })
 }
 
-/// The id the kernel gave generic netlink family `name`
-/// (`CTRL_CMD_GETFAMILY`); ENOENT means no such family (module).
-fn family_id(genl: &mut NlSocket, name: &str, what: &str) -> Result<u16, WgError> {
-    let mut msg = GenlMessage::from_payload(GenlCtrl {
-        cmd: GenlCtrlCmd::GetFamily,
-        nlas: vec![GenlCtrlAttrs::FamilyName(name.to_string())],
-    });
-    msg.finalize();
-    let replies = genl.request(msg, NLM_F_ACK).map_err(|f| match f {
-        NlFailure::Refused { errno, .. } if errno == libc::ENOENT => WgError::NoModule {
-            what: what.to_string(),
-            detail: format!("no generic netlink family {name:?}"),
-        },
-        f => failed(what, f),
-    })?;
-    replies
-        .iter()
-        .find_map(|r| {
-            let attrs = r.payload.get(GENL_HDRLEN..)?;
-            NlasIterator::new(attrs)
-                .map_while(Result::ok)
-                .find(|nla| nla.kind() == CTRL_ATTR_FAMILY_ID)
-                .and_then(|nla| parse_u16(nla.value()).ok())
-        })
-        .ok_or_else(|| bad_reply(what, format!("no id for family {name:?}")))
+/// The id of the `wireguard` generic netlink family; no such family means
+/// no WireGuard in the kernel.
+fn family_id(genl: &mut NlSocket, what: &str) -> Result<u16, WgError> {
+    let name = WireguardMessage::family_name();
+    genl.genl_family(name).map_err(|f| {
+        if f.errno() == Some(libc::ENOENT) {
+            WgError::NoModule {
+                what: what.to_string(),
+                detail: format!("no generic netlink family {name:?}"),
+            }
+        } else {
+            failed(what, f)
+        }
+    })
 }
 
 /// Sends one message of the `wireguard` family.
@@ -242,20 +222,20 @@ fn request(
     msg: WireguardMessage,
     flags: u16,
     what: &str,
-) -> Result<Vec<NlReply>, WgError> {
+) -> Result<Vec<GenlMessage<WireguardMessage>>, WgError> {
     let mut msg = GenlMessage::from_payload(msg);
     msg.set_resolved_family_id(family);
     genl.request(msg, flags).map_err(|f| failed(what, f))
 }
 
-fn failed(what: &str, failure: NlFailure) -> WgError {
+fn failed(what: &str, failure: NlError) -> WgError {
     match failure {
-        NlFailure::Io(source) => WgError::Io {
+        NlError::Io(source) => WgError::Io {
             what: what.to_string(),
             source,
         },
-        NlFailure::Garbled(detail) => bad_reply(what, detail),
-        NlFailure::Refused { errno, message } => refused(what, errno, message),
+        NlError::Garbled(detail) => bad_reply(what, detail),
+        NlError::Refused { errno, message } => refused(what, errno, message),
     }
 }
 
@@ -286,28 +266,19 @@ fn bad_reply(what: &str, detail: String) -> WgError {
     }
 }
 
-/// Runs an rtnetlink conversation on a private current-thread runtime (the
-/// socket opens in the calling thread's namespace).
+/// Runs an rtnetlink conversation on the calling thread
+/// ([`netlink::on_rtnetlink`](super::netlink::on_rtnetlink)).
 fn on_rtnetlink<T, F, Fut>(what: &str, f: F) -> Result<T, WgError>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: Future<Output = Result<T, rtnetlink::Error>>,
 {
-    let io = |source| WgError::Io {
-        what: what.to_string(),
-        source,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(io)?;
-    rt.block_on(async {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(io)?;
-        let task = tokio::spawn(conn);
-        let out = f(handle).await;
-        task.abort();
-        out.map_err(|e| link_error(what, e))
-    })
+    super::netlink::on_rtnetlink(f)
+        .map_err(|source| WgError::Io {
+            what: what.to_string(),
+            source,
+        })?
+        .map_err(|e| link_error(what, e))
 }
 
 /// An rtnetlink failure; EOPNOTSUPP on a new link means the kind is unknown.
@@ -355,7 +326,7 @@ async fn address_and_up(
 
 #[cfg(test)]
 mod tests {
-    use netlink_packet_core::Emitable;
+    use netlink_packet_core::{Emitable, NlasIterator};
 
     use super::*;
     use crate::sys::netns::in_fresh_netns;
@@ -387,7 +358,8 @@ mod tests {
         let mut b = vec![0; msg.buffer_len()];
         msg.emit(&mut b);
         assert_eq!((b[0], b[1]), (1, 1), "WG_CMD_SET_DEVICE, version 1");
-        let dev = attrs(&b[GENL_HDRLEN..]);
+        // after the 4-byte genlmsghdr
+        let dev = attrs(&b[4..]);
         let kinds: Vec<_> = dev.iter().map(|(k, n, _)| (*k, *n)).collect();
         assert_eq!(
             kinds,
@@ -457,16 +429,6 @@ mod tests {
         assert_eq!(public_key(&private), public);
         assert_ne!(test_private_key(1), test_private_key(2));
         assert_eq!(test_private_key(1)[0] & 7, 0, "clamped");
-    }
-
-    /// The controller resolves its own family (a fixed id), so the lookup
-    /// path is exercised on any kernel.
-    #[test]
-    fn kernel_resolves_a_generic_netlink_family() {
-        in_fresh_netns(|| {
-            let mut genl = open_genl("test").unwrap();
-            assert_eq!(family_id(&mut genl, "nlctrl", "test").unwrap(), 16);
-        });
     }
 
     /// On a kernel without WireGuard (the 6.18 host) every entry point says
