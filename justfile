@@ -20,8 +20,9 @@ bench *ARGS:
     cargo build --release --quiet -p lab
     ./target/x86_64-unknown-linux-gnu/release/lab bench scenarios/bench.yaml {{ARGS}}
 
-# Compile the data plane builds into target/bpf/ (cargo does this too: lab/build.rs),
-# the `--inject extra-copy` builds (`*_extracopy.bpf.o`) among them.
+# Every object of lab/src/dataplane/bpf_objects.rs (cargo builds them too: lab/build.rs):
+# the data plane builds, the `--inject extra-copy` and test-IV builds, the kfunc probe.
+# Compile the BPF objects into target/bpf/ with the flags cargo uses.
 build-ebpf:
     mkdir -p target/bpf
     cc="clang-19 -O2 -g -target bpf -Wall -Werror -I/usr/include/x86_64-linux-gnu -Iebpf"; \
@@ -34,7 +35,12 @@ build-ebpf:
       $cc "$@" -DDP_EXTRA_COPY -c ebpf/crypto_dp.bpf.c -o target/bpf/${name}_extracopy.bpf.o; \
     done; \
     $cc -c ebpf/esp_dp.bpf.c -o target/bpf/esp.bpf.o; \
-    $cc -DDP_INPLACE -c ebpf/esp_dp.bpf.c -o target/bpf/esp_inplace.bpf.o
+    $cc -DDP_INPLACE -c ebpf/esp_dp.bpf.c -o target/bpf/esp_inplace.bpf.o; \
+    for f in "" "-DDP_INPLACE"; do \
+      $cc $f -DDP_TEST_IV -c ebpf/esp_dp.bpf.c -o target/bpf/esp${f:+_inplace}_testiv.bpf.o; \
+      $cc -DDP_VARIANT_CRYPTO $f -DDP_TEST_IV -c ebpf/crypto_dp.bpf.c -o target/bpf/crypto${f:+_inplace}_testiv.bpf.o; \
+    done; \
+    $cc -c ebpf/cipher_only.bpf.c -o target/bpf/cipher_only.bpf.o
     ls -l target/bpf
 
 # Root for the host and VM tests. The run's output (successful tests' too) is

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The bpf_crypto kernel types and kfuncs (Linux 6.10+), shared by both data
- * planes. Needs the dynptr type of <linux/bpf.h> first.
+ * The bpf_crypto kernel types and kfuncs (Linux 6.10+) and the dynptr
+ * kfuncs the data planes use, shared by every object (bpfcrypt_base.h).
+ * Needs <linux/bpf.h> and <bpf/bpf_helpers.h> first. Declared weak: an
+ * object references only those it calls.
  */
 #ifndef BPF_CRYPTO_KFUNCS_H
 #define BPF_CRYPTO_KFUNCS_H
@@ -26,5 +28,12 @@ extern int bpf_crypto_encrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynpt
 			      const struct bpf_dynptr *dst, const struct bpf_dynptr *siv) __ksym __weak;
 extern int bpf_crypto_decrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynptr *src,
 			      const struct bpf_dynptr *dst, const struct bpf_dynptr *siv) __ksym __weak;
+
+extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags,
+			       struct bpf_dynptr *ptr__uninit) __ksym __weak;
+extern int bpf_dynptr_clone(const struct bpf_dynptr *ptr, struct bpf_dynptr *clone__uninit) __ksym __weak;
+extern int bpf_dynptr_adjust(const struct bpf_dynptr *ptr, __u32 start, __u32 end) __ksym __weak;
+extern void *bpf_dynptr_slice(const struct bpf_dynptr *ptr, __u32 offset, void *buffer__opt,
+			      __u32 buffer__szk) __ksym __weak;
 
 #endif /* BPF_CRYPTO_KFUNCS_H */

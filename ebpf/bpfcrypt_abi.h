@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * ABI shared between the data plane (crypto_dp.bpf.c) and the `lab`
- * loader (lab/src/dataplane/abi.rs). Every change here must be mirrored
- * there; the Rust side checks the sizes at compile time.
+ * ABI of the raw data plane (crypto_dp.bpf.c), shared with the `lab`
+ * loader: lab/src/dataplane/abi.rs holds #[repr(C)] mirrors of the structs
+ * userspace reads or writes, and a unit test (dataplane/abi_check.rs)
+ * compares each one's size and field offsets with every embedded object's
+ * BTF. The common parts (provision status, counters, tamper, test IV) are
+ * also those of the ESP data plane (esp_abi.h).
  */
 #ifndef BPFCRYPT_ABI_H
 #define BPFCRYPT_ABI_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "bpf_crypto_kfuncs.h"
 
 /* Largest IPv4 payload the data plane encrypts, in bytes. Larger packets
  * (and GSO super-packets) are dropped: the data plane fails closed. */
@@ -57,12 +65,22 @@ struct bpfcrypt_tamper {
 };
 
 /* Value of the single-element `keys` map. Never written from userspace:
- * a userspace update would drop the kptr. */
+ * a userspace update would drop the kptr (which reads as 0 there). */
 struct bpfcrypt_key_state {
-	__u32 iv_len;
-	__u32 _pad;
-	__u64 generation;
-	/* struct bpf_crypto_ctx __kptr *ctx follows in the BPF definition */
+	__u32 iv_len;                     /*  0 16 for CBC, 0 for ECB */
+	__u32 _pad;                       /*  4 */
+	__u64 generation;                 /*  8 provisioning operations applied */
+	struct bpf_crypto_ctx __kptr *ctx; /* 16 the installed context, or NULL */
+};                                        /* 24 */
+
+/* Value of the per-CPU `scratch` map: every kfunc buffer must be map
+ * memory (dynptrs from the stack are refused). Not read by userspace, but
+ * shared with the cipher-only bench probe (cipher_only.bpf.c), which
+ * reuses this map and `keys` of a loaded data plane. */
+struct bpfcrypt_scratch {
+	__u8 iv[BPFCRYPT_BLOCK];
+	__u8 src[BPFCRYPT_BUF];
+	__u8 dst[BPFCRYPT_BUF]; /* above src: kernels 6.10-6.16 corrupt memory when dst < src */
 };
 
 /* Test builds only (-DDP_TEST_IV): a fixed IV, so that two builds can be
@@ -72,6 +90,14 @@ struct bpfcrypt_key_state {
 struct bpfcrypt_test_iv {
 	__u8 fixed;     /* 1: use iv instead of a fresh one */
 	__u8 iv[16];
+};
+
+/* Settings of the bench's cipher-only probe (cipher_only.bpf.c), alone in
+ * its own read-only section like the test IV: the loader sets them before
+ * load, so the verifier sees constants. */
+struct bpfcrypt_cipher_probe {
+	__u32 len; /* bytes to encrypt or decrypt: a multiple of 16 up to BPFCRYPT_BUF */
+	__u32 cbc; /* 1: CBC, the scratch IV is passed; 0: ECB, no IV */
 };
 
 #endif

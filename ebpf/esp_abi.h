@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * ABI shared between the ESP data plane (esp_dp.bpf.c) and the `lab`
- * loader. Every change here must be mirrored on the Rust side, which
- * checks the sizes at compile time. Offsets and sizes are given in bytes;
+ * loader. The Rust mirrors (lab/src/dataplane/abi.rs) are checked against
+ * the objects' BTF by a unit test (dataplane/abi_check.rs). Offsets and sizes are given in bytes;
  * all structs are naturally aligned, without implicit padding.
  *
  * Wire format (RFC 4303, transport mode, IPv4), after the IPv4 header,
@@ -97,10 +97,10 @@ struct esp_provision {
 
 /*
  * Value of the SA maps `sa_in` and `sa_out` (hash maps keyed by the __u32
- * SPI), as userspace reads it. Only the provision program writes these
- * maps: a userspace update or delete would drop the two kptrs (the crypto
- * contexts) at the end, so the maps are created BPF_F_RDONLY and the kernel
- * refuses it (-EPERM). Reading is fine (lock and kptrs read as zero).
+ * SPI). Only the provision program writes these maps: a userspace update
+ * or delete would drop the two kptrs (the crypto contexts) at the end, so
+ * the maps are created BPF_F_RDONLY and the kernel refuses it (-EPERM).
+ * Reading is fine (lock and kptrs read as zero).
  */
 struct esp_sa_state {
 	__u32 spi;                  /*  0 */
@@ -110,11 +110,11 @@ struct esp_sa_state {
 	__u8 k2[16];                /* 32 CMAC subkey for a padded last block */
 	__u64 seq_next;             /* 48 outbound: next sequence number;
 				     *    > ESP_SEQ_MAX once exhausted */
-	__u32 lock;                 /* 56 struct bpf_spin_lock (replay state) */
+	struct bpf_spin_lock lock;  /* 56 guards the replay state */
 	__u32 replay_top;           /* 60 inbound: highest authenticated seq */
 	__u64 replay_bitmap[ESP_REPLAY_WORDS]; /* 64 inbound: ring bitmap */
-	__u64 cipher_ctx;           /* 96 kptr, BPF only */
-	__u64 auth_ctx;             /* 104 kptr, BPF only */
+	struct bpf_crypto_ctx __kptr *cipher; /* 96 cbc(aes) with the cipher key */
+	struct bpf_crypto_ctx __kptr *auth;   /* 104 cbc(aes) with the auth key (CMAC) */
 };                                  /* 112 */
 
 /* Value of the single-element array `esp_cfg`. It holds no kptr, but the
@@ -126,25 +126,19 @@ struct esp_config {
 	__u64 generation;  /* 8 provisioning operations applied */
 };                         /* 16 */
 
-/* Per-CPU counters of the ESP data plane (map `stats`, one element). The
- * first eleven have the meaning and position of struct bpfcrypt_stats. */
+/* Per-CPU counters of the ESP data plane (map `stats`, one element): the
+ * common counters first (`copied` unused; `dropped_nokey` also counts an SA
+ * without contexts, `dropped_unsupported` fragments and ingress non-ESP,
+ * `dropped_invalid` bad padding and dummy packets), then ESP's own. */
 struct esp_stats {
-	__u64 encrypted;           /*   0 */
-	__u64 encrypted_bytes;     /*   8 IPv4 payload bytes protected */
-	__u64 decrypted;           /*  16 */
-	__u64 decrypted_bytes;     /*  24 IPv4 payload bytes delivered */
-	__u64 dropped_nokey;       /*  32 no outbound SA, or SA without contexts */
-	__u64 dropped_unsupported; /*  40 non-IPv4, GSO, fragment, oversized,
-				    *     ingress non-ESP */
-	__u64 dropped_invalid;     /*  48 bad length, padding or dummy packet */
-	__u64 errors;              /*  56 helper or kfunc failures */
-	__u64 passed;              /*  64 ARP */
-	__u64 copied;              /*  72 unused (layout of bpfcrypt_stats) */
-	__u64 tampered;            /*  80 tamper program: bytes flipped */
+	struct bpfcrypt_stats base; /*   0 */
 	__u64 auth_failed;         /*  88 ICV mismatch */
 	__u64 replayed;            /*  96 duplicate, too old, or sequence 0 */
 	__u64 seq_exhausted;       /* 104 outbound SA past ESP_SEQ_MAX */
 	__u64 unknown_spi;         /* 112 no inbound SA for the SPI */
 };                                 /* 120 */
+
+/* The base code counts through a struct bpfcrypt_stats pointer. */
+_Static_assert(__builtin_offsetof(struct esp_stats, base) == 0, "esp_stats: base first");
 
 #endif

@@ -27,66 +27,11 @@
  *                set by the loader before load, off by default) so that
  *                two builds can be compared byte for byte.
  */
-#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/in.h>
-#include <linux/ip.h>
-#include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
+#define BPFCRYPT_STATS struct esp_stats
+#define BPFCRYPT_SCRATCH struct esp_scratch
+#include "bpfcrypt_base.h"
 #include "esp_abi.h"
-
-#define KPTR __attribute__((btf_type_tag("kptr")))
-
-/* tcx verdicts: packets the data plane lets through continue to the next
- * program on the hook (TCX_NEXT); drops are final. */
-#ifndef TCX_NEXT
-#define TCX_NEXT -1
-#endif
-
-#define E_NOENT 2
-#define E_EXIST 17
-#define E_INVAL 22
-
-char LICENSE[] SEC("license") = "GPL";
-
-/* Kernel types and kfuncs (Linux 6.10+). */
-#include "bpf_crypto_kfuncs.h"
-extern int bpf_dynptr_clone(const struct bpf_dynptr *ptr, struct bpf_dynptr *clone__uninit) __ksym __weak;
-extern int bpf_dynptr_adjust(const struct bpf_dynptr *ptr, __u32 start, __u32 end) __ksym __weak;
-extern void *bpf_dynptr_slice(const struct bpf_dynptr *ptr, __u32 offset, void *buffer__opt,
-			      __u32 buffer__szk) __ksym __weak;
-#ifdef DP_INPLACE
-extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags,
-			       struct bpf_dynptr *ptr__uninit) __ksym __weak;
-#endif
-
-/* BPF view of struct esp_sa_state. */
-struct esp_sa {
-	__u32 spi;
-	__u32 dir;
-	__u64 generation;
-	__u8 k1[ESP_BLOCK];
-	__u8 k2[ESP_BLOCK];
-	__u64 seq_next;
-	struct bpf_spin_lock lock;
-	__u32 replay_top;
-	__u64 replay_bitmap[ESP_REPLAY_WORDS];
-	struct bpf_crypto_ctx KPTR *cipher;
-	struct bpf_crypto_ctx KPTR *auth;
-};
-
-_Static_assert(sizeof(struct esp_sa) == sizeof(struct esp_sa_state), "esp_sa size");
-_Static_assert(__builtin_offsetof(struct esp_sa, seq_next) ==
-		       __builtin_offsetof(struct esp_sa_state, seq_next), "esp_sa layout");
-_Static_assert(__builtin_offsetof(struct esp_sa, replay_bitmap) ==
-		       __builtin_offsetof(struct esp_sa_state, replay_bitmap), "esp_sa layout");
-_Static_assert(__builtin_offsetof(struct esp_sa, cipher) ==
-		       __builtin_offsetof(struct esp_sa_state, cipher_ctx), "esp_sa layout");
-_Static_assert(sizeof(struct esp_provision) == 176, "esp_provision size");
-_Static_assert(sizeof(struct esp_stats) == 120, "esp_stats size");
-_Static_assert(__builtin_offsetof(struct esp_stats, tampered) ==
-		       __builtin_offsetof(struct bpfcrypt_stats, tampered), "esp_stats layout");
+#include "bpfcrypt_tamper.h"
 
 /* Inbound and outbound SAs, keyed by SPI. Separate maps: on a host talking
  * to itself (and in tests) the same SPI exists in both directions. Only the
@@ -97,7 +42,7 @@ struct {
 	__uint(max_entries, ESP_MAX_SA);
 	__uint(map_flags, BPF_F_RDONLY);
 	__type(key, __u32);
-	__type(value, struct esp_sa);
+	__type(value, struct esp_sa_state);
 } sa_in SEC(".maps");
 
 struct {
@@ -105,22 +50,17 @@ struct {
 	__uint(max_entries, ESP_MAX_SA);
 	__uint(map_flags, BPF_F_RDONLY);
 	__type(key, __u32);
-	__type(value, struct esp_sa);
+	__type(value, struct esp_sa_state);
 } sa_out SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct esp_config);
-} esp_cfg SEC(".maps");
+SLOT_MAP(BPF_MAP_TYPE_ARRAY, struct esp_config, esp_cfg);
 
 #define ESP_MSG_MAX (ESP_PREFIX_LEN + ESP_MAX_CT)
 #define CSUM_CHUNK 256
 
-/* Per-CPU scratch. Every kfunc buffer must be map memory (dynptrs from the
- * stack are refused). Where one buffer feeds another, the destination lies
- * above the source. */
+/* Per-CPU scratch (map `scratch`). Every kfunc buffer must be map memory
+ * (dynptrs from the stack are refused). Where one buffer feeds another,
+ * the destination lies above the source. */
 struct esp_scratch {
 	__u8 iv0[ESP_BLOCK];   /* zero IV of single-block and CMAC operations */
 	__u8 nonce[ESP_BLOCK]; /* IV generation input */
@@ -136,129 +76,10 @@ struct esp_scratch {
 	__u8 out[ESP_MSG_MAX]; /* CMAC CBC output (discarded); bounce ingress: plaintext */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct esp_scratch);
-} scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct esp_stats);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfcrypt_tamper);
-} tamper SEC(".maps");
-
 /* Source of the bpf_map_update_elem that creates an SA: the value does not
  * fit on the stack next to struct bpf_crypto_params, and a template with
  * the real type would put a kptr and a lock into .rodata. */
-static const __u8 sa_zero[sizeof(struct esp_sa)];
-
-#ifdef DP_TEST_IV
-const volatile struct bpfcrypt_test_iv test_iv SEC(".rodata.test_iv") = {};
-#endif
-
-union ip_buf {
-	struct iphdr iph;
-	__u8 raw[60];
-};
-
-#define COUNT(st, field, n)                                                                        \
-	do {                                                                                       \
-		if (st)                                                                            \
-			(st)->field += (n);                                                        \
-	} while (0)
-
-static __always_inline struct esp_stats *get_stats(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&stats, &zero);
-}
-
-static __always_inline struct esp_scratch *get_scratch(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&scratch, &zero);
-}
-
-/* Parse the frame: pass ARP, drop anything else that is not plain,
- * unfragmented IPv4 (a transport-mode ESP packet cannot be fragmented
- * before protection, nor verified before reassembly). Returns 1 to
- * process, 0 to pass, -1 to drop. On 1, ip holds the whole header
- * (options included), *ihl4 its length and *plen the payload length. */
-static __always_inline int parse(struct __sk_buff *skb, struct esp_stats *st, union ip_buf *ip,
-				 __u64 *ihl4, __u64 *plen)
-{
-	__u64 hl;
-	__u16 tot;
-
-	if (skb->protocol == bpf_htons(ETH_P_ARP)) {
-		COUNT(st, passed, 1);
-		return 0;
-	}
-	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->gso_size != 0)
-		goto unsupported;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip->iph, sizeof(ip->iph)) < 0)
-		goto unsupported;
-	hl = ip->iph.ihl * 4;
-	tot = bpf_ntohs(ip->iph.tot_len);
-	if (ip->iph.version != 4 || hl < sizeof(ip->iph) || tot < hl ||
-	    skb->len < ETH_HLEN + (__u32)tot)
-		goto unsupported;
-	if (ip->iph.frag_off & bpf_htons(0x3fff)) /* MF or a fragment offset */
-		goto unsupported;
-	if (hl > sizeof(ip->iph)) {
-		hl &= 0x3c;
-		if (hl < sizeof(ip->iph) ||
-		    bpf_skb_load_bytes(skb, ETH_HLEN, ip->raw, hl) < 0)
-			goto unsupported;
-	}
-	*ihl4 = hl;
-	*plen = tot - hl;
-	return 1;
-unsupported:
-	COUNT(st, dropped_unsupported, 1);
-	return -1;
-}
-
-/* Fold a 32-bit ones' complement sum to 16 bits. */
-static __always_inline __u16 csum_fold(__u64 sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)sum;
-}
-
-/* Write the IPv4 header at offset `at` with a new total length and
- * protocol and a recomputed header checksum. */
-static __always_inline int store_ip_header(struct __sk_buff *skb, union ip_buf *ip, __u64 ihl4,
-					   __u64 at, __u64 tot, __u8 proto, __u64 flags)
-{
-	__s64 sum;
-
-	ip->iph.tot_len = bpf_htons((__u16)tot);
-	ip->iph.protocol = proto;
-	ip->iph.check = 0;
-	barrier_var(ihl4);
-	ihl4 &= 0x3c;
-	if (ihl4 < sizeof(ip->iph))
-		return -1;
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)ip->raw, ihl4, 0);
-	if (sum < 0)
-		return -1;
-	ip->iph.check = (__u16)~csum_fold(sum);
-	return bpf_skb_store_bytes(skb, at, ip->raw, ihl4, flags);
-}
+static const __u8 sa_zero[sizeof(struct esp_sa_state)];
 
 /* Ones' complement sum (RFC 1071) of the first len bytes of d, started from
  * sum. Reads 256-byte slices (older kernels, 6.12 among them, refuse
@@ -361,15 +182,8 @@ static __always_inline int make_iv(struct bpf_crypto_ctx *cipher, __u32 spi, __u
 	struct bpf_dynptr src, dst, iv;
 	__u32 *n = (__u32 *)s->nonce;
 
-#ifdef DP_TEST_IV
-	if (test_iv.fixed) {
-		__u32 i;
-
-		for (i = 0; i < ESP_IV_LEN; i++)
-			s->iv[i] = test_iv.iv[i];
+	if (fixed_test_iv(s->iv))
 		return 0;
-	}
-#endif
 	n[0] = bpf_get_prandom_u32();
 	n[1] = bpf_get_prandom_u32();
 	n[2] = bpf_htonl(spi);
@@ -386,7 +200,7 @@ static __always_inline int make_iv(struct bpf_crypto_ctx *cipher, __u32 spi, __u
  * IV, output discarded into s->out); the chaining value it leaves in
  * s->iv0 is the IV of the last block. */
 static __always_inline int cmac(struct bpf_crypto_ctx *auth, const struct bpf_dynptr *m,
-				__u64 mlen, const struct esp_sa *sa, struct esp_scratch *s)
+				__u64 mlen, const struct esp_sa_state *sa, struct esp_scratch *s)
 {
 	struct bpf_dynptr bulk, out, iv, last, tag;
 	__u64 *l = (__u64 *)s->last;
@@ -442,7 +256,7 @@ static __always_inline int icv_mismatch(const struct esp_scratch *s)
  * held (no calls allowed): returns 1 when seq is a duplicate, too old or
  * 0, else records it and returns 0. The bitmap is a ring of 64-bit words:
  * advancing clears the words the window enters instead of shifting. */
-static __always_inline int replay_check_update(struct esp_sa *sa, __u32 seq)
+static __always_inline int replay_check_update(struct esp_sa_state *sa, __u32 seq)
 {
 	__u32 top = sa->replay_top;
 	__u32 word = top >> 6;
@@ -475,15 +289,15 @@ static __always_inline int replay_check_update(struct esp_sa *sa, __u32 seq)
 
 /* The outbound SA, or NULL (no SA selected, or it lost its contexts):
  * the caller drops (fail closed). */
-static __always_inline struct esp_sa *outbound_sa(struct esp_stats *st)
+static __always_inline struct esp_sa_state *outbound_sa(struct esp_stats *st)
 {
 	struct esp_config *cfg;
-	struct esp_sa *sa;
+	struct esp_sa_state *sa;
 	__u32 zero = 0, spi;
 
 	cfg = bpf_map_lookup_elem(&esp_cfg, &zero);
 	if (!cfg) {
-		COUNT(st, errors, 1);
+		COUNT(st, base.errors, 1);
 		return NULL;
 	}
 	spi = *(volatile __u32 *)&cfg->out_spi;
@@ -494,7 +308,7 @@ static __always_inline struct esp_sa *outbound_sa(struct esp_stats *st)
 		goto nokey;
 	return sa;
 nokey:
-	COUNT(st, dropped_nokey, 1);
+	COUNT(st, base.dropped_nokey, 1);
 	return NULL;
 }
 
@@ -510,17 +324,17 @@ int encrypt_egress(struct __sk_buff *skb)
 #endif
 	struct bpf_crypto_ctx *cipher, *auth;
 	struct esp_scratch *s;
-	struct esp_sa *sa;
+	struct esp_sa_state *sa;
 	union ip_buf ip;
 	__u64 ihl4, plen, clen, padlen, hoff, seq, i;
 	__u32 spi;
 	int ret;
 
-	ret = parse(skb, st, &ip, &ihl4, &plen);
+	ret = parse(skb, common_stats(st), &ip, &ihl4, &plen, PARSE_NO_FRAGMENTS);
 	if (ret <= 0)
 		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
 	if (plen == 0 || plen > ESP_MAX_PLAIN) {
-		COUNT(st, dropped_unsupported, 1);
+		COUNT(st, base.dropped_unsupported, 1);
 		return TC_ACT_SHOT;
 	}
 	sa = outbound_sa(st);
@@ -529,12 +343,12 @@ int encrypt_egress(struct __sk_buff *skb)
 	cipher = sa->cipher;
 	auth = sa->auth;
 	if (!cipher || !auth) {
-		COUNT(st, dropped_nokey, 1);
+		COUNT(st, base.dropped_nokey, 1);
 		return TC_ACT_SHOT;
 	}
 	s = get_scratch();
 	if (!s) {
-		COUNT(st, errors, 1);
+		COUNT(st, base.errors, 1);
 		return TC_ACT_SHOT;
 	}
 	/* Never reuse a sequence number: concurrent CPUs each get their own,
@@ -620,8 +434,8 @@ int encrypt_egress(struct __sk_buff *skb)
 	    bpf_skb_store_bytes(skb, hoff + ESP_PREFIX_LEN + clen, s->mac, ESP_ICV_LEN, 0) < 0)
 		goto error;
 #endif
-	if (store_ip_header(skb, &ip, ihl4, ETH_HLEN,
-			    ihl4 + ESP_PREFIX_LEN + clen + ESP_ICV_LEN, ESP_PROTO, 0) < 0)
+	if (store_ip_header(skb, &ip, ihl4, ETH_HLEN, ihl4 + ESP_PREFIX_LEN + clen + ESP_ICV_LEN,
+			    ESP_PROTO, IP_CSUM_REBUILD, 0) < 0)
 		goto error;
 	/* No later layer may treat the (now encrypted) L4 checksum as
 	 * verified. This does not clear CHECKSUM_PARTIAL, which no helper
@@ -629,11 +443,11 @@ int encrypt_egress(struct __sk_buff *skb)
 	 * the TCP checksum at its old position after this program, into the
 	 * ESP packet, and the receiver drops it (auth_failed). */
 	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
-	COUNT(st, encrypted, 1);
-	COUNT(st, encrypted_bytes, plen);
+	COUNT(st, base.encrypted, 1);
+	COUNT(st, base.encrypted_bytes, plen);
 	return TCX_NEXT;
 error:
-	COUNT(st, errors, 1);
+	COUNT(st, base.errors, 1);
 	return TC_ACT_SHOT;
 }
 
@@ -679,24 +493,24 @@ int decrypt_ingress(struct __sk_buff *skb)
 #endif
 	struct bpf_crypto_ctx *cipher, *auth;
 	struct esp_scratch *s;
-	struct esp_sa *sa;
+	struct esp_sa_state *sa;
 	union ip_buf ip;
 	__u64 ihl4, wlen, clen, plen, padlen, hoff, i;
 	__u32 spi, seq, hdr[2];
 	__u8 nh, bad = 0;
 	int ret, replayed;
 
-	ret = parse(skb, st, &ip, &ihl4, &wlen);
+	ret = parse(skb, common_stats(st), &ip, &ihl4, &wlen, PARSE_NO_FRAGMENTS);
 	if (ret <= 0)
 		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
 	if (ip.iph.protocol != ESP_PROTO) {
-		COUNT(st, dropped_unsupported, 1);
+		COUNT(st, base.dropped_unsupported, 1);
 		return TC_ACT_SHOT;
 	}
 	if (wlen < ESP_PREFIX_LEN + ESP_BLOCK + ESP_ICV_LEN ||
 	    (wlen - ESP_PREFIX_LEN - ESP_ICV_LEN) % ESP_BLOCK ||
 	    wlen - ESP_PREFIX_LEN - ESP_ICV_LEN > ESP_MAX_CT) {
-		COUNT(st, dropped_invalid, 1);
+		COUNT(st, base.dropped_invalid, 1);
 		return TC_ACT_SHOT;
 	}
 	clen = wlen - ESP_PREFIX_LEN - ESP_ICV_LEN;
@@ -713,7 +527,7 @@ int decrypt_ingress(struct __sk_buff *skb)
 	cipher = sa->cipher;
 	auth = sa->auth;
 	if (!cipher || !auth) {
-		COUNT(st, dropped_nokey, 1);
+		COUNT(st, base.dropped_nokey, 1);
 		return TC_ACT_SHOT;
 	}
 	s = get_scratch();
@@ -774,7 +588,7 @@ int decrypt_ingress(struct __sk_buff *skb)
 	padlen = s->tail[0];
 	nh = s->tail[1];
 	if (padlen + 2 >= clen) {
-		COUNT(st, dropped_invalid, 1);
+		COUNT(st, base.dropped_invalid, 1);
 		return TC_ACT_SHOT;
 	}
 	plen = clen - 2 - padlen;
@@ -791,67 +605,32 @@ int decrypt_ingress(struct __sk_buff *skb)
 	 * dummy packet (next header 59, RFC 4303 2.6): authenticated, but not
 	 * delivered. */
 	if (bad || nh == 59) {
-		COUNT(st, dropped_invalid, 1);
+		COUNT(st, base.dropped_invalid, 1);
 		return TC_ACT_SHOT;
 	}
 
-	/* Upper bound first, then zero: plen is [0, ESP_MAX_CT] by then and
-	 * the zero test raises its minimum to 1. The other order leaves
-	 * plen's lower bound at 0 on newer verifiers (7.x: "invalid
-	 * zero-sized read" at the store below). */
-	barrier_var(plen);
-	if (plen > ESP_MAX_CT)
-		goto error;
-	barrier_var(plen);
-	if (plen == 0)
-		goto error;
+	BOUND_LEN(plen, ESP_MAX_CT, goto error);
 #ifdef DP_INPLACE
 	/* Drop trailer and ICV, write the IPv4 header right in front of the
 	 * plaintext, then remove the 24 bytes between L2 and that header. */
 	if (bpf_skb_change_tail(skb, hoff + ESP_PREFIX_LEN + plen, 0) < 0 ||
 	    store_ip_header(skb, &ip, ihl4, ETH_HLEN + ESP_PREFIX_LEN, ihl4 + plen, nh,
-			    BPF_F_RECOMPUTE_CSUM) < 0 ||
+			    IP_CSUM_REBUILD, BPF_F_RECOMPUTE_CSUM) < 0 ||
 	    bpf_skb_adjust_room(skb, -ESP_PREFIX_LEN, BPF_ADJ_ROOM_MAC, 0) < 0)
 		goto error;
 #else
 	if (bpf_skb_store_bytes(skb, hoff, s->out, plen, BPF_F_RECOMPUTE_CSUM) < 0 ||
 	    bpf_skb_change_tail(skb, hoff + plen, 0) < 0 ||
-	    store_ip_header(skb, &ip, ihl4, ETH_HLEN, ihl4 + plen, nh, BPF_F_RECOMPUTE_CSUM) < 0)
+	    store_ip_header(skb, &ip, ihl4, ETH_HLEN, ihl4 + plen, nh, IP_CSUM_REBUILD,
+			    BPF_F_RECOMPUTE_CSUM) < 0)
 		goto error;
 #endif
-	COUNT(st, decrypted, 1);
-	COUNT(st, decrypted_bytes, plen);
+	COUNT(st, base.decrypted, 1);
+	COUNT(st, base.decrypted_bytes, plen);
 	return TCX_NEXT;
 error:
-	COUNT(st, errors, 1);
+	COUNT(st, base.errors, 1);
 	return TC_ACT_SHOT;
-}
-
-/* Test helper, attached only by tamper scenarios after encrypt_egress:
- * flips one byte of the IPv4 payload (the ESP packet), keeping the IP
- * header valid, so the receiver's ICV check can be seen to drop it. */
-SEC("tcx/egress")
-int tamper_egress(struct __sk_buff *skb)
-{
-	struct esp_stats *st = get_stats();
-	struct bpfcrypt_tamper *cfg;
-	__u32 zero = 0, off;
-	struct iphdr iph;
-	__u8 b;
-
-	cfg = bpf_map_lookup_elem(&tamper, &zero);
-	if (!cfg || !cfg->enabled || skb->protocol != bpf_htons(ETH_P_IP))
-		return TCX_NEXT;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &iph, sizeof(iph)) < 0)
-		return TCX_NEXT;
-	off = ETH_HLEN + iph.ihl * 4 + cfg->offset;
-	if (off >= skb->len || bpf_skb_load_bytes(skb, off, &b, 1) < 0)
-		return TCX_NEXT;
-	b ^= cfg->xor_mask;
-	if (bpf_skb_store_bytes(skb, off, &b, 1, 0) < 0)
-		return TCX_NEXT;
-	COUNT(st, tampered, 1);
-	return TCX_NEXT;
 }
 
 /* Create an SA with its two contexts. The element is inserted first (from
@@ -860,15 +639,12 @@ int tamper_egress(struct __sk_buff *skb)
  * half an SA. */
 static __always_inline int add_sa(void *map, struct esp_provision *args, struct esp_config *cfg)
 {
-	struct bpf_crypto_params params = {
-		.type = "skcipher",
-		.authsize = 0,
-	};
-	struct bpf_crypto_ctx *cipher, *auth, *old;
-	struct esp_sa *sa;
+	struct bpf_crypto_ctx *cipher, *auth;
+	struct bpf_crypto_params params = SKCIPHER_PARAMS;
+	struct esp_sa_state *sa;
 	__u32 spi = args->spi;
 	__u64 seq = args->seq_start ? args->seq_start : 1;
-	int err = 0;
+	int err;
 
 	if (spi < ESP_SPI_MIN || seq > ESP_SEQ_MAX + 1 ||
 	    (args->enc_key_len != 16 && args->enc_key_len != 24 && args->enc_key_len != 32) ||
@@ -878,8 +654,7 @@ static __always_inline int add_sa(void *map, struct esp_provision *args, struct 
 		return -E_INVAL;
 	if (bpf_map_lookup_elem(map, &spi))
 		return -E_EXIST;
-	__builtin_memcpy(params.algo, args->algo, sizeof(args->algo));
-	params.algo[sizeof(args->algo) - 1] = 0;
+	crypto_params_algo(&params, args->algo);
 	if (!params.algo[0])
 		__builtin_memcpy(params.algo, "cbc(aes)", sizeof("cbc(aes)"));
 	/* Both contexts must be CBC: the data path passes a 16-byte IV and
@@ -887,19 +662,13 @@ static __always_inline int add_sa(void *map, struct esp_provision *args, struct 
 	if (params.algo[0] != 'c' || params.algo[1] != 'b' || params.algo[2] != 'c' ||
 	    params.algo[3] != '(')
 		return -E_INVAL;
-
-	__builtin_memcpy(params.key, args->enc_key, sizeof(args->enc_key));
-	params.key_len = args->enc_key_len;
-	cipher = bpf_crypto_ctx_create(&params, sizeof(params), &err);
+	cipher = crypto_ctx_new(&params, args->enc_key, args->enc_key_len, &err);
 	if (!cipher)
-		return err ? err : -E_INVAL;
-	__builtin_memcpy(params.key, args->auth_key, sizeof(args->auth_key));
-	params.key_len = args->auth_key_len;
-	auth = bpf_crypto_ctx_create(&params, sizeof(params), &err);
-	__builtin_memset(params.key, 0, sizeof(args->auth_key));
+		return err;
+	auth = crypto_ctx_new(&params, args->auth_key, args->auth_key_len, &err);
 	if (!auth) {
 		bpf_crypto_ctx_release(cipher);
-		return err ? err : -E_INVAL;
+		return err;
 	}
 
 	err = bpf_map_update_elem(map, &spi, sa_zero, BPF_NOEXIST);
@@ -915,12 +684,8 @@ static __always_inline int add_sa(void *map, struct esp_provision *args, struct 
 	__builtin_memcpy(sa->k1, args->k1, ESP_BLOCK);
 	__builtin_memcpy(sa->k2, args->k2, ESP_BLOCK);
 	sa->seq_next = seq;
-	old = bpf_kptr_xchg(&sa->cipher, cipher);
-	if (old)
-		bpf_crypto_ctx_release(old);
-	old = bpf_kptr_xchg(&sa->auth, auth);
-	if (old)
-		bpf_crypto_ctx_release(old);
+	crypto_ctx_swap(&sa->cipher, cipher);
+	crypto_ctx_swap(&sa->auth, auth);
 	if (args->flags & ESP_F_ACTIVATE)
 		*(volatile __u32 *)&cfg->out_spi = spi;
 	return 0;

@@ -1,5 +1,6 @@
-//! Rust mirror of `ebpf/bpfcrypt_abi.h` and of the layouts in
-//! `ebpf/crypto_dp.bpf.c` that userspace programs rely on.
+//! Rust mirrors of the structs of `ebpf/bpfcrypt_abi.h` and
+//! `ebpf/esp_abi.h` that userspace reads or writes. `abi_check` compares
+//! each one's size and field offsets with every embedded object's BTF.
 
 /// Largest IPv4 payload the data plane encrypts.
 pub(crate) const BPFCRYPT_MAX_PLAIN: u32 = 2032;
@@ -49,8 +50,6 @@ pub(crate) const COUNTER_NAMES: &[&str] = &[
     "seq_exhausted",
     "unknown_spi",
 ];
-
-const _: () = assert!(std::mem::size_of::<Provision>() == 88);
 
 /// ESP: the largest growth of a packet: SPI, seq, IV, 15 bytes of padding,
 /// pad length, next header, ICV (`ESP_OVERHEAD`).
@@ -105,8 +104,6 @@ pub(crate) struct EspProvision {
     pub(crate) k2: [u8; 16],
 }
 
-const _: () = assert!(std::mem::size_of::<EspProvision>() == 176);
-
 /// `TC_ACT_OK`: the packet passes.
 pub(crate) const TC_ACT_OK: i32 = 0;
 /// `TC_ACT_SHOT`: the packet is dropped.
@@ -131,14 +128,69 @@ pub(crate) fn verdict_name(retval: u32) -> String {
     }
 }
 
-/// Offsets in `struct scratch` (per-CPU map `scratch`): IV, source and
-/// destination buffers.
-pub(crate) const SCRATCH_IV: i32 = 0;
-/// See [`SCRATCH_IV`].
-pub(crate) const SCRATCH_SRC: i32 = 16;
-/// See [`SCRATCH_IV`].
-pub(crate) const SCRATCH_DST: i32 = 16 + 2048;
-/// Bytes of each scratch buffer (`BPFCRYPT_BUF`).
+/// Bytes of each buffer of `struct bpfcrypt_scratch` (`BPFCRYPT_BUF`).
 pub(crate) const SCRATCH_BUF: u32 = 2048;
-/// Offset of the context kptr in `struct key_slot` (map `keys`).
-pub(crate) const KEY_SLOT_CTX: i16 = 16;
+
+/// Mirrors whose every byte belongs to a field (no padding), so that their
+/// bytes can go into a map value or a section as they are.
+///
+/// # Safety
+/// Only for `#[repr(C)]` structs without padding bytes.
+pub(crate) unsafe trait Plain: Copy {
+    /// The struct's bytes, in the layout the C side reads.
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: Self is repr(C) without padding (the trait's contract),
+        // so all size_of::<Self>() bytes are initialised.
+        unsafe {
+            std::slice::from_raw_parts(
+                (self as *const Self).cast::<u8>(),
+                std::mem::size_of::<Self>(),
+            )
+        }
+    }
+}
+
+/// Value of the `tamper` map (`struct bpfcrypt_tamper`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Tamper {
+    /// Byte offset in the IPv4 payload.
+    pub(crate) offset: u32,
+    /// XORed into that byte.
+    pub(crate) xor_mask: u8,
+    /// 1: the program flips the byte.
+    pub(crate) enabled: u8,
+    /// Padding to 8 bytes.
+    pub(crate) _pad: u16,
+}
+
+// SAFETY: repr(C), 4 + 1 + 1 + 2 bytes, no padding.
+unsafe impl Plain for Tamper {}
+
+/// The fixed IV of the test builds (`struct bpfcrypt_test_iv`, alone in
+/// the section `.rodata.test_iv`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TestIv {
+    /// 1: use `iv` instead of a fresh one.
+    pub(crate) fixed: u8,
+    /// The IV.
+    pub(crate) iv: [u8; 16],
+}
+
+// SAFETY: repr(C), all u8: no padding.
+unsafe impl Plain for TestIv {}
+
+/// Settings of the cipher-only probe (`struct bpfcrypt_cipher_probe`,
+/// alone in the section `.rodata.probe`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CipherProbe {
+    /// Bytes to encrypt or decrypt.
+    pub(crate) len: u32,
+    /// 1: CBC (the scratch IV is passed), 0: ECB.
+    pub(crate) cbc: u32,
+}
+
+// SAFETY: repr(C), two u32: no padding.
+unsafe impl Plain for CipherProbe {}

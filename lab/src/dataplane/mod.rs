@@ -5,8 +5,14 @@
 //! maps, tcx links), so dropping it — or the process dying — removes it.
 
 pub(crate) mod abi;
+#[cfg(test)]
+mod abi_check;
+/// The table of BPF objects and clang flags, shared with `lab/build.rs`.
+pub(crate) mod bpf_objects;
+mod cipher_only;
 pub(crate) mod esp;
 mod object;
+mod rodata;
 mod verifier_log;
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -14,8 +20,10 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 
 use crate::domain::{Build, CipherSpec, Counters, Direction};
-use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Provision};
+use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Plain, Provision, Tamper, TestIv};
+pub(crate) use cipher_only::CipherOnlyProg;
 use object::Flavor;
+pub(crate) use object::plain as embedded_object;
 
 /// Names of the programs in the object.
 const EGRESS_PROG: &str = "encrypt_egress";
@@ -140,6 +148,12 @@ impl DataPlane {
         Some(Self::load_object(build, Flavor::ExtraCopy, None))
     }
 
+    /// Loads `build` from an object compiled elsewhere (a baseline's:
+    /// `lab bench --baseline`), not the embedded one.
+    pub(crate) fn load_bytes(build: Build, bytes: &[u8]) -> Result<Self, DataPlaneError> {
+        Self::open_and_load(build, bytes, None)
+    }
+
     fn load_object(
         build: Build,
         flavor: Flavor,
@@ -149,13 +163,21 @@ impl DataPlane {
             Flavor::TestIv => "test object (only crypto builds take a fixed IV)",
             _ => "object of that build and flavor",
         }))?;
+        Self::open_and_load(build, bytes, fixed_iv)
+    }
+
+    fn open_and_load(
+        build: Build,
+        bytes: &[u8],
+        fixed_iv: Option<[u8; 16]>,
+    ) -> Result<Self, DataPlaneError> {
         let _capture = verifier_log::Capture::start();
         let load = || -> Result<Object, libbpf_rs::Error> {
             let mut builder = ObjectBuilder::default();
             builder.name(format!("bpfcrypt_{}", build.as_str()))?;
             let mut open = builder.open_memory(bytes)?;
             if let Some(iv) = fixed_iv {
-                set_test_iv(&mut open, iv)?;
+                rodata::set(&mut open, ".rodata.test_iv", &TestIv { fixed: 1, iv })?;
             }
             open.load()
         };
@@ -198,11 +220,13 @@ impl DataPlane {
             .maps()
             .find(|m| m.name() == "tamper")
             .ok_or(DataPlaneError::Missing("tamper map"))?;
-        let mut value = [0u8; 8];
-        value[..4].copy_from_slice(&offset.to_ne_bytes());
-        value[4] = xor;
-        value[5] = 1;
-        map.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+        let value = Tamper {
+            offset,
+            xor_mask: xor,
+            enabled: 1,
+            _pad: 0,
+        };
+        map.update(&0u32.to_ne_bytes(), value.bytes(), MapFlags::ANY)
             .map_err(|source| DataPlaneError::Map {
                 map: "tamper",
                 source,
@@ -323,24 +347,6 @@ impl DataPlane {
             .unwrap_or_default();
         Ok(sum_counters(&per_cpu))
     }
-}
-
-/// Writes `struct bpfcrypt_test_iv` (fixed = 1, the IV) into the test
-/// object's own read-only section, before load.
-fn set_test_iv(open: &mut libbpf_rs::OpenObject, iv: [u8; 16]) -> Result<(), libbpf_rs::Error> {
-    for mut map in open.maps_mut() {
-        if map.name().to_string_lossy().ends_with(".rodata.test_iv")
-            && let Some(v) = map.initial_value_mut()
-            && v.len() >= 17
-        {
-            v[0] = 1;
-            v[1..17].copy_from_slice(&iv);
-            return Ok(());
-        }
-    }
-    Err(libbpf_rs::Error::from(std::io::Error::other(
-        "the test object has no .rodata.test_iv section",
-    )))
 }
 
 /// Sums per-CPU stats values, in counter order; counters a build does not
@@ -497,16 +503,6 @@ pub(crate) struct TestRun {
 }
 
 impl DataPlane {
-    /// Descriptor of one of the object's maps (`keys`, `scratch`, `stats`),
-    /// e.g. for a measuring program that shares them.
-    pub(crate) fn map_fd(&self, name: &'static str) -> Result<RawFd, DataPlaneError> {
-        self.obj
-            .maps()
-            .find(|m| m.name() == name)
-            .map(|m| m.as_fd().as_raw_fd())
-            .ok_or(DataPlaneError::Missing(name))
-    }
-
     /// Runs the egress or ingress program on `frame` (a whole Ethernet
     /// frame) with `BPF_PROG_TEST_RUN`; the resulting frame goes to `out`.
     /// With `repeat > 1` the kernel runs the program again on the skb the

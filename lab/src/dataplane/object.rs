@@ -20,6 +20,18 @@ pub(crate) enum Flavor {
     ExtraCopy,
 }
 
+/// The embedded object of a build as shipped (its name in
+/// `bpf_objects::BPF_OBJECTS` is `build.as_str()`).
+pub(crate) fn plain(build: Build) -> &'static [u8] {
+    bytes(build, Flavor::Plain).expect("every build has a plain object")
+}
+
+/// The bench's cipher-only probe (`ebpf/cipher_only.bpf.c`): loaded on
+/// the `keys` and `scratch` maps of a loaded raw build.
+pub(crate) fn cipher_only() -> &'static [u8] {
+    object!("cipher_only")
+}
+
 /// The object file of a build in a flavor; `None` when that build has no
 /// such test object.
 pub(crate) fn bytes(build: Build, flavor: Flavor) -> Option<&'static [u8]> {
@@ -40,4 +52,32 @@ pub(crate) fn bytes(build: Build, flavor: Flavor) -> Option<&'static [u8]> {
         (Build::Copy | Build::Noop, Flavor::TestIv)
         | (Build::Noop | Build::Esp | Build::EspInPlace, Flavor::ExtraCopy) => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::bpf_objects::BPF_OBJECTS;
+
+    /// A build's object name is `Build::as_str` in the shared table, and
+    /// the embedded object is the one compiled under that name.
+    #[test]
+    fn plain_objects_are_the_tables_builds() {
+        for b in [
+            Build::Crypto,
+            Build::CryptoInPlace,
+            Build::Esp,
+            Build::EspInPlace,
+            Build::Copy,
+            Build::Noop,
+        ] {
+            assert!(
+                BPF_OBJECTS.iter().any(|(name, _, _)| *name == b.as_str()),
+                "{} is not in the table",
+                b.as_str()
+            );
+            let file = format!("{}/{}.bpf.o", env!("OUT_DIR"), b.as_str());
+            assert_eq!(plain(b), std::fs::read(&file).unwrap(), "{file}");
+        }
+    }
 }
