@@ -355,3 +355,89 @@ fn just_test_lists_the_tests_skipped_at_run_time() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.log"));
 }
+
+/// The pull-request job: the paired bench of the PR's data plane against
+/// its base branch's (the merge base) on the same runner, set up like the
+/// bench job; its verdict goes to the job summary also when the bench
+/// fails, and the bench step fails only on a regression beyond the
+/// threshold (the exit code of `lab bench --baseline`). `scripts/ci-local
+/// --job pr-bench --base REV` replays it.
+#[test]
+fn the_pr_job_runs_a_paired_bench_against_the_base_branch() {
+    let wf = workflow();
+    let job = &wf["jobs"]["pr-bench"];
+    assert!(job.is_object(), "the workflow has no pr-bench job");
+    assert!(
+        wf["on"].get("pull_request").is_some(),
+        "the workflow runs on pull requests"
+    );
+    assert_eq!(
+        job["if"].as_str(),
+        Some("github.event_name == 'pull_request'"),
+        "only pull requests have a base branch"
+    );
+    assert_eq!(
+        job["env"]["BASE_REF"].as_str(),
+        Some("${{ github.base_ref }}")
+    );
+    let options = job["container"]["options"].as_str().unwrap_or_default();
+    assert!(options.contains("--privileged"), "BPF and KVM need it");
+    let steps = job["steps"].as_array().unwrap();
+    let idx = |needle: &str| {
+        step_index(job, |s| {
+            s["run"].as_str().is_some_and(|r| r.contains(needle))
+                || s["uses"].as_str().is_some_and(|u| u.contains(needle))
+        })
+        .unwrap_or_else(|| panic!("the pr-bench job has no step with {needle:?}"))
+    };
+    let (git, checkout) = (idx("apt-get install"), idx("actions/checkout@"));
+    let (setup, toolchain) = (idx("./scripts/setup"), idx("rust-toolchain@"));
+    let (fetch, bench) = (idx("just lab kernels fetch"), idx("--baseline"));
+    let (summary, upload) = (idx("paired.md"), idx("upload-artifact@"));
+    assert!(
+        git < checkout,
+        "git before the checkout: a repository, not a tarball"
+    );
+    assert!(checkout < setup && setup < toolchain && toolchain < fetch && fetch < bench);
+    assert!(bench < summary && bench < upload);
+    assert_eq!(
+        steps[checkout]["with"]["fetch-depth"].as_i64(),
+        Some(0),
+        "the base branch is fetched"
+    );
+    let script = steps[bench]["run"].as_str().unwrap();
+    for needle in [
+        "just lab bench scenarios/bench-pr.yaml",
+        "--kernel \"$BENCH_KERNEL\"",
+        "origin/$BASE_REF",
+        "git merge-base HEAD",
+        "--max-regression 10",
+    ] {
+        assert!(script.contains(needle), "{needle:?} not in {script}");
+    }
+    let report = steps[summary]["run"].as_str().unwrap();
+    assert!(report.contains(">> \"$GITHUB_STEP_SUMMARY\""), "{report}");
+    for (name, step) in [("summary", &steps[summary]), ("upload", &steps[upload])] {
+        assert_eq!(step["if"].as_str(), Some("always()"), "{name} step");
+    }
+    let bench_file = std::fs::read_to_string(repo().join("scenarios/bench-pr.yaml")).unwrap();
+    assert!(bench_file.contains("micro:"), "{bench_file}");
+    // ci-local replays it, with github.base_ref from --base.
+    let out = Command::new(repo().join("scripts/ci-local"))
+        .args(["--list", "--job", "pr-bench", "--base", "main"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let list = text(&out);
+    if list.contains("needs python3 with PyYAML") {
+        eprintln!(
+            "SKIPPED the_pr_job_runs_a_paired_bench_against_the_base_branch (ci-local part): no PyYAML"
+        );
+        return;
+    }
+    assert!(out.status.success(), "{list}");
+    assert!(
+        list.contains("github.base_ref=main") && list.contains("Paired bench against main"),
+        "{list}"
+    );
+}

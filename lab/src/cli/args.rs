@@ -291,12 +291,53 @@ pub(crate) struct BenchArgs {
     /// as `plan.inject`), e.g. to show that `lab compare` catches it.
     #[arg(long, value_enum, value_name = "REGRESSION")]
     pub(crate) inject: Option<InjectKind>,
+    /// Paired bench: compile the data plane objects of this git revision
+    /// (its ebpf/ folder, with clang) and measure them beside this lab's
+    /// objects in the same process, round for round; exit 1 on a regression.
+    #[arg(long, value_name = "REV", conflicts_with = "baseline_objects")]
+    pub(crate) baseline: Option<String>,
+    /// Paired bench against prebuilt objects: DIR/<build>.bpf.o (crypto,
+    /// crypto_inplace, copy, noop, esp, esp_inplace; those the bench uses).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) baseline_objects: Option<PathBuf>,
+    /// Paired bench: a figure whose whole 95 % interval is worse than the
+    /// baseline by more than this many percent is a regression (exit 1).
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        value_name = "PERCENT",
+        allow_negative_numbers = true
+    )]
+    pub(crate) max_regression: f64,
+    /// Calibrate the paired bench on the host: A/A runs (our objects against
+    /// themselves) and A/B runs (--inject extra-copy against the plain
+    /// build); prints false alarms, detections and the smallest regression
+    /// detectable per part.
+    #[arg(long, conflicts_with_all = ["baseline", "baseline_objects", "inject", "kernel", "matrix", "kernel_image"])]
+    pub(crate) calibrate: bool,
+    /// Calibration: paired A/A runs.
+    #[arg(long, default_value_t = 5, value_name = "N", requires = "calibrate")]
+    pub(crate) aa_runs: u32,
+    /// Calibration: paired A/B runs.
+    #[arg(long, default_value_t = 20, value_name = "N", requires = "calibrate")]
+    pub(crate) ab_runs: u32,
     #[command(flatten)]
     pub(crate) image: ImageArgs,
     #[command(flatten)]
     pub(crate) vm: VmArgs,
     #[command(flatten)]
     pub(crate) results: ResultsArgs,
+}
+
+impl BenchArgs {
+    /// `--max-regression`, checked.
+    pub(crate) fn max_regression(&self) -> Result<f64> {
+        let m = self.max_regression;
+        if !m.is_finite() || m < 0.0 {
+            bail!("--max-regression {m}: must be a percentage of 0 or more");
+        }
+        Ok(m)
+    }
 }
 
 /// The interval `lab compare`'s overlap test uses: `--interval`.

@@ -1,6 +1,8 @@
 //! `lab bench BENCH`: the bench on the host or catalog kernels, one after
 //! the other, into `bench.json`, plots and a report, in a results folder
-//! that appears only when everything was written.
+//! that appears only when everything was written. With `--baseline` it is
+//! a paired bench: the baseline's objects measured beside ours, judged
+//! from the per-round ratios into `paired.md` (exit 1 on a regression).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,14 +10,17 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::args::BenchArgs;
+use super::baseline;
 use crate::exec::bench::{env, points};
 use crate::job::bench::{Env, TargetResult};
 use crate::job::{Completed, Job, Outcome};
 use crate::kernels::{self, Catalog};
 use crate::output::bench_doc::{self, BENCH_JSON, BENCH_SCHEMA, BenchDoc};
+use crate::output::paired::{self, PAIRED_MD, PairedReport};
 use crate::output::progress::{Bar, Progress};
 use crate::output::results_dir::ResultsDir;
-use crate::output::{bench_report, exit, terminal};
+use crate::output::{bench_report, exit, safe_write, terminal};
+use crate::spec::baseline::Baseline;
 use crate::spec::bench;
 use crate::spec::bench_plan::BenchPlan;
 use crate::sys::signals;
@@ -23,11 +28,13 @@ use crate::target::{self, Backend, Target};
 use crate::vm::VmOptions;
 
 pub(crate) fn bench(a: BenchArgs) -> Result<i32> {
+    let max_regression = a.max_regression()?;
     let mut plan = bench::load(&a.bench)?;
     if a.quick {
         plan = plan.quick();
     }
     plan.inject = a.inject.map(Into::into);
+    plan.baseline = baseline_of(&a, &plan)?;
     let vm = a.vm.options()?;
     let image = a.image.kernel_image.is_some();
     let catalog = match (a.matrix, a.kernel.as_deref()) {
@@ -53,31 +60,80 @@ pub(crate) fn bench(a: BenchArgs) -> Result<i32> {
         Some(i) => format!(", injected regression: {}", i.as_str()),
         None => String::new(),
     };
+    let paired = match &plan.baseline {
+        Some(b) => format!(", paired with baseline {}", b.label),
+        None => String::new(),
+    };
     eprintln!(
-        "lab: bench {} ({}) on {}{inject}",
+        "lab: bench {} ({}) on {}{inject}{paired}",
         plan.name,
         plan.source,
         names.join(", ")
     );
-    let (doc, path) = run(&plan, &names, catalog.as_ref(), &a.results.results_dir, vm)?;
+    let root = &a.results.results_dir;
+    let (doc, path, paired) = run(&plan, &names, catalog.as_ref(), root, vm, max_regression)?;
     print!("{}", terminal::bench(&doc, &path));
-    Ok(if doc.targets.iter().all(|t| t.unsupported.is_some()) {
+    if let Some(p) = &paired {
+        print!("\n{}", paired::terminal(p));
+        println!("→ {}", path.join(PAIRED_MD).display());
+    }
+    Ok(verdict(&doc, paired.as_ref()))
+}
+
+/// The exit code of a finished bench.
+pub(crate) fn verdict(doc: &BenchDoc, paired: Option<&PairedReport>) -> i32 {
+    let regressed =
+        paired.is_some_and(|p| p.count(crate::output::compare::Verdict::Regression) > 0);
+    if doc.targets.iter().all(|t| t.unsupported.is_some()) {
         exit::UNSUPPORTED
-    } else if doc.targets.iter().any(|t| t.has_failures()) {
+    } else if regressed || doc.targets.iter().any(|t| t.has_failures()) {
         exit::FAIL
     } else {
         exit::PASS
-    })
+    }
 }
 
-/// Runs `plan` on every target and writes the results folder.
-fn run(
+/// The baseline `--baseline` or `--baseline-objects` names, built or read
+/// now (bad input is an error before anything is measured).
+fn baseline_of(a: &BenchArgs, plan: &BenchPlan) -> Result<Option<Box<Baseline>>> {
+    if a.baseline.is_none() && a.baseline_objects.is_none() {
+        return Ok(None);
+    }
+    let builds = baseline::needed_builds(plan);
+    if builds.is_empty() {
+        anyhow::bail!(
+            "{}: a paired bench (--baseline) compares our data plane: the bench needs a micro or udp part with one of our variants",
+            plan.source
+        );
+    }
+    Ok(Some(Box::new(match (&a.baseline, &a.baseline_objects) {
+        (Some(rev), _) => {
+            eprintln!("lab: building the baseline's data plane at {rev}");
+            baseline::from_revision(&super::repo::repo_root()?, rev, &builds)?
+        }
+        (None, Some(dir)) => baseline::from_dir(dir, &builds)?,
+        (None, None) => unreachable!("checked above"),
+    })))
+}
+
+/// What the candidate of a paired bench is, in words.
+pub(crate) fn candidate_label(plan: &BenchPlan, commit: &str) -> String {
+    match plan.inject {
+        Some(i) => format!("this lab's objects ({commit}, --inject {})", i.as_str()),
+        None => format!("this lab's objects ({commit})"),
+    }
+}
+
+/// Runs `plan` on every target and writes the results folder (with a
+/// baseline, the paired verdict too).
+pub(crate) fn run(
     plan: &BenchPlan,
     names: &[String],
     catalog: Option<&Catalog>,
     root: &Path,
     vm: VmOptions,
-) -> Result<(BenchDoc, PathBuf)> {
+    max_regression: f64,
+) -> Result<(BenchDoc, PathBuf, Option<PairedReport>)> {
     let label = match names {
         [one] => one.as_str(),
         _ => "matrix",
@@ -104,10 +160,13 @@ fn run(
         None => None,
     };
     bar.finish();
+    // bench.json names the baseline's objects by digest, without their bytes.
+    let mut recorded = plan.clone();
+    recorded.baseline = plan.baseline.as_ref().map(|b| Box::new(b.digests()));
     let doc = BenchDoc {
         schema: BENCH_SCHEMA,
         run_id: dir.run_id().to_string(),
-        plan: plan.clone(),
+        plan: recorded,
         started_at,
         duration_ms: t0.elapsed().as_millis() as u64,
         targets: results,
@@ -120,12 +179,20 @@ fn run(
     .context("writing bench.json")?;
     let mut files = vec![BENCH_JSON.to_string()];
     files.extend(bench_report::generate(&doc, dir.path()).context("writing the report")?);
+    let paired = plan.baseline.as_ref().map(|b| {
+        let candidate = candidate_label(plan, &commit);
+        paired::judge(&doc.targets, (&candidate, &b.label), max_regression)
+    });
+    if let Some(p) = &paired {
+        safe_write::write(&dir.path().join(PAIRED_MD), paired::markdown(p))?;
+        files.push(PAIRED_MD.to_string());
+    }
     let path = dir.commit(&bench_doc::index(&doc, &files))?;
-    Ok((doc, path))
+    Ok((doc, path, paired))
 }
 
 /// Benches one target; a target that cannot run is a result with the reason.
-fn measure(
+pub(crate) fn measure(
     plan: &BenchPlan,
     name: &str,
     catalog: Option<&Catalog>,

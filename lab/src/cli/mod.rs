@@ -2,7 +2,9 @@
 //! subcommand.
 
 mod args;
+mod baseline;
 mod bench;
+mod calibrate;
 mod check;
 mod compare;
 mod fuzz;
@@ -34,6 +36,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Check { scenarios } => check::check(&scenarios),
         Command::Kernels { command } => kernels::kernels(command),
         Command::Probe(a) => probe::probe(a),
+        Command::Bench(a) if a.calibrate => calibrate::calibrate(&a),
         Command::Bench(a) => bench::bench(a),
         Command::Report { run, out, results } => report::report(&run, out, &results.results_dir),
         Command::GuestRun {

@@ -72,6 +72,20 @@ pub(crate) struct TargetResult {
     /// the hardware reference.
     #[serde(default)]
     pub(crate) hardware: Vec<HardwarePoint>,
+    /// The baseline's figures of a paired bench (`--baseline`), measured
+    /// round for round with the figures above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) baseline: Option<BaselineFigures>,
+}
+
+/// A paired bench's baseline on one target: the same points as the
+/// candidate's, each round measured beside the candidate's round.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct BaselineFigures {
+    /// BPF_PROG_TEST_RUN figures.
+    pub(crate) micro: Vec<MicroPoint>,
+    /// UDP figures of our variants.
+    pub(crate) udp: Vec<UdpPoint>,
 }
 
 /// Something the bench plan asked for that the kernel does not have.
@@ -115,6 +129,7 @@ impl TargetResult {
             tcp: Vec::new(),
             unavailable: Vec::new(),
             hardware: Vec::new(),
+            baseline: None,
         }
     }
 

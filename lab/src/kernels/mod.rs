@@ -22,7 +22,7 @@ mod error;
 mod extract;
 mod fetch;
 mod image_check;
-mod input;
+pub(crate) mod input;
 mod kernel;
 mod local;
 mod lock;

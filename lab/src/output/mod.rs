@@ -9,6 +9,7 @@ pub(crate) mod bench_report;
 pub(crate) mod compare;
 pub(crate) mod exit;
 pub(crate) mod matrix;
+pub(crate) mod paired;
 pub(crate) mod progress;
 pub(crate) mod results_dir;
 pub(crate) mod run_report;

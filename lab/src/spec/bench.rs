@@ -108,6 +108,7 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
         vm_loop: vm_loop(&v, path, f.vm_loop.as_ref())?,
         quick: false,
         inject: None,
+        baseline: None,
     })
 }
 

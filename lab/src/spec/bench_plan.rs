@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::baseline::Baseline;
 use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, BPFCRYPT_OVERHEAD, ESP_OVERHEAD};
 use crate::domain::{BenchVariant, IfAddr, Side};
 
@@ -162,6 +163,10 @@ pub(crate) struct BenchPlan {
     /// A known regression built in on purpose (`--inject`), absent normally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) inject: Option<Inject>,
+    /// The data plane objects a paired bench measures the candidate
+    /// against (`--baseline`), absent normally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) baseline: Option<Box<Baseline>>,
 }
 
 /// A known regression the bench can build into the data plane, so that
@@ -266,9 +271,11 @@ impl BenchPlan {
         let variants = self.variants.len() as f64;
         let planes = self.micro_planes();
         let mut t = 0.0;
+        // A paired bench measures each of our builds twice.
+        let arms = if self.baseline.is_some() { 2.0 } else { 1.0 };
         if let Some(m) = &self.micro {
             let rounds = (m.rounds + m.warmup_rounds) as f64 + 0.5;
-            t += planes.len() as f64 * 2.0 * sizes * rounds * m.round_ms as f64 / 1000.0;
+            t += arms * planes.len() as f64 * 2.0 * sizes * rounds * m.round_ms as f64 / 1000.0;
         }
         if let Some(h) = &self.hardware {
             t += 4.0 * sizes * (h.rounds as f64 + 1.0) * h.round_ms as f64 / 1000.0;
@@ -283,7 +290,7 @@ impl BenchPlan {
         }
         if let Some(u) = &self.udp {
             let per = (u.warmup_ms + u.rounds as u64 * (u.duration_ms + 100)) as f64 / 1000.0;
-            t += (variants + 1.0) * sizes * per + (variants + 1.0) * 0.5;
+            t += (arms * variants + 1.0) * sizes * per + (arms * variants + 1.0) * 0.5;
         }
         if let Some(tc) = &self.tcp {
             let f = &tc.flow;

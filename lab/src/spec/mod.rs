@@ -3,6 +3,7 @@
 //! error names the file, line, column and field ([`error::SpecError`]);
 //! the field validators live once, in [`fields`].
 
+pub(crate) mod baseline;
 pub(crate) mod bench;
 pub(crate) mod bench_file;
 pub(crate) mod bench_plan;

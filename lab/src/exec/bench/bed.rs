@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use anyhow::{Context, Result};
 
-use super::planes::load_variant;
+use super::planes::{Arm, load_variant};
 use super::stacks;
 use crate::dataplane::DataPlane;
 use crate::domain::{BenchVariant, Counters, Side};
@@ -31,9 +31,14 @@ pub(crate) struct Bed {
 }
 
 impl Bed {
-    /// Builds the topology and sets variant `v` up on both ends;
-    /// `Ok(Err(reason))` when the kernel does not have it.
-    pub(crate) fn build(plan: &BenchPlan, v: BenchVariant) -> Result<Result<Self, String>> {
+    /// Builds the topology and sets variant `v` up on both ends (our
+    /// builds from `arm`'s objects); `Ok(Err(reason))` when the kernel
+    /// does not have it.
+    pub(crate) fn build(
+        plan: &BenchPlan,
+        v: BenchVariant,
+        arm: Arm,
+    ) -> Result<Result<Self, String>> {
         let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu(v))
             .context("building the bench topology")?;
         let (mut src, mut dst) = (plan.left.addr, plan.right.addr);
@@ -46,7 +51,7 @@ impl Bed {
             }
         } else if v.build().is_some() {
             for side in Side::BOTH {
-                let mut dp = load_variant(plan, v, None)?;
+                let mut dp = load_variant(plan, v, None, arm)?;
                 attach(&mut dp, topo.end(side))?;
                 planes.push((side, dp));
             }
@@ -90,13 +95,29 @@ pub(crate) fn build_all(plan: &BenchPlan) -> Result<(Vec<(BenchVariant, Bed)>, M
     let mut beds = Vec::new();
     let mut missing = Vec::new();
     for v in std::iter::once(BenchVariant::NoProgram).chain(plan.variants.iter().copied()) {
-        match Bed::build(plan, v)? {
+        match Bed::build(plan, v, Arm::Candidate)? {
             Ok(bed) => beds.push((v, bed)),
             Err(why) => missing.push((v, why)),
         }
     }
     Ok((beds, missing))
 }
+/// The baseline's bed of every variant of `beds` that runs our data plane
+/// (a paired bench); the others do not depend on the objects.
+pub(crate) fn build_baselines(
+    plan: &BenchPlan,
+    beds: &[(BenchVariant, Bed)],
+) -> Result<Vec<(BenchVariant, Bed)>> {
+    let mut out = Vec::new();
+    for (v, _) in beds.iter().filter(|(v, _)| v.build().is_some()) {
+        match Bed::build(plan, *v, Arm::Baseline)? {
+            Ok(bed) => out.push((*v, bed)),
+            Err(why) => anyhow::bail!("the baseline's {} bed: {why}", v.as_str()),
+        }
+    }
+    Ok(out)
+}
+
 /// Counter increases per end between two readings (changed counters only).
 pub(crate) fn counter_delta(
     before: &BTreeMap<String, Counters>,

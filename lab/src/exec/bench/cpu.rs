@@ -83,6 +83,29 @@ pub(crate) fn pin_current_thread(cpu: usize) {
     }
 }
 
+/// The calling thread pinned to the CPU it runs on, until dropped (then
+/// its affinity is restored): figures measured in alternation share a CPU.
+pub(crate) struct Pinned(nix::sched::CpuSet);
+
+/// Pins the calling thread to its current CPU; `None` when the affinity
+/// cannot be read or set.
+pub(crate) fn pin_here() -> Option<Pinned> {
+    let me = nix::unistd::Pid::from_raw(0);
+    let before = nix::sched::sched_getaffinity(me).ok()?;
+    // SAFETY: sched_getcpu has no preconditions.
+    let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).ok()?;
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu).ok()?;
+    nix::sched::sched_setaffinity(me, &set).ok()?;
+    Some(Pinned(before))
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +138,24 @@ mod tests {
         }
         std::hint::black_box(x);
         assert!(thread_ns() >= a);
+    }
+
+    #[test]
+    fn pinning_is_undone_on_drop() {
+        let me = nix::unistd::Pid::from_raw(0);
+        let count = |s: &nix::sched::CpuSet| {
+            (0..nix::sched::CpuSet::count())
+                .filter(|&i| s.is_set(i).unwrap_or(false))
+                .count()
+        };
+        let before = nix::sched::sched_getaffinity(me).unwrap();
+        {
+            let _pin = pin_here().expect("pinned");
+            assert_eq!(count(&nix::sched::sched_getaffinity(me).unwrap()), 1);
+        }
+        assert_eq!(
+            count(&nix::sched::sched_getaffinity(me).unwrap()),
+            count(&before)
+        );
     }
 }

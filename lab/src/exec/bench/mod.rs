@@ -10,7 +10,9 @@
 //!   variant and without any program ([`bed`]);
 //!
 //! with repeated rounds summarised as statistics, and the environment of
-//! the kernel ([`env`]), into one target's result.
+//! the kernel ([`env`]), into one target's result. A paired bench (the
+//! plan has a baseline) measures the baseline's objects beside ours in
+//! the micro and UDP parts, round for round ([`planes::Arm`]).
 
 pub(crate) mod bed;
 pub(crate) mod cpu;
@@ -20,6 +22,7 @@ pub(crate) mod hardware;
 pub(crate) mod kfunc;
 pub(crate) mod micro;
 pub(crate) mod micro_job;
+pub(crate) mod micro_rounds;
 pub(crate) mod planes;
 pub(crate) mod stacks;
 pub(crate) mod tcp;
@@ -55,6 +58,9 @@ fn run_parts(plan: &BenchPlan, t: &mut TargetResult, progress: &dyn Progress) ->
         t.micro = m.micro;
         t.cipher = m.cipher;
         t.unavailable.extend(m.unavailable);
+        if plan.baseline.is_some() {
+            t.baseline.get_or_insert_default().micro = m.baseline;
+        }
     }
     if let Some(h) = &plan.hardware {
         progress.note(&format!("hardware: {}", hardware::implementation()));
@@ -62,9 +68,12 @@ fn run_parts(plan: &BenchPlan, t: &mut TargetResult, progress: &dyn Progress) ->
     }
     if let Some(flow) = &plan.udp {
         progress.note("udp: datagrams over the veth pair");
-        let (udp, missing) = udp::run(plan, flow, progress)?;
-        t.udp = udp;
-        note_missing(t, missing);
+        let u = udp::run(plan, flow, progress)?;
+        t.udp = u.udp;
+        if plan.baseline.is_some() {
+            t.baseline.get_or_insert_default().udp = u.baseline;
+        }
+        note_missing(t, u.missing);
         let cipher = t.cipher.clone();
         // ESP makes four cipher passes per packet: CBC and CMAC out,
         // CMAC and CBC decryption in.

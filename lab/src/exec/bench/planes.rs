@@ -26,25 +26,49 @@ pub(crate) fn algo_name(v: BenchVariant, driver: &str) -> Option<String> {
     Some(format!("{mode}({driver})"))
 }
 
-/// Loads `v`'s build (its `--inject` object when the plan asks for one
-/// and the build has it) and keys it with the plan's key: the raw format
-/// (through `driver` when given), ESP with an inbound and an outbound SA.
+/// Which side of a paired bench a data plane is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arm {
+    /// The lab's own objects (with `--inject`, the injected ones).
+    Candidate,
+    /// The plan's baseline objects (`--baseline`).
+    Baseline,
+}
+
+/// Loads `v`'s build for `arm`: the candidate's is the embedded object (its
+/// `--inject` object when the plan asks for one and the build has it), the
+/// baseline's the plan's baseline object. Keys it with the plan's key: the
+/// raw format (through `driver` when given), ESP with an inbound and an
+/// outbound SA.
 pub(crate) fn load_variant(
     plan: &BenchPlan,
     v: BenchVariant,
     driver: Option<&str>,
+    arm: Arm,
 ) -> Result<DataPlane> {
     let key = &plan.key[..];
     let build = v
         .build()
         .with_context(|| format!("the {} variant has no data plane", v.as_str()))?;
-    let injected = match plan.inject {
-        Some(Inject::ExtraCopy) => DataPlane::load_extra_copy(build),
-        None => None,
-    };
-    let dp = match injected {
-        Some(dp) => dp?,
-        None => DataPlane::load(build)?,
+    let dp = match arm {
+        Arm::Baseline => {
+            let b = plan.baseline.as_ref().context("the plan has no baseline")?;
+            let bytes = b.object(build.as_str()).with_context(|| {
+                format!(
+                    "the baseline ({}) has no {} object",
+                    b.label,
+                    build.as_str()
+                )
+            })?;
+            DataPlane::load_bytes(build, bytes)
+                .with_context(|| format!("loading the baseline's {} object", build.as_str()))?
+        }
+        Arm::Candidate => match plan.inject {
+            Some(Inject::ExtraCopy) => {
+                DataPlane::load_extra_copy(build).unwrap_or_else(|| DataPlane::load(build))?
+            }
+            None => DataPlane::load(build)?,
+        },
     };
     let Some(algorithm) = v.algorithm() else {
         return Ok(dp);

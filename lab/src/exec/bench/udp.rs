@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::bed::{Bed, Missing, build_all, counter_add, counter_delta};
+use super::bed::{Bed, Missing, build_all, build_baselines, counter_add, counter_delta};
 use super::cpu::{self, CpuTimes};
 use super::frames::{IP_HLEN, UDP_HLEN, check_payload, payload};
 use crate::domain::{BenchVariant, Counters};
@@ -299,57 +299,105 @@ pub(crate) fn fill_ratios(
     }
 }
 
-/// Steps (point rounds, warm-up included) UDP takes.
+/// Steps (point rounds, warm-up included) UDP takes; a paired bench
+/// measures each variant of ours twice.
 pub(crate) fn steps(plan: &BenchPlan, flow: &FlowPlan) -> u64 {
     let warm = u64::from(flow.warmup_ms > 0);
-    ((plan.variants.len() + 1) * plan.sizes.len()) as u64 * (flow.rounds as u64 + warm)
+    let ours = if plan.baseline.is_some() {
+        plan.variants.iter().filter(|v| v.build().is_some()).count()
+    } else {
+        0
+    };
+    ((plan.variants.len() + ours + 1) * plan.sizes.len()) as u64 * (flow.rounds as u64 + warm)
 }
 
+/// What the UDP part measured.
+pub(crate) struct UdpResult {
+    /// The candidate's figures (and the kernel's stacks, no program).
+    pub(crate) udp: Vec<UdpPoint>,
+    /// The baseline's figures of a paired bench, round for round.
+    pub(crate) baseline: Vec<UdpPoint>,
+    /// Variants the kernel lacks.
+    pub(crate) missing: Missing,
+}
+
+/// Rounds and counter changes of one point.
+type Acc = (Vec<Round>, BTreeMap<String, Counters>);
+
 /// Runs UDP for the baseline and every variant at every size. Every
-/// variant has its own test bed, all built first; then rounds are
+/// variant has its own test bed, all built first (in a paired bench also
+/// the baseline's bed of each of our variants); then rounds are
 /// interleaved (a warm-up round of every point, then round 1 of every
-/// point, …) so each figure's spread covers the whole run.
-pub(crate) fn run(
-    plan: &BenchPlan,
-    flow: &FlowPlan,
-    progress: &dyn Progress,
-) -> Result<(Vec<UdpPoint>, Missing)> {
+/// point, …) so each figure's spread covers the whole run, and a
+/// candidate's round and its baseline's alternate (AB, then BA).
+pub(crate) fn run(plan: &BenchPlan, flow: &FlowPlan, progress: &dyn Progress) -> Result<UdpResult> {
     let (beds, missing) = build_all(plan)?;
+    let twins = match plan.baseline {
+        Some(_) => build_baselines(plan, &beds)?,
+        None => Vec::new(),
+    };
+    let n = plan.sizes.len();
     let warm = u32::from(flow.warmup_ms > 0);
-    let mut acc: Vec<(Vec<Round>, BTreeMap<String, Counters>)> =
-        vec![Default::default(); beds.len() * plan.sizes.len()];
-    for r in 0..warm + flow.rounds {
+    let total = warm + flow.rounds;
+    let mut acc: Vec<Acc> = vec![Default::default(); (beds.len() + twins.len()) * n];
+    for r in 0..total {
         for (b, (v, bed)) in beds.iter().enumerate() {
+            let twin = twins.iter().position(|(t, _)| t == v);
+            let mut order = vec![(b, bed, "")];
+            if let Some(t) = twin {
+                let other = (beds.len() + t, &twins[t].1, " (baseline)");
+                order.insert(if r % 2 == 0 { 1 } else { 0 }, other);
+            }
             for (i, &size) in plan.sizes.iter().enumerate() {
-                signals::check()?;
-                let payload = (size as usize) - IP_HLEN - UDP_HLEN;
-                let total = warm + flow.rounds;
-                progress.point(&format!(
-                    "udp {} {size} B · round {}/{total}",
-                    v.as_str(),
-                    r + 1
-                ));
-                let dst = SocketAddrV4::new(bed.dst, flow.port);
-                if r < warm {
-                    let warmup = Duration::from_millis(flow.warmup_ms);
-                    round(bed, dst, bed.src, payload, warmup)?;
-                    continue;
+                for &(slot, bed, arm) in &order {
+                    signals::check()?;
+                    progress.point(&format!(
+                        "udp {}{arm} {size} B · round {}/{total}",
+                        v.as_str(),
+                        r + 1
+                    ));
+                    let measured = r >= warm;
+                    point_round(bed, flow, size, measured, &mut acc[slot * n + i])?;
                 }
-                let before = bed.counters()?;
-                let duration = Duration::from_millis(flow.duration_ms);
-                let rd = round(bed, dst, bed.src, payload, duration)?;
-                let (rounds, counters) = &mut acc[b * plan.sizes.len() + i];
-                counter_add(counters, &counter_delta(&before, &bed.counters()?));
-                rounds.push(rd);
             }
         }
     }
-    let mut out = Vec::new();
-    for (b, (v, _)) in beds.iter().enumerate() {
-        for (i, &size) in plan.sizes.iter().enumerate() {
-            let (rounds, counters) = std::mem::take(&mut acc[b * plan.sizes.len() + i]);
-            out.push(summarize(*v, size, &rounds, counters));
+    let summarize_all = |beds: &[(BenchVariant, Bed)], first: usize, acc: &mut [Acc]| {
+        let mut out = Vec::new();
+        for (b, (v, _)) in beds.iter().enumerate() {
+            for (i, &size) in plan.sizes.iter().enumerate() {
+                let (rounds, counters) = std::mem::take(&mut acc[(first + b) * n + i]);
+                out.push(summarize(*v, size, &rounds, counters));
+            }
         }
+        out
+    };
+    Ok(UdpResult {
+        udp: summarize_all(&beds, 0, &mut acc),
+        baseline: summarize_all(&twins, beds.len(), &mut acc),
+        missing,
+    })
+}
+
+/// One round of one point: a warm-up (not kept) or a measured round with
+/// its counter changes.
+fn point_round(bed: &Bed, flow: &FlowPlan, size: u32, measured: bool, acc: &mut Acc) -> Result<()> {
+    let payload = (size as usize) - IP_HLEN - UDP_HLEN;
+    let dst = SocketAddrV4::new(bed.dst, flow.port);
+    if !measured {
+        let warmup = Duration::from_millis(flow.warmup_ms);
+        round(bed, dst, bed.src, payload, warmup)?;
+        return Ok(());
     }
-    Ok((out, missing))
+    let before = bed.counters()?;
+    let rd = round(
+        bed,
+        dst,
+        bed.src,
+        payload,
+        Duration::from_millis(flow.duration_ms),
+    )?;
+    counter_add(&mut acc.1, &counter_delta(&before, &bed.counters()?));
+    acc.0.push(rd);
+    Ok(())
 }

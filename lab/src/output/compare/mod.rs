@@ -9,8 +9,8 @@ mod error;
 mod figures;
 mod judge;
 mod lone;
-mod metric;
-mod render;
+pub(crate) mod metric;
+pub(crate) mod render;
 
 use std::path::Path;
 

@@ -13,8 +13,15 @@ const HEADERS: [&str; 9] = [
     "", "target", "part", "point", "figure", "old", "new", "new/old", "change",
 ];
 
+/// What every comparison of two runs says first: its verdicts carry the
+/// machine's drift between the runs (DESIGN: an A/A pair of host benches
+/// flagged 10 of 54 figures, up to +62 %).
+pub(crate) const UNPAIRED: &str = "two separate runs, not paired: on a shared machine the drift between \
+runs (tens of percent) is larger than each run's own interval, so a change here may be the machine's, \
+not the code's; `lab bench --baseline REV` measures both data planes in one process, round for round";
+
 /// The verdict column.
-fn mark(v: Verdict) -> &'static str {
+pub(crate) fn mark(v: Verdict) -> &'static str {
     match v {
         Verdict::Regression => "REGRESSION",
         Verdict::Worse => "worse",
@@ -136,6 +143,7 @@ pub(crate) fn terminal(c: &Comparison, all: bool) -> String {
         c.options.interval.describe(),
         c.options.max_regression_pct
     );
+    let _ = writeln!(out, "  caution: {UNPAIRED}");
     for n in &c.notes {
         let _ = writeln!(out, "  note: {n}");
     }
@@ -152,7 +160,7 @@ pub(crate) fn terminal(c: &Comparison, all: bool) -> String {
         );
     } else {
         out.push('\n');
-        aligned(&mut out, &rows);
+        aligned(&mut out, HEADERS, &rows);
     }
     if !c.lone.is_empty() {
         let _ = writeln!(out, "\n  only in one run:");
@@ -172,14 +180,14 @@ pub(crate) fn terminal(c: &Comparison, all: bool) -> String {
 }
 
 /// Rows under the headers, columns padded to their widest cell.
-fn aligned(out: &mut String, rows: &[[String; 9]]) {
-    let mut w = HEADERS.map(|h| h.chars().count());
+pub(crate) fn aligned<const N: usize>(out: &mut String, headers: [&str; N], rows: &[[String; N]]) {
+    let mut w = headers.map(|h| h.chars().count());
     for r in rows {
         for (i, cell) in r.iter().enumerate() {
             w[i] = w[i].max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 9]| {
+    let line = |cells: [&str; N]| {
         let padded: Vec<String> = cells
             .iter()
             .enumerate()
@@ -187,21 +195,21 @@ fn aligned(out: &mut String, rows: &[[String; 9]]) {
             .collect();
         format!("  {}", padded.join("  ").trim_end())
     };
-    let _ = writeln!(out, "{}", line(HEADERS));
+    let _ = writeln!(out, "{}", line(headers));
     for r in rows {
         let _ = writeln!(out, "{}", line(r.each_ref().map(String::as_str)));
     }
 }
 
 /// A Markdown table cell: pipes escaped, no line breaks.
-fn md(s: &str) -> String {
+pub(crate) fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
 /// A Markdown table of rows.
-fn md_rows(out: &mut String, rows: &[[String; 9]]) {
-    let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
-    let _ = writeln!(out, "|{}", "---|".repeat(HEADERS.len()));
+pub(crate) fn md_rows<const N: usize>(out: &mut String, headers: [&str; N], rows: &[[String; N]]) {
+    let _ = writeln!(out, "| {} |", headers.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(N));
     for r in rows {
         let cells: Vec<String> = r.iter().map(|c| md(c)).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
@@ -228,6 +236,7 @@ pub(crate) fn markdown(c: &Comparison) -> String {
         c.options.interval.describe(),
         c.options.max_regression_pct
     );
+    let _ = writeln!(out, "> **Caution:** {UNPAIRED}.\n");
     md_runs(&mut out, c);
     for n in &c.notes {
         let _ = writeln!(out, "> note: {}\n", md(n));
@@ -246,7 +255,7 @@ pub(crate) fn markdown(c: &Comparison) -> String {
             "No figure changed: every pair of intervals overlaps.\n"
         );
     } else {
-        md_rows(&mut out, &changed);
+        md_rows(&mut out, HEADERS, &changed);
         out.push('\n');
     }
     md_lone(&mut out, &c.lone);
@@ -256,7 +265,7 @@ pub(crate) fn markdown(c: &Comparison) -> String {
         "<details><summary>All {} figures in both runs</summary>\n",
         all.len()
     );
-    md_rows(&mut out, &all);
+    md_rows(&mut out, HEADERS, &all);
     let _ = writeln!(out, "\n</details>");
     out
 }
