@@ -9,24 +9,12 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 
 const KERNEL: &str = "debian-6.12";
-
-/// `lab` with arguments and results under `results`.
-fn lab_cmd(args: &[&str], results: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lab"));
-    c.args(args)
-        .current_dir(repo())
-        .env("LAB_RESULTS_DIR", results)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
 
 /// Paths under `dir` (itself included) whose mode lets group or others in.
 fn shared_paths(dir: &Path) -> Vec<String> {
@@ -61,6 +49,7 @@ fn no_file_of_a_vm_run_is_readable_by_other_users_at_any_moment() {
     let mut c = lab_cmd(
         &["run", "-q", "--kernel", KERNEL, "scenarios/esp-ping.yaml"],
         results.path(),
+        &[],
     );
     c.env("TMPDIR", tmp.path());
     let mut child = c.spawn().unwrap();
@@ -99,7 +88,7 @@ fn no_file_of_a_vm_run_is_readable_by_other_users_at_any_moment() {
 /// `lab run` with a file size limit of `limit` bytes and SIGXFSZ ignored,
 /// so writes past it fail with `EFBIG` as on a full disk.
 fn run_with_file_size_limit(args: &[&str], results: &Path, limit: u64) -> Output {
-    let mut c = lab_cmd(args, results);
+    let mut c = lab_cmd(args, results, &[]);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         c.pre_exec(move || {
@@ -169,6 +158,7 @@ fn a_kernel_without_veth_is_unsupported_and_names_it() {
             "scenarios/ping.yaml",
         ],
         results.path(),
+        &[],
     )
     .output()
     .unwrap();
@@ -200,7 +190,7 @@ fn a_dangling_symlink_at_the_next_run_id_does_not_lose_the_run() {
         let link = results.path().join(format!("{}-ping-host", stamp.trim()));
         std::os::unix::fs::symlink("/nonexistent-lab-victim", link).unwrap();
     }
-    let out = lab_cmd(&["run", "-q", "scenarios/ping.yaml"], results.path())
+    let out = lab_cmd(&["run", "-q", "scenarios/ping.yaml"], results.path(), &[])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -8,27 +8,12 @@ mod common;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 
 const KERNEL: &str = "debian-6.12";
-
-/// `lab` with arguments, results under `results`, extra environment.
-fn lab_cmd(args: &[&str], results: &Path, env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lab"));
-    c.args(args)
-        .current_dir(repo())
-        .env("LAB_RESULTS_DIR", results)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c
-}
 
 fn run_lab(args: &[&str], results: &Path, env: &[(&str, &str)]) -> Output {
     lab_cmd(args, results, env).output().unwrap()

@@ -77,6 +77,22 @@ pub fn lab(args: &[&str], results: &Path) -> Output {
         .expect("running lab")
 }
 
+/// `lab` with arguments from the repository root, results under `results`,
+/// extra environment, no standard input, output piped.
+pub fn lab_cmd(args: &[&str], results: &Path, env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lab"));
+    c.args(args)
+        .current_dir(repo())
+        .env("LAB_RESULTS_DIR", results)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
 /// Stdout and stderr of a finished `lab`, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!(

@@ -433,41 +433,26 @@ mod tests {
             reference(Algorithm::CbcAes, Some(&auth), &key, iv, &input, &out),
             Ok(())
         );
+        let esp_refusal = |wire: &[u8]| {
+            reference(
+                Algorithm::CbcAes,
+                Some(&auth),
+                &key,
+                iv,
+                &input,
+                &test_frame(50, wire),
+            )
+            .unwrap_err()
+        };
         let other_iv = esp::seal_as(&key, &auth, (0x4242, 9), [8; 16], &inner, 17).unwrap();
-        let e = reference(
-            Algorithm::CbcAes,
-            Some(&auth),
-            &key,
-            iv,
-            &input,
-            &test_frame(50, &other_iv),
-        )
-        .unwrap_err();
+        let e = esp_refusal(&other_iv);
         assert!(e.contains("reference ESP packet"), "{e}");
-        let mut short = esp_out.clone();
-        short.truncate(esp_out.len() - 1);
-        let e = reference(
-            Algorithm::CbcAes,
-            Some(&auth),
-            &key,
-            iv,
-            &input,
-            &test_frame(50, &short),
-        )
-        .unwrap_err();
+        let e = esp_refusal(&esp_out[..esp_out.len() - 1]);
         assert!(e.contains("refuses"), "{e}");
         let mut other_payload = udp;
         other_payload[9] ^= 1;
         let sealed = esp::seal_as(&key, &auth, (0x4242, 9), iv, &other_payload, 17).unwrap();
-        let e = reference(
-            Algorithm::CbcAes,
-            Some(&auth),
-            &key,
-            iv,
-            &input,
-            &test_frame(50, &sealed),
-        )
-        .unwrap_err();
+        let e = esp_refusal(&sealed);
         assert!(e.contains("payload sent"), "{e}");
     }
 }
