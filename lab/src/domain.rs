@@ -252,6 +252,17 @@ pub(crate) enum Build {
 }
 
 impl Build {
+    /// Every build (the tests that check each embedded object walk them).
+    #[cfg(test)]
+    pub(crate) const ALL: [Build; 6] = [
+        Build::Crypto,
+        Build::CryptoInPlace,
+        Build::Esp,
+        Build::EspInPlace,
+        Build::Copy,
+        Build::Noop,
+    ];
+
     /// The crypto build of a wire format, bounced or in place.
     pub(crate) fn of(mode: Mode, in_place: bool) -> Self {
         match (mode, in_place) {

@@ -136,14 +136,7 @@ fn mirrors() -> Vec<Layout> {
 /// Every embedded object, by its name in the build table.
 fn embedded() -> Vec<(String, &'static [u8])> {
     let mut out = vec![("cipher_only".to_string(), object::cipher_only())];
-    for b in [
-        Build::Crypto,
-        Build::CryptoInPlace,
-        Build::Esp,
-        Build::EspInPlace,
-        Build::Copy,
-        Build::Noop,
-    ] {
+    for b in Build::ALL {
         for (f, suffix) in [
             (Flavor::Plain, ""),
             (Flavor::TestIv, "_testiv"),

@@ -63,14 +63,7 @@ mod tests {
     /// the embedded object is the one compiled under that name.
     #[test]
     fn plain_objects_are_the_tables_builds() {
-        for b in [
-            Build::Crypto,
-            Build::CryptoInPlace,
-            Build::Esp,
-            Build::EspInPlace,
-            Build::Copy,
-            Build::Noop,
-        ] {
+        for b in Build::ALL {
             assert!(
                 BPF_OBJECTS.iter().any(|(name, _, _)| *name == b.as_str()),
                 "{} is not in the table",

@@ -85,11 +85,7 @@ pub(crate) fn flush() -> Result<(), XfrmError> {
 
 /// Every state of the namespace with its counters (`XFRM_MSG_GETSA` dump).
 pub(crate) fn states() -> Result<Vec<XfrmStateInfo>, XfrmError> {
-    let what = "listing the xfrm states".to_string();
-    let dump = XfrmMessage::Other((XFRM_MSG_GETSA, Vec::new()));
-    let replies = open(&what)?
-        .request::<XfrmReply>(dump, NLM_F_DUMP)
-        .map_err(|f| failed(what, f, explain_common))?;
+    let replies = dump_all("listing the xfrm states", XFRM_MSG_GETSA)?;
     Ok(replies
         .into_iter()
         .filter_map(|r| match r {
@@ -99,14 +95,18 @@ pub(crate) fn states() -> Result<Vec<XfrmStateInfo>, XfrmError> {
         .collect())
 }
 
+/// The replies of one dump request of message type `kind`.
+fn dump_all(what: &str, kind: u16) -> Result<Vec<XfrmReply>, XfrmError> {
+    let what = what.to_string();
+    open(&what)?
+        .request::<XfrmReply>(XfrmMessage::Other((kind, Vec::new())), NLM_F_DUMP)
+        .map_err(|f| failed(what, f, explain_common))
+}
+
 #[cfg(test)]
 /// Every policy of the namespace (`XFRM_MSG_GETPOLICY` dump).
 pub(crate) fn policies() -> Result<Vec<XfrmPolicyInfo>, XfrmError> {
-    let what = "listing the xfrm policies".to_string();
-    let dump = XfrmMessage::Other((XFRM_MSG_GETPOLICY, Vec::new()));
-    let replies = open(&what)?
-        .request::<XfrmReply>(dump, NLM_F_DUMP)
-        .map_err(|f| failed(what, f, explain_common))?;
+    let replies = dump_all("listing the xfrm policies", XFRM_MSG_GETPOLICY)?;
     Ok(replies
         .into_iter()
         .filter_map(|r| match r {
