@@ -29,6 +29,11 @@
  *                  the payload is copied from the packet into scratch once
  *                  more per packet; the output is unchanged, so only the
  *                  cost differs and `lab compare` must flag it
+ *
+ * Known-bad builds:
+ *   BROKEN_*       the corpus of ebpf/broken/, never in a shipped build:
+ *                  each knob plants one realistic bug where an author
+ *                  would make it, and the lab must catch it at run time
  */
 #if !defined(DP_VARIANT_COPY) && !defined(DP_VARIANT_NOOP)
 #define DP_VARIANT_CRYPTO 1
@@ -94,6 +99,14 @@ static __always_inline int encrypt_iv(struct __sk_buff *skb, struct bpf_crypto_c
 		iv[1] = bpf_get_prandom_u32();
 		iv[2] = bpf_get_prandom_u32();
 		iv[3] = bpf_get_prandom_u32();
+#ifdef BROKEN_RAW_STATIC_IV
+		/* Bug: the first IV drawn is kept and reused. */
+		static __u32 first_iv[4];
+
+		if (!first_iv[0])
+			__builtin_memcpy(first_iv, iv, BPFCRYPT_BLOCK);
+		__builtin_memcpy(iv, first_iv, BPFCRYPT_BLOCK);
+#endif
 	}
 	if (bpf_skb_store_bytes(skb, hoff, s->iv, BPFCRYPT_BLOCK, 0) < 0)
 		return -1;
@@ -125,7 +138,11 @@ static __always_inline void pkcs7_fill(__u8 *p, __u64 pad)
 	for (i = 0; i < BPFCRYPT_BLOCK; i++) {
 		if (i >= pad)
 			break;
+#ifdef BROKEN_RAW_ZERO_PAD
+		p[i] = i + 1 == pad ? (__u8)pad : 0; /* Bug: zeros, then the count */
+#else
 		p[i] = (__u8)pad;
+#endif
 	}
 }
 
@@ -138,6 +155,9 @@ static __always_inline __u64 pkcs7_pad(const __u8 *last)
 
 	if (pad == 0 || pad > BPFCRYPT_BLOCK)
 		return 0;
+#ifdef BROKEN_RAW_ZERO_PAD
+	return pad; /* Bug: only the count byte is read */
+#endif
 	for (i = 1; i <= BPFCRYPT_BLOCK; i++) {
 		if (i > pad)
 			break;
@@ -249,11 +269,19 @@ int encrypt_egress(struct __sk_buff *skb)
 		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
 	cctx = installed_ctx(st, &iv_len);
 	if (!cctx)
+#ifdef BROKEN_RAW_FAIL_OPEN
+		return TCX_NEXT; /* Bug: no key, so the packet goes as it is */
+#else
 		return TC_ACT_SHOT;
+#endif
 	if (plen == 0 || plen > BPFCRYPT_MAX_PLAIN) {
 		COUNT(st, dropped_unsupported, 1);
 		return TC_ACT_SHOT;
 	}
+#ifdef BROKEN_RAW_SHORT_CLEAR
+	if (plen < BPFCRYPT_BLOCK)
+		return TCX_NEXT; /* Bug: "less than a block, nothing to encrypt" */
+#endif
 	s = get_scratch();
 	if (!s) {
 		COUNT(st, errors, 1);
@@ -270,16 +298,39 @@ int encrypt_egress(struct __sk_buff *skb)
 	pad = BPFCRYPT_BLOCK - (plen % BPFCRYPT_BLOCK);
 	padded = plen + pad;
 	pkcs7_fill(&s->src[plen & (BPFCRYPT_BUF - 1)], pad);
+#if defined(BROKEN_RAW_STALE_TOT_LEN)
+	/* Bug: the header gets the length parsed, not the grown one. */
+	if (bpf_skb_change_tail(skb, hoff + iv_len + padded, 0) < 0 ||
+	    store_ip_header(skb, &ip, ihl4, ETH_HLEN, ihl4 + plen, ip.iph.protocol,
+			    IP_CSUM_UPDATE, 0) < 0)
+		goto error;
+#elif defined(BROKEN_RAW_STALE_IP_CSUM)
+	/* Bug: the total length is patched in, the checksum left as it was. */
+	ip.iph.tot_len = bpf_htons((__u16)(ihl4 + iv_len + padded));
+	if (bpf_skb_change_tail(skb, hoff + iv_len + padded, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + 2, &ip.iph.tot_len, 2, 0) < 0)
+		goto error;
+#else
 	if (bpf_skb_change_tail(skb, hoff + iv_len + padded, 0) < 0 ||
 	    store_ip_header(skb, &ip, ihl4, ETH_HLEN, ihl4 + iv_len + padded, ip.iph.protocol,
 			    IP_CSUM_UPDATE, 0) < 0)
 		goto error;
+#endif
 	BOUND_LEN(padded, BPFCRYPT_BUF, return TC_ACT_SHOT);
+#ifdef BROKEN_RAW_PARTIAL_ENCRYPT
+	/* Bug: in place in src, over the cipher's block size, not padded. */
+	bpf_dynptr_from_mem(s->src, BPFCRYPT_BLOCK, 0, &psrc);
+	bpf_dynptr_clone(&psrc, &pdst);
+	if (encrypt_iv(skb, cctx, s, hoff, iv_len, &psrc, &pdst) < 0 ||
+	    bpf_skb_store_bytes(skb, hoff + iv_len, s->src, padded, 0) < 0)
+		goto error;
+#else
 	bpf_dynptr_from_mem(s->src, padded, 0, &psrc);
 	bpf_dynptr_from_mem(s->dst, padded, 0, &pdst);
 	if (encrypt_iv(skb, cctx, s, hoff, iv_len, &psrc, &pdst) < 0 ||
 	    bpf_skb_store_bytes(skb, hoff + iv_len, s->dst, padded, 0) < 0)
 		goto error;
+#endif
 	COUNT(st, encrypted, 1);
 	COUNT(st, encrypted_bytes, plen);
 	return TCX_NEXT;
@@ -373,6 +424,14 @@ int provision(struct bpfcrypt_provision *args)
 			args->status = err;
 			return 0;
 		}
+#ifdef BROKEN_RAW_REKEY_IGNORED
+		if (key->ctx) { /* Bug: only an empty slot is filled; success all the same */
+			bpf_crypto_ctx_release(cctx);
+			args->generation = ++key->generation;
+			args->status = 0;
+			return 0;
+		}
+#endif
 		key->iv_len = args->iv_len;
 	} else if (args->op != BPFCRYPT_OP_CLEAR) {
 		args->status = -E_INVAL;

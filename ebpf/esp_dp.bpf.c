@@ -26,6 +26,11 @@
  *   DP_TEST_IV   test builds only: a fixed IV (struct bpfcrypt_test_iv,
  *                set by the loader before load, off by default) so that
  *                two builds can be compared byte for byte.
+ *
+ * Known-bad builds:
+ *   BROKEN_*     the corpus of ebpf/broken/, never in a shipped build: each
+ *                knob plants one realistic bug where an author would make
+ *                it, and the lab must catch it at run time.
  */
 #define BPFCRYPT_STATS struct esp_stats
 #define BPFCRYPT_SCRATCH struct esp_scratch
@@ -189,7 +194,11 @@ static __always_inline int make_iv(struct bpf_crypto_ctx *cipher, __u32 spi, __u
 	n[2] = bpf_htonl(spi);
 	n[3] = bpf_htonl(seq);
 	zero_block(s->iv0);
+#ifdef BROKEN_ESP_STATIC_IV
+	bpf_dynptr_from_mem(s->iv0, ESP_BLOCK, 0, &src); /* Bug: the zero block, not the nonce */
+#else
 	bpf_dynptr_from_mem(s->nonce, ESP_BLOCK, 0, &src);
+#endif
 	bpf_dynptr_from_mem(s->iv, ESP_BLOCK, 0, &dst);
 	bpf_dynptr_from_mem(s->iv0, ESP_BLOCK, 0, &iv);
 	return bpf_crypto_encrypt(cipher, &src, &dst, &iv) < 0 ? -1 : 0;
@@ -206,6 +215,15 @@ static __always_inline int cmac(struct bpf_crypto_ctx *auth, const struct bpf_dy
 	__u64 *l = (__u64 *)s->last;
 	const __u64 *k;
 	__u64 nb, rem;
+#ifdef BROKEN_ESP_ICV_NO_HEADER
+	struct bpf_dynptr ct; /* Bug: the MAC covers the ciphertext alone */
+
+	bpf_dynptr_clone(m, &ct);
+	if (mlen <= ESP_PREFIX_LEN || bpf_dynptr_adjust(&ct, ESP_PREFIX_LEN, mlen) < 0)
+		return -1;
+	m = &ct;
+	mlen -= ESP_PREFIX_LEN;
+#endif
 
 	if (mlen == 0 || mlen > ESP_MSG_MAX)
 		return -1;
@@ -247,9 +265,17 @@ static __always_inline int cmac(struct bpf_crypto_ctx *auth, const struct bpf_dy
 static __always_inline int icv_mismatch(const struct esp_scratch *s)
 {
 	const __u32 *a = (const __u32 *)s->mac;
+#ifdef BROKEN_ESP_ICV_UNCHECKED
+	const __u32 *b = (const __u32 *)s->mac; /* Bug: the tag against itself */
+#else
 	const __u32 *b = (const __u32 *)s->icv;
+#endif
 
+#ifdef BROKEN_ESP_ICV_TRUNCATED
+	return (a[0] ^ b[0]) != 0; /* Bug: only the first 32 of the 96 bits */
+#else
 	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) != 0;
+#endif
 }
 
 /* Anti-replay (RFC 4303 3.4.3) on an authenticated packet, with sa->lock
@@ -283,6 +309,9 @@ static __always_inline int replay_check_update(struct esp_sa_state *sa, __u32 se
 	bit = 1ULL << (seq & 63);
 	if (sa->replay_bitmap[word] & bit)
 		return 1;
+#ifdef BROKEN_ESP_NO_REPLAY
+	return 0; /* Bug: checked, never marked as seen */
+#endif
 	sa->replay_bitmap[word] |= bit;
 	return 0;
 }
@@ -339,7 +368,11 @@ int encrypt_egress(struct __sk_buff *skb)
 	}
 	sa = outbound_sa(st);
 	if (!sa)
+#ifdef BROKEN_ESP_FAIL_OPEN
+		return TCX_NEXT; /* Bug: no SA, so the packet goes in clear */
+#else
 		return TC_ACT_SHOT;
+#endif
 	cipher = sa->cipher;
 	auth = sa->auth;
 	if (!cipher || !auth) {
@@ -354,7 +387,11 @@ int encrypt_egress(struct __sk_buff *skb)
 	/* Never reuse a sequence number: concurrent CPUs each get their own,
 	 * and once ESP_SEQ_MAX has been handed out the SA sends nothing more
 	 * until the loader installs a new one (rekey). */
+#ifdef BROKEN_ESP_SEQ_REUSE
+	seq = sa->seq_next; /* Bug: read, never advanced */
+#else
 	seq = __sync_fetch_and_add(&sa->seq_next, 1);
+#endif
 	if (seq > ESP_SEQ_MAX) {
 		COUNT(st, seq_exhausted, 1);
 		return TC_ACT_SHOT;
@@ -378,7 +415,11 @@ int encrypt_egress(struct __sk_buff *skb)
 	for (i = 0; i < ESP_BLOCK - 1; i++) {
 		if (i >= padlen)
 			break;
+#ifdef BROKEN_ESP_ZERO_PAD
+		s->trailer[i] = 0; /* Bug: zero padding, as in most other protocols */
+#else
 		s->trailer[i] = (__u8)(i + 1);
+#endif
 	}
 	s->trailer[padlen] = (__u8)padlen;
 	s->trailer[padlen + 1] = ip.iph.protocol;
@@ -643,7 +684,11 @@ static __always_inline int add_sa(void *map, struct esp_provision *args, struct 
 	struct bpf_crypto_params params = SKCIPHER_PARAMS;
 	struct esp_sa_state *sa;
 	__u32 spi = args->spi;
+#ifdef BROKEN_ESP_SEQ_ZERO
+	__u64 seq = args->seq_start; /* Bug: a new SA counts from 0 */
+#else
 	__u64 seq = args->seq_start ? args->seq_start : 1;
+#endif
 	int err;
 
 	if (spi < ESP_SPI_MIN || seq > ESP_SEQ_MAX + 1 ||

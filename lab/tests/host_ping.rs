@@ -194,8 +194,9 @@ fn baseline_phases_are_named_as_such() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let s = summary(&run_dirs(results.path())[0]);
     let names: Vec<String> = phases(&s).into_iter().map(|(n, _)| n).collect();
-    // esp-tamper: tamper, udp, tamper (the ICV), udp; tamper.yaml: tamper, udp.
-    let own = job_phase_names(&["tamper", "udp", "tamper", "udp"]);
+    // esp-tamper: tamper, udp, tamper (the ICV), udp, tamper (its last
+    // byte), udp; tamper.yaml: tamper, udp.
+    let own = job_phase_names(&["tamper", "udp", "tamper", "udp", "tamper", "udp"]);
     let base: Vec<String> = job_phase_names(&["tamper", "udp"])[1..]
         .iter()
         .map(|n| format!("baseline {n}"))

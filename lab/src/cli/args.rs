@@ -196,6 +196,39 @@ pub(crate) enum Command {
     Compare(CompareArgs),
     /// Feed the data plane generated (or saved) frames and check its invariants.
     Fuzz(FuzzArgs),
+    /// Run the scenario suite and the fuzzer on your data plane object and
+    /// print each property held or broken, with the evidence.
+    Audit(AuditArgs),
+}
+
+/// Arguments of `lab audit`.
+#[derive(Args)]
+pub(crate) struct AuditArgs {
+    /// The data plane object (ELF, following docs/dataplane-abi.md).
+    #[arg(value_name = "PATH.bpf.o")]
+    pub(crate) object: PathBuf,
+    /// Audit on this catalog kernel in a VM (one boot per scenario) instead
+    /// of the running kernel.
+    #[arg(long, conflicts_with = "kernel_image")]
+    pub(crate) kernel: Option<String>,
+    /// The scenario folder whose files of the object's format run.
+    #[arg(long, default_value = "scenarios")]
+    pub(crate) scenarios: PathBuf,
+    /// Generated frames per program for the fuzzer (0: no fuzzing).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) cases: u32,
+    /// Seed of the fuzzer (default: from the clock; printed).
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    #[command(flatten)]
+    pub(crate) image: ImageArgs,
+    #[command(flatten)]
+    pub(crate) vm: VmArgs,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
+    /// Print only the table.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
 }
 
 /// Arguments of `lab fuzz`.
@@ -213,6 +246,10 @@ pub(crate) struct FuzzArgs {
     /// Rerun the frames of a pcap file (e.g. a saved failures.pcap) instead.
     #[arg(long, conflicts_with_all = ["cases", "seed"])]
     pub(crate) replay: Option<PathBuf>,
+    /// Fuzz this data plane object of yours (docs/dataplane-abi.md) instead
+    /// of the lab's builds.
+    #[arg(long, value_name = "PATH.bpf.o")]
+    pub(crate) dataplane: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) image: ImageArgs,
     #[command(flatten)]
@@ -229,6 +266,10 @@ pub(crate) struct FuzzArgs {
 pub(crate) struct RunArgs {
     /// Scenario file (YAML).
     pub(crate) scenario: PathBuf,
+    /// A data plane object of yours (ELF, following docs/dataplane-abi.md)
+    /// instead of the lab's build; overrides the scenario's `dataplane:`.
+    #[arg(long, value_name = "PATH.bpf.o")]
+    pub(crate) dataplane: Option<PathBuf>,
     /// Where to run it: `host` by default, `qemu` when --kernel is given.
     #[arg(long, value_enum)]
     pub(crate) backend: Option<BackendKind>,
@@ -278,6 +319,10 @@ pub(crate) struct ProbeArgs {
 pub(crate) struct BenchArgs {
     /// Bench file (YAML), e.g. scenarios/bench.yaml.
     pub(crate) bench: PathBuf,
+    /// Measure this data plane object of yours (docs/dataplane-abi.md) in
+    /// place of the lab's build of its wire format.
+    #[arg(long, value_name = "PATH.bpf.o")]
+    pub(crate) dataplane: Option<PathBuf>,
     /// `host` (default) or a catalog kernel to boot under QEMU.
     #[arg(long, conflicts_with = "kernel_image")]
     pub(crate) kernel: Option<String>,
@@ -404,6 +449,10 @@ impl CompareArgs {
 pub(crate) struct MatrixArgs {
     /// Scenario file (YAML).
     pub(crate) scenario: PathBuf,
+    /// A data plane object of yours (ELF, following docs/dataplane-abi.md)
+    /// instead of the lab's build; overrides the scenario's `dataplane:`.
+    #[arg(long, value_name = "PATH.bpf.o")]
+    pub(crate) dataplane: Option<PathBuf>,
     /// Only these catalog kernels (comma separated).
     #[arg(long, value_delimiter = ',')]
     pub(crate) kernels: Vec<String>,

@@ -13,7 +13,8 @@ pub(crate) fn check(files: &[PathBuf]) -> Result<i32> {
     for f in files {
         match kind::detect(f)? {
             FileKind::Scenario => {
-                let plan = scenario::load(f)?;
+                let mut plan = scenario::load(f)?;
+                super::dataplane::apply(&mut plan, None)?;
                 println!(
                     "{}: ok ({} steps, {} assertions)",
                     f.display(),

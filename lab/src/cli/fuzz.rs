@@ -24,15 +24,20 @@ pub(crate) fn fuzz(a: FuzzArgs) -> Result<i32> {
         Some(f) => read_pcap(f)?,
         None => Vec::new(),
     };
-    let seed = a.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-    });
+    let seed = a.seed.unwrap_or_else(clock_seed);
+    let dataplane = match &a.dataplane {
+        Some(path) => {
+            let user = super::dataplane::read(path)?;
+            super::dataplane::check(&user)?;
+            Some(user)
+        }
+        None => None,
+    };
     let plan = FuzzPlan {
         seed,
         cases: a.cases,
         replay,
+        dataplane,
     };
     let backend = if a.kernel.is_some() || a.image.kernel_image.is_some() {
         Backend::Qemu
@@ -74,6 +79,13 @@ pub(crate) fn fuzz(a: FuzzArgs) -> Result<i32> {
     } else {
         exit::FAIL
     })
+}
+
+/// A seed from the clock, when none was given.
+pub(super) fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 /// The terminal summary.

@@ -23,7 +23,8 @@ use crate::target::{self, Backend};
 use crate::vm::VmOptions;
 
 pub(crate) fn matrix(a: MatrixArgs) -> Result<i32> {
-    let plan = scenario::load(&a.scenario)?;
+    let mut plan = scenario::load(&a.scenario)?;
+    super::dataplane::apply(&mut plan, a.dataplane.as_deref())?;
     let catalog = super::repo::catalog_with(&a.image)?;
     let vm = a.vm.options()?;
     let mut names = if a.kernels.is_empty() {

@@ -2,11 +2,13 @@
 //! subcommand.
 
 mod args;
+mod audit;
 mod baseline;
 mod bench;
 mod calibrate;
 mod check;
 mod compare;
+mod dataplane;
 mod fuzz;
 mod kernels;
 mod matrix;
@@ -56,6 +58,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Matrix(a) => matrix::matrix(a),
         Command::Compare(a) => compare::compare(a),
         Command::Fuzz(a) => fuzz::fuzz(a),
+        Command::Audit(a) => audit::audit(a),
         Command::ExecTied { program, args } => crate::sys::tied::run(&program, &args),
     }
 }

@@ -17,7 +17,8 @@ use crate::sys::signals;
 use crate::target::Target;
 
 pub(crate) fn run(a: RunArgs) -> Result<i32> {
-    let plan = scenario::load(&a.scenario)?;
+    let mut plan = scenario::load(&a.scenario)?;
+    super::dataplane::apply(&mut plan, a.dataplane.as_deref())?;
     let target =
         super::repo::open_target(a.backend(), a.kernel.as_deref(), &a.image, a.vm.options()?)?;
     eprintln!(

@@ -10,7 +10,9 @@ mod abi_check;
 /// The table of BPF objects and clang flags, shared with `lab/build.rs`.
 pub(crate) mod bpf_objects;
 mod cipher_only;
+pub(crate) mod contract;
 pub(crate) mod esp;
+mod layout;
 mod object;
 mod rodata;
 mod verifier_log;

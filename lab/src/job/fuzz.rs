@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::spec::dataplane::UserDataplane;
+
 /// Default number of generated cases per program.
 pub(crate) const DEFAULT_CASES: u32 = 10_000;
 
@@ -14,7 +16,21 @@ pub(crate) struct FuzzPlan {
     pub(crate) cases: u32,
     /// Frames to rerun instead of generating (`--replay`).
     pub(crate) replay: Vec<Vec<u8>>,
+    /// The user's data plane object (`--dataplane`), fuzzed instead of the
+    /// lab's builds.
+    #[serde(default)]
+    pub(crate) dataplane: Option<UserDataplane>,
 }
+
+/// The invariants every fuzzed data plane is held to (the lab's own builds
+/// also to `in place = bounce` and `reference cipher, fixed IV`, ESP also to
+/// `forged`).
+pub(crate) const INVARIANTS: [&str; 4] = [
+    "one counter per verdict",
+    "plaintext",
+    "round trip",
+    "reference cipher",
+];
 
 /// One broken invariant.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

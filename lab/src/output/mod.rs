@@ -3,6 +3,7 @@
 //! matrix tables, terminal text and progress, and writing a file without
 //! following a symlink planted at its name.
 
+pub(crate) mod audit;
 pub(crate) mod baseline;
 pub(crate) mod bench_doc;
 pub(crate) mod bench_report;

@@ -114,6 +114,15 @@ fn facts(s: &Summary) -> Table {
             format!("{} ({:.1} s)", s.started_at, s.duration_ms as f64 / 1000.0),
         ],
     ];
+    if let Some(d) = &s.dataplane {
+        rows.insert(
+            3,
+            vec![
+                "data plane".into(),
+                format!("{} (sha256 {})", d.path, d.sha256),
+            ],
+        );
+    }
     if let Some(i) = &s.kernel_image {
         rows.push(vec!["kernel image".into(), i.clone()]);
     }

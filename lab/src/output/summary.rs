@@ -9,6 +9,7 @@ use crate::job::phases::PhaseTime;
 use crate::job::probe::ProbeReport;
 use crate::job::run_report::RunReport;
 use crate::job::{Completed, Execution, Outcome};
+use crate::spec::dataplane::UserDataplane;
 use crate::spec::plan::Plan;
 
 /// Current `summary.json` schema version.
@@ -53,6 +54,10 @@ pub(crate) struct Summary {
     /// Wire format: `raw` or `esp`, with `, in place` for the in-place build.
     #[serde(default)]
     pub(crate) wire: String,
+    /// The user's data plane object (`--dataplane`), by path and SHA-256;
+    /// absent when the lab's own build ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dataplane: Option<UserDataplane>,
     /// Key in hex (test keys only; the oracle needs it).
     pub(crate) key_hex: String,
     /// Backend (`host`, `qemu`, `vng`).
@@ -143,6 +148,7 @@ pub(crate) fn summarize(info: RunInfo, exec: Execution) -> Summary {
         },
         cipher: plan.cipher.algorithm.kernel_name().to_string(),
         wire: plan.wire.describe(),
+        dataplane: plan.dataplane.as_ref().map(UserDataplane::named),
         key_hex: plan.cipher.key.iter().map(|b| format!("{b:02x}")).collect(),
         backend: info.backend.to_string(),
         kernel: exec.kernel,

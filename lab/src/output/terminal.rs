@@ -36,6 +36,9 @@ pub(crate) fn run(s: &Summary, location: &str) -> String {
         "\n{} · {} · {} · {} ({}{accel})",
         s.scenario.name, s.cipher, s.wire, s.backend, s.kernel
     );
+    if let Some(d) = &s.dataplane {
+        let _ = writeln!(out, "  data plane {} (sha256 {})", d.path, d.sha256);
+    }
     if let Some(r) = &s.report {
         assertions(&mut out, r);
         if let Some(b) = &r.baseline {

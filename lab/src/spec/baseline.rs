@@ -65,7 +65,7 @@ impl Baseline {
 }
 
 /// Bytes as a lowercase hex string in JSON.
-mod hex {
+pub(super) mod hex {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     pub(crate) fn encode(bytes: &[u8]) -> String {

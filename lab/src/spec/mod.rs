@@ -8,6 +8,7 @@ pub(crate) mod bench;
 pub(crate) mod bench_file;
 pub(crate) mod bench_plan;
 pub(crate) mod checks;
+pub(crate) mod dataplane;
 pub(crate) mod error;
 pub(crate) mod fields;
 pub(crate) mod kind;

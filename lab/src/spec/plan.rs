@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::dataplane::UserDataplane;
+
 use crate::dataplane::abi::{BPFCRYPT_OVERHEAD, ESP_OVERHEAD};
 use crate::domain::{CipherSpec, IfAddr, Mode, Side, Stack};
 
@@ -36,6 +38,10 @@ pub(crate) struct Plan {
     /// twin of an ESP scenario).
     #[serde(default)]
     pub(crate) baseline: Option<Box<Plan>>,
+    /// The user's data plane object, instead of the lab's build of the
+    /// wire format (checked against the ABI before the run).
+    #[serde(default)]
+    pub(crate) dataplane: Option<UserDataplane>,
 }
 
 impl Plan {

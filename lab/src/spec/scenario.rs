@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_saphyr::Spanned;
 
 use super::checks::{self, CheckContext};
+use super::dataplane::UserDataplane;
 use super::error::SpecError;
 use super::fields::Fields;
 use super::limits::{self, MAX_MTU, MIN_MTU};
@@ -89,6 +90,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         .map(|(i, a)| checks::assertion(&cx, i, a))
         .collect::<Result<Vec<_>, _>>()?;
     let baseline = baseline(&f, path, &s.baseline)?;
+    let dataplane = dataplane(&f, path, &s.dataplane)?;
     Ok(Plan {
         name,
         description: s.description.trim().to_string(),
@@ -101,6 +103,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         steps,
         assertions,
         baseline,
+        dataplane,
     })
 }
 
@@ -222,6 +225,24 @@ fn baseline(
         ));
     }
     Ok(Some(Box::new(validate(&file, scenario)?)))
+}
+
+/// Reads the scenario's `dataplane:` object, relative to its folder (the
+/// ABI check comes later, on the host, for `--dataplane` too).
+fn dataplane(
+    f: &Fields,
+    path: &Path,
+    d: &Option<Spanned<String>>,
+) -> Result<Option<UserDataplane>, SpecError> {
+    let Some(d) = d else { return Ok(None) };
+    let file = path.parent().unwrap_or(Path::new(".")).join(&d.value);
+    UserDataplane::read(&file).map(Some).map_err(|e| {
+        f.err(
+            d.referenced,
+            "dataplane",
+            format!("{}: {e}", file.display()),
+        )
+    })
 }
 
 /// An end handed to the kernel's IPsec gets its SAs from the scenario key

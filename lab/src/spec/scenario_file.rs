@@ -30,6 +30,10 @@ pub(crate) struct Scenario {
     /// the same kernel, and reported next to it.
     #[serde(default)]
     pub(crate) baseline: Option<Spanned<String>>,
+    /// A data plane object of the user's (path relative to this file)
+    /// instead of the lab's own build; `--dataplane` overrides it.
+    #[serde(default)]
+    pub(crate) dataplane: Option<Spanned<String>>,
 }
 
 /// Two namespaces, `left` and `right`, joined by one veth pair.

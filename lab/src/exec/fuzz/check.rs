@@ -164,6 +164,16 @@ pub(crate) fn reference(
     differs("the reference ESP packet", wire, &want)
 }
 
+/// The IV egress put on the wire (raw CBC: the payload's first 16 bytes;
+/// ESP: after SPI and sequence number); zeros where there is none (ECB).
+pub(crate) fn wire_iv(esp: bool, out: &[u8]) -> [u8; 16] {
+    let at = if esp { 8 } else { 0 };
+    ipv4_payload(out)
+        .and_then(|p| p.get(at..at + 16))
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([0; 16])
+}
+
 /// Where the checksum of an L4 message of `protocol` sits, if it has one
 /// within `len` bytes (TCP 16, UDP 6).
 fn l4_checksum_at(protocol: u8, len: usize) -> Option<usize> {

@@ -12,14 +12,16 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use crate::dataplane::DataPlane;
 use crate::dataplane::esp::{Sa, SaDir};
+use crate::dataplane::{DataPlane, contract};
 use crate::domain::{Algorithm, Build, CipherSpec, Direction, Mode};
 use crate::job::fuzz::{FuzzPlan, FuzzReport, Violation};
 use crate::output::progress::Progress;
 use crate::sys::kmsg::{self, KmsgCursor};
 use crate::sys::signals;
-use check::{Ran, accounted, ipv4_payload, no_plaintext, reference, round_trip, run, same};
+use check::{
+    Ran, accounted, ipv4_payload, no_plaintext, reference, round_trip, run, same, wire_iv,
+};
 
 /// Violations kept per program and invariant (all are counted).
 const KEEP: usize = 5;
@@ -51,21 +53,38 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
         cases: n,
         ..Default::default()
     };
+    // A user's object: the setups of its own format, and no twins (the
+    // fixed-IV test builds are the lab's own).
+    let user = match &plan.dataplane {
+        Some(u) => Some((&u.bytes, contract::check(&u.bytes)?.format)),
+        None => None,
+    };
     for (mode, algorithm) in SETUPS {
+        if user.is_some_and(|(_, format)| format != mode) {
+            continue;
+        }
         let name = match mode {
             Mode::Raw => algorithm.kernel_name().to_string(),
             Mode::Esp => format!("esp {}", algorithm.kernel_name()),
         };
-        let dp = keyed(DataPlane::load(Build::of(mode, false))?, mode, algorithm)?;
+        let build = Build::of(mode, false);
+        let dp = match user {
+            Some((bytes, _)) => DataPlane::load_bytes(build, bytes)?,
+            None => DataPlane::load(build)?,
+        };
+        let dp = keyed(dp, mode, algorithm)?;
         let twin = |in_place| {
             let d = DataPlane::load_with_fixed_iv(Build::of(mode, in_place), TWIN_IV)?;
             keyed(d, mode, algorithm)
         };
-        let (bounce, in_place) = (twin(false)?, twin(true)?);
+        let twins = match user {
+            Some(_) => None,
+            None => Some((twin(false)?, twin(true)?)),
+        };
         progress.note(&format!("fuzz {name}: {n} frames"));
         let mut f = Fuzzer {
             dp: &dp,
-            twins: [&bounce, &in_place],
+            twins: twins.as_ref().map(|(b, p)| [b, p]),
             algorithm,
             esp: mode == Mode::Esp,
             cipher: name,
@@ -127,8 +146,9 @@ fn keyed(dp: DataPlane, mode: Mode, algorithm: Algorithm) -> Result<DataPlane> {
 /// One keyed data plane being fuzzed.
 struct Fuzzer<'a> {
     dp: &'a DataPlane,
-    /// The bounce and in-place test builds, keyed alike, with one fixed IV.
-    twins: [&'a DataPlane; 2],
+    /// The bounce and in-place test builds, keyed alike, with one fixed IV
+    /// (the lab's own data planes only).
+    twins: Option<[&'a DataPlane; 2]>,
     algorithm: Algorithm,
     esp: bool,
     cipher: String,
@@ -151,6 +171,10 @@ impl Fuzzer<'_> {
             let p = self.program(Direction::Egress);
             self.check(i, &p, "plaintext", frame, no_plaintext(frame, &out.out));
             if out.delta.get("encrypted") == 1 {
+                let auth = self.esp.then_some(AUTH_KEY.as_slice());
+                let iv = wire_iv(self.esp, &out.out);
+                let r = reference(self.algorithm, auth, &KEY, iv, frame, &out.out);
+                self.check(i, &p, "reference cipher", frame, r);
                 let p = format!("{} round trip", self.cipher);
                 let back = self.run(i, Direction::Ingress, &out.out)?;
                 self.report.round_trips += 1;
@@ -177,7 +201,9 @@ impl Fuzzer<'_> {
     /// counters for `frame`, on egress, on ingress, and on ingress of
     /// egress's output.
     fn twins(&mut self, i: u64, frame: &[u8]) -> Result<()> {
-        let [a, b] = self.twins;
+        let Some([a, b]) = self.twins else {
+            return Ok(());
+        };
         let mut inputs = vec![(Direction::Egress, frame.to_vec())];
         inputs.push((Direction::Ingress, frame.to_vec()));
         let mut k = 0;
@@ -192,7 +218,7 @@ impl Fuzzer<'_> {
             if dir == Direction::Egress && x.passed && x.delta.get("encrypted") == 1 {
                 let auth = self.esp.then_some(AUTH_KEY.as_slice());
                 let r = reference(self.algorithm, auth, &KEY, TWIN_IV, &input, &x.out);
-                self.check(i, &p, "reference cipher", frame, r);
+                self.check(i, &p, "reference cipher, fixed IV", frame, r);
                 inputs.push((Direction::Ingress, x.out));
             }
         }

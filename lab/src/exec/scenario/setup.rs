@@ -92,13 +92,19 @@ impl<'a> Run<'a> {
         progress.phase(names::TOPOLOGY, t);
         let t = Instant::now();
         let build = Build::of(plan.wire.mode, plan.wire.in_place);
+        let what = match &plan.dataplane {
+            Some(u) => format!("the user's object {} (sha256 {:.12})", u.path, u.sha256),
+            None => format!("the {} build", build.as_str()),
+        };
         progress.note(&format!(
-            "data plane: loading and verifying the {} build (tcx egress/ingress, provision)",
-            build.as_str()
+            "data plane: loading and verifying {what} (tcx egress/ingress, provision)"
         ));
         let mut planes = BTreeMap::new();
         for side in Side::BOTH {
-            let mut dp = DataPlane::load(build)?;
+            let mut dp = match &plan.dataplane {
+                Some(u) => DataPlane::load_bytes(build, &u.bytes)?,
+                None => DataPlane::load(build)?,
+            };
             attach(&mut dp, topo.end(side))?;
             planes.insert(side.as_str(), dp);
         }
