@@ -11,9 +11,27 @@ use serde::{Deserialize, Serialize};
 /// (e.g. no veth driver, or a scenario that needs the kernel's ESP on a
 /// kernel without it): the run ends as `unsupported` (exit 3) with this
 /// reason, which names the missing feature, not as a failure.
+///
+/// The one "unsupported" of the crate: the typed errors of xfrm, WireGuard
+/// and a kernel's config carry it as their `Unsupported` variant (matched
+/// by pattern); in an `anyhow` chain [`Unsupported::in_chain`] finds it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub(crate) struct Unsupported(pub(crate) String);
+pub struct Unsupported(pub(crate) String);
+
+impl Unsupported {
+    /// The `Unsupported` in `e` or in the chain of its sources, if any.
+    pub(crate) fn in_chain<'a>(
+        mut e: &'a (dyn std::error::Error + 'static),
+    ) -> Option<&'a Unsupported> {
+        loop {
+            if let Some(u) = e.downcast_ref::<Unsupported>() {
+                return Some(u);
+            }
+            e = e.source()?;
+        }
+    }
+}
 
 /// Which end of the veth a step or check refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

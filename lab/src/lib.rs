@@ -36,7 +36,7 @@ pub fn run() -> i32 {
             eprintln!("lab: interrupted; cleaned up");
             output::exit::INTERRUPTED
         }
-        Err(e) if e.chain().any(is_unsupported) => {
+        Err(e) if e.chain().any(unsupported) => {
             eprintln!("lab: unsupported: {e:#}");
             output::exit::UNSUPPORTED
         }
@@ -47,10 +47,14 @@ pub fn run() -> i32 {
     }
 }
 
-/// A kernel refused before booting because it cannot run bpf_crypto.
-fn is_unsupported(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<kernels::KernelError>()
-        .is_some_and(kernels::KernelError::is_unsupported)
+/// An error that means the kernel lacks a feature (exit 3): the one
+/// `Unsupported`, alone or in a kernel's typed error.
+fn unsupported(e: &(dyn std::error::Error + 'static)) -> bool {
+    domain::Unsupported::in_chain(e).is_some()
+        || matches!(
+            e.downcast_ref::<kernels::KernelError>(),
+            Some(kernels::KernelError::Unsupported(_))
+        )
 }
 
 /// Installs the SIGINT and SIGTERM handlers: long work polls a flag and

@@ -9,6 +9,7 @@ use libbpf_rs::{MapType, ObjectBuilder, OpenObject, ProgramType};
 use super::layout::{btf_layout, counters_layout, mirror};
 use super::verifier_log;
 use crate::domain::Mode;
+use crate::kernels::elf::Elf;
 
 /// What the check found out about an object that follows the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +93,7 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Contract, ContractError> {
         }
     };
     let mut problems = Vec::new();
+    license(bytes, &mut problems);
     let a = abi(format);
     for (name, ty, section) in PROGRAMS {
         program(&open, name, ty, section, &mut problems);
@@ -122,6 +124,34 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Contract, ContractError> {
         })
     } else {
         Err(ContractError { problems })
+    }
+}
+
+/// The kfuncs are GPL-only: the verifier refuses their calls from a
+/// program under another license, so say so before it does.
+fn license(bytes: &[u8], out: &mut Vec<String>) {
+    let section = Elf::parse(bytes).and_then(|e| e.section("license"));
+    let text = match section {
+        Ok(Some(s)) => {
+            String::from_utf8_lossy(s.split(|b| *b == 0).next().unwrap_or(s)).into_owned()
+        }
+        Ok(None) => String::new(),
+        Err(e) => return out.push(format!("its ELF cannot be read: {e}")),
+    };
+    // The kernel's list of GPL-compatible license strings.
+    const GPL: [&str; 6] = [
+        "GPL",
+        "GPL v2",
+        "GPL and additional rights",
+        "Dual BSD/GPL",
+        "Dual MIT/GPL",
+        "Dual MPL/GPL",
+    ];
+    if !GPL.contains(&text.as_str()) {
+        out.push(format!(
+            "license \"{text}\" is not GPL-compatible: the bpf_crypto kfuncs are GPL-only \
+             (char LICENSE[] SEC(\"license\") = \"GPL\";)"
+        ));
     }
 }
 
@@ -225,6 +255,19 @@ mod tests {
             assert!(c.tamper, "{}", b.as_str());
             assert_eq!(c.probe_maps, format == Mode::Raw, "{}", b.as_str());
         }
+    }
+
+    #[test]
+    fn a_license_other_than_gpl_is_refused() {
+        let mut bytes = plain(Build::Crypto).to_vec();
+        let at = {
+            let elf = Elf::parse(&bytes).unwrap();
+            let s = elf.section("license").unwrap().unwrap();
+            s.as_ptr() as usize - bytes.as_ptr() as usize
+        };
+        bytes[at..at + 4].copy_from_slice(b"MIT\0");
+        let e = check(&bytes).unwrap_err().to_string();
+        assert!(e.contains("license \"MIT\" is not GPL-compatible"), "{e}");
     }
 
     #[test]

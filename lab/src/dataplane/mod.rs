@@ -21,7 +21,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 
-use crate::domain::{Build, CipherSpec, Counters, Direction};
+use crate::domain::{Build, CipherSpec, Counters, Direction, Unsupported};
 use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Plain, Provision, Tamper, TestIv};
 pub(crate) use cipher_only::CipherOnlyProg;
 use object::Flavor;
@@ -454,13 +454,13 @@ fn kallsyms_has(name: &str) -> bool {
 
 /// Whether the data plane can run on this kernel (`release`): `Err` says
 /// why not. [`FORCE_LOAD_ENV`] loads it anyway, to see the verifier refuse.
-pub(crate) fn support(release: &str) -> Result<(), String> {
+pub(crate) fn support(release: &str) -> Result<(), Unsupported> {
     if kernel_has_bpf_crypto() || std::env::var_os(FORCE_LOAD_ENV).is_some() {
         Ok(())
     } else {
-        Err(format!(
+        Err(Unsupported(format!(
             "kernel {release} has no bpf_crypto kfuncs (needs Linux 6.10+ with CONFIG_BPF_SYSCALL and CONFIG_CRYPTO_SKCIPHER)"
-        ))
+        )))
     }
 }
 

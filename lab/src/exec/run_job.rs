@@ -33,7 +33,7 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
     let kernel = kernel_release();
     let support = dataplane::support(&kernel);
     let probe = (!job.probe_ciphers().is_empty()).then(|| match &support {
-        Err(why) => Err(why.clone()),
+        Err(why) => Err(why.to_string()),
         Ok(()) => {
             progress.note("capability probe");
             probe::probe(job.probe_ciphers()).map_err(|e| e.to_string())
@@ -41,14 +41,14 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
     });
     progress.phase(names::PROBE, t0);
     let outcome = match support {
-        Err(why) => Ok(Outcome::Unsupported(why)),
+        Err(why) => Ok(Outcome::Unsupported(why.to_string())),
         Ok(()) => match run(job, out_dir, progress) {
             Ok(done) => Ok(Outcome::Completed(done)),
             Err(_) if signals::interrupted() => return Err(Interrupted.into()),
             Err(e) if is_storage_fault(&e) => Err(HarnessFault(format!(
                 "the lab's own storage failed (not the kernel under test): {e:#}"
             ))),
-            Err(e) if e.downcast_ref::<Unsupported>().is_some() => {
+            Err(e) if e.chain().any(|c| Unsupported::in_chain(c).is_some()) => {
                 Ok(Outcome::Unsupported(format!("{e:#}")))
             }
             Err(e) => {

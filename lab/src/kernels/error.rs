@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use thiserror::Error;
 
+use crate::domain::Unsupported;
+
 /// Everything that can go wrong with catalog kernels; callers match on variants
 /// (e.g. [`KernelError::NotCached`]) and add context with `anyhow` at the edges.
 #[derive(Debug, Error)]
@@ -169,10 +171,9 @@ pub enum KernelError {
     /// A developer's kernel lacks what the lab needs (its config, or its
     /// release for bpf_crypto).
     #[error(
-        "kernel `{name}` ({release}, config {}) lacks what the lab needs: {}{}",
+        "kernel `{name}` ({release}, config {}) lacks what the lab needs: {}",
         config.display(),
-        missing.join("; "),
-        if *unsupported { " — it cannot run bpf_crypto" } else { "" }
+        missing.join("; ")
     )]
     MissingConfig {
         /// Kernel name (`local` for `--kernel-image`).
@@ -183,9 +184,10 @@ pub enum KernelError {
         config: PathBuf,
         /// Each missing option, with what it is for.
         missing: Vec<String>,
-        /// Whether bpf_crypto itself is missing (exit 3, not 2).
-        unsupported: bool,
     },
+    /// The kernel cannot run bpf_crypto at all (exit 3, not 2).
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
 }
 
 impl From<crate::sys::signals::Interrupted> for KernelError {
@@ -195,18 +197,6 @@ impl From<crate::sys::signals::Interrupted> for KernelError {
 }
 
 impl KernelError {
-    /// Whether the kernel cannot run bpf_crypto at all (exit 3), as
-    /// opposed to a harness or input problem (exit 2).
-    pub(crate) fn is_unsupported(&self) -> bool {
-        matches!(
-            self,
-            KernelError::MissingConfig {
-                unsupported: true,
-                ..
-            }
-        )
-    }
-
     /// Shorthand for [`KernelError::Io`].
     pub(crate) fn io(
         action: &'static str,

@@ -17,7 +17,7 @@ mod catalog;
 mod compress;
 mod deb;
 mod debver;
-mod elf;
+pub(crate) mod elf;
 mod error;
 mod extract;
 mod fetch;

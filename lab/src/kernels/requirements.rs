@@ -8,6 +8,7 @@ use super::error::KernelError;
 use super::input::{self, CONFIG_OPTION, MAX_CONFIG_BYTES, MODULES_OPTION};
 use super::kernel::{FetchedKernel, config_lookup};
 use super::modules::ModuleIndex;
+use crate::domain::Unsupported;
 
 /// One config option the lab needs.
 struct Need {
@@ -109,12 +110,15 @@ pub(crate) fn check(k: &FetchedKernel) -> Result<bool, KernelError> {
     if missing.is_empty() {
         return Ok(true);
     }
-    Err(KernelError::MissingConfig {
+    let e = KernelError::MissingConfig {
         name: k.name.clone(),
         release: k.version.clone(),
         config: k.config.clone().unwrap_or_else(|| Path::new("none").into()),
         missing,
-        unsupported,
+    };
+    Err(match unsupported {
+        true => Unsupported(format!("{e} — it cannot run bpf_crypto")).into(),
+        false => e,
     })
 }
 
@@ -167,14 +171,14 @@ mod tests {
         assert!(check(&k).unwrap());
         let (_d, k) = kernel(&full().replace("CONFIG_VETH=y", "CONFIG_VETH=m"), "6.12.1");
         let e = check(&k).unwrap_err();
-        assert!(!e.is_unsupported());
+        assert!(!matches!(e, KernelError::Unsupported(_)));
         assert!(e.to_string().contains("CONFIG_VETH"), "{e}");
         let no_skcipher = full().replace("CONFIG_CRYPTO_SKCIPHER=y\n", "");
         let (_d, k) = kernel(&no_skcipher, "6.12.1");
         let e = check(&k).unwrap_err();
-        assert!(e.is_unsupported());
+        assert!(matches!(e, KernelError::Unsupported(_)));
         assert!(e.to_string().contains("CONFIG_CRYPTO_SKCIPHER"), "{e}");
         let (_d, k) = kernel(&full(), "6.1.0-50-cloud-amd64");
-        assert!(check(&k).unwrap_err().is_unsupported());
+        assert!(matches!(check(&k), Err(KernelError::Unsupported(_))));
     }
 }

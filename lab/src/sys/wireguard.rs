@@ -26,6 +26,7 @@ use nix::errno::Errno;
 use rtnetlink::{Handle, LinkUnspec, LinkWireguard};
 
 use super::netlink::{NlError, NlSocket};
+use crate::domain::Unsupported;
 
 /// The one peer of a WireGuard interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +55,8 @@ pub(crate) struct WgStats {
 pub(crate) enum WgError {
     /// The kernel has no WireGuard: the caller reports the variant
     /// unavailable, not failed.
-    #[error(
-        "{what}: the kernel has no WireGuard (wireguard module not loaded or not built; {detail})"
-    )]
-    NoModule { what: String, detail: String },
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
     /// The kernel refused the request.
     #[error("{what}: {reason}")]
     Refused {
@@ -77,12 +76,7 @@ pub(crate) enum WgError {
     BadReply { what: String, detail: String },
 }
 
-impl WgError {
-    /// True when the kernel has no WireGuard.
-    pub(crate) fn is_unsupported(&self) -> bool {
-        matches!(self, Self::NoModule { .. })
-    }
-}
+impl WgError {}
 
 /// Creates interface `name` (kind "wireguard") with MTU `mtu`, configures
 /// `private_key`, `listen_port` and `peer`, adds `addr/prefix` and sets it
@@ -199,16 +193,21 @@ fn open_genl(what: &str) -> Result<NlSocket, WgError> {
     })
 }
 
+/// A kernel without WireGuard: `detail` says how it showed.
+fn no_wireguard(what: &str, detail: &str) -> WgError {
+    Unsupported(format!(
+        "{what}: the kernel has no WireGuard (wireguard module not loaded or not built; {detail})"
+    ))
+    .into()
+}
+
 /// The id of the `wireguard` generic netlink family; no such family means
 /// no WireGuard in the kernel.
 fn family_id(genl: &mut NlSocket, what: &str) -> Result<u16, WgError> {
     let name = WireguardMessage::family_name();
     genl.genl_family(name).map_err(|f| {
         if f.errno() == Some(libc::ENOENT) {
-            WgError::NoModule {
-                what: what.to_string(),
-                detail: format!("no generic netlink family {name:?}"),
-            }
+            no_wireguard(what, &format!("no generic netlink family {name:?}"))
         } else {
             failed(what, f)
         }
@@ -285,10 +284,7 @@ where
 fn link_error(what: &str, e: rtnetlink::Error) -> WgError {
     match e {
         rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EOPNOTSUPP => {
-            WgError::NoModule {
-                what: what.to_string(),
-                detail: "link kind \"wireguard\" unknown".into(),
-            }
+            no_wireguard(what, "link kind \"wireguard\" unknown")
         }
         rtnetlink::Error::NetlinkError(m) => refused(what, m.raw_code().saturating_neg(), None),
         e => bad_reply(what, e.to_string()),
@@ -449,12 +445,12 @@ mod tests {
                 }
                 Err(e) => {
                     eprintln!("{e}");
-                    assert!(e.is_unsupported(), "{e}");
+                    assert!(matches!(e, WgError::Unsupported(_)), "{e}");
                     let e = peer_stats("wgt").unwrap_err();
-                    assert!(e.is_unsupported(), "{e}");
+                    assert!(matches!(e, WgError::Unsupported(_)), "{e}");
                     let e = on_rtnetlink("link", |h| add_link(h, "wgt".into(), 1420)).unwrap_err();
                     eprintln!("{e}");
-                    assert!(e.is_unsupported(), "{e}");
+                    assert!(matches!(e, WgError::Unsupported(_)), "{e}");
                 }
             }
         });

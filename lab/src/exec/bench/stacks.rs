@@ -12,8 +12,8 @@ use super::planes;
 use crate::domain::{KernelStack, Side};
 use crate::spec::bench_plan::BenchPlan;
 use crate::sys::topology::Topology;
-use crate::sys::wireguard::{self, WgPeer};
-use crate::sys::xfrm::{self, PolicyDir, XfrmAlgs, XfrmSa};
+use crate::sys::wireguard::{self, WgError, WgPeer};
+use crate::sys::xfrm::{self, PolicyDir, XfrmAlgs, XfrmError, XfrmSa};
 
 /// The WireGuard interfaces' name and inner network.
 const WG_IF: &str = "bclwg";
@@ -87,7 +87,7 @@ fn esp(plan: &BenchPlan, topo: &Topology, stack: KernelStack) -> Result<Result<A
             .context("xfrm thread")?;
         match r {
             Ok(()) => {}
-            Err(e) if e.is_unsupported() => return Ok(Err(e.to_string())),
+            Err(XfrmError::Unsupported(e)) => return Ok(Err(e.to_string())),
             Err(e) => return Err(e).context("setting up the kernel's ESP"),
         }
     }
@@ -116,7 +116,7 @@ fn wg(plan: &BenchPlan, topo: &Topology) -> Result<Result<Addrs, String>> {
             .context("wireguard thread")?;
         match r {
             Ok(_) => {}
-            Err(e) if e.is_unsupported() => return Ok(Err(e.to_string())),
+            Err(WgError::Unsupported(e)) => return Ok(Err(e.to_string())),
             Err(e) => return Err(e).context("setting up WireGuard"),
         }
     }

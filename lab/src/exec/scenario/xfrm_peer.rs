@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::domain::Unsupported;
 use crate::sys::netns::Netns;
-use crate::sys::xfrm::{self, XfrmAlgs, XfrmSa};
+use crate::sys::xfrm::{self, XfrmAlgs, XfrmError, XfrmSa};
 
 /// The replay window of the kernel's inbound states.
 pub(crate) const REPLAY_WINDOW: u32 = 64;
@@ -32,7 +32,7 @@ pub(crate) fn preflight(ns: &Netns) -> Result<()> {
         .context("xfrm thread")?;
     match r {
         Ok(()) => Ok(()),
-        Err(e) if e.is_unsupported() => Err(Unsupported(format!(
+        Err(XfrmError::Unsupported(e)) => Err(Unsupported(format!(
             "the scenario needs the kernel's IPsec as the peer, and this kernel cannot: {e}"
         ))
         .into()),

@@ -5,6 +5,7 @@ use std::io;
 
 use nix::errno::Errno;
 
+use crate::domain::Unsupported;
 use crate::sys::netlink::NlError;
 
 /// Why an xfrm request failed.
@@ -12,12 +13,8 @@ use crate::sys::netlink::NlError;
 pub(crate) enum XfrmError {
     /// The kernel lacks what the request needs (ESP, an algorithm,
     /// xfrm_user): the caller reports the step unavailable, not failed.
-    #[error("{what}: {reason}")]
-    Unsupported {
-        what: String,
-        errno: i32,
-        reason: String,
-    },
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
     /// The kernel refused the request.
     #[error("{what}: {reason}")]
     Refused {
@@ -41,16 +38,11 @@ pub(crate) enum XfrmError {
 }
 
 impl XfrmError {
-    /// True when the kernel lacks a feature the request needs.
-    pub(crate) fn is_unsupported(&self) -> bool {
-        matches!(self, Self::Unsupported { .. })
-    }
-
     #[cfg(test)]
     /// The errno of a kernel refusal.
     pub(crate) fn errno(&self) -> Option<i32> {
         match self {
-            Self::Unsupported { errno, .. } | Self::Refused { errno, .. } => Some(*errno),
+            Self::Refused { errno, .. } => Some(*errno),
             _ => None,
         }
     }
@@ -74,11 +66,7 @@ pub(super) fn failed(
                 .unwrap_or_default();
             let reason = format!("{words} ({e:?}{kernel})");
             if unsupported {
-                XfrmError::Unsupported {
-                    what,
-                    errno,
-                    reason,
-                }
+                Unsupported(format!("{what}: {reason}")).into()
             } else {
                 XfrmError::Refused {
                     what,
@@ -157,7 +145,7 @@ mod tests {
             message: Some("Requested type not found".into()),
         };
         let e = failed("adding".into(), f, |e| explain_state(e, names));
-        assert!(e.is_unsupported());
+        assert!(matches!(e, XfrmError::Unsupported(_)));
         let text = e.to_string();
         assert!(text.contains("no ESP") && text.contains("esp4"), "{text}");
         assert!(
@@ -170,7 +158,7 @@ mod tests {
         };
         let e = failed("adding".into(), f, |e| explain_state(e, names));
         assert!(
-            e.is_unsupported() && e.to_string().contains("cmac(aes)"),
+            matches!(e, XfrmError::Unsupported(_)) && e.to_string().contains("cmac(aes)"),
             "{e}"
         );
         let f = NlError::Refused {
@@ -179,7 +167,7 @@ mod tests {
         };
         let e = failed("adding".into(), f, |e| explain_state(e, names));
         assert!(
-            !e.is_unsupported() && e.errno() == Some(libc::EEXIST),
+            !matches!(e, XfrmError::Unsupported(_)) && e.errno() == Some(libc::EEXIST),
             "{e}"
         );
     }

@@ -31,6 +31,7 @@ pub(crate) use self::error::XfrmError;
 use self::error::{explain_common, explain_policy, explain_state, failed};
 pub(crate) use self::message::{PolicyDir, XfrmAlgs, XfrmSa};
 use self::message::{policy_message, sa_message};
+use crate::domain::Unsupported;
 use crate::sys::netlink::NlSocket;
 /// Policy dumps: only the tests read policies back.
 #[cfg(test)]
@@ -147,11 +148,10 @@ fn parse_stats(text: &str) -> BTreeMap<String, u64> {
 fn open(what: &str) -> Result<NlSocket, XfrmError> {
     NlSocket::open(NETLINK_XFRM).map_err(|e| {
         if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) {
-            XfrmError::Unsupported {
-                what: what.to_string(),
-                errno: libc::EPROTONOSUPPORT,
-                reason: "the kernel has no xfrm netlink interface (xfrm_user)".into(),
-            }
+            Unsupported(format!(
+                "{what}: the kernel has no xfrm netlink interface (xfrm_user)"
+            ))
+            .into()
         } else {
             XfrmError::Io {
                 what: format!("{what}: opening a NETLINK_XFRM socket"),
@@ -225,8 +225,8 @@ mod tests {
                 }
                 Err(e) => {
                     eprintln!("{e}");
-                    assert_eq!(e.errno(), Some(libc::EPROTONOSUPPORT), "{e}");
-                    assert!(e.is_unsupported());
+                    assert!(e.to_string().contains("EPROTONOSUPPORT"), "{e}");
+                    assert!(matches!(e, XfrmError::Unsupported(_)));
                 }
             }
             // cmac(aes): where the kernel lacks it, the lookup fails first
@@ -236,7 +236,7 @@ mod tests {
             };
             if let Err(e) = add_state(&cmac) {
                 eprintln!("{e}");
-                assert!(e.is_unsupported(), "{e}");
+                assert!(matches!(e, XfrmError::Unsupported(_)), "{e}");
             }
             flush().unwrap();
         });
