@@ -100,4 +100,16 @@ struct bpfcrypt_cipher_probe {
 	__u32 cbc; /* 1: CBC, the scratch IV is passed; 0: ECB, no IV */
 };
 
+/* Run context of the type probe (type_probe.bpf.c): which bpf_crypto
+ * types the kernel registers. `status` is an output. */
+struct bpfcrypt_type_probe {
+	char type[16];    /* NUL-terminated: "skcipher", "aead" */
+	char algo[32];    /* NUL-terminated, e.g. "gcm(aes)" */
+	__u8 key[32];
+	__u32 key_len;
+	__u32 authsize;   /* aead: the tag length; 0 for skcipher */
+	__s32 status;     /* out: 0, or -errno of bpf_crypto_ctx_create */
+	__u32 _pad;
+};
+
 #endif

@@ -20,6 +20,7 @@ fn main() {
         "crypto_dp.bpf.c",
         "esp_dp.bpf.c",
         "cipher_only.bpf.c",
+        "type_probe.bpf.c",
         "bpfcrypt_abi.h",
         "esp_abi.h",
         "bpf_crypto_kfuncs.h",

@@ -104,6 +104,22 @@ fn matrix_runs_every_kernel_with_probe() {
     let cbc = resolved.iter().find(|r| r["name"] == "cbc(aes)").unwrap();
     assert_eq!(cbc["kind"], "lskcipher", "{cbc}");
     assert!(cbc["driver"].as_str().unwrap().contains("aes"), "{cbc}");
+    // The bpf_crypto types: skcipher takes cbc(aes); aead is asked about,
+    // and a kernel without it answers ENOENT (no such type).
+    let types = rows[0]["summary"]["probe"]["Ok"]["types"]
+        .as_array()
+        .unwrap();
+    let ty = |n: &str| types.iter().find(|t| t["name"] == n).unwrap().clone();
+    assert_eq!(ty("skcipher")["registered"], true, "{types:?}");
+    assert!(ty("skcipher")["error"].is_null(), "{types:?}");
+    let aead = ty("aead");
+    assert_eq!(
+        aead["registered"] == false,
+        aead["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("ENOENT")),
+        "{aead}"
+    );
     assert!(runs[0].join(KERNEL).join("summary.json").is_file());
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -45,6 +45,17 @@ pub(crate) fn probe(a: ProbeArgs) -> Result<i32> {
     for e in &report.entries {
         println!("  {:<20} {}", e.cipher, e.error.as_deref().unwrap_or("ok"));
     }
+    if !report.types.is_empty() {
+        println!("bpf_crypto types (a context of the type and algorithm created):");
+        for t in &report.types {
+            let state = match (&t.error, t.registered) {
+                (None, _) => "registered, ok".to_string(),
+                (Some(e), true) => format!("registered; {} refused: {e}", t.algo),
+                (Some(e), false) => format!("not registered ({e})"),
+            };
+            println!("  {:<20} {state}", format!("{} {}", t.name, t.algo));
+        }
+    }
     if !report.resolved.is_empty() {
         println!("resolved by the kernel (/proc/crypto, highest priority of the type):");
         for r in &report.resolved {

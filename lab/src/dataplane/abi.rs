@@ -194,3 +194,23 @@ pub(crate) struct CipherProbe {
 
 // SAFETY: repr(C), two u32: no padding.
 unsafe impl Plain for CipherProbe {}
+
+/// Run context of the type probe (`struct bpfcrypt_type_probe`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TypeProbe {
+    /// The bpf_crypto type, NUL-terminated.
+    pub(crate) r#type: [u8; 16],
+    /// The algorithm, NUL-terminated.
+    pub(crate) algo: [u8; 32],
+    /// Key bytes.
+    pub(crate) key: [u8; 32],
+    /// Key length.
+    pub(crate) key_len: u32,
+    /// AEAD tag length (0 for skcipher).
+    pub(crate) authsize: u32,
+    /// Out: 0 or -errno.
+    pub(crate) status: i32,
+    /// Padding.
+    pub(crate) _pad: u32,
+}

@@ -13,7 +13,10 @@ use crate::domain::Build;
 
 /// Every embedded object, by its name in the build table.
 fn embedded() -> Vec<(String, &'static [u8])> {
-    let mut out = vec![("cipher_only".to_string(), object::cipher_only())];
+    let mut out = vec![
+        ("cipher_only".to_string(), object::cipher_only()),
+        ("type_probe".to_string(), object::type_probe()),
+    ];
     for b in Build::ALL {
         for (f, suffix) in [
             (Flavor::Plain, ""),

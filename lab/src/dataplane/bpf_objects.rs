@@ -68,6 +68,8 @@ pub(crate) const BPF_OBJECTS: &[(&str, &str, &[&str])] = &[
     // Not a data plane: the bench's cipher-only probe, which borrows the
     // maps of a loaded raw build (`exec/bench/kfunc.rs`).
     ("cipher_only", "cipher_only", &[]),
+    // Not a data plane: `lab probe`'s check of the bpf_crypto types.
+    ("type_probe", "type_probe", &[]),
 ];
 
 /// The clang command that compiles `source` (`ebpf/<source>.bpf.c` under

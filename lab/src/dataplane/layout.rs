@@ -9,7 +9,7 @@ use libbpf_rs::AsRawLibbpf;
 use libbpf_rs::btf::types::{self, MemberAttr};
 use libbpf_rs::btf::{Btf, BtfType, TypeId};
 
-use super::abi::{COUNTER_NAMES, CipherProbe, EspProvision, Provision, Tamper, TestIv};
+use super::abi::{COUNTER_NAMES, CipherProbe, EspProvision, Provision, Tamper, TestIv, TypeProbe};
 
 /// The value of the `keys` map as userspace would read it (the kptr reads
 /// as 0); `struct bpfcrypt_key_state`.
@@ -65,7 +65,7 @@ macro_rules! mirror {
         Layout {
             name: $c.to_string(),
             size: size_of::<$t>(),
-            fields: vec![$((stringify!($f).to_string(), offset_of!($t, $f), size_of_val(&v.$f))),*],
+            fields: vec![$((stringify!($f).trim_start_matches("r#").to_string(), offset_of!($t, $f), size_of_val(&v.$f))),*],
         }
     }};
 }
@@ -102,6 +102,11 @@ pub(crate) fn mirrors() -> Vec<Layout> {
         mirror!("bpfcrypt_tamper", Tamper, [offset, xor_mask, enabled, _pad]),
         mirror!("bpfcrypt_test_iv", TestIv, [fixed, iv]),
         mirror!("bpfcrypt_cipher_probe", CipherProbe, [len, cbc]),
+        mirror!(
+            "bpfcrypt_type_probe",
+            TypeProbe,
+            [r#type, algo, key, key_len, authsize, status, _pad]
+        ),
         mirror!(
             "bpfcrypt_key_state",
             KeyState,

@@ -15,6 +15,7 @@ pub(crate) mod esp;
 mod layout;
 mod object;
 mod rodata;
+mod type_probe;
 mod verifier_log;
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -26,6 +27,7 @@ use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Plain, Provision, Tamper, TestIv}
 pub(crate) use cipher_only::CipherOnlyProg;
 use object::Flavor;
 pub(crate) use object::plain as embedded_object;
+pub(crate) use type_probe::TypeProbeProg;
 
 /// Names of the programs in the object.
 const EGRESS_PROG: &str = "encrypt_egress";
@@ -307,19 +309,7 @@ impl DataPlane {
     /// (`ctx_in` only: the kernel refuses anything else for SYSCALL
     /// programs, and copies the possibly modified context back).
     fn run_syscall<T: Copy>(&self, ctx: &mut T) -> Result<(), DataPlaneError> {
-        let fd = self.prog_fd(PROVISION_PROG)?;
-        // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
-        let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
-        opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
-        opts.ctx_in = (ctx as *mut T).cast();
-        opts.ctx_size_in = std::mem::size_of::<T>() as u32;
-        // SAFETY: fd is a loaded program; ctx_in points to a live, writable T
-        // of the given size (a #[repr(C)] mirror of the program's context).
-        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
-        if rc < 0 {
-            return Err(DataPlaneError::Run(std::io::Error::from_raw_os_error(-rc)));
-        }
-        Ok(())
+        run_syscall_fd(self.prog_fd(PROVISION_PROG)?, ctx)
     }
 
     /// Reads the per-CPU counters, summed over CPUs.
@@ -349,6 +339,24 @@ impl DataPlane {
             .unwrap_or_default();
         Ok(sum_counters(&per_cpu))
     }
+}
+
+/// Runs the SYSCALL program `fd` with `ctx` as its context (`ctx_in`
+/// only: the kernel refuses anything else for SYSCALL programs, and copies
+/// the possibly modified context back).
+fn run_syscall_fd<T: Copy>(fd: RawFd, ctx: &mut T) -> Result<(), DataPlaneError> {
+    // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
+    let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
+    opts.ctx_in = (ctx as *mut T).cast();
+    opts.ctx_size_in = std::mem::size_of::<T>() as u32;
+    // SAFETY: fd is a loaded program; ctx_in points to a live, writable T
+    // of the given size (a #[repr(C)] mirror of the program's context).
+    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
+    if rc < 0 {
+        return Err(DataPlaneError::Run(std::io::Error::from_raw_os_error(-rc)));
+    }
+    Ok(())
 }
 
 /// Sums per-CPU stats values, in counter order; counters a build does not

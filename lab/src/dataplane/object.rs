@@ -32,6 +32,11 @@ pub(crate) fn cipher_only() -> &'static [u8] {
     object!("cipher_only")
 }
 
+/// `lab probe`'s type probe (`ebpf/type_probe.bpf.c`).
+pub(crate) fn type_probe() -> &'static [u8] {
+    object!("type_probe")
+}
+
 /// The object file of a build in a flavor; `None` when that build has no
 /// such test object.
 pub(crate) fn bytes(build: Build, flavor: Flavor) -> Option<&'static [u8]> {

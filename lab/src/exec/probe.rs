@@ -3,9 +3,9 @@
 //! the others fail, and which implementation the kernel resolved the AES
 //! names to.
 
-use crate::dataplane::{DataPlane, DataPlaneError, errno_name};
+use crate::dataplane::{DataPlane, DataPlaneError, TypeProbeProg, errno_name};
 use crate::domain::Build;
-use crate::job::probe::{ProbeEntry, ProbeReport, Resolved};
+use crate::job::probe::{ProbeEntry, ProbeReport, Resolved, TypeEntry};
 use crate::sys::proc_crypto::{self, Algorithm, BPF_CRYPTO_AES};
 
 /// Cipher names probed by default.
@@ -65,7 +65,32 @@ pub(crate) fn probe(ciphers: &[String]) -> Result<ProbeReport, DataPlaneError> {
     }
     // The contexts made above instantiated the templates the kernel picked.
     let resolved = resolved(&proc_crypto::read());
-    Ok(ProbeReport { entries, resolved })
+    Ok(ProbeReport {
+        entries,
+        resolved,
+        types: types()?,
+    })
+}
+
+/// The bpf_crypto types beyond the data planes' `skcipher`, each with an
+/// algorithm it would take: (type, algorithm, AEAD tag length).
+const TYPES: [(&str, &str, u32); 2] = [("skcipher", "cbc(aes)", 0), ("aead", "gcm(aes)", 16)];
+
+/// Which of [`TYPES`] the kernel registers: `ENOENT` is "no such type".
+fn types() -> Result<Vec<TypeEntry>, DataPlaneError> {
+    let probe = TypeProbeProg::load()?;
+    TYPES
+        .iter()
+        .map(|&(name, algo, authsize)| {
+            let answer = probe.try_type(name, algo, authsize)?;
+            Ok(TypeEntry {
+                name: name.into(),
+                algo: algo.into(),
+                registered: answer != Err(libc::ENOENT),
+                error: answer.err().map(errno_name),
+            })
+        })
+        .collect()
 }
 
 /// The implementations the kernel resolved bpf_crypto's AES names to.

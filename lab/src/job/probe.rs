@@ -38,4 +38,20 @@ pub(crate) struct ProbeReport {
     /// What the kernel resolved bpf_crypto's AES names to.
     #[serde(default)]
     pub(crate) resolved: Vec<Resolved>,
+    /// The bpf_crypto types asked about, registered or not.
+    #[serde(default)]
+    pub(crate) types: Vec<TypeEntry>,
+}
+
+/// One bpf_crypto type and what the kernel answered for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct TypeEntry {
+    /// The type (`skcipher`, `aead`).
+    pub(crate) name: String,
+    /// The algorithm tried with it (`cbc(aes)`, `gcm(aes)`).
+    pub(crate) algo: String,
+    /// Whether the kernel registers the type (not `ENOENT`).
+    pub(crate) registered: bool,
+    /// The error of creating the context, when it failed.
+    pub(crate) error: Option<String>,
 }
