@@ -215,10 +215,10 @@ mod tests {
     #[test]
     fn the_shipped_builds_follow_the_contract() {
         for (b, format) in [
-            (Build::Crypto, Mode::Raw),
-            (Build::CryptoInPlace, Mode::Raw),
-            (Build::Esp, Mode::Esp),
-            (Build::EspInPlace, Mode::Esp),
+            (Build::of(Mode::Raw, false), Mode::Raw),
+            (Build::of(Mode::Raw, true), Mode::Raw),
+            (Build::of(Mode::Esp, false), Mode::Esp),
+            (Build::of(Mode::Esp, true), Mode::Esp),
         ] {
             let c = check(plain(b)).unwrap_or_else(|e| panic!("{}: {e}", b.as_str()));
             assert_eq!(c.format, format, "{}", b.as_str());
