@@ -16,19 +16,9 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let ebpf = manifest.join("../ebpf");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for f in [
-        "crypto_dp.bpf.c",
-        "esp_dp.bpf.c",
-        "cipher_only.bpf.c",
-        "type_probe.bpf.c",
-        "bpfcrypt_abi.h",
-        "esp_abi.h",
-        "bpf_crypto_kfuncs.h",
-        "bpfcrypt_base.h",
-        "bpfcrypt_tamper.h",
-    ] {
-        println!("cargo:rerun-if-changed={}", ebpf.join(f).display());
-    }
+    // The whole folder: cargo rescans a directory for any change, so a new
+    // data plane or header needs no line here.
+    println!("cargo:rerun-if-changed={}", ebpf.display());
     println!("cargo:rerun-if-changed=src/dataplane/bpf_objects.rs");
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
 

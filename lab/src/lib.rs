@@ -14,6 +14,7 @@ mod exec;
 mod guest;
 mod job;
 pub mod kernels;
+mod net;
 mod output;
 mod spec;
 mod sys;

@@ -7,8 +7,9 @@ use libbpf_rs::btf::Btf;
 
 use super::abi::{COUNTER_NAMES, SCRATCH_BUF};
 use super::bpf_objects::BPF_OBJECTS;
+use super::embed::Flavor;
 use super::layout::{Layout, btf_layout, counters_layout, mirrors};
-use super::object::{self, Flavor};
+use super::object;
 use crate::domain::Build;
 
 /// Every embedded object, by its name in the build table.
@@ -17,7 +18,7 @@ fn embedded() -> Vec<(String, &'static [u8])> {
         ("cipher_only".to_string(), object::cipher_only()),
         ("type_probe".to_string(), object::type_probe()),
     ];
-    for b in Build::ALL {
+    for b in Build::all() {
         for (f, suffix) in [
             (Flavor::Plain, ""),
             (Flavor::TestIv, "_testiv"),

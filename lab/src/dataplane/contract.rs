@@ -6,6 +6,7 @@
 use libbpf_rs::btf::Btf;
 use libbpf_rs::{MapType, ObjectBuilder, OpenObject, ProgramType};
 
+use super::format::{self, Abi};
 use super::layout::{btf_layout, counters_layout, mirror};
 use super::verifier_log;
 use crate::domain::Mode;
@@ -35,28 +36,6 @@ pub(crate) struct ContractError {
     pub(crate) problems: Vec<String>,
 }
 
-/// What one ABI names: its provisioning context and its counters.
-struct Abi {
-    provision: &'static str,
-    stats: &'static str,
-    counters: usize,
-}
-
-fn abi(format: Mode) -> Abi {
-    match format {
-        Mode::Raw => Abi {
-            provision: "bpfcrypt_provision",
-            stats: "bpfcrypt_stats",
-            counters: 11,
-        },
-        Mode::Esp => Abi {
-            provision: "esp_provision",
-            stats: "esp_stats",
-            counters: super::abi::COUNTER_NAMES.len(),
-        },
-    }
-}
-
 /// The programs every data plane has: name, type, the section to use.
 const PROGRAMS: [(&str, ProgramType, &str); 3] = [
     ("encrypt_egress", ProgramType::SchedCls, "tcx/egress"),
@@ -78,23 +57,23 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Contract, ContractError> {
         .open_memory(bytes)
         .map_err(|e| fail(format!("libbpf cannot open it: {e}")))?;
     drop(quiet);
-    let format = match ["esp_provision", "bpfcrypt_provision"]
-        .into_iter()
-        .find(|n| btf_layout(&btf, n, false).is_some())
-    {
-        Some("esp_provision") => Mode::Esp,
-        Some(_) => Mode::Raw,
-        None => {
-            return Err(fail(
-                "its BTF has neither `struct bpfcrypt_provision` (raw ABI) nor \
-                 `struct esp_provision` (ESP ABI): the `provision` program's context"
-                    .into(),
-            ));
-        }
+    // The format is the one whose provisioning context the BTF has.
+    let Some(format) = format::ALL
+        .iter()
+        .find(|f| btf_layout(&btf, f.abi().provision, false).is_some())
+    else {
+        let names: Vec<String> = format::ALL
+            .iter()
+            .map(|f| format!("`struct {}` ({} ABI)", f.abi().provision, f.name()))
+            .collect();
+        return Err(fail(format!(
+            "its BTF has none of {}: the `provision` program's context",
+            names.join(", ")
+        )));
     };
     let mut problems = Vec::new();
     license(bytes, &mut problems);
-    let a = abi(format);
+    let a = format.abi();
     for (name, ty, section) in PROGRAMS {
         program(&open, name, ty, section, &mut problems);
     }
@@ -112,13 +91,13 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Contract, ContractError> {
         map(&open, "tamper", MapType::Array, 8, &mut problems);
         same_layout(&btf, "bpfcrypt_tamper", &mut problems);
     }
-    let probe_maps = ["keys", "scratch"]
-        .iter()
-        .all(|n| open.maps().any(|m| m.name() == *n))
-        && format == Mode::Raw;
+    let probe_maps = a.cipher_probe
+        && ["keys", "scratch"]
+            .iter()
+            .all(|n| open.maps().any(|m| m.name() == *n));
     if problems.is_empty() {
         Ok(Contract {
-            format,
+            format: format.mode(),
             tamper,
             probe_maps,
         })
@@ -245,10 +224,10 @@ mod tests {
     #[test]
     fn the_shipped_builds_follow_the_contract() {
         for (b, format) in [
-            (Build::Crypto, Mode::Raw),
-            (Build::CryptoInPlace, Mode::Raw),
-            (Build::Esp, Mode::Esp),
-            (Build::EspInPlace, Mode::Esp),
+            (Build::of(Mode::Raw, false), Mode::Raw),
+            (Build::of(Mode::Raw, true), Mode::Raw),
+            (Build::of(Mode::Esp, false), Mode::Esp),
+            (Build::of(Mode::Esp, true), Mode::Esp),
         ] {
             let c = check(plain(b)).unwrap_or_else(|e| panic!("{}: {e}", b.as_str()));
             assert_eq!(c.format, format, "{}", b.as_str());
@@ -259,7 +238,7 @@ mod tests {
 
     #[test]
     fn a_license_other_than_gpl_is_refused() {
-        let mut bytes = plain(Build::Crypto).to_vec();
+        let mut bytes = plain(Build::of(Mode::Raw, false)).to_vec();
         let at = {
             let elf = Elf::parse(&bytes).unwrap();
             let s = elf.section("license").unwrap().unwrap();
@@ -278,6 +257,6 @@ mod tests {
         let e = check(crate::dataplane::object::cipher_only())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("neither `struct bpfcrypt_provision`"), "{e}");
+        assert!(e.contains("none of `struct bpfcrypt_provision`"), "{e}");
     }
 }

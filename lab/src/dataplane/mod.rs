@@ -11,7 +11,8 @@ mod abi_check;
 pub(crate) mod bpf_objects;
 mod cipher_only;
 pub(crate) mod contract;
-pub(crate) mod esp;
+mod embed;
+pub(crate) mod format;
 mod layout;
 mod object;
 mod rodata;
@@ -25,7 +26,7 @@ use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 use crate::domain::{Build, CipherSpec, Counters, Direction, Unsupported};
 use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Plain, Provision, Tamper, TestIv};
 pub(crate) use cipher_only::CipherOnlyProg;
-use object::Flavor;
+use embed::Flavor;
 pub(crate) use object::plain as embedded_object;
 pub(crate) use type_probe::TypeProbeProg;
 

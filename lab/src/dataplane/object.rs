@@ -1,23 +1,33 @@
-//! The compiled BPF objects, embedded at build time (`lab/build.rs`).
+//! The compiled BPF objects, embedded at build time (`lab/build.rs`):
+//! which object each build is. A wire format's builds are the format's own
+//! (`format::WireFormat::object`); copy, noop and the cipher-only probe are
+//! here.
 
+use super::embed::{Flavor, embedded};
+use super::format;
 use crate::domain::Build;
 
-macro_rules! object {
-    ($name:literal) => {
-        include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".bpf.o"))
-    };
-}
+impl Build {
+    /// Short name: the object's name in `bpf_objects::BPF_OBJECTS`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Build::Cipher { format, in_place } => format::of(format).object_name(in_place),
+            Build::Copy => "copy",
+            Build::Noop => "noop",
+        }
+    }
 
-/// Which object of a build: the real one or a test build of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flavor {
-    /// The data plane as shipped.
-    Plain,
-    /// Takes a fixed IV before load (crypto builds only).
-    TestIv,
-    /// One extra copy of the payload per packet, a known regression
-    /// (copy and raw crypto builds only).
-    ExtraCopy,
+    /// Every build: each wire format's, bounced and in place, then copy
+    /// and noop (the tests that check each embedded object walk them).
+    #[cfg(test)]
+    pub(crate) fn all() -> Vec<Build> {
+        let mut all: Vec<Build> = format::ALL
+            .iter()
+            .flat_map(|f| [false, true].map(|in_place| Build::of(f.mode(), in_place)))
+            .collect();
+        all.extend([Build::Copy, Build::Noop]);
+        all
+    }
 }
 
 /// The embedded object of a build as shipped (its name in
@@ -29,33 +39,27 @@ pub(crate) fn plain(build: Build) -> &'static [u8] {
 /// The bench's cipher-only probe (`ebpf/cipher_only.bpf.c`): loaded on
 /// the `keys` and `scratch` maps of a loaded raw build.
 pub(crate) fn cipher_only() -> &'static [u8] {
-    object!("cipher_only")
+    embedded!("cipher_only")
 }
 
 /// `lab probe`'s type probe (`ebpf/type_probe.bpf.c`).
 pub(crate) fn type_probe() -> &'static [u8] {
-    object!("type_probe")
+    embedded!("type_probe")
 }
 
 /// The object file of a build in a flavor; `None` when that build has no
 /// such test object.
 pub(crate) fn bytes(build: Build, flavor: Flavor) -> Option<&'static [u8]> {
     Some(match (build, flavor) {
-        (Build::Crypto, Flavor::Plain) => object!("crypto"),
-        (Build::CryptoInPlace, Flavor::Plain) => object!("crypto_inplace"),
-        (Build::Esp, Flavor::Plain) => object!("esp"),
-        (Build::EspInPlace, Flavor::Plain) => object!("esp_inplace"),
-        (Build::Copy, Flavor::Plain) => object!("copy"),
-        (Build::Noop, Flavor::Plain) => object!("noop"),
-        (Build::Crypto, Flavor::TestIv) => object!("crypto_testiv"),
-        (Build::CryptoInPlace, Flavor::TestIv) => object!("crypto_inplace_testiv"),
-        (Build::Esp, Flavor::TestIv) => object!("esp_testiv"),
-        (Build::EspInPlace, Flavor::TestIv) => object!("esp_inplace_testiv"),
-        (Build::Copy, Flavor::ExtraCopy) => object!("copy_extracopy"),
-        (Build::Crypto, Flavor::ExtraCopy) => object!("crypto_extracopy"),
-        (Build::CryptoInPlace, Flavor::ExtraCopy) => object!("crypto_inplace_extracopy"),
-        (Build::Copy | Build::Noop, Flavor::TestIv)
-        | (Build::Noop | Build::Esp | Build::EspInPlace, Flavor::ExtraCopy) => return None,
+        (Build::Cipher { format, in_place }, _) => {
+            return format::of(format).object(in_place, flavor);
+        }
+        (Build::Copy, Flavor::Plain) => embedded!("copy"),
+        (Build::Noop, Flavor::Plain) => embedded!("noop"),
+        (Build::Copy, Flavor::ExtraCopy) => embedded!("copy_extracopy"),
+        (Build::Copy | Build::Noop, Flavor::TestIv) | (Build::Noop, Flavor::ExtraCopy) => {
+            return None;
+        }
     })
 }
 
@@ -68,7 +72,7 @@ mod tests {
     /// the embedded object is the one compiled under that name.
     #[test]
     fn plain_objects_are_the_tables_builds() {
-        for b in Build::ALL {
+        for b in Build::all() {
             assert!(
                 BPF_OBJECTS.iter().any(|(name, _, _)| *name == b.as_str()),
                 "{} is not in the table",
@@ -76,6 +80,23 @@ mod tests {
             );
             let file = format!("{}/{}.bpf.o", env!("OUT_DIR"), b.as_str());
             assert_eq!(plain(b), std::fs::read(&file).unwrap(), "{file}");
+        }
+    }
+
+    /// Every test object a build has is in the table under
+    /// `<build>_<flavor>`, and is that file.
+    #[test]
+    fn test_flavors_are_the_tables_objects() {
+        for b in Build::all() {
+            for (flavor, suffix) in [(Flavor::TestIv, "testiv"), (Flavor::ExtraCopy, "extracopy")] {
+                let Some(obj) = bytes(b, flavor) else {
+                    continue;
+                };
+                let name = format!("{}_{suffix}", b.as_str());
+                assert!(BPF_OBJECTS.iter().any(|(n, _, _)| *n == name), "{name}");
+                let file = format!("{}/{name}.bpf.o", env!("OUT_DIR"));
+                assert_eq!(obj, std::fs::read(&file).unwrap(), "{file}");
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 //! names to.
 
 use crate::dataplane::{DataPlane, DataPlaneError, TypeProbeProg, errno_name};
-use crate::domain::Build;
+use crate::domain::{Build, Mode};
 use crate::job::probe::{ProbeEntry, ProbeReport, Resolved, TypeEntry};
 use crate::sys::proc_crypto::{self, Algorithm, BPF_CRYPTO_AES};
 
@@ -42,7 +42,8 @@ fn probe_key_len(cipher: &str) -> usize {
 
 /// Loads the data plane and tries each cipher name with the provisioning program.
 pub(crate) fn probe(ciphers: &[String]) -> Result<ProbeReport, DataPlaneError> {
-    let dp = DataPlane::load(Build::Crypto)?;
+    // The raw build's provisioning program takes any algorithm name.
+    let dp = DataPlane::load(Build::of(Mode::Raw, false))?;
     let mut entries = Vec::new();
     for c in ciphers {
         let key = vec![0x42u8; probe_key_len(c)];

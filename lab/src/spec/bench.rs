@@ -205,7 +205,7 @@ fn variants(
                     format!(
                         "unknown variant `{}`; use one of {}",
                         s.value,
-                        BenchVariant::ALL[1..]
+                        BenchVariant::all()[1..]
                             .iter()
                             .map(|v| v.as_str())
                             .collect::<Vec<_>>()

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::baseline::Baseline;
-use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, BPFCRYPT_OVERHEAD, ESP_OVERHEAD};
-use crate::domain::{BenchVariant, IfAddr, Side};
+use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, ESP_OVERHEAD};
+use crate::dataplane::format;
+use crate::domain::{BenchVariant, IfAddr, KernelStack, Side};
 
 /// Smallest packet size (IPv4 total length): header, UDP header and a
 /// 16-byte sequence/marker prefix.
@@ -306,16 +307,13 @@ impl BenchPlan {
 pub(crate) fn overhead(v: BenchVariant) -> u32 {
     match v {
         BenchVariant::NoProgram | BenchVariant::Noop | BenchVariant::Copy => 0,
-        BenchVariant::Ecb
-        | BenchVariant::Cbc
-        | BenchVariant::EcbInPlace
-        | BenchVariant::CbcInPlace => BPFCRYPT_OVERHEAD,
-        BenchVariant::Esp | BenchVariant::EspInPlace | BenchVariant::XfrmCbcCmac => ESP_OVERHEAD,
+        BenchVariant::Lab { format, .. } => format::of(format).overhead(),
+        BenchVariant::Kernel(KernelStack::EspCbcCmac) => ESP_OVERHEAD,
         // SPI, sequence, 8-byte IV, up to 3 bytes of padding, pad
         // length, next header, 16-byte ICV.
-        BenchVariant::XfrmGcm => 8 + 8 + 3 + 2 + 16,
+        BenchVariant::Kernel(KernelStack::EspGcm) => 8 + 8 + 3 + 2 + 16,
         // Linux's own allowance: outer IPv6 and UDP headers, the
         // WireGuard header and tag, padding to 16 bytes.
-        BenchVariant::WireGuard => 80,
+        BenchVariant::Kernel(KernelStack::WireGuard) => 80,
     }
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataplane::UserDataplane;
 
-use crate::dataplane::abi::{BPFCRYPT_OVERHEAD, ESP_OVERHEAD};
+use crate::dataplane::format;
 use crate::domain::{CipherSpec, IfAddr, Mode, Side, Stack};
 
 /// Default wire MTU of the veth.
@@ -112,10 +112,7 @@ impl WireSpec {
 impl WireSpec {
     /// Largest growth of a packet on the wire.
     pub(crate) fn overhead(&self) -> u32 {
-        match self.mode {
-            Mode::Raw => BPFCRYPT_OVERHEAD,
-            Mode::Esp => ESP_OVERHEAD,
-        }
+        format::of(self.mode).overhead()
     }
 }
 

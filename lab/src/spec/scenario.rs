@@ -13,6 +13,7 @@ use super::plan::{DEFAULT_MTU, EspSpec, Plan, PlanStep, WireSpec};
 use super::scenario_file::{Cipher, Scenario};
 use super::steps::{self, StepContext};
 use crate::dataplane::abi::ESP_SPI_MIN;
+use crate::dataplane::format;
 use crate::domain::{Algorithm, CipherSpec, Mode, Side};
 
 /// Loads and validates a scenario file.
@@ -127,24 +128,35 @@ fn cipher(f: &Fields, s: &Scenario) -> Result<CipherSpec, SpecError> {
 /// Default SPI of an ESP scenario's first SA.
 const DEFAULT_SPI: u32 = 0x1000;
 
-/// The wire format: `raw` (default) or `esp` (cbc(aes) only, with an
-/// AES-CMAC-96 key and an SPI).
+/// The wire format: `raw` (default) or `esp`, with the ciphers it runs;
+/// one with security associations (ESP: cbc(aes) only) takes an
+/// AES-CMAC-96 key and an SPI.
 fn wire(f: &Fields, c: &Cipher) -> Result<WireSpec, SpecError> {
     let mode = match &c.mode {
-        None => Mode::Raw,
-        Some(m) => match m.value.as_str() {
-            "raw" => Mode::Raw,
-            "esp" => Mode::Esp,
-            other => {
-                return Err(f.err(
-                    m.referenced,
-                    "cipher.mode",
-                    format!("`{other}` is not a wire format; use `raw` or `esp`"),
-                ));
-            }
-        },
+        None => Mode::default(),
+        Some(m) => Mode::parse(&m.value).ok_or_else(|| {
+            f.err(
+                m.referenced,
+                "cipher.mode",
+                format!(
+                    "`{}` is not a wire format; use {}",
+                    m.value,
+                    Mode::choices()
+                ),
+            )
+        })?,
     };
-    if mode == Mode::Raw {
+    let runs: Vec<String> = (format::of(mode).algorithms().iter())
+        .map(|a| format!("`{}`", a.kernel_name()))
+        .collect();
+    if !runs.contains(&format!("`{}`", c.algorithm.value)) {
+        return Err(f.err(
+            c.algorithm.referenced,
+            "cipher.algorithm",
+            format!("`mode: {}` runs {} only", mode.as_str(), runs.join(" or ")),
+        ));
+    }
+    if !format::of(mode).has_sas() {
         if let Some(k) = &c.auth_key {
             return Err(f.err(
                 k.referenced,
@@ -160,13 +172,6 @@ fn wire(f: &Fields, c: &Cipher) -> Result<WireSpec, SpecError> {
             in_place: c.in_place,
             esp: None,
         });
-    }
-    if c.algorithm.value != "cbc(aes)" {
-        return Err(f.err(
-            c.algorithm.referenced,
-            "cipher.algorithm",
-            "`mode: esp` is ESP with AES-CBC: use `cbc(aes)`",
-        ));
     }
     let auth = c.auth_key.as_ref().ok_or_else(|| {
         f.err(

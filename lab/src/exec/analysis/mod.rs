@@ -1,6 +1,5 @@
 //! Analysis of captured traffic.
 
 pub(crate) mod entropy;
-pub(crate) mod esp;
 pub(crate) mod oracle;
 pub(crate) mod wire;

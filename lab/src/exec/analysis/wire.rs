@@ -147,7 +147,7 @@ pub(crate) fn parse_frame(frame: &[u8]) -> Option<WirePacket<'_>> {
                 let padded = frame.len() <= ETH_ZLEN && total < ip.len();
                 let fits = total >= hlen && (total == ip.len() || padded);
                 let payload = &ip[hlen..total.min(ip.len()).max(hlen)];
-                let checksum_ok = crate::sys::traffic::icmp::inet_checksum(h.slice()) == 0;
+                let checksum_ok = crate::net::checksum(h.slice()) == 0;
                 (
                     fits,
                     checksum_ok,
@@ -202,7 +202,7 @@ pub(crate) fn test_frame(protocol: u8, payload: &[u8]) -> Vec<u8> {
         0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, protocol, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
     ];
     ip[2..4].copy_from_slice(&total.to_be_bytes());
-    let c = crate::sys::traffic::icmp::inet_checksum(&ip);
+    let c = crate::net::checksum(&ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&ip);
     f.extend_from_slice(payload);

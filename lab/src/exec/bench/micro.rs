@@ -24,13 +24,14 @@
 
 use anyhow::Result;
 
-use super::frames::{self, ETH_HLEN, cipher_len, egress_frame_len, udp_frame};
+use super::frames::{ETH_HLEN, cipher_len, egress_frame_len, udp_frame};
 use super::kfunc::CipherOnly;
 use super::micro_job::{Figure, Job, Program};
 use super::micro_rounds::run_rounds;
 use super::planes::{self, Arm, load_variant};
 use crate::dataplane::DataPlane;
 use crate::dataplane::abi::{is_pass, verdict_name};
+use crate::dataplane::format;
 use crate::domain::{Algorithm, BenchVariant, Direction};
 use crate::job::bench::{CheckResult, CipherPoint, MicroPoint, Unavailable};
 use crate::job::stats::Stats;
@@ -69,8 +70,8 @@ pub(crate) struct MicroResult {
 }
 
 /// Checks the first run of a data plane program of variant `v`: verdict
-/// and the whole output frame (`expect`, or for egress encryption a
-/// reference AES).
+/// and the whole output frame (`expect`, or for egress encryption its
+/// wire format's reference check).
 fn first_run(
     dp: &DataPlane,
     v: BenchVariant,
@@ -88,16 +89,19 @@ fn first_run(
         )));
     }
     let got = &out[..t.data_out_len];
-    Ok(match (expect, v.algorithm()) {
-        (Some(e), _) if got != e => Err(format!(
+    let auth = planes::auth_key(key);
+    Ok(match expect {
+        Some(e) if got != e => Err(format!(
             "output frame differs from the expected one ({} bytes, expected {})",
             got.len(),
             e.len()
         )),
-        (Some(_), _) => Ok(()),
-        (None, Some(_)) if v.is_esp() => frames::check_esp(key, &planes::auth_key(key), input, got),
-        (None, Some(alg)) => frames::check_ciphertext(alg, key, input, got),
-        (None, None) => Ok(()),
+        Some(_) => Ok(()),
+        // Egress of a crypto variant: its wire format's reference check.
+        None => match (format::of_variant(v), planes::keys(v, key, &auth, None)) {
+            (Some((f, _)), Some(k)) => f.check_egress(&k, input, got),
+            _ => Ok(()),
+        },
     })
 }
 
@@ -270,11 +274,13 @@ fn micro_job<'a>(plan: &BenchPlan, p: &'a Plane, size: u32, dir: Direction) -> R
             on,
             want_len: egress_frame_len(v, size),
         },
-        Direction::Ingress if v.is_esp() => Program::EspIngress {
-            on: on.into_iter().map(|(dp, _)| dp).collect(),
-            plain,
-            want_len: ETH_HLEN + size as usize,
-        },
+        Direction::Ingress if format::of_variant(v).is_some_and(|(f, _)| f.ingress_once()) => {
+            Program::FreshIngress {
+                on: on.into_iter().map(|(dp, _)| dp).collect(),
+                plain,
+                want_len: ETH_HLEN + size as usize,
+            }
+        }
         Direction::Ingress => Program::DataPlane {
             on,
             want_len: ETH_HLEN + size as usize,
@@ -327,10 +333,9 @@ fn cipher_job<'a>(
 
 /// The check line of a data plane figure that held.
 fn ok_check(v: BenchVariant, dir: Direction, rounds: u32) -> CheckResult {
-    let reference = match (v.algorithm(), dir) {
-        (Some(_), Direction::Egress) if v.is_esp() => " with reference AES-CMAC and AES-CBC",
-        (Some(_), Direction::Egress) => " with a reference AES",
-        _ => "",
+    let reference = match (format::of_variant(v), dir) {
+        (Some((f, _)), Direction::Egress) => format!(" with {}", f.reference_name()),
+        _ => String::new(),
     };
     let counters = if v == BenchVariant::Noop {
         "the noop variant counts nothing".to_string()
@@ -396,12 +401,12 @@ fn results(jobs: Vec<Job>) -> (Vec<MicroPoint>, Vec<CipherPoint>, Vec<MicroPoint
 }
 
 /// Sets each crypto figure's cipher limit and its ratio to it. The limit
-/// is the crypto-only program with the same driver; for ESP it is two
-/// passes (CBC encryption and the CMAC, itself a CBC encryption; on
-/// ingress CMAC then decryption).
+/// is the crypto-only program with the same driver, once per cipher pass
+/// its wire format makes in that direction (ESP: CBC encryption and the
+/// CMAC, itself a CBC encryption; on ingress CMAC then decryption).
 pub(crate) fn fill_ratios(micro: &mut [MicroPoint], cipher: &[CipherPoint]) {
     for m in micro.iter_mut() {
-        let Some(alg) = m.variant.algorithm() else {
+        let Some((f, alg)) = format::of_variant(m.variant) else {
             continue;
         };
         let at = |d: Direction| {
@@ -416,13 +421,11 @@ pub(crate) fn fill_ratios(micro: &mut [MicroPoint], cipher: &[CipherPoint]) {
                 .and_then(|c| c.ns.as_ref())
                 .map(|s| s.median)
         };
-        let limit = if m.variant.is_esp() {
-            at(Direction::Egress)
-                .zip(at(m.direction))
-                .map(|(a, b)| a + b)
-        } else {
-            at(m.direction)
-        };
+        let limit = f
+            .cipher_passes(m.direction)
+            .iter()
+            .map(|&d| at(d))
+            .sum::<Option<f64>>();
         m.cipher_limit_ns = limit;
         m.ratio_to_cipher = match (limit, &m.ns) {
             (Some(l), Some(ns)) if ns.median > 0.0 => Some(l / ns.median),

@@ -15,6 +15,7 @@ use super::kfunc::CipherOnly;
 use super::planes::Arm;
 use crate::dataplane::DataPlane;
 use crate::dataplane::abi::{TC_ACT_OK, is_pass, verdict_name};
+use crate::dataplane::format;
 use crate::domain::{Algorithm, BenchVariant, Counters, DROP_COUNTERS, Direction};
 use crate::spec::bench_plan::{CipherPlan, MicroPlan};
 
@@ -110,8 +111,9 @@ pub(crate) fn expected_counters(
         (None, _) if v == BenchVariant::Copy => vec![("copied", n)],
         (None, _) => Vec::new(),
     };
-    if v.is_esp() && dir == Direction::Ingress {
-        // Each ESP ingress run takes a fresh packet from egress.
+    let once = format::of_variant(v).is_some_and(|(f, _)| f.ingress_once());
+    if once && dir == Direction::Ingress {
+        // Each such ingress run takes a fresh packet from egress.
         want.extend([("encrypted", n), ("encrypted_bytes", bytes)]);
     }
     want
@@ -155,10 +157,10 @@ pub(crate) enum Program<'a> {
         on: Vec<(&'a DataPlane, Vec<u8>)>,
         want_len: usize,
     },
-    /// ESP ingress: each run decrypts a fresh packet that egress of the
-    /// same instance made of `plain` just before (untimed), as the
-    /// anti-replay window takes a sequence number once.
-    EspIngress {
+    /// Ingress of a format that takes a packet once (ESP's anti-replay
+    /// window): each run decrypts a fresh packet that egress of the same
+    /// instance made of `plain` just before (untimed).
+    FreshIngress {
         on: Vec<&'a DataPlane>,
         plain: Vec<u8>,
         want_len: usize,
@@ -261,7 +263,7 @@ impl<'a> Job<'a> {
     pub(crate) fn data_planes(&self) -> Vec<&'a DataPlane> {
         match &self.program {
             Program::DataPlane { on, .. } => on.iter().map(|(dp, _)| *dp).collect(),
-            Program::EspIngress { on, .. } => on.clone(),
+            Program::FreshIngress { on, .. } => on.clone(),
             Program::Cipher(..) => Vec::new(),
         }
     }
@@ -334,7 +336,7 @@ impl<'a> Job<'a> {
                 (*dp, dir, input.as_slice(), *want_len)
             }
             (
-                Program::EspIngress {
+                Program::FreshIngress {
                     on,
                     plain,
                     want_len,

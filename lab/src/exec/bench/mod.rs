@@ -30,6 +30,7 @@ pub(crate) mod udp;
 
 use anyhow::Result;
 
+use crate::dataplane::format;
 use crate::domain::{BenchVariant, Direction};
 use crate::job::bench::{TargetResult, Unavailable};
 use crate::output::progress::Progress;
@@ -75,10 +76,10 @@ fn run_parts(plan: &BenchPlan, t: &mut TargetResult, progress: &dyn Progress) ->
         }
         note_missing(t, u.missing);
         let cipher = t.cipher.clone();
-        // ESP makes four cipher passes per packet: CBC and CMAC out,
-        // CMAC and CBC decryption in.
+        // Every cipher pass a packet costs, out and back in (ESP: CBC and
+        // CMAC out, CMAC and CBC decryption in).
         let limit = move |v: BenchVariant, size: u32| {
-            let alg = v.algorithm()?;
+            let (f, alg) = format::of_variant(v)?;
             let ns = |d: Direction| {
                 cipher
                     .iter()
@@ -91,12 +92,11 @@ fn run_parts(plan: &BenchPlan, t: &mut TargetResult, progress: &dyn Progress) ->
                     .and_then(|c| c.ns.as_ref())
                     .map(|s| s.median)
             };
-            let (enc, dec) = (ns(Direction::Egress)?, ns(Direction::Ingress)?);
-            Some(if v.is_esp() {
-                3.0 * enc + dec
-            } else {
-                enc + dec
-            })
+            [Direction::Egress, Direction::Ingress]
+                .iter()
+                .flat_map(|&dir| f.cipher_passes(dir))
+                .map(|&d| ns(d))
+                .sum::<Option<f64>>()
         };
         udp::fill_ratios(&mut t.udp, &limit);
     }

@@ -1,29 +1,41 @@
 //! The lab's data plane as the bench uses it: one build, keyed for a
-//! variant, optionally with a named AES driver (`cbc(aes-generic)`), and
-//! for ESP with one SA each way under the same SPI, so that ingress takes
-//! egress's output.
+//! variant by its wire format, optionally with a named AES driver
+//! (`cbc(aes-generic)`), receiving what it sends (one SPI each way, where
+//! the format has SPIs), so that ingress takes egress's output.
 
 use anyhow::{Context, Result};
 
 use crate::dataplane::DataPlane;
-use crate::dataplane::esp::{Sa, SaDir};
-use crate::domain::{BenchVariant, CipherSpec};
+use crate::dataplane::format::{self, Keys};
+use crate::domain::BenchVariant;
 use crate::spec::bench_plan::{BenchPlan, Inject};
 
-/// The ESP variants' SPI.
-pub(crate) const SPI: u32 = 0x4000;
+/// The SPI of both directions, where the format has SPIs.
+const SPI: u32 = 0x4000;
 
-/// ESP's authentication key: the bench key with every byte inverted (the
-/// bench file names one key).
+/// The authentication key, where the format authenticates: the bench key
+/// with every byte inverted (the bench file names one key).
 pub(crate) fn auth_key(key: &[u8]) -> Vec<u8> {
     key.iter().take(16).map(|b| !b).collect()
+}
+
+/// The keys of a crypto variant's data plane: `v`'s cipher, the plan's key
+/// (`key`) and [`auth_key`] of it (`auth`), through `driver` when named.
+/// `None` for a variant without a cipher.
+pub(crate) fn keys<'a>(
+    v: BenchVariant,
+    key: &'a [u8],
+    auth: &'a [u8],
+    driver: Option<&'a str>,
+) -> Option<Keys<'a>> {
+    let alg = v.algorithm()?;
+    Some(Keys::new(alg, key, auth).spis(SPI, SPI).driver(driver))
 }
 
 /// The kernel name of `v`'s cipher with `driver` as its block cipher,
 /// e.g. `cbc(aes-generic)`.
 pub(crate) fn algo_name(v: BenchVariant, driver: &str) -> Option<String> {
-    let mode = v.algorithm()?.kernel_name().split('(').next()?;
-    Some(format!("{mode}({driver})"))
+    Some(v.algorithm()?.with_driver(driver))
 }
 
 /// Which side of a paired bench a data plane is on.
@@ -37,9 +49,8 @@ pub(crate) enum Arm {
 
 /// Loads `v`'s build for `arm`: the candidate's is the embedded object (its
 /// `--inject` object when the plan asks for one and the build has it), the
-/// baseline's the plan's baseline object. Keys it with the plan's key: the
-/// raw format (through `driver` when given), ESP with an inbound and an
-/// outbound SA.
+/// baseline's the plan's baseline object. Keys it with the plan's key
+/// ([`keys`]) as its wire format does.
 pub(crate) fn load_variant(
     plan: &BenchPlan,
     v: BenchVariant,
@@ -70,36 +81,14 @@ pub(crate) fn load_variant(
             None => DataPlane::load(build)?,
         },
     };
-    let Some(algorithm) = v.algorithm() else {
+    let auth = auth_key(key);
+    let (Some((f, _)), Some(k)) = (format::of_variant(v), keys(v, key, &auth, driver)) else {
         return Ok(dp);
     };
-    if v.is_esp() {
-        let auth = auth_key(key);
-        for dir in [SaDir::In, SaDir::Out] {
-            let sa = Sa {
-                spi: SPI,
-                dir,
-                enc_key: key,
-                auth_key: &auth,
-                activate: dir == SaDir::Out,
-                seq_start: 0,
-            };
-            dp.add_sa(&sa)
-                .with_context(|| format!("adding the {} SAs", v.as_str()))?;
-        }
-        return Ok(dp);
-    }
-    match driver.and_then(|d| algo_name(v, d)) {
-        Some(name) => dp
-            .provision_raw(&name, key, algorithm.iv_len())
-            .with_context(|| format!("keying the data plane with {name}"))?,
-        None => dp
-            .provision(&CipherSpec {
-                algorithm,
-                key: key.to_vec(),
-            })
-            .with_context(|| format!("keying the {} data plane", v.as_str()))?,
-    };
+    f.provision(&dp, &k).with_context(|| match driver {
+        Some(d) => format!("keying the data plane with {}", k.algorithm.with_driver(d)),
+        None => format!("keying the {} data plane", v.as_str()),
+    })?;
     Ok(dp)
 }
 

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use crate::dataplane::abi::{COUNTER_NAMES, is_pass};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, DROP_COUNTERS, Direction};
-use crate::exec::analysis::{esp, oracle};
+use crate::domain::{DROP_COUNTERS, Direction};
+use crate::net::{ETH_HLEN, checksum, ipv4_payload, l4_checksum_at};
 
 /// Counter increases of one run, in [`COUNTER_NAMES`] order.
 #[derive(PartialEq, Eq)]
@@ -92,18 +92,6 @@ pub(crate) fn accounted(dir: Direction, r: &Ran) -> Result<(), String> {
     }
 }
 
-/// The IPv4 payload of a frame (after the header, up to the total length
-/// or the frame's end), if it is IPv4.
-pub(crate) fn ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
-    if frame.len() < 34 || frame[12..14] != [0x08, 0x00] {
-        return None;
-    }
-    let ihl = usize::from(frame[14] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
-    let end = (14 + total).min(frame.len());
-    frame.get(14 + ihl..end).filter(|_| ihl >= 20)
-}
-
 /// Egress let no 16 consecutive bytes of the IPv4 payload through.
 pub(crate) fn no_plaintext(input: &[u8], out: &[u8]) -> Result<(), String> {
     let Some(plain) = ipv4_payload(input).filter(|p| p.len() >= 16) else {
@@ -120,82 +108,18 @@ pub(crate) fn no_plaintext(input: &[u8], out: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Egress's output under a fixed IV is what a reference sender makes of the
-/// same packet (RustCrypto): raw, the IPv4 payload is exactly
-/// [`oracle::encrypt`] of the input's; ESP, the packet opens with the keys
-/// to the input's payload (TCP/UDP checksums aside: egress completes them)
-/// and is exactly [`esp::seal_as`] of what it opened to, with its own SPI and
-/// sequence number.
-pub(crate) fn reference(
-    alg: Algorithm,
-    esp_keys: Option<&[u8]>,
-    key: &[u8],
-    iv: [u8; 16],
-    input: &[u8],
-    out: &[u8],
-) -> Result<(), String> {
-    let (Some(plain), Some(wire)) = (ipv4_payload(input), ipv4_payload(out)) else {
-        return Err("egress counted an encryption but its output has no IPv4 payload".into());
+/// The IV egress put on the wire, at `at` (its wire format's place for
+/// one: [`WireFormat::iv_at`]); zeros where there is none (ECB).
+///
+/// [`WireFormat::iv_at`]: crate::dataplane::format::WireFormat::iv_at
+pub(crate) fn wire_iv(at: Option<(usize, Option<u8>)>, out: &[u8]) -> [u8; 16] {
+    let Some((at, _)) = at else {
+        return [0; 16];
     };
-    let Some(auth) = esp_keys else {
-        let want =
-            oracle::encrypt(alg, key, iv, plain).ok_or("no reference for this key length")?;
-        return differs("the reference encryption", wire, &want);
-    };
-    let opened = esp::open(key, auth, wire)
-        .map_err(|why| format!("the reference ESP reading refuses egress's output: {why:?}"))?;
-    let mut inner = opened.inner.clone();
-    let mut sent = plain.to_vec();
-    for l4 in [&mut inner, &mut sent] {
-        if let Some(at) = l4_checksum_at(input[23], l4.len()) {
-            l4[at..at + 2].fill(0);
-        }
-    }
-    differs("the payload sent", &inner, &sent)?;
-    let want = esp::seal_as(
-        key,
-        auth,
-        (opened.spi, opened.seq),
-        iv,
-        &opened.inner,
-        opened.next_header,
-    )
-    .ok_or("no reference for this key length")?;
-    differs("the reference ESP packet", wire, &want)
-}
-
-/// The IV egress put on the wire (raw CBC: the payload's first 16 bytes;
-/// ESP: after SPI and sequence number); zeros where there is none (ECB).
-pub(crate) fn wire_iv(esp: bool, out: &[u8]) -> [u8; 16] {
-    let at = if esp { 8 } else { 0 };
     ipv4_payload(out)
         .and_then(|p| p.get(at..at + 16))
         .and_then(|b| b.try_into().ok())
         .unwrap_or([0; 16])
-}
-
-/// Where the checksum of an L4 message of `protocol` sits, if it has one
-/// within `len` bytes (TCP 16, UDP 6).
-fn l4_checksum_at(protocol: u8, len: usize) -> Option<usize> {
-    let at = match protocol {
-        6 => 16,
-        17 => 6,
-        _ => return None,
-    };
-    (len >= at + 2).then_some(at)
-}
-
-/// `Err` naming the first differing byte when `got` is not `want`.
-fn differs(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
-    if got == want {
-        return Ok(());
-    }
-    let at = got.iter().zip(want).position(|(a, b)| a != b);
-    Err(format!(
-        "differs from {what}: {} and {} bytes, first difference at {at:?}",
-        got.len(),
-        want.len()
-    ))
 }
 
 /// Two builds did the same: same verdict, same output bytes, same counters.
@@ -232,10 +156,10 @@ fn verdict(passed: bool) -> &'static str {
 
 /// Ingress gave back the packet egress was given (the frame up to the IP
 /// total length: Ethernet padding beyond it is not part of the packet).
-/// ESP rebuilds the IP header and completes the TCP/UDP checksum before
-/// encrypting, so with `esp` those checksums are compared only for being
-/// valid in what came back.
-pub(crate) fn round_trip(input: &[u8], back: &Ran, esp: bool) -> Result<(), String> {
+/// A format that rebuilds the IP header and completes the TCP/UDP checksum
+/// before encrypting (`completes`: ESP) gives those checksums back valid,
+/// so they are compared only for that.
+pub(crate) fn round_trip(input: &[u8], back: &Ran, completes: bool) -> Result<(), String> {
     let total = usize::from(u16::from_be_bytes([input[16], input[17]]));
     let mut want = input[..(14 + total).min(input.len())].to_vec();
     if !back.passed {
@@ -245,7 +169,7 @@ pub(crate) fn round_trip(input: &[u8], back: &Ran, esp: bool) -> Result<(), Stri
         ));
     }
     let mut got = back.out.clone();
-    if esp {
+    if completes {
         if ip_checksum(&got) != Some(0) {
             return Err("ingress gave back a wrong IP header checksum".into());
         }
@@ -267,18 +191,10 @@ pub(crate) fn round_trip(input: &[u8], back: &Ran, esp: bool) -> Result<(), Stri
     Ok(())
 }
 
-/// The one's-complement sum over the frame's IPv4 header (0 when valid).
+/// The Internet checksum over the frame's IPv4 header (0 when valid).
 fn ip_checksum(frame: &[u8]) -> Option<u16> {
-    let ihl = usize::from(*frame.get(14)? & 0x0f) * 4;
-    let header = frame.get(14..14 + ihl)?;
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    Some(!(sum as u16))
+    let ihl = usize::from(*frame.get(ETH_HLEN)? & 0x0f) * 4;
+    Some(checksum(frame.get(ETH_HLEN..ETH_HLEN + ihl)?))
 }
 
 /// Offsets of the IPv4 header checksum and, for TCP and UDP, the L4
@@ -415,54 +331,5 @@ mod tests {
         let mut changed = fixed.clone();
         changed[36] ^= 1;
         assert!(round_trip(&f, &back(&changed), true).is_err());
-    }
-
-    #[test]
-    fn a_reference_output_passes_and_any_changed_byte_is_named() {
-        use crate::exec::analysis::wire::test_frame;
-        let (key, auth, iv) = ([5u8; 16], [6u8; 16], [7u8; 16]);
-        // A UDP datagram whose checksum egress would complete (0 here).
-        let udp = [
-            0x30, 0x39, 0x00, 0x35, 0, 28, 0, 0, b'x', b'y', b'z', 1, 2, 3, 4, 5, 6, 7, 8, 9,
-        ];
-        let input = test_frame(17, &udp);
-        for alg in [Algorithm::CbcAes, Algorithm::EcbAes] {
-            let out = test_frame(17, &oracle::encrypt(alg, &key, iv, &udp).unwrap());
-            assert_eq!(reference(alg, None, &key, iv, &input, &out), Ok(()));
-            let mut bad = out.clone();
-            *bad.last_mut().unwrap() ^= 1;
-            let e = reference(alg, None, &key, iv, &input, &bad).unwrap_err();
-            assert!(e.contains("reference encryption"), "{e}");
-        }
-        // ESP: the inner UDP checksum may differ (egress completes it).
-        let mut inner = udp.to_vec();
-        inner[6..8].copy_from_slice(&[0xab, 0xcd]);
-        let esp_out = esp::seal_as(&key, &auth, (0x4242, 9), iv, &inner, 17).unwrap();
-        let out = test_frame(50, &esp_out);
-        assert_eq!(
-            reference(Algorithm::CbcAes, Some(&auth), &key, iv, &input, &out),
-            Ok(())
-        );
-        let esp_refusal = |wire: &[u8]| {
-            reference(
-                Algorithm::CbcAes,
-                Some(&auth),
-                &key,
-                iv,
-                &input,
-                &test_frame(50, wire),
-            )
-            .unwrap_err()
-        };
-        let other_iv = esp::seal_as(&key, &auth, (0x4242, 9), [8; 16], &inner, 17).unwrap();
-        let e = esp_refusal(&other_iv);
-        assert!(e.contains("reference ESP packet"), "{e}");
-        let e = esp_refusal(&esp_out[..esp_out.len() - 1]);
-        assert!(e.contains("refuses"), "{e}");
-        let mut other_payload = udp;
-        other_payload[9] ^= 1;
-        let sealed = esp::seal_as(&key, &auth, (0x4242, 9), iv, &other_payload, 17).unwrap();
-        let e = esp_refusal(&sealed);
-        assert!(e.contains("payload sent"), "{e}");
     }
 }

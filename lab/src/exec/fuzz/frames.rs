@@ -6,6 +6,8 @@
 
 use std::net::Ipv4Addr;
 
+use crate::net::checksum;
+
 /// A small, fast, seedable generator (SplitMix64).
 pub(crate) struct Rng(u64);
 
@@ -57,18 +59,6 @@ fn ethernet(ethertype: u16) -> Vec<u8> {
     let mut f = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01];
     f.extend_from_slice(&ethertype.to_be_bytes());
     f
-}
-
-/// RFC 1071 checksum.
-fn checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = b
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// An IPv4 header of `ihl` words for `payload` bytes of `proto`.

@@ -1,8 +1,9 @@
 //! `lab fuzz` on the kernel under test: seeded, reproducible frames
 //! ([`frames`]) through the egress and ingress programs of the data plane,
-//! raw with each cipher and ESP, with `BPF_PROG_TEST_RUN`; every case is
-//! checked against the invariants ([`check`]) and the kernel log is
-//! watched. Each frame also goes through the bounce and the in-place build
+//! every wire format with each of its ciphers, with `BPF_PROG_TEST_RUN`;
+//! every case is checked against the invariants ([`check`], and those of
+//! the format: its reference output, what it lets in) and the kernel log
+//! is watched. Each frame also goes through the bounce and the in-place build
 //! with the same key and the same fixed IV: their outputs must be equal.
 
 pub(crate) mod check;
@@ -12,33 +13,38 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use crate::dataplane::esp::{Sa, SaDir};
+use crate::dataplane::format::{self, Keys, WireFormat};
 use crate::dataplane::{DataPlane, contract};
-use crate::domain::{Algorithm, Build, CipherSpec, Direction, Mode};
+use crate::domain::{Algorithm, Build, Direction};
 use crate::job::fuzz::{FuzzPlan, FuzzReport, Violation};
+use crate::net::ipv4_payload;
 use crate::output::progress::Progress;
 use crate::sys::kmsg::{self, KmsgCursor};
 use crate::sys::signals;
-use check::{
-    Ran, accounted, ipv4_payload, no_plaintext, reference, round_trip, run, same, wire_iv,
-};
+use check::{Ran, accounted, no_plaintext, round_trip, run, same, wire_iv};
 
 /// Violations kept per program and invariant (all are counted).
 const KEEP: usize = 5;
 /// The key every fuzzed data plane is provisioned with.
 const KEY: [u8; 16] = *b"bpfcrypt-fuzzkey";
-/// ESP's authentication key and SPI (inbound and outbound alike, so that
-/// ingress takes egress's output).
+/// The authentication key and SPI of a format that has them (inbound and
+/// outbound alike, so that ingress takes egress's output).
 const AUTH_KEY: [u8; 16] = *b"bpfcrypt-authkey";
 const SPI: u32 = 0x4242;
 /// The fixed IV of the bounce/in-place comparison.
 const TWIN_IV: [u8; 16] = *b"same-iv-for-both";
-/// What is fuzzed: the raw format with each cipher, and ESP.
-const SETUPS: [(Mode, Algorithm); 3] = [
-    (Mode::Raw, Algorithm::CbcAes),
-    (Mode::Raw, Algorithm::EcbAes),
-    (Mode::Esp, Algorithm::CbcAes),
-];
+
+/// What is fuzzed: every wire format with each of its ciphers.
+fn setups() -> impl Iterator<Item = (&'static dyn WireFormat, Algorithm)> {
+    format::ALL
+        .iter()
+        .flat_map(|&f| f.algorithms().iter().map(move |&a| (f, a)))
+}
+
+/// The keys every fuzzed data plane of `algorithm` is provisioned with.
+fn keys(algorithm: Algorithm) -> Keys<'static> {
+    Keys::new(algorithm, &KEY, &AUTH_KEY).spis(SPI, SPI)
+}
 
 /// Runs the plan on the running kernel.
 pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzReport> {
@@ -59,23 +65,20 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
         Some(u) => Some((&u.bytes, contract::check(&u.bytes)?.format)),
         None => None,
     };
-    for (mode, algorithm) in SETUPS {
-        if user.is_some_and(|(_, format)| format != mode) {
+    for (fmt, algorithm) in setups() {
+        if user.is_some_and(|(_, mode)| mode != fmt.mode()) {
             continue;
         }
-        let name = match mode {
-            Mode::Raw => algorithm.kernel_name().to_string(),
-            Mode::Esp => format!("esp {}", algorithm.kernel_name()),
-        };
-        let build = Build::of(mode, false);
+        let name = fmt.cipher_label(algorithm);
+        let build = Build::of(fmt.mode(), false);
         let dp = match user {
             Some((bytes, _)) => DataPlane::load_bytes(build, bytes)?,
             None => DataPlane::load(build)?,
         };
-        let dp = keyed(dp, mode, algorithm)?;
+        let dp = keyed(dp, fmt, algorithm)?;
         let twin = |in_place| {
-            let d = DataPlane::load_with_fixed_iv(Build::of(mode, in_place), TWIN_IV)?;
-            keyed(d, mode, algorithm)
+            let d = DataPlane::load_with_fixed_iv(Build::of(fmt.mode(), in_place), TWIN_IV)?;
+            keyed(d, fmt, algorithm)
         };
         let twins = match user {
             Some(_) => None,
@@ -85,8 +88,8 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
         let mut f = Fuzzer {
             dp: &dp,
             twins: twins.as_ref().map(|(b, p)| [b, p]),
-            algorithm,
-            esp: mode == Mode::Esp,
+            format: fmt,
+            keys: keys(algorithm),
             cipher: name,
             report: &mut report,
             kept: BTreeMap::new(),
@@ -115,31 +118,10 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
     Ok(report)
 }
 
-/// Keys a loaded data plane: the raw format's key, or an inbound and an
-/// outbound SA with the same SPI.
-fn keyed(dp: DataPlane, mode: Mode, algorithm: Algorithm) -> Result<DataPlane> {
-    match mode {
-        Mode::Raw => dp
-            .provision(&CipherSpec {
-                algorithm,
-                key: KEY.to_vec(),
-            })
-            .with_context(|| format!("keying the data plane with {}", algorithm.kernel_name()))?,
-        Mode::Esp => {
-            for dir in [SaDir::In, SaDir::Out] {
-                let sa = Sa {
-                    spi: SPI,
-                    dir,
-                    enc_key: &KEY,
-                    auth_key: &AUTH_KEY,
-                    activate: dir == SaDir::Out,
-                    seq_start: 0,
-                };
-                dp.add_sa(&sa).context("adding the ESP data plane's SAs")?;
-            }
-            0
-        }
-    };
+/// Keys a loaded data plane as its format does, with [`keys`].
+fn keyed(dp: DataPlane, fmt: &dyn WireFormat, algorithm: Algorithm) -> Result<DataPlane> {
+    fmt.provision(&dp, &keys(algorithm))
+        .with_context(|| format!("keying the {} data plane", fmt.cipher_label(algorithm)))?;
     Ok(dp)
 }
 
@@ -149,8 +131,8 @@ struct Fuzzer<'a> {
     /// The bounce and in-place test builds, keyed alike, with one fixed IV
     /// (the lab's own data planes only).
     twins: Option<[&'a DataPlane; 2]>,
-    algorithm: Algorithm,
-    esp: bool,
+    format: &'static dyn WireFormat,
+    keys: Keys<'static>,
     cipher: String,
     report: &'a mut FuzzReport,
     kept: BTreeMap<(String, &'static str), usize>,
@@ -171,27 +153,26 @@ impl Fuzzer<'_> {
             let p = self.program(Direction::Egress);
             self.check(i, &p, "plaintext", frame, no_plaintext(frame, &out.out));
             if out.delta.get("encrypted") == 1 {
-                let auth = self.esp.then_some(AUTH_KEY.as_slice());
-                let iv = wire_iv(self.esp, &out.out);
-                let r = reference(self.algorithm, auth, &KEY, iv, frame, &out.out);
+                let iv = wire_iv(self.format.iv_at(self.keys.algorithm), &out.out);
+                let r = self.format.reference(&self.keys, iv, frame, &out.out);
                 self.check(i, &p, "reference cipher", frame, r);
                 let p = format!("{} round trip", self.cipher);
                 let back = self.run(i, Direction::Ingress, &out.out)?;
                 self.report.round_trips += 1;
                 let r = back
                     .ok_or_else(|| "BPF_PROG_TEST_RUN refused egress's output".to_string())
-                    .and_then(|b| round_trip(frame, &b, self.esp));
+                    .and_then(|b| round_trip(frame, &b, self.format.completes_checksums()));
                 self.check(i, &p, "round trip", frame, r);
             }
         }
         let inbound = self.run(i, Direction::Ingress, frame)?;
-        if self.esp
+        if self.format.authenticates()
             && let Some(r) = inbound
             && r.passed
             && frame.get(12..14) != Some(&[0x08, 0x06])
         {
             let p = self.program(Direction::Ingress);
-            let what = "only ARP and authenticated ESP pass".to_string();
+            let what = "only ARP and authenticated packets pass".to_string();
             self.check(i, &p, "forged", frame, Err(what));
         }
         self.twins(i, frame)
@@ -216,8 +197,7 @@ impl Fuzzer<'_> {
             let p = self.program(dir);
             self.check(i, &p, "in place = bounce", frame, same(&x, &y));
             if dir == Direction::Egress && x.passed && x.delta.get("encrypted") == 1 {
-                let auth = self.esp.then_some(AUTH_KEY.as_slice());
-                let r = reference(self.algorithm, auth, &KEY, TWIN_IV, &input, &x.out);
+                let r = self.format.reference(&self.keys, TWIN_IV, &input, &x.out);
                 self.check(i, &p, "reference cipher, fixed IV", frame, r);
                 inputs.push((Direction::Ingress, x.out));
             }

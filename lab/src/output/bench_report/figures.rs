@@ -27,6 +27,7 @@ pub(crate) fn variant_color(v: BenchVariant) -> RGBColor {
         BenchVariant::XfrmCbcCmac => RGBColor(148, 103, 189),
         BenchVariant::XfrmGcm => RGBColor(90, 50, 140),
         BenchVariant::WireGuard => RGBColor(23, 190, 207),
+        _ => RGBColor(188, 189, 34),
     }
 }
 
@@ -159,11 +160,7 @@ fn limit_lines(t: &TargetResult, sizes: &[u32], d: Direction, series: &mut Vec<S
             .filter_map(|c| Some(point(index_of(sizes, c.size)?, c.gbps.as_ref()?, 1.0)))
             .collect::<Vec<_>>();
         if !points.is_empty() {
-            let v = if alg == Algorithm::EcbAes {
-                BenchVariant::Ecb
-            } else {
-                BenchVariant::Cbc
-            };
+            let v = BenchVariant::raw(alg, false);
             series.push(Series {
                 label: format!("{} kfunc alone (limit)", alg.kernel_name()),
                 color: variant_color(v),
@@ -289,7 +286,7 @@ pub(crate) fn udp(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
     let panel =
         |title: &str, y: &str, f: &dyn Fn(&crate::job::bench::UdpPoint) -> Option<Point>| {
             let mut series = Vec::new();
-            for v in BenchVariant::ALL {
+            for &v in BenchVariant::all() {
                 let points: Vec<Point> = t
                     .udp
                     .iter()
@@ -364,6 +361,7 @@ pub(crate) fn alternatives(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
             BenchVariant::XfrmCbcCmac => "x-cbc",
             BenchVariant::XfrmGcm => "x-gcm",
             BenchVariant::WireGuard => "wg",
+            v => v.as_str(),
         }
         .to_string()
     };

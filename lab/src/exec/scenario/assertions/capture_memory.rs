@@ -15,8 +15,9 @@ use pcap_file::pcap::{PcapPacket, PcapWriter};
 use super::evaluate;
 use super::observations::{Observations, UdpFlow};
 use crate::domain::{Algorithm, IfAddr, Side};
+use crate::net::checksum;
 use crate::spec::plan::{Check, PacketMatch, PlanAssertion};
-use crate::sys::traffic::icmp::{PingOutcome, inet_checksum};
+use crate::sys::traffic::icmp::PingOutcome;
 use crate::sys::traffic::payload::marker_payload;
 use crate::sys::traffic::udp::{UdpSent, datagram};
 
@@ -80,7 +81,7 @@ fn write_capture(path: &Path, bytes: u64) -> (u64, u64) {
         ip[8..10].copy_from_slice(&[64, 17]);
         ip[12..16].copy_from_slice(&src.octets());
         ip[16..20].copy_from_slice(&dst.octets());
-        let c = inet_checksum(&ip);
+        let c = checksum(&ip);
         ip[10..12].copy_from_slice(&c.to_be_bytes());
         let at = (frames as usize * 4099) % (pool.len() - len);
         frame.clear();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::{Algorithm, Counters, IfAddr, Side};
+use crate::domain::{Algorithm, Counters, IfAddr, Mode, Side};
 use crate::sys::traffic::icmp::{Delivered, PingOutcome};
 use crate::sys::traffic::tcp::{TcpClientReport, TcpServerReport};
 use crate::sys::traffic::udp::UdpSent;
@@ -18,12 +18,14 @@ pub(crate) struct Observations {
     pub(crate) counters: BTreeMap<String, Counters>,
     /// The two addresses of the topology.
     pub(crate) addresses: Vec<IfAddr>,
+    /// The wire format.
+    pub(crate) mode: Mode,
     /// The cipher.
     pub(crate) algorithm: Option<Algorithm>,
     /// Every key the scenario installed.
     pub(crate) keys: Vec<Vec<u8>>,
-    /// ESP's authentication key; `None` for the raw wire format.
-    pub(crate) esp_auth_key: Option<Vec<u8>>,
+    /// The authentication key, for a wire format that authenticates.
+    pub(crate) auth_key: Option<Vec<u8>>,
     /// UDP flows.
     pub(crate) udp: Vec<UdpFlow>,
     /// TCP transfers.

@@ -1,13 +1,14 @@
 //! The oracle check: an independent reference AES decrypts every captured
 //! packet with every key the scenario installed, and the inner message must
-//! be one the lab sent. ESP packets must also carry a valid ICV and trailer.
+//! be one the lab sent. The reading is the wire format's (ESP packets must
+//! also carry a valid ICV and trailer).
 
 use super::known::Known;
 use super::observations::Observations;
 use super::verdict::Judged;
+use crate::dataplane::format::{self, Keys, WireFormat};
 use crate::domain::Algorithm;
 use crate::exec::analysis::wire::{WirePacket, WireSummary};
-use crate::exec::analysis::{esp, oracle};
 use crate::sys::traffic::payload::MARKER;
 
 /// What the reference decryption made of one packet.
@@ -27,9 +28,10 @@ enum Reading {
 #[derive(Debug)]
 pub(crate) struct Oracle<'a> {
     min_ratio: f64,
+    format: &'static dyn WireFormat,
     algorithm: Option<Algorithm>,
     keys: &'a [Vec<u8>],
-    auth: Option<&'a [u8]>,
+    auth: &'a [u8],
     known: Known<'a>,
     /// Packets by [`Reading`], in its order.
     readings: [u64; 4],
@@ -39,9 +41,10 @@ impl<'a> Oracle<'a> {
     pub(crate) fn new(obs: &'a Observations, min_ratio: f64) -> Self {
         Self {
             min_ratio,
+            format: format::of(obs.mode),
             algorithm: obs.algorithm,
             keys: &obs.keys,
-            auth: obs.esp_auth_key.as_deref(),
+            auth: obs.auth_key.as_deref().unwrap_or_default(),
             known: Known::of(obs),
             readings: [0; 4],
         }
@@ -49,10 +52,7 @@ impl<'a> Oracle<'a> {
 
     pub(crate) fn add(&mut self, p: &WirePacket) {
         let Some(alg) = self.algorithm else { return };
-        let r = match self.auth {
-            None => read(alg, self.keys, p, &self.known),
-            Some(auth) => read_esp(self.keys, auth, p, &self.known),
-        };
+        let r = read(self.format, alg, (self.keys, self.auth), p, &self.known);
         self.readings[r as usize] += 1;
     }
 
@@ -86,29 +86,21 @@ impl<'a> Oracle<'a> {
     }
 }
 
-/// Tries every key. The padding alone cannot pick the key (a wrong key
-/// gives valid padding about once in 256 packets), so the inner message
-/// decides.
-fn read(alg: Algorithm, keys: &[Vec<u8>], p: &WirePacket, known: &Known) -> Reading {
+/// Tries every key (with the authentication key, where the format has
+/// one). The padding alone cannot pick the key (a wrong key gives valid
+/// padding about once in 256 packets), nor can ESP's trailer (a wrong key's
+/// names a random protocol), so the inner message decides, under the
+/// protocol each key's reading claims.
+fn read(
+    f: &dyn WireFormat,
+    alg: Algorithm,
+    (keys, auth): (&[Vec<u8>], &[u8]),
+    p: &WirePacket,
+    known: &Known,
+) -> Reading {
     let plains: Vec<(u8, Vec<u8>)> = keys
         .iter()
-        .filter_map(|k| oracle::decrypt(alg, k, p.payload))
-        .map(|pt| (p.protocol, pt))
-        .collect();
-    judge(p, plains, known)
-}
-
-/// An ESP packet: protocol 50, a valid ICV, and a key whose trailer parses
-/// and whose inner message (of that trailer's protocol: a wrong key's
-/// trailer names a random one) the lab sent.
-fn read_esp(keys: &[Vec<u8>], auth: &[u8], p: &WirePacket, known: &Known) -> Reading {
-    if p.protocol != 50 {
-        return Reading::Undecryptable;
-    }
-    let plains: Vec<(u8, Vec<u8>)> = keys
-        .iter()
-        .filter_map(|k| esp::open(k, auth, p.payload).ok())
-        .map(|o| (o.next_header, o.inner))
+        .filter_map(|k| f.open(&Keys::new(alg, k, auth), p.protocol, p.payload))
         .collect();
     judge(p, plains, known)
 }
@@ -152,7 +144,8 @@ fn plaintext_known(p: &WirePacket, protocol: u8, pt: &[u8], known: &Known) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::analysis::esp::seal;
+    use crate::dataplane::format::esp::Esp;
+    use crate::dataplane::format::esp::reference::{open, seal};
     use crate::exec::analysis::wire::{parse_frame, test_frame};
     use crate::exec::scenario::assertions::observations::UdpFlow;
     use crate::sys::traffic::udp::UdpSent;
@@ -184,16 +177,16 @@ mod tests {
                 iv[..2].copy_from_slice(&i.to_be_bytes());
                 seal(&right, &auth, iv, &msg, 17)
             })
-            .find(|p| esp::open(&wrong, &auth, p).is_ok_and(|o| o.next_header != 17))
+            .find(|p| open(&wrong, &auth, p).is_ok_and(|o| o.next_header != 17))
             .expect("some IV gives the wrong key a valid trailer");
         let frame = test_frame(50, &packet);
         let wire = parse_frame(&frame).unwrap();
         let keys = vec![right.to_vec(), wrong.to_vec()];
-        assert_eq!(read_esp(&keys, &auth, &wire, &known), Reading::Matched);
-        assert_eq!(read_esp(&keys[1..], &auth, &wire, &known), Reading::Other);
-        assert_eq!(
-            read_esp(&keys, &[4u8; 16], &wire, &known),
-            Reading::Undecryptable
-        );
+        let esp = |keys: &[Vec<u8>], auth: &[u8]| {
+            read(&Esp, Algorithm::CbcAes, (keys, auth), &wire, &known)
+        };
+        assert_eq!(esp(&keys, &auth), Reading::Matched);
+        assert_eq!(esp(&keys[1..], &auth), Reading::Other);
+        assert_eq!(esp(&keys, &[4u8; 16]), Reading::Undecryptable);
     }
 }

@@ -13,24 +13,13 @@ use std::net::Ipv4Addr;
 
 use super::observations::Observations;
 use super::verdict::Judged;
-use crate::domain::Algorithm;
+use crate::dataplane::format;
 use crate::exec::analysis::wire::WirePacket;
 
 /// Offending packets a finding describes, at most.
 const EXAMPLES: usize = 3;
 /// IP protocol of ESP.
 const ESP: u8 = 50;
-
-/// Where a packet's IV sits in its IP payload, for the scenario's format:
-/// ESP: after the SPI and the sequence number; raw `cbc(aes)`: first.
-/// Raw `ecb(aes)` has none.
-fn iv_at(obs: &Observations) -> Option<(usize, Option<u8>)> {
-    match (obs.esp_auth_key.is_some(), obs.algorithm) {
-        (true, _) => Some((8, Some(ESP))),
-        (false, Some(Algorithm::CbcAes)) => Some((0, None)),
-        _ => None,
-    }
-}
 
 fn digest(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
@@ -42,7 +31,8 @@ fn digest(bytes: &[u8]) -> u64 {
 /// already used, counted.
 #[derive(Debug)]
 pub(crate) struct Ivs {
-    /// IV offset and the protocol that carries it (`None`: every packet).
+    /// IV offset and the protocol that carries it (`None`: every packet),
+    /// as the scenario's wire format places it.
     at: Option<(usize, Option<u8>)>,
     /// IV → digest of the payload that first used it.
     seen: HashMap<[u8; 16], u64>,
@@ -54,7 +44,7 @@ pub(crate) struct Ivs {
 impl Ivs {
     pub(crate) fn new(obs: &Observations) -> Self {
         Self {
-            at: iv_at(obs),
+            at: obs.algorithm.and_then(|a| format::of(obs.mode).iv_at(a)),
             seen: HashMap::new(),
             checked: 0,
             reused: 0,
@@ -174,6 +164,7 @@ impl Sequences {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Algorithm, Mode};
     use crate::exec::analysis::wire::{parse_frame, test_frame};
 
     fn esp(spi: u32, seq: u32, iv: u8, body: u8) -> Vec<u8> {
@@ -186,8 +177,9 @@ mod tests {
 
     fn esp_obs() -> Observations {
         Observations {
+            mode: Mode::Esp,
             algorithm: Some(Algorithm::CbcAes),
-            esp_auth_key: Some(vec![1; 16]),
+            auth_key: Some(vec![1; 16]),
             ..Default::default()
         }
     }

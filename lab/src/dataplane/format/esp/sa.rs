@@ -4,19 +4,11 @@
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use aes::{Aes128, Aes192, Aes256};
 
-use super::abi::{
+use crate::dataplane::abi::{
     ESP_DIR_IN, ESP_DIR_OUT, ESP_F_ACTIVATE, ESP_OP_ADD_SA, ESP_OP_DEL_SA, EspProvision,
 };
-use super::{DataPlane, DataPlaneError};
-
-/// Which way an SA protects traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SaDir {
-    /// Verified and decrypted on ingress.
-    In,
-    /// Encrypted and authenticated on egress.
-    Out,
-}
+use crate::dataplane::format::SaDir;
+use crate::dataplane::{DataPlane, DataPlaneError};
 
 /// One security association.
 #[derive(Debug, Clone)]
