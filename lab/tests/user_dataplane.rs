@@ -237,3 +237,63 @@ fn the_shipped_esp_object_as_a_file_gives_the_built_in_results_in_a_vm() {
     ensure_kernel("debian-6.12");
     same_results_as_built_in(&["--kernel", "debian-6.12"]);
 }
+
+#[test]
+fn the_bench_measures_the_users_object_in_place_of_the_lab_build() {
+    if skip_without_host("the_bench_measures_the_users_object_in_place_of_the_lab_build") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let obj = fixture(d.path(), "mini_raw", &[]);
+    let bench = d.path().join("bench.yaml");
+    std::fs::write(
+        &bench,
+        "version: 1\nname: mine\nsizes: [64, 1500]\nvariants: [copy, cbc(aes), cbc(aes) in place]\n\
+         micro: { rounds: 3, warmup_rounds: 1, round_ms: 5 }\n\
+         cipher: { rounds: 3, warmup_rounds: 1, round_ms: 5 }\n",
+    )
+    .unwrap();
+    let _lock = BpfLock::acquire();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(
+        &[
+            "bench",
+            "--dataplane",
+            obj.to_str().unwrap(),
+            bench.to_str().unwrap(),
+        ],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    // One build of the user's: the in-place variant goes; no `keys` and
+    // `scratch` maps: the kfunc-alone part goes.
+    assert!(
+        t.contains("left out variant `cbc(aes) in place`")
+            && t.contains("left out the cipher part"),
+        "{t}"
+    );
+    let run = &run_dirs(results.path())[0];
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(doc["plan"]["dataplane"]["sha256"], sha256(&obj));
+    assert_eq!(doc["plan"]["dataplane"]["format"], "raw");
+    assert!(doc["plan"]["dataplane"].get("bytes").is_none());
+    let micro = doc["targets"][0]["micro"].as_array().unwrap();
+    for size in [64, 1500] {
+        for dir in ["egress", "ingress"] {
+            let m = micro
+                .iter()
+                .find(|m| m["variant"] == "cbc(aes)" && m["size"] == size && m["direction"] == dir)
+                .unwrap_or_else(|| panic!("no cbc(aes) {dir} {size}: {micro:?}"));
+            // Its output is checked like the lab's own: the reference cipher.
+            assert_eq!(m["check"]["ok"], true, "{m}");
+        }
+    }
+    assert!(!micro.iter().any(|m| m["variant"] == "cbc(aes) in place"));
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        report.contains(&sha256(&obj)),
+        "the report names the object"
+    );
+}

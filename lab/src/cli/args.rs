@@ -321,7 +321,7 @@ pub(crate) struct BenchArgs {
     pub(crate) bench: PathBuf,
     /// Measure this data plane object of yours (docs/dataplane-abi.md) in
     /// place of the lab's build of its wire format.
-    #[arg(long, value_name = "PATH.bpf.o")]
+    #[arg(long, value_name = "PATH.bpf.o", conflicts_with_all = ["baseline", "baseline_objects", "inject"])]
     pub(crate) dataplane: Option<PathBuf>,
     /// `host` (default) or a catalog kernel to boot under QEMU.
     #[arg(long, conflicts_with = "kernel_image")]

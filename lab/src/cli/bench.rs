@@ -34,6 +34,14 @@ pub(crate) fn bench(a: BenchArgs) -> Result<i32> {
         plan = plan.quick();
     }
     plan.inject = a.inject.map(Into::into);
+    if let Some(path) = &a.dataplane {
+        let (user, c) = super::dataplane::read_checked(path)?;
+        let (p, dropped) = plan.with_dataplane(user, c.format, c.probe_maps);
+        plan = p;
+        for d in dropped {
+            eprintln!("lab: --dataplane: left out {d}");
+        }
+    }
     plan.baseline = baseline_of(&a, &plan)?;
     let vm = a.vm.options()?;
     let image = a.image.kernel_image.is_some();
@@ -163,6 +171,7 @@ pub(crate) fn run(
     // bench.json names the baseline's objects by digest, without their bytes.
     let mut recorded = plan.clone();
     recorded.baseline = plan.baseline.as_ref().map(|b| Box::new(b.digests()));
+    recorded.dataplane = plan.dataplane.as_ref().map(|d| d.named());
     let doc = BenchDoc {
         schema: BENCH_SCHEMA,
         run_id: dir.run_id().to_string(),

@@ -18,10 +18,12 @@ pub(crate) fn apply(plan: &mut Plan, flag: Option<&Path>) -> Result<Option<Contr
     if let Some(path) = flag {
         plan.dataplane = Some(read(path)?);
     }
-    let Some(user) = &plan.dataplane else {
+    let Some(user) = &mut plan.dataplane else {
         return Ok(None);
     };
     let c = check(user)?;
+    user.format = Some(c.format);
+    let user = &*user;
     if c.format != plan.wire.mode {
         bail!(
             "{}: the object follows the {} ABI, but scenario {} ({}) runs the {} format (cipher.mode)",
@@ -53,6 +55,14 @@ pub(crate) fn apply(plan: &mut Plan, flag: Option<&Path>) -> Result<Option<Contr
 /// Reads the object at `path` (`--dataplane`).
 pub(crate) fn read(path: &Path) -> Result<UserDataplane> {
     UserDataplane::read(path).with_context(|| format!("--dataplane {}", path.display()))
+}
+
+/// Reads `--dataplane`'s object and checks it, its format recorded.
+pub(crate) fn read_checked(path: &Path) -> Result<(UserDataplane, Contract)> {
+    let mut user = read(path)?;
+    let c = check(&user)?;
+    user.format = Some(c.format);
+    Ok((user, c))
 }
 
 /// Checks `user` against the ABI.

@@ -109,6 +109,7 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
         quick: false,
         inject: None,
         baseline: None,
+        dataplane: None,
     })
 }
 

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::baseline::Baseline;
+use super::dataplane::UserDataplane;
 use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, ESP_OVERHEAD};
 use crate::dataplane::format;
-use crate::domain::{BenchVariant, IfAddr, KernelStack, Side};
+use crate::domain::{BenchVariant, Build, IfAddr, KernelStack, Mode, Side};
 
 /// Smallest packet size (IPv4 total length): header, UDP header and a
 /// 16-byte sequence/marker prefix.
@@ -168,6 +169,10 @@ pub(crate) struct BenchPlan {
     /// against (`--baseline`), absent normally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) baseline: Option<Box<Baseline>>,
+    /// The user's object (`--dataplane`), measured in place of the lab's
+    /// bounce build of its format (`dataplane.format`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dataplane: Option<UserDataplane>,
 }
 
 /// A known regression the bench can build into the data plane, so that
@@ -210,6 +215,46 @@ impl BenchPlan {
 
     /// Shortens rounds and durations for a fast smoke run (`--quick`);
     /// sizes and variants stay.
+    /// The plan with `user`'s object (its format known) in place of the
+    /// lab's bounce build of that format. The in-place variants of the
+    /// format go (a user's object is one build), and so does the
+    /// cipher-only part when the object lacks the maps its probe runs on.
+    /// Returns what was left out, in words.
+    pub(crate) fn with_dataplane(
+        mut self,
+        user: UserDataplane,
+        format: Mode,
+        probe_maps: bool,
+    ) -> (Self, Vec<String>) {
+        let mut dropped = Vec::new();
+        self.variants.retain(|v| match v {
+            BenchVariant::Lab {
+                format: f,
+                in_place: true,
+                ..
+            } if *f == format => {
+                dropped.push(format!(
+                    "variant `{}` (your object is one build)",
+                    v.as_str()
+                ));
+                false
+            }
+            _ => true,
+        });
+        if !probe_maps && self.cipher.take().is_some() {
+            dropped.push("the cipher part (the object has no `keys` and `scratch` maps)".into());
+        }
+        self.dataplane = Some(user);
+        (self, dropped)
+    }
+
+    /// The user's object, if `build` is the one it replaces.
+    pub(crate) fn user_object(&self, build: Build) -> Option<&[u8]> {
+        let u = self.dataplane.as_ref()?;
+        let format = u.format?;
+        (build == Build::of(format, false)).then_some(u.bytes.as_slice())
+    }
+
     pub(crate) fn quick(mut self) -> Self {
         if let Some(m) = &mut self.micro {
             m.rounds = m.rounds.min(3);

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::baseline::hex;
+use crate::domain::Mode;
 use crate::kernels::input::{self, InputError};
 
 /// Largest object the lab reads (shipped objects are under 100 KiB).
@@ -23,6 +24,9 @@ pub(crate) struct UserDataplane {
     pub(crate) path: String,
     /// SHA-256 of the object, hex.
     pub(crate) sha256: String,
+    /// Its wire format, once the ABI check found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) format: Option<Mode>,
     /// The object; empty where only the name is kept.
     #[serde(default, with = "hex", skip_serializing_if = "Vec::is_empty")]
     pub(crate) bytes: Vec<u8>,
@@ -35,6 +39,7 @@ impl UserDataplane {
         Ok(Self {
             path: path.display().to_string(),
             sha256: hex::encode(&Sha256::digest(&bytes)),
+            format: None,
             bytes,
         })
     }

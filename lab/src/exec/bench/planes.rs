@@ -74,6 +74,10 @@ pub(crate) fn load_variant(
             DataPlane::load_bytes(build, bytes)
                 .with_context(|| format!("loading the baseline's {} object", build.as_str()))?
         }
+        Arm::Candidate if plan.user_object(build).is_some() => {
+            let bytes = plan.user_object(build).unwrap_or_default();
+            DataPlane::load_bytes(build, bytes).context("loading your data plane object")?
+        }
         Arm::Candidate => match plan.inject {
             Some(Inject::ExtraCopy) => {
                 DataPlane::load_extra_copy(build).unwrap_or_else(|| DataPlane::load(build))?

@@ -205,6 +205,7 @@ pub(crate) fn generate(doc: &BenchDoc, dir: &Path) -> Result<Vec<String>> {
         description => doc.plan.description,
         quick => doc.plan.quick,
         inject => doc.plan.inject.map(|i| i.as_str()),
+        dataplane => doc.plan.dataplane.as_ref().map(|d| format!("{} (sha256 {})", d.path, d.sha256)),
         emulated => doc.targets.iter().any(|t| t.env.emulated),
         method => method(doc),
         env => tables::environment(doc),
