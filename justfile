@@ -20,28 +20,14 @@ bench *ARGS:
     cargo build --release --quiet -p lab
     ./target/x86_64-unknown-linux-gnu/release/lab bench scenarios/bench.yaml {{ARGS}}
 
-# Every object of lab/src/dataplane/bpf_objects.rs (cargo builds them too: lab/build.rs):
-# the data plane builds, the `--inject extra-copy` and test-IV builds, the kfunc probe.
-# Compile the BPF objects into target/bpf/ with the flags cargo uses.
+# Every object of lab/src/dataplane/bpf_objects.rs and the broken corpus (ebpf/broken/),
+# compiled by cargo (lab/build.rs, the one table and the same flags), copied into target/bpf/.
 build-ebpf:
-    mkdir -p target/bpf
-    cc="clang-19 -O2 -g -target bpf -Wall -Werror -I/usr/include/x86_64-linux-gnu -Iebpf"; \
-    for v in CRYPTO COPY NOOP; do \
-      $cc -DDP_VARIANT_$v -c ebpf/crypto_dp.bpf.c -o target/bpf/${v,,}.bpf.o; \
-    done; \
-    $cc -DDP_VARIANT_CRYPTO -DDP_INPLACE -c ebpf/crypto_dp.bpf.c -o target/bpf/crypto_inplace.bpf.o; \
-    for b in "copy -DDP_VARIANT_COPY" "crypto -DDP_VARIANT_CRYPTO" "crypto_inplace -DDP_VARIANT_CRYPTO -DDP_INPLACE"; do \
-      set -- $b; name=$1; shift; \
-      $cc "$@" -DDP_EXTRA_COPY -c ebpf/crypto_dp.bpf.c -o target/bpf/${name}_extracopy.bpf.o; \
-    done; \
-    $cc -c ebpf/esp_dp.bpf.c -o target/bpf/esp.bpf.o; \
-    $cc -DDP_INPLACE -c ebpf/esp_dp.bpf.c -o target/bpf/esp_inplace.bpf.o; \
-    for f in "" "-DDP_INPLACE"; do \
-      $cc $f -DDP_TEST_IV -c ebpf/esp_dp.bpf.c -o target/bpf/esp${f:+_inplace}_testiv.bpf.o; \
-      $cc -DDP_VARIANT_CRYPTO $f -DDP_TEST_IV -c ebpf/crypto_dp.bpf.c -o target/bpf/crypto${f:+_inplace}_testiv.bpf.o; \
-    done; \
-    $cc -c ebpf/cipher_only.bpf.c -o target/bpf/cipher_only.bpf.o
-    ls -l target/bpf
+    cargo build --quiet -p lab
+    mkdir -p target/bpf/broken
+    out=$(ls -td target/x86_64-unknown-linux-gnu/debug/build/lab-*/out | head -1); \
+    cp "$out"/*.bpf.o target/bpf/ && cp "$out"/broken/*.bpf.o target/bpf/broken/
+    ls -l target/bpf target/bpf/broken
 
 # Root for the host and VM tests. The run's output (successful tests' too) is
 # kept in target/test-output.log. The full workflow replay is `just ci-local`.

@@ -19,9 +19,9 @@
  *   128-bit multiply); its reduction, the final selection and the tag
  *   comparison have no branch on secret data.
  *
- * Buffers (src, dst, aad) are 8-byte aligned map memory with room for the
- * length rounded up to 64 bytes: the last chunk reads and rewrites whole
- * words, leaving the bytes past the length as they were. src and dst may
+ * Buffers (src, dst, aad) are 8-byte aligned map memory with room for
+ * CP_BUF bytes: the last chunk reads and rewrites whole words, leaving the
+ * bytes past the length as they were. src and dst may
  * be the same buffer (in place). Words are little-endian, as on every
  * host the lab runs on (bpfel).
  */
@@ -155,20 +155,27 @@ static __always_inline void cp_chacha_block(struct cp_state *st)
 	st->in[12]++;
 }
 
-/* dst = src ^ keystream for the len bytes (<= 64 when smaller) of one chunk. */
-static __always_inline void cp_xor_chunk(struct cp_state *st, const __u8 *src, __u8 *dst,
-					 __u64 len)
+/* dst = src ^ keystream over a whole chunk. */
+static __always_inline void cp_xor_full(struct cp_state *st, const __u8 *src, __u8 *dst)
+{
+	const __u64 *s = (const __u64 *)src;
+	__u64 *d = (__u64 *)dst;
+	int w;
+
+	for (w = 0; w < 8; w++)
+		d[w] = s[w] ^ st->ks[w];
+}
+
+/* The same over the first len (< 64) bytes of a chunk; the rest of the
+ * chunk is rewritten unchanged. */
+static __always_inline void cp_xor_tail(struct cp_state *st, const __u8 *src, __u8 *dst,
+					__u64 len)
 {
 	const __u64 *s = (const __u64 *)src;
 	__u64 *d = (__u64 *)dst;
 	__u64 m;
 	int w;
 
-	if (len >= CP_CHUNK) {
-		for (w = 0; w < 8; w++)
-			d[w] = s[w] ^ st->ks[w];
-		return;
-	}
 	for (w = 0; w < 8; w++) {
 		m = cp_mask(len, 8 * w);
 		d[w] = (d[w] & ~m) | ((s[w] ^ st->ks[w]) & m);
@@ -261,19 +268,25 @@ static __always_inline void cp_poly_masked(struct cp_state *st, const __u8 *p, _
 	cp_poly_block(st, lo, hi, top);
 }
 
-/* MACs the len bytes (>= 1) of one chunk: four full blocks, or the
- * blocks of a short last chunk, masked. */
-static __always_inline void cp_poly_chunk(struct cp_state *st, const __u8 *p, __u64 len, int pad)
+/* MACs a whole chunk: four full blocks. */
+static __always_inline void cp_poly_full(struct cp_state *st, const __u8 *p)
 {
 	const __u64 *w = (const __u64 *)p;
 	int b;
 
-	if (len >= CP_CHUNK) {
-		for (b = 0; b < CP_CHUNK / 16; b++)
-			cp_poly_block(st, w[2 * b], w[2 * b + 1], CP_FULL);
-		return;
-	}
-	for (b = 0; b < CP_CHUNK / 16; b++) {
+	for (b = 0; b < CP_CHUNK / 16; b++)
+		cp_poly_block(st, w[2 * b], w[2 * b + 1], CP_FULL);
+}
+
+/* MACs the first len (1 to 63) bytes of a chunk. The first block is
+ * always there, so no compare has a result the verifier knows in advance
+ * (which would make it track the length precisely, see cp_chunks). */
+static __always_inline void cp_poly_tail(struct cp_state *st, const __u8 *p, __u64 len, int pad)
+{
+	int b;
+
+	cp_poly_masked(st, p, len, pad);
+	for (b = 1; b < CP_CHUNK / 16; b++) {
 		if (16 * b >= len)
 			break;
 		cp_poly_masked(st, p + 16 * b, len - 16 * b, pad);
@@ -346,23 +359,61 @@ static __always_inline int cp_tag_equal(const __u8 *a, const __u8 *b)
 	return diff == 0;
 }
 
+/* ---- One pass over a message ---- */
+
+#define CP_XOR 1     /* dst = src ^ ChaCha20 keystream */
+#define CP_MAC_SRC 2 /* Poly1305 over src (before dst is written: open, raw MAC) */
+#define CP_MAC_DST 4 /* Poly1305 over dst (after: seal) */
+
+/* Runs `what` over the len bytes of src/dst, chunk by chunk. The
+ * verifier walks every iteration; what keeps that linear in the length
+ * is that it never learns the length precisely: len (< CP_BUF) only meets
+ * compares whose outcome it cannot know in advance, and the last, short
+ * chunk leaves the loop at once. Then the states that leave the loop at
+ * different chunks differ only in an imprecise len, and the code after
+ * the loop is verified once instead of once per chunk. */
+static __always_inline void cp_chunks(struct cp_state *st, const __u8 *src, __u8 *dst,
+				      __u64 len, int what, int pad)
+{
+	__u64 at, rem;
+	int k;
+
+	for (k = 0; k < CP_BUF / CP_CHUNK; k++) {
+		at = CP_CHUNK * k;
+		if (at >= len)
+			break;
+		rem = len - at;
+		if (what & CP_XOR)
+			cp_chacha_block(st);
+		if (rem >= CP_CHUNK) {
+			if (what & CP_MAC_SRC)
+				cp_poly_full(st, src + at);
+			if (what & CP_XOR)
+				cp_xor_full(st, src + at, dst + at);
+			if (what & CP_MAC_DST)
+				cp_poly_full(st, dst + at);
+			continue;
+		}
+		if (what & CP_MAC_SRC)
+			cp_poly_tail(st, src + at, rem, pad);
+		if (what & CP_XOR)
+			cp_xor_tail(st, src + at, dst + at, rem);
+		if (what & CP_MAC_DST)
+			cp_poly_tail(st, dst + at, rem, pad);
+		break;
+	}
+}
+
 /* ---- The raw primitives, as the RFC's 2.4.2 and 2.5.2 vectors test them ---- */
 
 /* dst = src ^ ChaCha20(key, nonce) from block `counter`; 0 or -EINVAL. */
 static __always_inline int cp_chacha20(struct cp_state *st, const __u8 *key, const __u8 *nonce,
 				       __u32 counter, const __u8 *src, __u8 *dst, __u64 len)
 {
-	int k;
-
 	if (len > CP_MAX_LEN)
 		return -CP_E_INVAL;
 	cp_chacha_init(st, key, nonce, counter);
-	for (k = 0; k < CP_BUF / CP_CHUNK; k++) {
-		if (CP_CHUNK * k >= len)
-			break;
-		cp_chacha_block(st);
-		cp_xor_chunk(st, src + CP_CHUNK * k, dst + CP_CHUNK * k, len - CP_CHUNK * k);
-	}
+	cp_chunks(st, src, dst, len, CP_XOR, CP_PAD_ZERO);
 	return 0;
 }
 
@@ -370,16 +421,10 @@ static __always_inline int cp_chacha20(struct cp_state *st, const __u8 *key, con
 static __always_inline int cp_poly1305(struct cp_state *st, const __u8 *key, const __u8 *msg,
 				       __u64 len, __u8 *tag)
 {
-	int k;
-
 	if (len > CP_MAX_LEN)
 		return -CP_E_INVAL;
 	cp_poly_init(st, key);
-	for (k = 0; k < CP_BUF / CP_CHUNK; k++) {
-		if (CP_CHUNK * k >= len)
-			break;
-		cp_poly_chunk(st, msg + CP_CHUNK * k, len - CP_CHUNK * k, CP_PAD_ONE);
-	}
+	cp_chunks(st, msg, (__u8 *)msg, len, CP_MAC_SRC, CP_PAD_ONE);
 	cp_poly_finish(st, tag);
 	return 0;
 }
@@ -394,8 +439,7 @@ static __always_inline void cp_aead_start(struct cp_state *st, const __u8 *key,
 	cp_chacha_init(st, key, nonce, 0);
 	cp_chacha_block(st);
 	cp_poly_init(st, (const __u8 *)st->ks);
-	if (aad_len)
-		cp_poly_chunk(st, aad, aad_len, CP_PAD_ZERO);
+	cp_chunks(st, aad, (__u8 *)aad, aad_len, CP_MAC_SRC, CP_PAD_ZERO);
 }
 
 /* The lengths block and the tag into st->tag. */
@@ -411,55 +455,39 @@ static __always_inline int cp_seal(struct cp_state *st, const __u8 *key, const _
 				   const __u8 *aad, __u64 aad_len, const __u8 *src, __u8 *dst,
 				   __u64 len, __u8 *tag)
 {
-	int k;
+	int i;
 
 	if (len > CP_MAX_LEN || aad_len > CP_MAX_AAD)
 		return -CP_E_INVAL;
 	cp_aead_start(st, key, nonce, aad, aad_len);
-	for (k = 0; k < CP_BUF / CP_CHUNK; k++) {
-		if (CP_CHUNK * k >= len)
-			break;
-		cp_chacha_block(st);
-		cp_xor_chunk(st, src + CP_CHUNK * k, dst + CP_CHUNK * k, len - CP_CHUNK * k);
-		cp_poly_chunk(st, dst + CP_CHUNK * k, len - CP_CHUNK * k, CP_PAD_ZERO);
-	}
+	cp_chunks(st, src, dst, len, CP_XOR | CP_MAC_DST, CP_PAD_ZERO);
 	cp_aead_finish(st, aad_len, len);
-	for (k = 0; k < CP_TAG; k++)
-		tag[k] = st->tag[k];
+	for (i = 0; i < CP_TAG; i++)
+		tag[i] = st->tag[i];
 	return 0;
 }
 
-/* Checks tag and decrypts len bytes of src into dst in the same pass. 0;
- * -EBADMSG when the tag does not match, and then dst's len bytes are
- * zeroed (no unauthenticated plaintext is left); -EINVAL for a length
- * over the bounds. */
+/* Checks the tag and decrypts len bytes of src into dst, in the same
+ * pass (a second pass would double the verifier's work). 0; -EBADMSG
+ * when the tag does not match, and then dst's first len bytes are zeroed
+ * (no unauthenticated plaintext is left; without a branch on len, over
+ * all of dst's CP_BUF bytes); -EINVAL for a length over the bounds. */
 static __always_inline int cp_open(struct cp_state *st, const __u8 *key, const __u8 *nonce,
 				   const __u8 *aad, __u64 aad_len, const __u8 *src, __u8 *dst,
 				   __u64 len, const __u8 *tag)
 {
-	__u64 *d;
-	int k, w;
+	__u64 *d = (__u64 *)dst;
+	int w;
 
 	if (len > CP_MAX_LEN || aad_len > CP_MAX_AAD)
 		return -CP_E_INVAL;
 	cp_aead_start(st, key, nonce, aad, aad_len);
-	for (k = 0; k < CP_BUF / CP_CHUNK; k++) {
-		if (CP_CHUNK * k >= len)
-			break;
-		cp_poly_chunk(st, src + CP_CHUNK * k, len - CP_CHUNK * k, CP_PAD_ZERO);
-		cp_chacha_block(st);
-		cp_xor_chunk(st, src + CP_CHUNK * k, dst + CP_CHUNK * k, len - CP_CHUNK * k);
-	}
+	cp_chunks(st, src, dst, len, CP_MAC_SRC | CP_XOR, CP_PAD_ZERO);
 	cp_aead_finish(st, aad_len, len);
 	if (cp_tag_equal(st->tag, tag))
 		return 0;
-	for (k = 0; k < CP_BUF / CP_CHUNK; k++) {
-		if (CP_CHUNK * k >= len)
-			break;
-		d = (__u64 *)(dst + CP_CHUNK * k);
-		for (w = 0; w < 8; w++)
-			d[w] &= ~cp_mask(len - CP_CHUNK * k, 8 * w);
-	}
+	for (w = 0; w < CP_BUF / 8; w++)
+		d[w] &= ~cp_mask(len, 8 * w);
 	return -CP_E_BADMSG;
 }
 

@@ -17,6 +17,7 @@ fn embedded() -> Vec<(String, &'static [u8])> {
     let mut out = vec![
         ("cipher_only".to_string(), object::cipher_only()),
         ("type_probe".to_string(), object::type_probe()),
+        ("chacha_test".to_string(), object::chacha_test()),
     ];
     for b in Build::all() {
         for (f, suffix) in [

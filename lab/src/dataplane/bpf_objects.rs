@@ -70,6 +70,9 @@ pub(crate) const BPF_OBJECTS: &[(&str, &str, &[&str])] = &[
     ("cipher_only", "cipher_only", &[]),
     // Not a data plane: `lab probe`'s check of the bpf_crypto types.
     ("type_probe", "type_probe", &[]),
+    // Not a data plane: the test harness of ChaCha20-Poly1305 in BPF C
+    // (`ebpf/chacha20poly1305.h`), for `dataplane::chacha_test`.
+    ("chacha_test", "chacha_test", &[]),
 ];
 
 /// The clang command that compiles `source` (`ebpf/<source>.bpf.c` under

@@ -9,6 +9,8 @@ pub(crate) mod abi;
 mod abi_check;
 /// The table of BPF objects and clang flags, shared with `lab/build.rs`.
 pub(crate) mod bpf_objects;
+#[cfg(test)]
+mod chacha_test;
 mod cipher_only;
 pub(crate) mod contract;
 mod embed;

@@ -42,6 +42,13 @@ pub(crate) fn cipher_only() -> &'static [u8] {
     embedded!("cipher_only")
 }
 
+/// The test harness of ChaCha20-Poly1305 in BPF C
+/// (`ebpf/chacha_test.bpf.c`, checked in `chacha_test`).
+#[cfg(test)]
+pub(crate) fn chacha_test() -> &'static [u8] {
+    embedded!("chacha_test")
+}
+
 /// `lab probe`'s type probe (`ebpf/type_probe.bpf.c`).
 pub(crate) fn type_probe() -> &'static [u8] {
     embedded!("type_probe")
