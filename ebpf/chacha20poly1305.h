@@ -48,6 +48,7 @@
 /* The working state of one message (keep it in a per-CPU map). */
 struct cp_state {
 	__u32 in[16];            /* ChaCha20 input: constants, key, counter, nonce */
+	__u32 x[16];             /* ChaCha20 working state */
 	__u64 ks[8];             /* the last keystream block */
 	__u64 r[5];              /* Poly1305 key r, clamped, 26-bit limbs */
 	__u64 h[5];              /* Poly1305 accumulator, 26-bit limbs */
@@ -105,53 +106,55 @@ static __always_inline void cp_chacha_init(struct cp_state *st, const __u8 *key,
 }
 
 #define CP_ROTL(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
-#define CP_QR(a, b, c, d)                                                                          \
+
+/* One quarter round on words a, b, c, d of the working state x, which
+ * stays in the map: the barrier makes clang store the four words back
+ * instead of holding all sixteen in registers, which BPF lacks, and
+ * spilling them to the stack. */
+#define CP_QR(x, a, b, c, d)                                                                       \
 	do {                                                                                       \
-		a += b;                                                                            \
-		d ^= a;                                                                            \
-		d = CP_ROTL(d, 16);                                                                \
-		c += d;                                                                            \
-		b ^= c;                                                                            \
-		b = CP_ROTL(b, 12);                                                                \
-		a += b;                                                                            \
-		d ^= a;                                                                            \
-		d = CP_ROTL(d, 8);                                                                 \
-		c += d;                                                                            \
-		b ^= c;                                                                            \
-		b = CP_ROTL(b, 7);                                                                 \
+		__u32 A = x[a], B = x[b], C = x[c], D = x[d];                                      \
+		A += B;                                                                            \
+		D ^= A;                                                                            \
+		D = CP_ROTL(D, 16);                                                                \
+		C += D;                                                                            \
+		B ^= C;                                                                            \
+		B = CP_ROTL(B, 12);                                                                \
+		A += B;                                                                            \
+		D ^= A;                                                                            \
+		D = CP_ROTL(D, 8);                                                                 \
+		C += D;                                                                            \
+		B ^= C;                                                                            \
+		B = CP_ROTL(B, 7);                                                                 \
+		x[a] = A;                                                                          \
+		x[b] = B;                                                                          \
+		x[c] = C;                                                                          \
+		x[d] = D;                                                                          \
+		asm volatile("" ::: "memory");                                                     \
 	} while (0)
 
 /* The keystream block of the current counter into st->ks; the counter
  * moves on. */
 static __always_inline void cp_chacha_block(struct cp_state *st)
 {
-	__u32 x0 = st->in[0], x1 = st->in[1], x2 = st->in[2], x3 = st->in[3];
-	__u32 x4 = st->in[4], x5 = st->in[5], x6 = st->in[6], x7 = st->in[7];
-	__u32 x8 = st->in[8], x9 = st->in[9], x10 = st->in[10], x11 = st->in[11];
-	__u32 x12 = st->in[12], x13 = st->in[13], x14 = st->in[14], x15 = st->in[15];
+	__u32 *x = st->x;
 	int i;
 
+	for (i = 0; i < 16; i++)
+		x[i] = st->in[i];
 	for (i = 0; i < 10; i++) {
-		CP_QR(x0, x4, x8, x12);
-		CP_QR(x1, x5, x9, x13);
-		CP_QR(x2, x6, x10, x14);
-		CP_QR(x3, x7, x11, x15);
-		CP_QR(x0, x5, x10, x15);
-		CP_QR(x1, x6, x11, x12);
-		CP_QR(x2, x7, x8, x13);
-		CP_QR(x3, x4, x9, x14);
+		CP_QR(x, 0, 4, 8, 12);
+		CP_QR(x, 1, 5, 9, 13);
+		CP_QR(x, 2, 6, 10, 14);
+		CP_QR(x, 3, 7, 11, 15);
+		CP_QR(x, 0, 5, 10, 15);
+		CP_QR(x, 1, 6, 11, 12);
+		CP_QR(x, 2, 7, 8, 13);
+		CP_QR(x, 3, 4, 9, 14);
 	}
-#define CP_OUT(w, a, b)                                                                            \
-	st->ks[w] = (__u64)(__u32)(a + st->in[2 * w]) | (__u64)(__u32)(b + st->in[2 * w + 1]) << 32
-	CP_OUT(0, x0, x1);
-	CP_OUT(1, x2, x3);
-	CP_OUT(2, x4, x5);
-	CP_OUT(3, x6, x7);
-	CP_OUT(4, x8, x9);
-	CP_OUT(5, x10, x11);
-	CP_OUT(6, x12, x13);
-	CP_OUT(7, x14, x15);
-#undef CP_OUT
+	for (i = 0; i < 8; i++)
+		st->ks[i] = (__u64)(__u32)(x[2 * i] + st->in[2 * i]) |
+			    (__u64)(__u32)(x[2 * i + 1] + st->in[2 * i + 1]) << 32;
 	st->in[12]++;
 }
 

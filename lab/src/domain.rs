@@ -20,6 +20,11 @@ use serde::{Deserialize, Serialize};
 pub struct Unsupported(pub(crate) String);
 
 impl Unsupported {
+    /// The `Unsupported` anywhere in an `anyhow` error's chain.
+    pub(crate) fn of(e: &anyhow::Error) -> Option<&Unsupported> {
+        e.chain().find_map(Self::in_chain)
+    }
+
     /// The `Unsupported` in `e` or in the chain of its sources, if any.
     pub(crate) fn in_chain<'a>(
         mut e: &'a (dyn std::error::Error + 'static),

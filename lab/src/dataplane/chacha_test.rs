@@ -445,10 +445,11 @@ fn agrees_with_rustcrypto_on_random_inputs() {
     let edges = [
         0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 1023, 1471, 1472, 1500, 1535, 1536,
     ];
-    let lens = edges
+    let lens: Vec<usize> = edges
         .into_iter()
-        .chain((0..48).map(|_| rng.below(MAX_LEN + 1)));
-    for (i, len) in lens.enumerate() {
+        .chain((0..48).map(|_| rng.below(MAX_LEN + 1)))
+        .collect();
+    for (i, len) in lens.into_iter().enumerate() {
         let (key, nonce) = (rng.bytes::<32>(), rng.bytes::<12>());
         let aad_len = match i % 2 {
             0 => [0, 1, 16, 17, 63, 64][i / 2 % 6],

@@ -48,9 +48,7 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
             Err(e) if is_storage_fault(&e) => Err(HarnessFault(format!(
                 "the lab's own storage failed (not the kernel under test): {e:#}"
             ))),
-            Err(e) if e.chain().any(|c| Unsupported::in_chain(c).is_some()) => {
-                Ok(Outcome::Unsupported(format!("{e:#}")))
-            }
+            Err(e) if Unsupported::of(&e).is_some() => Ok(Outcome::Unsupported(format!("{e:#}"))),
             Err(e) => {
                 save_verifier_log(&e, out_dir);
                 Ok(Outcome::Failed(format!("{e:#}")))

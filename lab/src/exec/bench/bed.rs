@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::planes::{Arm, load_variant};
 use super::stacks;
 use crate::dataplane::DataPlane;
-use crate::domain::{BenchVariant, Counters, Side};
+use crate::domain::{BenchVariant, Counters, Side, Unsupported};
 use crate::exec::scenario::setup::attach;
 use crate::spec::bench_plan::BenchPlan;
 use crate::sys::topology::{self, Topology};
@@ -32,23 +32,16 @@ pub(crate) struct Bed {
 
 impl Bed {
     /// Builds the topology and sets variant `v` up on both ends (our
-    /// builds from `arm`'s objects); `Ok(Err(reason))` when the kernel
+    /// builds from `arm`'s objects); an [`Unsupported`] error when the kernel
     /// does not have it.
-    pub(crate) fn build(
-        plan: &BenchPlan,
-        v: BenchVariant,
-        arm: Arm,
-    ) -> Result<Result<Self, String>> {
+    pub(crate) fn build(plan: &BenchPlan, v: BenchVariant, arm: Arm) -> Result<Self> {
         let topo = Topology::build(plan.left, plan.right, plan.mtu, plan.inner_mtu(v))
             .context("building the bench topology")?;
         let (mut src, mut dst) = (plan.left.addr, plan.right.addr);
         let mut planes = Vec::new();
         let mut settings = None;
         if let Some(stack) = v.kernel_stack() {
-            match stacks::set_up(plan, &topo, stack)? {
-                Ok((s, d)) => (src, dst) = (s, d),
-                Err(why) => return Ok(Err(why)),
-            }
+            (src, dst) = stacks::set_up(plan, &topo, stack)?;
         } else if v.build().is_some() {
             for side in Side::BOTH {
                 let mut dp = load_variant(plan, v, None, arm)?;
@@ -67,13 +60,13 @@ impl Bed {
                 settings = Some("gso_max_segs 1".to_string());
             }
         }
-        Ok(Ok(Self {
+        Ok(Self {
             planes,
             topo,
             src,
             dst,
             settings,
-        }))
+        })
     }
 
     /// Counters per end (`left`, `right`); empty without a data plane.
@@ -95,9 +88,12 @@ pub(crate) fn build_all(plan: &BenchPlan) -> Result<(Vec<(BenchVariant, Bed)>, M
     let mut beds = Vec::new();
     let mut missing = Vec::new();
     for v in std::iter::once(BenchVariant::NoProgram).chain(plan.variants.iter().copied()) {
-        match Bed::build(plan, v, Arm::Candidate)? {
+        match Bed::build(plan, v, Arm::Candidate) {
             Ok(bed) => beds.push((v, bed)),
-            Err(why) => missing.push((v, why)),
+            Err(e) => match Unsupported::of(&e) {
+                Some(why) => missing.push((v, why.to_string())),
+                None => return Err(e),
+            },
         }
     }
     Ok((beds, missing))
@@ -110,10 +106,9 @@ pub(crate) fn build_baselines(
 ) -> Result<Vec<(BenchVariant, Bed)>> {
     let mut out = Vec::new();
     for (v, _) in beds.iter().filter(|(v, _)| v.build().is_some()) {
-        match Bed::build(plan, *v, Arm::Baseline)? {
-            Ok(bed) => out.push((*v, bed)),
-            Err(why) => anyhow::bail!("the baseline's {} bed: {why}", v.as_str()),
-        }
+        let bed = Bed::build(plan, *v, Arm::Baseline)
+            .with_context(|| format!("the baseline's {} bed", v.as_str()))?;
+        out.push((*v, bed));
     }
     Ok(out)
 }

@@ -25,13 +25,9 @@ const SPIS: [u32; 2] = [0x5000, 0x5001];
 /// The end points traffic addresses: the veth addresses, or the tunnel's.
 pub(crate) type Addrs = (Ipv4Addr, Ipv4Addr);
 
-/// Sets `stack` up on both ends of `topo`. `Ok(Err(reason))` when this
-/// kernel does not have it.
-pub(crate) fn set_up(
-    plan: &BenchPlan,
-    topo: &Topology,
-    stack: KernelStack,
-) -> Result<Result<Addrs, String>> {
+/// Sets `stack` up on both ends of `topo`; a [`crate::domain::Unsupported`] error when
+/// this kernel does not have it.
+pub(crate) fn set_up(plan: &BenchPlan, topo: &Topology, stack: KernelStack) -> Result<Addrs> {
     match stack {
         KernelStack::EspCbcCmac | KernelStack::EspGcm => esp(plan, topo, stack),
         KernelStack::WireGuard => wg(plan, topo),
@@ -59,7 +55,7 @@ fn algs(plan: &BenchPlan, stack: KernelStack) -> XfrmAlgs {
     }
 }
 
-fn esp(plan: &BenchPlan, topo: &Topology, stack: KernelStack) -> Result<Result<Addrs, String>> {
+fn esp(plan: &BenchPlan, topo: &Topology, stack: KernelStack) -> Result<Addrs> {
     let (l, r) = (plan.left.addr, plan.right.addr);
     for side in Side::BOTH {
         let (me, peer, out_spi, in_spi) = match side {
@@ -87,14 +83,14 @@ fn esp(plan: &BenchPlan, topo: &Topology, stack: KernelStack) -> Result<Result<A
             .context("xfrm thread")?;
         match r {
             Ok(()) => {}
-            Err(XfrmError::Unsupported(e)) => return Ok(Err(e.to_string())),
+            Err(XfrmError::Unsupported(e)) => return Err(e.into()),
             Err(e) => return Err(e).context("setting up the kernel's ESP"),
         }
     }
-    Ok(Ok((l, r)))
+    Ok((l, r))
 }
 
-fn wg(plan: &BenchPlan, topo: &Topology) -> Result<Result<Addrs, String>> {
+fn wg(plan: &BenchPlan, topo: &Topology) -> Result<Addrs> {
     let inner = |side: Side| {
         let host = if side == Side::Left { 1 } else { 2 };
         Ipv4Addr::new(WG_NET[0], WG_NET[1], WG_NET[2], host)
@@ -116,9 +112,9 @@ fn wg(plan: &BenchPlan, topo: &Topology) -> Result<Result<Addrs, String>> {
             .context("wireguard thread")?;
         match r {
             Ok(_) => {}
-            Err(WgError::Unsupported(e)) => return Ok(Err(e.to_string())),
+            Err(WgError::Unsupported(e)) => return Err(e.into()),
             Err(e) => return Err(e).context("setting up WireGuard"),
         }
     }
-    Ok(Ok((inner(Side::Left), inner(Side::Right))))
+    Ok((inner(Side::Left), inner(Side::Right)))
 }
