@@ -5,25 +5,28 @@
  *
  * Why it is shaped this way:
  * - State lives in a struct cp_state the caller keeps in a per-CPU map,
- *   not on the 512-byte stack.
+ *   the ChaCha20 working state included (CP_QR), not on the 512-byte
+ *   stack: the test harness's programs use 216 bytes of it, so a data
+ *   plane around them keeps room of its own.
  * - Messages are processed in one pass of 64-byte chunks (ChaCha20 block
  *   and the four Poly1305 blocks over its ciphertext together): a second
  *   pass after the first would be verified once per place the first can
  *   end, and the verified instructions would grow with the square of the
- *   largest length instead of linearly.
+ *   largest length instead of linearly (about 150 k for a seal or open of
+ *   up to 1536 bytes; see cp_chunks for the other half of it).
  * - Loops have constant trip counts with a break on the length, so the
  *   verifier sees a constant offset in every iteration.
- * - Bytes past the length are masked, not branched on byte by byte: the
- *   last chunk and the last 16-byte block take an 8-byte mask per word.
+ * - Bytes past the length are masked, not branched on: the last chunk and
+ *   the last 16-byte block take an 8-byte mask per word.
  * - Poly1305 uses five 26-bit limbs and 64-bit products (BPF has no
  *   128-bit multiply); its reduction, the final selection and the tag
  *   comparison have no branch on secret data.
  *
  * Buffers (src, dst, aad) are 8-byte aligned map memory with room for
  * CP_BUF bytes: the last chunk reads and rewrites whole words, leaving the
- * bytes past the length as they were. src and dst may
- * be the same buffer (in place). Words are little-endian, as on every
- * host the lab runs on (bpfel).
+ * bytes past the length as they were. src and dst may be the same buffer
+ * (in place). Words are little-endian, as on every host the lab runs on
+ * (bpfel).
  */
 #ifndef CHACHA20POLY1305_H
 #define CHACHA20POLY1305_H
@@ -38,8 +41,8 @@
 #define CP_MAX_LEN 1536
 /* Largest additional data (WireGuard has none; the RFC vectors 12 bytes). */
 #define CP_MAX_AAD 64 /* one chunk */
-/* Buffer room a message needs: its length rounded up to a chunk. */
 #define CP_CHUNK 64
+/* The room of every buffer: the largest length rounded up to a chunk. */
 #define CP_BUF ((CP_MAX_LEN + CP_CHUNK - 1) / CP_CHUNK * CP_CHUNK)
 
 #define CP_E_INVAL 22
@@ -370,11 +373,12 @@ static __always_inline int cp_tag_equal(const __u8 *a, const __u8 *b)
 
 /* Runs `what` over the len bytes of src/dst, chunk by chunk. The
  * verifier walks every iteration; what keeps that linear in the length
- * is that it never learns the length precisely: len (< CP_BUF) only meets
- * compares whose outcome it cannot know in advance, and the last, short
- * chunk leaves the loop at once. Then the states that leave the loop at
- * different chunks differ only in an imprecise len, and the code after
- * the loop is verified once instead of once per chunk. */
+ * is that it never needs the length precisely: len only meets compares
+ * whose outcome it cannot know in advance (a known outcome makes it track
+ * len exactly), and the last, short chunk leaves the loop at once rather
+ * than through the next iteration's compare. Then the states that leave
+ * the loop at different chunks differ only in an imprecise len, and the
+ * code after the loop is verified once instead of once per chunk. */
 static __always_inline void cp_chunks(struct cp_state *st, const __u8 *src, __u8 *dst,
 				      __u64 len, int what, int pad)
 {

@@ -465,3 +465,40 @@ fn vm_loop_times_the_lab_itself() {
     let md = std::fs::read_to_string(runs[0].join("report.md")).unwrap();
     assert!(md.contains("| kernel boot to PID 1 |"), "the phase table");
 }
+
+/// Under TCG the guest's CPU is QEMU's emulation: the hardware reference
+/// of such a target is measured on the host's CPU, and says so.
+#[test]
+fn an_emulated_targets_hardware_reference_is_the_host_cpus() {
+    if qemu_missing("an_emulated_targets_hardware_reference_is_the_host_cpus") {
+        return;
+    }
+    ensure_kernel(VM_KERNEL);
+    let d = tempfile::tempdir().unwrap();
+    let bench = d.path().join("hw.yaml");
+    std::fs::write(
+        &bench,
+        "version: 1\nname: hw\nsizes: [64, 1500]\nvariants: [noop]\nhardware: { rounds: 3, round_ms: 5 }\n",
+    )
+    .unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(
+        &["bench", "--kernel", VM_KERNEL, bench.to_str().unwrap()],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc = read_json(&run_dirs(results.path())[0].join("bench.json"));
+    let t = &doc["targets"][0];
+    let hw = t["hardware"].as_array().unwrap();
+    assert_eq!(hw.len(), 2 * 2 * 2, "{hw:?}");
+    let emulated = t["env"]["emulated"] == true;
+    for h in hw {
+        let label = h["implementation"].as_str().unwrap();
+        assert_eq!(
+            label.contains("measured on the host CPU"),
+            emulated,
+            "emulated {emulated}: {label}"
+        );
+        assert!(f(&h["ns"]["median"]) > 0.0, "{h}");
+    }
+}

@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 
 use super::args::BenchArgs;
 use super::baseline;
-use crate::exec::bench::{env, points};
-use crate::job::bench::{Env, TargetResult};
+use crate::exec::bench::{env, hardware, points};
+use crate::job::bench::{Env, HardwarePoint, TargetResult};
 use crate::job::{Completed, Job, Outcome};
 use crate::kernels::{self, Catalog};
 use crate::output::bench_doc::{self, BENCH_JSON, BENCH_SCHEMA, BenchDoc};
@@ -22,7 +22,7 @@ use crate::output::results_dir::ResultsDir;
 use crate::output::{bench_report, exit, safe_write, terminal};
 use crate::spec::baseline::Baseline;
 use crate::spec::bench;
-use crate::spec::bench_plan::BenchPlan;
+use crate::spec::bench_plan::{BenchPlan, HardwarePlan};
 use crate::sys::signals;
 use crate::target::{self, Backend, Target};
 use crate::vm::VmOptions;
@@ -247,7 +247,36 @@ pub(crate) fn measure(
     r.env.accelerator = accel.clone();
     r.env.emulated = accel == "tcg";
     r.kernel_events = exec.kernel_events;
+    if r.env.emulated
+        && let Some(h) = &plan.hardware
+        && !r.hardware.is_empty()
+    {
+        r.hardware = hardware_on_host(plan, h, progress)?;
+    }
     Ok(r)
+}
+
+/// The hardware reference of an emulated (TCG) target, measured on the
+/// host's CPU instead: the guest's figures time QEMU's emulation of AES,
+/// not a CPU's limit. On a thread of its own, since it pins itself.
+fn hardware_on_host(
+    plan: &BenchPlan,
+    h: &HardwarePlan,
+    progress: &dyn Progress,
+) -> Result<Vec<HardwarePoint>> {
+    progress.note("hardware reference: the VM's CPU is emulated; measuring it on the host CPU");
+    let mut points = std::thread::scope(|s| {
+        s.spawn(|| hardware::run(plan, h, progress))
+            .join()
+            .map_err(|_| anyhow::anyhow!("the hardware reference thread panicked"))
+    })??;
+    for p in &mut points {
+        p.implementation = format!(
+            "{}, measured on the host CPU (this target's CPU is emulated by TCG: not a hardware limit)",
+            p.implementation
+        );
+    }
+    Ok(points)
 }
 
 /// The environment of a target that measured nothing.
