@@ -59,6 +59,7 @@ fn an_independent_raw_data_plane_runs_the_scenarios() {
         assert_eq!(out.status.code(), Some(0), "{scenario}: {}", text(&out));
         let s = summary(&run_dirs(results.path())[0]);
         assert_eq!(s["dataplane"]["path"], obj.to_str().unwrap());
+        assert_eq!(s["wire"], "raw, your object");
         assert_eq!(s["dataplane"]["sha256"], sha256(&obj));
         assert!(s["dataplane"].get("bytes").is_none(), "{}", s["dataplane"]);
         let report =

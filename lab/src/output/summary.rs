@@ -147,7 +147,11 @@ pub(crate) fn summarize(info: RunInfo, exec: Execution) -> Summary {
             description: plan.description.clone(),
         },
         cipher: plan.cipher.algorithm.kernel_name().to_string(),
-        wire: plan.wire.describe(),
+        // A user's object is one build: `in_place` chose none of it.
+        wire: match &plan.dataplane {
+            Some(_) => format!("{}, your object", plan.wire.mode.as_str()),
+            None => plan.wire.describe(),
+        },
         dataplane: plan.dataplane.as_ref().map(UserDataplane::named),
         key_hex: plan.cipher.key.iter().map(|b| format!("{b:02x}")).collect(),
         backend: info.backend.to_string(),
