@@ -25,8 +25,7 @@ use crate::sys::signals;
 use crate::target::{Backend, Target};
 
 pub(crate) fn audit(a: AuditArgs) -> Result<i32> {
-    let user = super::dataplane::read(&a.object)?;
-    let contract = super::dataplane::check(&user)?;
+    let (user, contract) = super::dataplane::read_checked(&a.object)?;
     let (plans, mut untested) = suite(&a.scenarios, &user, &contract)?;
     let backend = if a.kernel.is_some() || a.image.kernel_image.is_some() {
         Backend::Qemu

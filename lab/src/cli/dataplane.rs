@@ -22,7 +22,6 @@ pub(crate) fn apply(plan: &mut Plan, flag: Option<&Path>) -> Result<Option<Contr
         return Ok(None);
     };
     let c = check(user)?;
-    user.format = Some(c.format);
     let user = &*user;
     if c.format != plan.wire.mode {
         bail!(
@@ -53,19 +52,21 @@ pub(crate) fn apply(plan: &mut Plan, flag: Option<&Path>) -> Result<Option<Contr
 }
 
 /// Reads the object at `path` (`--dataplane`).
-pub(crate) fn read(path: &Path) -> Result<UserDataplane> {
+fn read(path: &Path) -> Result<UserDataplane> {
     UserDataplane::read(path).with_context(|| format!("--dataplane {}", path.display()))
 }
 
 /// Reads `--dataplane`'s object and checks it, its format recorded.
 pub(crate) fn read_checked(path: &Path) -> Result<(UserDataplane, Contract)> {
     let mut user = read(path)?;
-    let c = check(&user)?;
-    user.format = Some(c.format);
+    let c = check(&mut user)?;
     Ok((user, c))
 }
 
-/// Checks `user` against the ABI.
-pub(crate) fn check(user: &UserDataplane) -> Result<Contract> {
-    contract::check(&user.bytes).with_context(|| format!("data plane {}", user.path))
+/// Checks `user` against the ABI and records its format, which the job
+/// then takes from it (no second check on the kernel under test).
+fn check(user: &mut UserDataplane) -> Result<Contract> {
+    let c = contract::check(&user.bytes).with_context(|| format!("data plane {}", user.path))?;
+    user.format = Some(c.format);
+    Ok(c)
 }

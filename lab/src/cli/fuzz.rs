@@ -26,11 +26,7 @@ pub(crate) fn fuzz(a: FuzzArgs) -> Result<i32> {
     };
     let seed = a.seed.unwrap_or_else(clock_seed);
     let dataplane = match &a.dataplane {
-        Some(path) => {
-            let user = super::dataplane::read(path)?;
-            super::dataplane::check(&user)?;
-            Some(user)
-        }
+        Some(path) => Some(super::dataplane::read_checked(path)?.0),
         None => None,
     };
     let plan = FuzzPlan {

@@ -76,8 +76,6 @@ pub(crate) enum WgError {
     BadReply { what: String, detail: String },
 }
 
-impl WgError {}
-
 /// Creates interface `name` (kind "wireguard") with MTU `mtu`, configures
 /// `private_key`, `listen_port` and `peer`, adds `addr/prefix` and sets it
 /// up. Returns its ifindex. On failure a half-configured link may remain:

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
+use crate::dataplane::DataPlane;
 use crate::dataplane::format::{self, Keys, WireFormat};
-use crate::dataplane::{DataPlane, contract};
 use crate::domain::{Algorithm, Build, Direction};
 use crate::job::fuzz::{FuzzPlan, FuzzReport, Violation};
 use crate::net::ipv4_payload;
@@ -62,7 +62,10 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
     // A user's object: the setups of its own format, and no twins (the
     // fixed-IV test builds are the lab's own).
     let user = match &plan.dataplane {
-        Some(u) => Some((&u.bytes, contract::check(&u.bytes)?.format)),
+        Some(u) => Some((
+            &u.bytes,
+            u.format.context("the data plane object was not checked")?,
+        )),
         None => None,
     };
     for (fmt, algorithm) in setups() {
