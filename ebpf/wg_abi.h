@@ -77,6 +77,8 @@
 /* wg_provision.flags, WG_OP_KEYPAIR */
 #define WG_F_CONFIRMED 1 /* usable for sending at once (the initiator's) */
 #define WG_F_SEND 2      /* and make it the sending keypair now */
+#define WG_F_SKIP_FIRST 4 /* counter 0 is spent: the handshake sealed its
+			   * confirming keepalive with it in userspace */
 
 struct wg_allowed_ip {
 	__u32 addr;      /* 0 network order */

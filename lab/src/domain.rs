@@ -147,7 +147,8 @@ impl std::fmt::Display for IfAddr {
     }
 }
 
-/// The `bpf_crypto` skcipher algorithms the data plane supports.
+/// The ciphers of the data plane: the `bpf_crypto` skciphers, and
+/// ChaCha20-Poly1305 in BPF C (WireGuard's; no kfunc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) enum Algorithm {
     /// `cbc(aes)`: random per-packet IV carried on the wire.
@@ -156,22 +157,42 @@ pub(crate) enum Algorithm {
     /// `ecb(aes)`: no IV; identical blocks give identical ciphertext.
     #[serde(rename = "ecb(aes)")]
     EcbAes,
+    /// ChaCha20-Poly1305 (RFC 8439), the AEAD of WireGuard's transport:
+    /// its nonce is the message counter, no IV on the wire.
+    #[serde(rename = "chacha20-poly1305")]
+    ChaCha20Poly1305,
 }
 
 impl Algorithm {
-    /// Kernel crypto API name.
+    /// Every cipher.
+    const ALL: [Algorithm; 3] = [
+        Algorithm::CbcAes,
+        Algorithm::EcbAes,
+        Algorithm::ChaCha20Poly1305,
+    ];
+
+    /// Its name in files: the kernel crypto API name of a `bpf_crypto`
+    /// cipher (`cbc(aes)`); `chacha20-poly1305`, which no kfunc runs.
     pub(crate) fn kernel_name(self) -> &'static str {
         match self {
             Algorithm::CbcAes => "cbc(aes)",
             Algorithm::EcbAes => "ecb(aes)",
+            Algorithm::ChaCha20Poly1305 => "chacha20-poly1305",
         }
     }
 
-    /// Parses a kernel crypto API name.
+    /// Parses a name in files.
     pub(crate) fn parse(name: &str) -> Option<Self> {
-        [Algorithm::CbcAes, Algorithm::EcbAes]
-            .into_iter()
-            .find(|a| a.kernel_name() == name)
+        Self::ALL.into_iter().find(|a| a.kernel_name() == name)
+    }
+
+    /// The key length the lab keys it with when nothing names one (the
+    /// fuzzer): AES-128, and ChaCha20's only one.
+    pub(crate) fn default_key_len(self) -> usize {
+        match self {
+            Algorithm::CbcAes | Algorithm::EcbAes => 16,
+            Algorithm::ChaCha20Poly1305 => 32,
+        }
     }
 
     /// The kernel name with `driver` as its block cipher, e.g.
@@ -185,7 +206,7 @@ impl Algorithm {
     pub(crate) fn iv_len(self) -> u32 {
         match self {
             Algorithm::CbcAes => 16,
-            Algorithm::EcbAes => 0,
+            Algorithm::EcbAes | Algorithm::ChaCha20Poly1305 => 0,
         }
     }
 }
@@ -233,9 +254,13 @@ pub(crate) enum Mode {
     /// IPsec ESP in transport mode with AES-CBC and AES-CMAC-96
     /// (`ebpf/esp_dp.bpf.c`).
     Esp,
+    /// WireGuard's transport data messages in UDP, ChaCha20-Poly1305 in
+    /// BPF C, keyed by a handshake in userspace (`ebpf/wg_dp.bpf.c`).
+    Wireguard,
 }
 
-/// What protects one end's traffic in ESP mode.
+/// What protects one end's traffic: the data plane or the kernel's own
+/// stack of the wire format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Stack {
@@ -244,6 +269,8 @@ pub(crate) enum Stack {
     Bpf,
     /// The kernel's own IPsec (xfrm states and policies), the independent peer.
     Xfrm,
+    /// The kernel's WireGuard (a `wireguard` link), the independent peer.
+    Wireguard,
 }
 
 impl Stack {
@@ -252,6 +279,7 @@ impl Stack {
         match self {
             Stack::Bpf => "bpf",
             Stack::Xfrm => "xfrm",
+            Stack::Wireguard => "wireguard",
         }
     }
 }
@@ -406,8 +434,9 @@ impl BenchVariant {
 /// Data plane counter values summed over CPUs, by name.
 pub(crate) type Counters = BTreeMap<String, u64>;
 
-/// The counters that count a packet the data plane dropped (raw and ESP):
-/// none of them may move on a path that works.
+/// The counters that count a packet the data plane dropped (every
+/// format; WireGuard's `keepalives` are dropped by design, not counted
+/// here): none of them may move on a path that works.
 pub(crate) const DROP_COUNTERS: &[&str] = &[
     "dropped_nokey",
     "dropped_unsupported",
@@ -417,6 +446,8 @@ pub(crate) const DROP_COUNTERS: &[&str] = &[
     "replayed",
     "unknown_spi",
     "seq_exhausted",
+    "not_allowed",
+    "expired",
 ];
 
 #[cfg(test)]
@@ -450,6 +481,11 @@ mod tests {
     fn names_round_trip() {
         assert_eq!(Algorithm::parse("cbc(aes)"), Some(Algorithm::CbcAes));
         assert_eq!(Algorithm::parse("ctr(aes)"), None);
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::parse(a.kernel_name()), Some(a));
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.kernel_name()));
+        }
         assert_eq!(Side::Left.peer(), Side::Right);
     }
 }

@@ -43,9 +43,11 @@ fn check_report(
             "egress ecb(aes)",
             "ingress ecb(aes)",
             "egress esp cbc(aes)",
-            "ingress esp cbc(aes)"
+            "ingress esp cbc(aes)",
+            "egress wireguard chacha20-poly1305",
+            "ingress wireguard chacha20-poly1305"
         ],
-        "egress and ingress, raw with each cipher and ESP: {r}"
+        "egress and ingress, raw with each cipher, ESP and WireGuard: {r}"
     );
     for v in verdicts.iter().filter(|_| generated) {
         let (pass, drop) = (v[1].as_u64().unwrap(), v[2].as_u64().unwrap());

@@ -5,7 +5,7 @@
 
 use libbpf_rs::btf::Btf;
 
-use super::abi::{COUNTER_NAMES, SCRATCH_BUF};
+use super::abi::{COUNTER_NAMES, ESP_COUNTERS, RAW_COUNTERS, SCRATCH_BUF, WG_COUNTERS};
 use super::bpf_objects::BPF_OBJECTS;
 use super::embed::Flavor;
 use super::layout::{Layout, btf_layout, counters_layout, mirrors};
@@ -38,7 +38,12 @@ fn embedded() -> Vec<(String, &'static [u8])> {
 fn differences(objects: &[(String, &[u8])], mirrors: &[Layout]) -> Vec<String> {
     let mut problems = Vec::new();
     let mut seen = vec![false; mirrors.len()];
-    let mut stats_seen = [false; 2];
+    let stats_structs = [
+        ("bpfcrypt_stats", RAW_COUNTERS),
+        ("esp_stats", ESP_COUNTERS),
+        ("wg_stats", WG_COUNTERS),
+    ];
+    let mut stats_seen = [false; 3];
     for (name, bytes) in objects {
         let btf = Btf::from_raw(name, bytes)
             .expect("BTF readable")
@@ -54,10 +59,7 @@ fn differences(objects: &[(String, &[u8])], mirrors: &[Layout]) -> Vec<String> {
                 }
             }
         }
-        for (k, (stats, n)) in [("bpfcrypt_stats", 11), ("esp_stats", COUNTER_NAMES.len())]
-            .into_iter()
-            .enumerate()
-        {
+        for (k, (stats, n)) in stats_structs.into_iter().enumerate() {
             let got = btf_layout(&btf, stats, true);
             stats_seen[k] |= got.is_some();
             if let Some(got) = got
@@ -80,7 +82,7 @@ fn differences(objects: &[(String, &[u8])], mirrors: &[Layout]) -> Vec<String> {
     }
     let names = mirrors.iter().map(|m| m.name.as_str());
     for (name, seen) in names
-        .chain(["bpfcrypt_stats", "esp_stats"])
+        .chain(stats_structs.map(|(name, _)| name))
         .zip(seen.into_iter().chain(stats_seen))
     {
         if !seen {

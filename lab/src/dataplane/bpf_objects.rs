@@ -31,6 +31,8 @@ pub(crate) const BPF_OBJECTS: &[(&str, &str, &[&str])] = &[
     ("noop", "crypto_dp", &["-DDP_VARIANT_NOOP"]),
     ("esp", "esp_dp", &[]),
     ("esp_inplace", "esp_dp", &["-DDP_INPLACE"]),
+    // WireGuard: one build, bounced (`ebpf/wg_dp.bpf.c` says why).
+    ("wireguard", "wg_dp", &[]),
     // Test builds: a fixed IV can be set before load.
     (
         "crypto_testiv",

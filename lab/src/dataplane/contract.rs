@@ -228,6 +228,7 @@ mod tests {
             (Build::of(Mode::Raw, true), Mode::Raw),
             (Build::of(Mode::Esp, false), Mode::Esp),
             (Build::of(Mode::Esp, true), Mode::Esp),
+            (Build::of(Mode::Wireguard, false), Mode::Wireguard),
         ] {
             let c = check(plain(b)).unwrap_or_else(|e| panic!("{}: {e}", b.as_str()));
             assert_eq!(c.format, format, "{}", b.as_str());

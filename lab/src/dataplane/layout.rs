@@ -9,7 +9,10 @@ use libbpf_rs::AsRawLibbpf;
 use libbpf_rs::btf::types::{self, MemberAttr};
 use libbpf_rs::btf::{Btf, BtfType, TypeId};
 
-use super::abi::{COUNTER_NAMES, CipherProbe, EspProvision, Provision, Tamper, TestIv, TypeProbe};
+use super::abi::{
+    COUNTER_NAMES, CipherProbe, EspProvision, Provision, Tamper, TestIv, TypeProbe, WgAllowedIp,
+    WgKeypair, WgPeer, WgProvision,
+};
 
 /// The value of the `keys` map as userspace would read it (the kptr reads
 /// as 0); `struct bpfcrypt_key_state`.
@@ -130,6 +133,59 @@ pub(crate) fn mirrors() -> Vec<Layout> {
             ]
         ),
         mirror!("esp_config", EspConfig, [out_spi, _pad, generation]),
+        mirror!(
+            "wg_provision",
+            WgProvision,
+            [
+                op,
+                slot,
+                flags,
+                status,
+                local_index,
+                remote_index,
+                generation,
+                send_key,
+                recv_key,
+                peer
+            ]
+        ),
+        mirror!(
+            "wg_peer",
+            WgPeer,
+            [
+                local_addr,
+                endpoint_addr,
+                local_port,
+                endpoint_port,
+                n_allowed,
+                allowed,
+                reject_after_ns,
+                reject_after_messages,
+                send_slot,
+                configured,
+                generation
+            ]
+        ),
+        mirror!("wg_allowed_ip", WgAllowedIp, [addr, prefix_len]),
+        mirror!(
+            "wg_keypair",
+            WgKeypair,
+            [
+                lock,
+                valid,
+                local_index,
+                remote_index,
+                created_ns,
+                send_counter,
+                replay_top,
+                confirmed,
+                _pad,
+                received,
+                send_key,
+                recv_key,
+                replay
+            ]
+        ),
     ]
 }
 
@@ -201,7 +257,7 @@ fn members(
 }
 
 /// The counters as userspace reads them: 8-byte values in the order of
-/// `COUNTER_NAMES` (the raw data plane has the first 11).
+/// `COUNTER_NAMES` (a format has the first `n`: `abi::RAW_COUNTERS`, …).
 pub(crate) fn counters_layout(n: usize, name: &str) -> Layout {
     Layout {
         name: name.to_string(),

@@ -78,6 +78,14 @@ pub(crate) enum DataPlaneError {
         /// Positive errno.
         errno: i32,
     },
+    /// The provision program refused an operation (WireGuard).
+    #[error("the data plane refused {what}: {}", errno_name(*errno))]
+    Provision {
+        /// The operation.
+        what: String,
+        /// Positive errno.
+        errno: i32,
+    },
     /// BPF_PROG_TEST_RUN of a TC program failed.
     #[error("test run of {prog} failed: {source}")]
     TestRun {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::KernelStack;
+use crate::domain::{KernelStack, Stack};
 use crate::spec::bench_plan::BenchPlan;
 use crate::spec::plan::Plan;
 use bench::TargetResult;
@@ -75,6 +75,9 @@ impl Job {
                 .iter()
                 .filter_map(|v| v.kernel_stack())
                 .collect(),
+            Job::Scenario { plan, .. } if plan.uses(Stack::Wireguard) => {
+                vec![KernelStack::WireGuard]
+            }
             _ => Vec::new(),
         }
     }

@@ -18,4 +18,5 @@ pub(crate) mod plan;
 pub(crate) mod scenario;
 pub(crate) mod scenario_file;
 pub(crate) mod steps;
+pub(crate) mod wireguard;
 mod yaml;

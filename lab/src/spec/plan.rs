@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::dataplane::UserDataplane;
+use super::wireguard::WgSpec;
 
 use crate::dataplane::format;
 use crate::domain::{CipherSpec, IfAddr, Mode, Side, Stack};
@@ -42,6 +43,9 @@ pub(crate) struct Plan {
     /// wire format (checked against the ABI before the run).
     #[serde(default)]
     pub(crate) dataplane: Option<UserDataplane>,
+    /// `mode: wireguard`: the tunnel.
+    #[serde(default)]
+    pub(crate) wg: Option<WgSpec>,
 }
 
 impl Plan {
@@ -71,17 +75,23 @@ impl Plan {
         keys
     }
 
+    /// Whether some step hands an end to the kernel's `stack`.
+    pub(crate) fn uses(&self, stack: Stack) -> bool {
+        (self.steps.iter()).any(|s| matches!(s, PlanStep::Stack { stack: s, .. } if *s == stack))
+    }
+
     /// Whether some step hands an end to the kernel's IPsec.
     pub(crate) fn uses_xfrm(&self) -> bool {
-        self.steps.iter().any(|s| {
-            matches!(
-                s,
-                PlanStep::Stack {
-                    stack: Stack::Xfrm,
-                    ..
-                }
-            )
-        })
+        self.uses(Stack::Xfrm)
+    }
+
+    /// The address traffic steps send to on `side`: its tunnel address
+    /// when the format tunnels (WireGuard), else the veth's.
+    pub(crate) fn traffic_addr(&self, side: Side) -> IfAddr {
+        match &self.wg {
+            Some(w) => w.end(side).address,
+            None => self.addr(side),
+        }
     }
 
     /// Path MTU inside the tunnel: the wire MTU minus the data plane overhead.
@@ -194,7 +204,14 @@ pub(crate) enum PlanStep {
         /// Milliseconds before giving up.
         timeout_ms: u64,
     },
-    /// Hand one end's ESP to another stack.
+    /// A WireGuard handshake.
+    Handshake {
+        /// The initiating end.
+        from: Side,
+        /// How long to wait for the session.
+        timeout_ms: u64,
+    },
+    /// Hand one end to another stack.
     Stack {
         /// Which end.
         side: Side,
@@ -217,6 +234,7 @@ impl PlanStep {
             PlanStep::Tamper { .. } => "tamper",
             PlanStep::Wait { .. } => "wait",
             PlanStep::Stack { .. } => "stack",
+            PlanStep::Handshake { .. } => "handshake",
         }
     }
 }

@@ -12,9 +12,10 @@ use super::limits::{self, MAX_MTU, MIN_MTU};
 use super::plan::{DEFAULT_MTU, EspSpec, Plan, PlanStep, WireSpec};
 use super::scenario_file::{Cipher, Scenario};
 use super::steps::{self, StepContext};
+use super::wireguard::{self, WgSpec};
 use crate::dataplane::abi::ESP_SPI_MIN;
 use crate::dataplane::format;
-use crate::domain::{Algorithm, CipherSpec, Mode, Side};
+use crate::domain::{Algorithm, CipherSpec, IfAddr, Mode, Side};
 
 /// Loads and validates a scenario file.
 pub(crate) fn load(path: &Path) -> Result<Plan, SpecError> {
@@ -48,12 +49,14 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         DEFAULT_MTU,
         "topology.mtu",
     )?;
-    let cipher = cipher(&f, &s)?;
     let wire = wire(&f, &s.cipher)?;
+    let format = format::of(wire.mode);
+    let cipher = cipher(&f, &s, format.handshake())?;
+    let wg = tunnel(&f, &s, format.handshake(), [left, right])?;
     let cx = StepContext {
         fields: f,
         key: &cipher.key,
-        esp: wire.esp.is_some(),
+        format,
     };
     let steps = s
         .steps
@@ -75,7 +78,7 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
             .cipher
             .spi
             .as_ref()
-            .map_or(s.cipher.key.referenced, |x| x.referenced);
+            .map_or(s.cipher.algorithm.referenced, |x| x.referenced);
         limits::spi_room(&f, spi_at, esp.spi, &steps)?;
     }
     udp_ports_distinct(&f, &s, &steps)?;
@@ -105,10 +108,36 @@ pub(crate) fn validate(path: &Path, s: Scenario) -> Result<Plan, SpecError> {
         assertions,
         baseline,
         dataplane,
+        wg,
     })
 }
 
-fn cipher(f: &Fields, s: &Scenario) -> Result<CipherSpec, SpecError> {
+/// The `wireguard:` section: required by a format its handshake keys,
+/// refused by the others.
+fn tunnel(
+    f: &Fields,
+    s: &Scenario,
+    handshake: bool,
+    underlay: [IfAddr; 2],
+) -> Result<Option<WgSpec>, SpecError> {
+    match (&s.wireguard, handshake) {
+        (Some(w), true) => wireguard::validate(f, &w.value, underlay).map(Some),
+        (None, false) => Ok(None),
+        (None, true) => Err(f.err(
+            s.cipher.algorithm.referenced,
+            "wireguard",
+            "`mode: wireguard` needs a `wireguard:` section: each end's tunnel `address` \
+             (and optionally `listen_port`, `private_key`, `allowed_ips`)",
+        )),
+        (Some(w), false) => Err(f.err(
+            w.referenced,
+            "wireguard",
+            "only `mode: wireguard` has a `wireguard:` section",
+        )),
+    }
+}
+
+fn cipher(f: &Fields, s: &Scenario, handshake: bool) -> Result<CipherSpec, SpecError> {
     let a = &s.cipher.algorithm;
     let algorithm = Algorithm::parse(&a.value).ok_or_else(|| {
         f.err(
@@ -121,7 +150,25 @@ fn cipher(f: &Fields, s: &Scenario) -> Result<CipherSpec, SpecError> {
             ),
         )
     })?;
-    let key = f.aes_key(&s.cipher.key, "cipher.key")?;
+    let key = match (&s.cipher.key, handshake) {
+        (Some(k), false) => f.aes_key(k, "cipher.key")?,
+        (None, true) => Vec::new(),
+        (None, false) => {
+            return Err(f.err(
+                a.referenced,
+                "cipher.key",
+                "needs a key in hex: 32 digits (AES-128) or 64 (AES-256)",
+            ));
+        }
+        (Some(k), true) => {
+            return Err(f.err(
+                k.referenced,
+                "cipher.key",
+                "`mode: wireguard` derives its keys in the handshake; \
+                 a preshared key goes in `wireguard.preshared_key`",
+            ));
+        }
+    };
     Ok(CipherSpec { algorithm, key })
 }
 
@@ -175,7 +222,7 @@ fn wire(f: &Fields, c: &Cipher) -> Result<WireSpec, SpecError> {
     }
     let auth = c.auth_key.as_ref().ok_or_else(|| {
         f.err(
-            c.key.referenced,
+            c.algorithm.referenced,
             "cipher.auth_key",
             "`mode: esp` needs an AES-CMAC-96 key (32 hex digits)",
         )

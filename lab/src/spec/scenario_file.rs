@@ -34,6 +34,9 @@ pub(crate) struct Scenario {
     /// instead of the lab's own build; `--dataplane` overrides it.
     #[serde(default)]
     pub(crate) dataplane: Option<Spanned<String>>,
+    /// `mode: wireguard`: the tunnel's ends.
+    #[serde(default)]
+    pub(crate) wireguard: Option<Spanned<WireGuard>>,
 }
 
 /// Two namespaces, `left` and `right`, joined by one veth pair.
@@ -63,8 +66,10 @@ pub(crate) struct Endpoint {
 pub(crate) struct Cipher {
     /// Kernel crypto algorithm name: `cbc(aes)` or `ecb(aes)`.
     pub(crate) algorithm: Spanned<String>,
-    /// Key in hex: 32 digits (AES-128) or 64 digits (AES-256).
-    pub(crate) key: Spanned<String>,
+    /// Key in hex: 32 digits (AES-128) or 64 digits (AES-256); none for a
+    /// format keyed by its handshake (`wireguard`).
+    #[serde(default)]
+    pub(crate) key: Option<Spanned<String>>,
     /// Wire format: `raw` (default) or `esp`.
     #[serde(default)]
     pub(crate) mode: Option<Spanned<String>>,
@@ -125,8 +130,22 @@ pub(crate) enum Step {
     Tamper(TamperStep),
     /// Wait for a condition, with a timeout.
     Wait(WaitStep),
-    /// Hand one end's ESP over to the kernel's IPsec, or back to the data plane.
+    /// Hand one end over to the kernel's own stack (IPsec, WireGuard), or
+    /// back to the data plane.
     Stack(StackStep),
+    /// A WireGuard handshake initiated by one end.
+    Handshake(HandshakeStep),
+}
+
+/// `handshake:` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HandshakeStep {
+    /// The initiating end.
+    pub(crate) from: Side,
+    /// How long to wait for the session, in ms (default 5000).
+    #[serde(default)]
+    pub(crate) timeout_ms: Option<Spanned<u64>>,
 }
 
 /// `stack:` step.
@@ -454,4 +473,46 @@ pub(crate) struct CounterCheck {
     /// Largest accepted value.
     #[serde(default)]
     pub(crate) max: Option<u64>,
+}
+
+/// `wireguard:`: the two ends of a `mode: wireguard` tunnel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireGuard {
+    /// The left end.
+    pub(crate) left: WgEnd,
+    /// The right end.
+    pub(crate) right: WgEnd,
+    /// A preshared key, base64 (as `wg genpsk` prints it); none by default.
+    #[serde(default)]
+    pub(crate) preshared_key: Option<Spanned<String>>,
+    /// A new handshake after a session is this old (REKEY_AFTER_TIME,
+    /// 120 s); a scenario shortens it to rekey under traffic.
+    #[serde(default)]
+    pub(crate) rekey_after_time_ms: Option<Spanned<u64>>,
+    /// A new handshake after this many messages sent (REKEY_AFTER_MESSAGES).
+    #[serde(default)]
+    pub(crate) rekey_after_messages: Option<Spanned<u64>>,
+    /// A session is dropped at this age (REJECT_AFTER_TIME, 180 s).
+    #[serde(default)]
+    pub(crate) reject_after_time_ms: Option<Spanned<u64>>,
+}
+
+/// One end of a WireGuard tunnel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WgEnd {
+    /// Its tunnel address with prefix, e.g. `10.77.0.1/24`.
+    pub(crate) address: Spanned<String>,
+    /// The UDP port it listens on (default 51820).
+    #[serde(default)]
+    pub(crate) listen_port: Option<Spanned<u16>>,
+    /// Its private key, base64 (as `wg genkey` prints it); generated per
+    /// run when absent.
+    #[serde(default)]
+    pub(crate) private_key: Option<Spanned<String>>,
+    /// What its peer accepts from it and routes to it (default: its
+    /// tunnel address alone).
+    #[serde(default)]
+    pub(crate) allowed_ips: Option<Vec<Spanned<String>>>,
 }

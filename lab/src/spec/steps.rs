@@ -13,6 +13,8 @@ use super::scenario_file::{
     OffloadsStep, PingStep, RekeyStep, SetKeyStep, Step, TamperStep, TcpStep, UdpStep, WaitStep,
 };
 use crate::dataplane::abi::COUNTER_NAMES;
+use crate::dataplane::format::WireFormat;
+use crate::domain::Stack;
 
 /// What step validation needs besides the step.
 pub(crate) struct StepContext<'a> {
@@ -20,8 +22,8 @@ pub(crate) struct StepContext<'a> {
     pub(crate) fields: Fields<'a>,
     /// The scenario's key, for the defaults and lengths of later keys.
     pub(crate) key: &'a [u8],
-    /// Whether the wire format is ESP.
-    pub(crate) esp: bool,
+    /// The wire format.
+    pub(crate) format: &'static dyn WireFormat,
 }
 
 /// Validates step `i`.
@@ -37,6 +39,12 @@ pub(crate) fn step(
         Step::Udp(u) => udp(f, &format!("{field}.udp"), (i, step.referenced), u),
         Step::Tcp(t) => tcp(f, &format!("{field}.tcp"), i, t),
         Step::Offloads(o) => offloads(f, &format!("{field}.offloads"), o),
+        Step::Rekey(_) | Step::SetKey(_) if cx.format.handshake() => Err(f.err(
+            step.referenced,
+            &field,
+            "keys of `mode: wireguard` come from its handshake: use a `handshake` step \
+             (or shorten `wireguard.rekey_after_time_ms`)",
+        )),
         Step::Rekey(r) => rekey(cx, &format!("{field}.rekey"), step.referenced, r),
         Step::SetKey(k) => set_key(cx, &format!("{field}.set_key"), k),
         Step::ClearKey(c) => Ok(PlanStep::ClearKey {
@@ -45,16 +53,48 @@ pub(crate) fn step(
         Step::Tamper(t) => tamper(f, &format!("{field}.tamper"), t),
         Step::Wait(w) => wait(f, &format!("{field}.wait"), step.referenced, w),
         Step::Stack(st) => {
-            if !cx.esp {
-                return Err(f.err(
-                    st.stack.referenced,
-                    &format!("{field}.stack.use"),
-                    "the kernel's IPsec speaks ESP: set `cipher.mode: esp`",
-                ));
+            let stack = st.stack.value;
+            if stack != Stack::Bpf && cx.format.kernel_peer() != Some(stack) {
+                let why = match cx.format.kernel_peer() {
+                    Some(k) => format!(
+                        "`mode: {}` has `{}` as the kernel's peer, not `{}`",
+                        cx.format.name(),
+                        k.as_str(),
+                        stack.as_str()
+                    ),
+                    None => format!(
+                        "no kernel stack speaks `mode: {}`; `xfrm` speaks `esp`, `wireguard` `wireguard`",
+                        cx.format.name()
+                    ),
+                };
+                return Err(f.err(st.stack.referenced, &format!("{field}.stack.use"), why));
             }
             Ok(PlanStep::Stack {
                 side: st.side,
-                stack: st.stack.value,
+                stack,
+            })
+        }
+        Step::Handshake(h) => {
+            if !cx.format.handshake() {
+                return Err(f.err(
+                    step.referenced,
+                    &format!("{field}.handshake"),
+                    format!(
+                        "`mode: {}` has no handshake; only `mode: wireguard` does",
+                        cx.format.name()
+                    ),
+                ));
+            }
+            let timeout_ms = f.range(
+                &h.timeout_ms,
+                100,
+                MAX_STEP_MS,
+                5000,
+                &format!("{field}.handshake.timeout_ms"),
+            )?;
+            Ok(PlanStep::Handshake {
+                from: h.from,
+                timeout_ms,
             })
         }
     }

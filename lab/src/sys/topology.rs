@@ -234,3 +234,86 @@ async fn configure(h: &Handle, name: &str, mtu: u32, inner_mtu: u32, a: IfAddr) 
     route_mtu(h, idx, name, a, inner_mtu).await?;
     Ok(idx)
 }
+
+/// A tunnel's addressing on one end's veth, for a data plane that tunnels
+/// (WireGuard on tc): the end's tunnel address on the veth, and a route to
+/// each prefix of the peer through the peer's veth address, from the
+/// tunnel address, with the inner MTU. Call it inside the namespace.
+#[derive(Debug, Clone)]
+pub(crate) struct TunnelRoutes {
+    /// The veth.
+    pub(crate) ifname: &'static str,
+    /// This end's tunnel address (added as a /32).
+    pub(crate) local: Ipv4Addr,
+    /// The peer's veth address: the gateway.
+    pub(crate) gateway: Ipv4Addr,
+    /// The peer's prefixes.
+    pub(crate) prefixes: Vec<(Ipv4Addr, u8)>,
+    /// Path MTU of the routes.
+    pub(crate) mtu: u32,
+}
+
+impl TunnelRoutes {
+    /// Adds the address (once) and the routes.
+    pub(crate) fn add(&self) -> Result<()> {
+        let t = self.clone();
+        netlink(|h| async move {
+            let idx = index_of(&h, t.ifname).await?;
+            let mut have = h
+                .address()
+                .get()
+                .set_link_index_filter(idx)
+                .set_address_filter(t.local.into())
+                .execute();
+            if have.try_next().await?.is_none() {
+                h.address()
+                    .add(idx, t.local.into(), 32)
+                    .execute()
+                    .await
+                    .with_context(|| format!("adding {}/32 to {}", t.local, t.ifname))?;
+            }
+            for r in t.routes(idx) {
+                h.route()
+                    .add(r)
+                    .replace()
+                    .execute()
+                    .await
+                    .with_context(|| format!("adding the tunnel routes on {}", t.ifname))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes the routes (the address stays: addresses are the host's,
+    /// and the kernel's WireGuard link gets it too).
+    pub(crate) fn remove(&self) -> Result<()> {
+        let t = self.clone();
+        netlink(|h| async move {
+            let idx = index_of(&h, t.ifname).await?;
+            for r in t.routes(idx) {
+                h.route()
+                    .del(r)
+                    .execute()
+                    .await
+                    .with_context(|| format!("removing the tunnel routes on {}", t.ifname))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn routes(&self, idx: u32) -> Vec<netlink_packet_route::route::RouteMessage> {
+        (self.prefixes.iter())
+            .map(|&(net, len)| {
+                let mut r = RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(net, len)
+                    .gateway(self.gateway)
+                    .output_interface(idx)
+                    .pref_source(self.local)
+                    .build();
+                r.attributes
+                    .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(self.mtu)]));
+                r
+            })
+            .collect()
+    }
+}

@@ -37,6 +37,8 @@ pub(crate) struct WgPeer {
     pub(crate) endpoint: SocketAddrV4,
     /// Inner addresses routed to and accepted from the peer (address, prefix).
     pub(crate) allowed_ips: Vec<(Ipv4Addr, u8)>,
+    /// The preshared key (all zeros: none).
+    pub(crate) psk: [u8; 32],
 }
 
 /// Traffic counters of an interface's peers (summed over peers).
@@ -98,6 +100,19 @@ pub(crate) fn create(
     request(&mut genl, family, msg, NLM_F_ACK, &what)?;
     on_rtnetlink(&what, |h| address_and_up(h, index, addr, prefix))?;
     Ok(index)
+}
+
+/// Deletes interface `name` (its routes and addresses go with it).
+pub(crate) fn delete(name: &str) -> Result<(), WgError> {
+    let what = format!("deleting WireGuard interface {name}");
+    let name = name.to_string();
+    on_rtnetlink(&what, |h| async move {
+        let mut links = h.link().get().match_name(name).execute();
+        match links.try_next().await? {
+            Some(link) => h.link().del(link.header.index).execute().await,
+            None => Ok(()),
+        }
+    })
 }
 
 /// The public key of `private_key` (X25519 with the base point; the key is
@@ -166,12 +181,19 @@ fn set_device(index: u32, private_key: [u8; 32], port: u16, peer: &WgPeer) -> Wi
             ])
         })
         .collect();
-    let peer = WireguardPeer(vec![
+    let mut attrs = vec![
         WireguardPeerAttribute::PublicKey(peer.public_key),
         WireguardPeerAttribute::Endpoint(SocketAddr::V4(peer.endpoint)),
+    ];
+    // All zeros is WireGuard's "no preshared key"; left out, as `wg` does.
+    if peer.psk != [0; 32] {
+        attrs.push(WireguardPeerAttribute::PresharedKey(peer.psk));
+    }
+    attrs.extend([
         WireguardPeerAttribute::Flags(WireguardPeerFlags::ReplaceAllowedIps),
         WireguardPeerAttribute::AllowedIps(allowed),
     ]);
+    let peer = WireguardPeer(attrs);
     WireguardMessage {
         cmd: WireguardCmd::SetDevice,
         attributes: vec![
@@ -346,6 +368,7 @@ mod tests {
             public_key: [0xab; 32],
             endpoint: SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 51820),
             allowed_ips: vec![(Ipv4Addr::new(10, 9, 0, 2), 32)],
+            psk: [0; 32],
         };
         let mut msg = GenlMessage::from_payload(set_device(7, [0x11; 32], 51821, &peer));
         msg.set_resolved_family_id(0x1d);
@@ -434,6 +457,7 @@ mod tests {
                 public_key: public_key(&test_private_key(2)),
                 endpoint: SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 51820),
                 allowed_ips: vec![(Ipv4Addr::new(10, 9, 0, 2), 32)],
+                psk: [0; 32],
             };
             let ip = Ipv4Addr::new(10, 9, 0, 1);
             match create("wgt", test_private_key(1), 51820, &peer, ip, 24, 1420) {

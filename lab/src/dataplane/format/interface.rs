@@ -4,7 +4,7 @@
 
 use crate::dataplane::embed::Flavor;
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, Direction, Mode};
+use crate::domain::{Algorithm, Direction, Mode, Stack};
 
 /// One bench variant of a format: a cipher, bounced or in place, and its
 /// name in files and reports (`bench.yaml`'s `variants:`, `bench.json`).
@@ -118,6 +118,10 @@ pub(crate) trait WireFormat: Sync {
     /// The embedded object of its build in `flavor`, if it has that one.
     fn object(&self, in_place: bool, flavor: Flavor) -> Option<&'static [u8]>;
 
+    /// Whether it has an in-place build beside the bounced one (and with
+    /// it the fixed-IV twins the fuzzer compares byte for byte).
+    fn has_in_place(&self) -> bool;
+
     /// What a user's object of this format must have, beyond the programs
     /// every data plane has (`dataplane::contract`).
     fn abi(&self) -> Abi;
@@ -138,6 +142,18 @@ pub(crate) trait WireFormat: Sync {
     /// the IP protocol of the packets that carry one (`None`: every
     /// packet); `None` when it has no IV (`unique_ivs` reads it).
     fn iv_at(&self, algorithm: Algorithm) -> Option<(usize, Option<u8>)>;
+
+    /// The kernel's own stack that speaks it, which `stack` steps hand an
+    /// end to as the data plane's independent peer.
+    fn kernel_peer(&self) -> Option<Stack> {
+        None
+    }
+
+    /// Whether a handshake in userspace keys it (the scenario's
+    /// `wireguard:` section), not the scenario's key.
+    fn handshake(&self) -> bool {
+        false
+    }
 
     /// Whether it is keyed by security associations, one SPI per
     /// direction and key generation: a rotation is then make before break
@@ -160,6 +176,7 @@ pub(crate) trait WireFormat: Sync {
     /// The kfunc passes one packet costs in `dir`, each an encryption
     /// (`Egress`) or a decryption (`Ingress`) of about its payload: what
     /// bounds the program from below (the crypto-only figures of these).
+    /// None for a cipher in BPF C (WireGuard's): it has no such limit.
     fn cipher_passes(&self, dir: Direction) -> &'static [Direction];
 
     /// Whether ingress takes a packet once (anti-replay): each ingress run
@@ -186,6 +203,13 @@ pub(crate) trait WireFormat: Sync {
     /// Under the fixed IV `iv`, egress's output `out` of `input` is exactly
     /// what a reference sender (RustCrypto) makes of the same packet.
     fn reference(&self, keys: &Keys, iv: [u8; 16], input: &[u8], out: &[u8]) -> Result<(), String>;
+
+    /// Whether a captured IPv4 payload of `protocol` carries a message
+    /// (not a handshake or keepalive of the format's own): what the oracle
+    /// reads.
+    fn carries_message(&self, _protocol: u8, _payload: &[u8]) -> bool {
+        true
+    }
 
     /// The reference reading of a captured IPv4 payload of `protocol` with
     /// one key: the inner protocol and message, or `None` when it does not

@@ -9,19 +9,21 @@ pub(crate) mod esp;
 mod interface;
 mod names;
 pub(crate) mod raw;
+pub(crate) mod wireguard;
 
 pub(crate) use interface::{Abi, Keys, SaDir, WireFormat};
 
 use crate::domain::{Algorithm, BenchVariant, Mode};
 
 /// Every format, in report order.
-pub(crate) static ALL: [&dyn WireFormat; 2] = [&raw::Raw, &esp::Esp];
+pub(crate) static ALL: [&dyn WireFormat; 3] = [&raw::Raw, &esp::Esp, &wireguard::Wireguard];
 
 /// The format named `mode`.
 pub(crate) fn of(mode: Mode) -> &'static dyn WireFormat {
     match mode {
         Mode::Raw => &raw::Raw,
         Mode::Esp => &esp::Esp,
+        Mode::Wireguard => &wireguard::Wireguard,
     }
 }
 
@@ -39,6 +41,7 @@ pub(crate) fn of_variant(v: BenchVariant) -> Option<(&'static dyn WireFormat, Al
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataplane::embed::Flavor;
     use crate::exec::analysis::wire::test_frame;
     use crate::exec::bench::frames::udp_frame;
 
@@ -49,12 +52,16 @@ mod tests {
             for v in f.variants() {
                 assert!(f.algorithms().contains(&v.algorithm), "{}", v.name);
             }
+            let builds = if f.has_in_place() { 2 } else { 1 };
             for &a in f.algorithms() {
                 assert!(
-                    f.variants().iter().filter(|v| v.algorithm == a).count() == 2,
-                    "{} bounced and in place",
+                    f.variants().iter().filter(|v| v.algorithm == a).count() == builds,
+                    "{} bounced (and in place, if it has that build)",
                     a.kernel_name()
                 );
+            }
+            for v in f.variants() {
+                assert!(f.object(v.in_place, Flavor::Plain).is_some(), "{}", v.name);
             }
         }
     }

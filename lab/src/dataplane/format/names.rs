@@ -10,7 +10,7 @@ use super::{ALL, of};
 use crate::domain::{BenchVariant, KernelStack, Mode};
 
 impl Mode {
-    /// The name in files: `raw`, `esp`.
+    /// The name in files: `raw`, `esp`, `wireguard`.
     pub(crate) fn as_str(self) -> &'static str {
         of(self).name()
     }
@@ -119,7 +119,7 @@ mod tests {
             assert_eq!(Mode::parse(m.as_str()), Some(m));
         }
         assert_eq!(Mode::parse("ah"), None);
-        assert_eq!(Mode::choices(), "`raw` or `esp`");
+        assert_eq!(Mode::choices(), "`raw`, `esp` or `wireguard`");
     }
 
     /// The names files and reports hold, in report order: they may not
@@ -139,6 +139,7 @@ mod tests {
                 "cbc(aes) in place",
                 "esp",
                 "esp in place",
+                "wireguard (bpf)",
                 "xfrm cbc+cmac",
                 "xfrm gcm",
                 "wireguard",

@@ -9,7 +9,7 @@ use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit};
 use aes::{Aes128, Aes256};
 
 use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
-use crate::dataplane::abi::BPFCRYPT_OVERHEAD;
+use crate::dataplane::abi::{BPFCRYPT_OVERHEAD, RAW_COUNTERS};
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
 use crate::domain::{Algorithm, CipherSpec, Direction, Mode};
@@ -80,11 +80,15 @@ impl WireFormat for Raw {
         })
     }
 
+    fn has_in_place(&self) -> bool {
+        true
+    }
+
     fn abi(&self) -> Abi {
         Abi {
             provision: "bpfcrypt_provision",
             stats: "bpfcrypt_stats",
-            counters: 11,
+            counters: RAW_COUNTERS,
             cipher_probe: true,
         }
     }
@@ -247,6 +251,7 @@ pub(crate) fn decrypt(alg: Algorithm, key: &[u8], payload: &[u8]) -> Option<Vec<
                 _ => None,
             }
         }
+        Algorithm::ChaCha20Poly1305 => None,
     }
 }
 

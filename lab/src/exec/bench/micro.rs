@@ -409,6 +409,10 @@ pub(crate) fn fill_ratios(micro: &mut [MicroPoint], cipher: &[CipherPoint]) {
         let Some((f, alg)) = format::of_variant(m.variant) else {
             continue;
         };
+        // No kfunc pass (WireGuard's cipher is BPF C): no limit, not 0.
+        if f.cipher_passes(m.direction).is_empty() {
+            continue;
+        }
         let at = |d: Direction| {
             cipher
                 .iter()

@@ -92,11 +92,16 @@ fn run_parts(plan: &BenchPlan, t: &mut TargetResult, progress: &dyn Progress) ->
                     .and_then(|c| c.ns.as_ref())
                     .map(|s| s.median)
             };
-            [Direction::Egress, Direction::Ingress]
+            let passes: Vec<Direction> = [Direction::Egress, Direction::Ingress]
                 .iter()
                 .flat_map(|&dir| f.cipher_passes(dir))
-                .map(|&d| ns(d))
-                .sum::<Option<f64>>()
+                .copied()
+                .collect();
+            // No kfunc pass (WireGuard's cipher is BPF C): no limit, not 0.
+            if passes.is_empty() {
+                return None;
+            }
+            passes.into_iter().map(ns).sum::<Option<f64>>()
         };
         udp::fill_ratios(&mut t.udp, &limit);
     }

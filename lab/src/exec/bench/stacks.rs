@@ -103,6 +103,7 @@ fn wg(plan: &BenchPlan, topo: &Topology) -> Result<Addrs> {
             public_key: wireguard::public_key(&key(peer)),
             endpoint: SocketAddrV4::new(plan.addr(peer).addr, port(peer)),
             allowed_ips: vec![(inner(peer), 32)],
+            psk: [0; 32],
         };
         let (me, private, mtu) = (inner(side), key(side), plan.mtu - 80);
         let r = topo

@@ -4,7 +4,8 @@
 //! every case is checked against the invariants ([`check`], and those of
 //! the format: its reference output, what it lets in) and the kernel log
 //! is watched. Each frame also goes through the bounce and the in-place build
-//! with the same key and the same fixed IV: their outputs must be equal.
+//! (of a format that has both) with the same key and the same fixed IV:
+//! their outputs must be equal.
 
 pub(crate) mod check;
 pub(crate) mod frames;
@@ -25,8 +26,9 @@ use check::{Ran, accounted, no_plaintext, round_trip, run, same, wire_iv};
 
 /// Violations kept per program and invariant (all are counted).
 const KEEP: usize = 5;
-/// The key every fuzzed data plane is provisioned with.
-const KEY: [u8; 16] = *b"bpfcrypt-fuzzkey";
+/// The key every fuzzed data plane is provisioned with: its first
+/// `Algorithm::default_key_len` bytes (AES-128, ChaCha20's 32).
+const KEY: [u8; 32] = *b"bpfcrypt-fuzzkey-bpfcrypt-fuzzke";
 /// The authentication key and SPI of a format that has them (inbound and
 /// outbound alike, so that ingress takes egress's output).
 const AUTH_KEY: [u8; 16] = *b"bpfcrypt-authkey";
@@ -43,7 +45,7 @@ fn setups() -> impl Iterator<Item = (&'static dyn WireFormat, Algorithm)> {
 
 /// The keys every fuzzed data plane of `algorithm` is provisioned with.
 fn keys(algorithm: Algorithm) -> Keys<'static> {
-    Keys::new(algorithm, &KEY, &AUTH_KEY).spis(SPI, SPI)
+    Keys::new(algorithm, &KEY[..algorithm.default_key_len()], &AUTH_KEY).spis(SPI, SPI)
 }
 
 /// Runs the plan on the running kernel.
@@ -85,6 +87,7 @@ pub(crate) fn run_plan(plan: &FuzzPlan, progress: &dyn Progress) -> Result<FuzzR
         };
         let twins = match user {
             Some(_) => None,
+            None if !fmt.has_in_place() => None,
             None => Some((twin(false)?, twin(true)?)),
         };
         progress.note(&format!("fuzz {name}: {n} frames"));
@@ -132,7 +135,7 @@ fn keyed(dp: DataPlane, fmt: &dyn WireFormat, algorithm: Algorithm) -> Result<Da
 struct Fuzzer<'a> {
     dp: &'a DataPlane,
     /// The bounce and in-place test builds, keyed alike, with one fixed IV
-    /// (the lab's own data planes only).
+    /// (the lab's own data planes of a format with both builds only).
     twins: Option<[&'a DataPlane; 2]>,
     format: &'static dyn WireFormat,
     keys: Keys<'static>,

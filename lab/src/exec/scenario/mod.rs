@@ -9,6 +9,7 @@ pub(crate) mod setup;
 pub(crate) mod stack;
 pub(crate) mod steps;
 pub(crate) mod teardown;
+pub(crate) mod wg;
 pub(crate) mod worker;
 pub(crate) mod xfrm_peer;
 
@@ -79,6 +80,12 @@ fn run_one(
     let t = Instant::now();
     let ended = teardown::finish(run)?;
     let mut files = vec![pcap.clone()];
+    if let Some(wg) = &ended.wg {
+        let name = format!("{prefix}{}", wg::log::KEYLOG);
+        std::fs::write(out_dir.join(&name), &wg.keylog)
+            .with_context(|| format!("writing {name}"))?;
+        files.push(name);
+    }
     let kernel_log = kmsg.as_mut().map(|k| k.read_new()).unwrap_or_default();
     if kmsg.is_some() {
         let log = format!("{prefix}{KERNEL_LOG}");
@@ -126,7 +133,7 @@ fn report(
         addresses: vec![plan.left, plan.right],
         mode: plan.wire.mode,
         algorithm: Some(plan.cipher.algorithm),
-        keys: plan.keys(),
+        keys: e.wg.as_ref().map_or_else(|| plan.keys(), |w| w.keys()),
         auth_key: plan.wire.esp.as_ref().map(|e| e.auth_key.clone()),
         udp: e.udp,
         tcp: e.tcp.into_iter().map(|(_, t)| t).collect(),

@@ -10,8 +10,10 @@ use anyhow::{Context, Result};
 
 use super::assertions::TcpFlow;
 use super::keys::KeyState;
+use super::wg::{self, Tunnel};
 use super::worker::Worker;
 use super::xfrm_peer;
+use crate::dataplane::format;
 use crate::dataplane::{self, DataPlane};
 use crate::domain::{Build, Counters, Side, Stack};
 use crate::job::phases::names;
@@ -73,6 +75,9 @@ pub(crate) struct Run<'a> {
     /// Ends whose tamper program is attached: a later `tamper` step only
     /// reconfigures it.
     pub(crate) tampering: [bool; 2],
+    /// A format keyed by its handshake (WireGuard): the tunnel and the
+    /// handshakes.
+    pub(crate) tunnel: Option<Tunnel>,
 }
 
 impl<'a> Run<'a> {
@@ -88,6 +93,9 @@ impl<'a> Run<'a> {
             .context("building the topology")?;
         if plan.uses_xfrm() {
             xfrm_peer::preflight(&topo.end(Side::Right).ns)?;
+        }
+        if plan.uses(Stack::Wireguard) {
+            wg::kernel::preflight(&topo.end(Side::Right).ns)?;
         }
         progress.phase(names::TOPOLOGY, t);
         let t = Instant::now();
@@ -109,7 +117,13 @@ impl<'a> Run<'a> {
             planes.insert(side.as_str(), dp);
         }
         let mut keys = KeyState::default();
-        keys.install(plan, &|s: Side| &planes[s.as_str()])?;
+        let plane = |s: Side| &planes[s.as_str()];
+        let tunnel = if format::of(plan.wire.mode).handshake() {
+            Some(Tunnel::start(plan, &topo, &plane)?)
+        } else {
+            keys.install(plan, &plane)?;
+            None
+        };
         progress.phase(names::DATA_PLANE, t);
         signals::check()?;
         let t = Instant::now();
@@ -134,6 +148,7 @@ impl<'a> Run<'a> {
             stacks: [Stack::Bpf; 2],
             xfrm_used: [false; 2],
             tampering: [false; 2],
+            tunnel,
         })
     }
 

@@ -1,9 +1,12 @@
-//! Handing one end's ESP to the kernel's IPsec (xfrm) and back: the
-//! kernel is the independent peer of the data plane. The end's data plane
-//! is detached and xfrm states and policies with the same SPIs and keys
-//! take over; back on `bpf`, they are flushed and the data plane attached
-//! again. Each switch first renews the SAs of both ends (new SPIs), so the
-//! sequence numbers of one stack never meet the replay window of the other.
+//! Handing one end to the kernel's own stack of the wire format and back:
+//! the kernel is the independent peer of the data plane. For ESP the
+//! end's data plane is detached and xfrm states and policies with the same
+//! SPIs and keys take over; back on `bpf`, they are flushed and the data
+//! plane attached again. Each switch first renews the SAs of both ends
+//! (new SPIs), so the sequence numbers of one stack never meet the replay
+//! window of the other. For WireGuard the kernel's `wireguard` link takes
+//! the end's keys, port and address (`wg::Tunnel`), and the sessions start
+//! over.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +35,9 @@ pub(crate) fn switch(
         from.as_str(),
         to.as_str()
     ));
+    if run.tunnel.is_some() {
+        return tunnel_switch(run, n, side, to);
+    }
     if from == Stack::Xfrm {
         let note = state_note(run, &format!("step {n}"), side)?;
         progress.note(&note);
@@ -47,8 +53,8 @@ pub(crate) fn switch(
         .with_context(|| format!("step {n}: flushing the {} end's xfrm", side.as_str()))?;
     // The kernel subtracts its own ESP overhead from the route's MTU.
     let mtu = match to {
-        Stack::Xfrm => plan.mtu,
         Stack::Bpf => plan.inner_mtu(),
+        _ => plan.mtu,
     };
     let (ifname, addr) = (end.ifname, plan.addr(side));
     end.ns
@@ -78,7 +84,43 @@ pub(crate) fn switch(
                 .expect("a data plane on each end");
             attach(dp, run.topo.end(side))?;
         }
+        Stack::Wireguard => unreachable!("a WireGuard run switches through its tunnel"),
     }
+    run.stacks[side.index()] = to;
+    Ok(())
+}
+
+/// The WireGuard switch: the data plane detached and the kernel's link
+/// made, or the link removed and the data plane attached again.
+fn tunnel_switch(run: &mut Run, n: usize, side: Side, to: Stack) -> Result<()> {
+    let from = run.stacks[side.index()];
+    if from == to {
+        return Ok(());
+    }
+    let note = (run.tunnel.as_ref()).and_then(|t| t.kernel_note(&run.topo, side));
+    if let Some(note) = note.filter(|_| from == Stack::Wireguard) {
+        run.notes.push(format!("step {n}: {note}"));
+    }
+    let planes = &mut run.planes;
+    let tunnel = run.tunnel.as_mut().expect("checked by the caller");
+    match to {
+        Stack::Bpf => {
+            let dp = planes
+                .get_mut(side.as_str())
+                .expect("a data plane on each end");
+            attach(dp, run.topo.end(side))?;
+            let (dp, other) = (&planes[side.as_str()], &planes[side.peer().as_str()]);
+            tunnel.hand_to_bpf(&run.topo, side, dp, other)
+        }
+        _ => {
+            (planes
+                .get_mut(side.as_str())
+                .expect("a data plane on each end"))
+            .detach();
+            tunnel.hand_to_kernel(&run.topo, side, &planes[side.peer().as_str()])
+        }
+    }
+    .with_context(|| format!("step {n}: the {} end to {}", side.as_str(), to.as_str()))?;
     run.stacks[side.index()] = to;
     Ok(())
 }

@@ -69,12 +69,26 @@ pub(crate) fn execute(
         PlanStep::Tamper { side, offset, xor } => tamper(run, n, *side, *offset, *xor, progress),
         PlanStep::Wait { until, timeout_ms } => wait(run, n, until, *timeout_ms, progress),
         PlanStep::Stack { side, stack } => stack::switch(run, n, *side, *stack, progress),
+        PlanStep::Handshake { from, timeout_ms } => {
+            let tunnel = run
+                .tunnel
+                .as_ref()
+                .context("a handshake step needs `mode: wireguard`")?;
+            let index = tunnel.handshake(*from, Duration::from_millis(*timeout_ms))?;
+            let note = format!(
+                "step {n}: handshake from the {} end: session {index:#010x}",
+                from.as_str()
+            );
+            progress.note(&note);
+            run.notes.push(note);
+            Ok(())
+        }
     }
 }
 
 fn ping(run: &mut Run, i: usize, p: &PingPlan, progress: &dyn Progress) -> Result<()> {
     let n = i + 1;
-    let dst = run.plan.addr(p.from.peer()).addr;
+    let dst = run.plan.traffic_addr(p.from.peer()).addr;
     progress.note(&format!(
         "step {n}: ping {} -> {dst}: {} x {} bytes",
         p.from.as_str(),
@@ -102,7 +116,7 @@ fn ping(run: &mut Run, i: usize, p: &PingPlan, progress: &dyn Progress) -> Resul
 
 fn udp_step(run: &mut Run, i: usize, u: &UdpPlan, progress: &dyn Progress) -> Result<()> {
     let n = i + 1;
-    let dst = SocketAddrV4::new(run.plan.addr(u.from.peer()).addr, u.port);
+    let dst = SocketAddrV4::new(run.plan.traffic_addr(u.from.peer()).addr, u.port);
     progress.note(&format!(
         "step {n}: udp {} -> {dst}: sizes {:?} x {}{}",
         u.from.as_str(),
@@ -205,7 +219,7 @@ fn replay(
 
 fn tcp_step(run: &mut Run, i: usize, t: &TcpPlan, progress: &dyn Progress) -> Result<()> {
     let n = i + 1;
-    let dst = SocketAddrV4::new(run.plan.addr(t.from.peer()).addr, t.port);
+    let dst = SocketAddrV4::new(run.plan.traffic_addr(t.from.peer()).addr, t.port);
     progress.note(&format!(
         "step {n}: tcp {} -> {dst}: {} bytes",
         t.from.as_str(),

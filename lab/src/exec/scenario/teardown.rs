@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 
 use super::assertions::{TcpFlow, UdpFlow};
 use super::setup::{PendingUdp, Run};
 use super::stack;
+use super::wg::log::WgLog;
 use crate::domain::{Counters, Side};
 use crate::job::run_report::{AssertionResult, UdpSummary};
 use crate::sys::signals;
@@ -38,6 +39,8 @@ pub(crate) struct Ended {
     pub(crate) waits: Vec<AssertionResult>,
     /// `/proc/net/xfrm_stat` of the ends that used the kernel's IPsec.
     pub(crate) xfrm_stat: BTreeMap<String, BTreeMap<String, u64>>,
+    /// What the WireGuard handshakes did.
+    pub(crate) wg: Option<WgLog>,
 }
 
 /// Stops everything the run started and collects what it saw.
@@ -56,6 +59,25 @@ pub(crate) fn finish(mut run: Run) -> Result<Ended> {
     }
     let counters = run.counters()?;
     let xfrm_stat = stack::finish(&mut run)?;
+    let wg = match run.tunnel.as_mut() {
+        Some(t) => {
+            for side in Side::BOTH {
+                if let Some(note) = t.kernel_note(&run.topo, side) {
+                    run.notes.push(format!("at the end: {note}"));
+                }
+            }
+            t.stop()?;
+            let log = std::mem::take(
+                &mut *t
+                    .log
+                    .lock()
+                    .map_err(|_| anyhow!("WireGuard log poisoned"))?,
+            );
+            run.notes.extend(log.events.iter().cloned());
+            Some(log)
+        }
+        None => None,
+    };
     let Run {
         capture,
         pings,
@@ -80,6 +102,7 @@ pub(crate) fn finish(mut run: Run) -> Result<Ended> {
         notes,
         waits,
         xfrm_stat,
+        wg,
     })
 }
 

@@ -7,10 +7,10 @@ pub(crate) mod reference;
 mod sa;
 
 use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
-use crate::dataplane::abi::{COUNTER_NAMES, ESP_OVERHEAD};
+use crate::dataplane::abi::{ESP_COUNTERS, ESP_OVERHEAD};
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, Direction, Mode};
+use crate::domain::{Algorithm, Direction, Mode, Stack};
 use crate::net::{ETH_HLEN, IP_HLEN, checksum, ipv4_payload, l4_checksum_at};
 use sa::Sa;
 
@@ -75,11 +75,15 @@ impl WireFormat for Esp {
         })
     }
 
+    fn has_in_place(&self) -> bool {
+        true
+    }
+
     fn abi(&self) -> Abi {
         Abi {
             provision: "esp_provision",
             stats: "esp_stats",
-            counters: COUNTER_NAMES.len(),
+            counters: ESP_COUNTERS,
             cipher_probe: false,
         }
     }
@@ -100,6 +104,10 @@ impl WireFormat for Esp {
 
     fn has_sas(&self) -> bool {
         true
+    }
+
+    fn kernel_peer(&self) -> Option<Stack> {
+        Some(Stack::Xfrm)
     }
 
     fn add_sa(&self, dp: &DataPlane, dir: SaDir, keys: &Keys) -> Result<(), DataPlaneError> {

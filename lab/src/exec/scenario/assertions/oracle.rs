@@ -35,6 +35,8 @@ pub(crate) struct Oracle<'a> {
     known: Known<'a>,
     /// Packets by [`Reading`], in its order.
     readings: [u64; 4],
+    /// The format's control packets (handshakes, keepalives): no message.
+    control: u64,
 }
 
 impl<'a> Oracle<'a> {
@@ -47,11 +49,16 @@ impl<'a> Oracle<'a> {
             auth: obs.auth_key.as_deref().unwrap_or_default(),
             known: Known::of(obs),
             readings: [0; 4],
+            control: 0,
         }
     }
 
     pub(crate) fn add(&mut self, p: &WirePacket) {
         let Some(alg) = self.algorithm else { return };
+        if !self.format.carries_message(p.protocol, p.payload) {
+            self.control += 1;
+            return;
+        }
         let r = read(self.format, alg, (self.keys, self.auth), p, &self.known);
         self.readings[r as usize] += 1;
     }
@@ -61,7 +68,7 @@ impl<'a> Oracle<'a> {
         let count = |r: Reading| self.readings[r as usize];
         let (matched, ambiguous) = (count(Reading::Matched), count(Reading::Ambiguous));
         let (other, undecryptable) = (count(Reading::Other), count(Reading::Undecryptable));
-        let n = wire.ipv4;
+        let n = wire.ipv4 - self.control.min(wire.ipv4);
         let ratio = if n == 0 {
             0.0
         } else {
@@ -70,6 +77,12 @@ impl<'a> Oracle<'a> {
         let mut observed = format!(
             "{matched} of {n} match, {other} decrypt to something else, {undecryptable} do not decrypt"
         );
+        if self.control > 0 {
+            observed.push_str(&format!(
+                " ({} control packets without a message not counted)",
+                self.control
+            ));
+        }
         if ambiguous > 0 {
             observed.push_str(&format!(
                 ", {ambiguous} ambiguous (several keys give messages that were sent)"
