@@ -19,7 +19,7 @@ use crate::dataplane::format::wireguard::provision;
 use crate::domain::Side;
 use crate::spec::plan::Plan;
 use crate::spec::wireguard::WgSpec;
-use crate::sys::topology::{Topology, TunnelRoutes};
+use crate::sys::topology::{self, Topology, TunnelRoutes};
 use crate::sys::wireguard as kernel_wg;
 use daemon::{Config, Daemon};
 use log::WgLog;
@@ -64,10 +64,17 @@ impl Tunnel {
             t0: Instant::now(),
         };
         for side in Side::BOTH {
+            // The veth carries only whole messages: its own route keeps the
+            // wire MTU (else a kernel peer fragments its full-size ones),
+            // the tunnel's routes get the inner one.
             let routes = t.routes(topo, side);
+            let (ifname, addr, wire) = (topo.end(side).ifname, plan.addr(side), plan.mtu);
             topo.end(side)
                 .ns
-                .run(move || routes.add())
+                .run(move || {
+                    topology::set_route_mtu(ifname, addr, wire)?;
+                    routes.add()
+                })
                 .context("netlink thread")?
                 .with_context(|| format!("the {} end's tunnel routes", side.as_str()))?;
             t.bpf_end(topo, side, plane(side))?;
