@@ -95,7 +95,7 @@ fn ping(run: &mut Run, i: usize, p: &PingPlan, progress: &dyn Progress) -> Resul
         p.count,
         p.size
     ));
-    let id = (std::process::id() as u16).wrapping_add(i as u16 * 7919);
+    let id = (std::process::id() as u16).wrapping_add((i as u16).wrapping_mul(7919));
     let (count, size) = (p.count, p.size as usize);
     let interval = Duration::from_millis(p.interval_ms);
     let timeout = Duration::from_millis(p.timeout_ms);
