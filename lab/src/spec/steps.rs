@@ -63,7 +63,7 @@ pub(crate) fn step(
                         stack.as_str()
                     ),
                     None => format!(
-                        "no kernel stack speaks `mode: {}`; `xfrm` speaks `esp`, `wireguard` `wireguard`",
+                        "no kernel stack speaks `mode: {}`; `xfrm` speaks `mode: esp`, `wireguard` `mode: wireguard`",
                         cx.format.name()
                     ),
                 };

@@ -68,10 +68,6 @@ pub(crate) fn validate(
     let left = end(f, &w.left, "wireguard.left")?;
     let right = end(f, &w.right, "wireguard.right")?;
     let (l_at, r_at) = (w.left.address.referenced, w.right.address.referenced);
-    f.pair(
-        (left.address, l_at, "wireguard.left.address"),
-        (right.address, r_at, "wireguard.right.address"),
-    )?;
     for (e, at, field) in [
         (&left, l_at, "wireguard.left.address"),
         (&right, r_at, "wireguard.right.address"),
@@ -87,6 +83,10 @@ pub(crate) fn validate(
             ));
         }
     }
+    f.pair(
+        (left.address, l_at, "wireguard.left.address"),
+        (right.address, r_at, "wireguard.right.address"),
+    )?;
     let psk = match &w.preshared_key {
         None => [0; 32],
         Some(k) => key32(f, k, "wireguard.preshared_key")?,
@@ -259,5 +259,190 @@ mod tests {
             8
         ));
         assert!(within(Ipv4Addr::new(1, 2, 3, 4), Ipv4Addr::UNSPECIFIED, 0));
+    }
+}
+
+#[cfg(test)]
+mod scenario_tests {
+    use std::path::Path;
+
+    use crate::domain::Mode;
+    use crate::spec::plan::PlanStep;
+    use crate::spec::scenario::{parse, validate};
+
+    const WG: &str = "\
+version: 1
+name: w
+topology:
+  left:  { address: 198.18.0.1/24 }
+  right: { address: 198.18.0.2/24 }
+cipher:
+  mode: wireguard
+  algorithm: chacha20-poly1305
+wireguard:
+  left:  { address: 10.77.0.1/24 }
+  right: { address: 10.77.0.2/24, listen_port: 51821, allowed_ips: [10.77.0.2/32, 10.88.0.0/16] }
+steps:
+  - handshake: { from: left }
+  - ping: { from: left, count: 3 }
+assertions:
+  - echo_replies: { min: 3 }
+";
+
+    fn check(text: &str) -> Result<crate::spec::plan::Plan, String> {
+        let path = Path::new("w.yaml");
+        parse(path, text)
+            .and_then(|s| validate(path, s))
+            .map_err(|e| e.to_string())
+    }
+
+    fn err(text: &str) -> String {
+        check(text).unwrap_err()
+    }
+
+    #[test]
+    fn a_wireguard_scenario_validates_with_defaults() {
+        let p = check(WG).unwrap();
+        assert_eq!(p.wire.mode, Mode::Wireguard);
+        let w = p.wg.as_ref().unwrap();
+        assert_eq!(w.ends[0].listen_port, super::DEFAULT_PORT);
+        assert_eq!(w.ends[0].allowed_ips, [("10.77.0.1".parse().unwrap(), 32)]);
+        assert_eq!(w.ends[1].allowed_ips.len(), 2);
+        assert_eq!((w.psk, w.ends[0].private_key), ([0; 32], None));
+        assert_eq!(
+            p.traffic_addr(crate::domain::Side::Right).addr.octets(),
+            [10, 77, 0, 2]
+        );
+        assert!(matches!(
+            p.steps[0],
+            PlanStep::Handshake {
+                timeout_ms: 5000,
+                ..
+            }
+        ));
+        // Keys in base64, as `wg genkey` prints them.
+        let k = "wireguard:\n  preshared_key: AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n  left:  { address: 10.77.0.1/24, private_key: AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI= }";
+        let p = check(&WG.replace("wireguard:\n  left:  { address: 10.77.0.1/24 }", k)).unwrap();
+        let w = p.wg.unwrap();
+        assert_eq!((w.psk, w.ends[0].private_key), ([1; 32], Some([2; 32])));
+    }
+
+    #[test]
+    fn wireguard_fields_are_located() {
+        let cases = [
+            // (replace, with, location, field, words)
+            (
+                "address: 10.77.0.1/24 }",
+                "address: 10.77.0.1 }",
+                "w.yaml:10:",
+                "wireguard.left.address",
+                "prefix length",
+            ),
+            (
+                "address: 10.77.0.1/24 }",
+                "address: 198.18.0.9/24 }",
+                "w.yaml:10:",
+                "wireguard.left.address",
+                "subnet of its own",
+            ),
+            (
+                "address: 10.77.0.1/24 }",
+                "address: 10.78.0.1/24 }",
+                "w.yaml:11:",
+                "wireguard.right.address",
+                "same subnet",
+            ),
+            (
+                "10.88.0.0/16",
+                "10.88.0.1/16",
+                "w.yaml:11:",
+                "wireguard.right.allowed_ips[1]",
+                "host bits",
+            ),
+            (
+                "[10.77.0.2/32, 10.88.0.0/16]",
+                "[10.88.0.0/16]",
+                "w.yaml:11:",
+                "wireguard.right.allowed_ips",
+                "own tunnel address",
+            ),
+            (
+                "listen_port: 51821",
+                "listen_port: 0",
+                "w.yaml:11:",
+                "wireguard.right.listen_port",
+                "",
+            ),
+            (
+                "address: 10.77.0.1/24 }",
+                "address: 10.77.0.1/24, private_key: abc }",
+                "w.yaml:10:",
+                "wireguard.left.private_key",
+                "base64",
+            ),
+            (
+                "address: 10.77.0.1/24 }",
+                "address: 10.77.0.1/24, private_key: AQID }",
+                "w.yaml:10:",
+                "wireguard.left.private_key",
+                "is 3 bytes",
+            ),
+            (
+                "  algorithm: chacha20-poly1305",
+                "  algorithm: chacha20-poly1305\n  key: 00",
+                "w.yaml:9:",
+                "cipher.key",
+                "preshared_key",
+            ),
+            (
+                "  algorithm: chacha20-poly1305",
+                "  algorithm: cbc(aes)",
+                "w.yaml:8:",
+                "cipher.algorithm",
+                "chacha20-poly1305",
+            ),
+        ];
+        for (from, to, at, field, words) in cases {
+            let e = err(&WG.replacen(from, to, 1));
+            assert!(e.starts_with(at), "{from} -> {to}: {e}");
+            assert!(
+                e.contains(field) && e.contains(words),
+                "{from} -> {to}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_section_goes_with_the_format_and_so_do_its_steps() {
+        let e = err(&WG.replace("wireguard:\n  left:  { address: 10.77.0.1/24 }\n  right: { address: 10.77.0.2/24, listen_port: 51821, allowed_ips: [10.77.0.2/32, 10.88.0.0/16] }\n", ""));
+        assert!(e.contains("`wireguard:` section"), "{e}");
+        let raw = WG
+            .replace(
+                "  mode: wireguard\n  algorithm: chacha20-poly1305",
+                "  algorithm: cbc(aes)\n  key: 000102030405060708090a0b0c0d0e0f",
+            )
+            .replace("  - handshake: { from: left }\n", "");
+        let e = err(&raw);
+        assert!(
+            e.contains("only `mode: wireguard` has a `wireguard:` section"),
+            "{e}"
+        );
+        let e = err(&WG.replace("  - handshake: { from: left }", "  - rekey: { times: 2 }"));
+        assert!(
+            e.starts_with("w.yaml:13:") && e.contains("`handshake` step"),
+            "{e}"
+        );
+        let e = err(&WG.replace(
+            "  - handshake: { from: left }",
+            "  - stack: { side: right, use: xfrm }",
+        ));
+        assert!(e.contains("`wireguard` as the kernel's peer"), "{e}");
+        assert!(
+            check(&WG.replace(
+                "  - handshake: { from: left }",
+                "  - stack: { side: right, use: wireguard }"
+            ))
+            .is_ok()
+        );
     }
 }
