@@ -108,6 +108,27 @@ fn check_details(name: &str, s: &serde_json::Value) {
         "esp-rekey" => assert!(
             observed(s, "udp_delivered").starts_with("2000 of 2000 datagrams delivered intact")
         ),
+        "wg-tamper" => {
+            for u in s["report"]["udp"].as_array().unwrap() {
+                assert_eq!(
+                    (&u["intact"], &u["corrupted"]),
+                    (&0.into(), &0.into()),
+                    "{u}"
+                );
+            }
+        }
+        "wg-replay" => {
+            let u = &s["report"]["udp"][0];
+            assert_eq!(
+                (&u["duplicates"], &u["intact"]),
+                (&0.into(), &20.into()),
+                "{u}"
+            );
+            assert_eq!(s["report"]["counters"]["right"]["replayed"], 20);
+        }
+        "wg-rekey" => assert!(
+            observed(s, "udp_delivered").starts_with("1800 of 1800 datagrams delivered intact")
+        ),
         "ecb-vs-cbc" => assert!(observed(s, "repeated_blocks").starts_with("10 of 10")),
         "ecb-vs-cbc.cbc" => assert!(observed(s, "repeated_blocks").starts_with("0 of 10")),
         "udp-sizes" | "ping" => assert!(s["report"]["wire"]["marker_leaks"] == 0),
@@ -160,13 +181,17 @@ fn every_scenario_passes_on_the_host() {
     assert!(!dataplane_loaded());
 }
 
-/// esp-interop needs the kernel's IPsec as the peer: a host kernel
-/// without it ends the run as unsupported (exit 3) with that reason, which
-/// is checked here; `None` when the scenario ran (or is another one).
+/// esp-interop needs the kernel's IPsec as the peer, wg-interop and
+/// wg-rekey its WireGuard: a host kernel without it ends the run as
+/// unsupported (exit 3) with that reason, which is checked here; `None`
+/// when the scenario ran (or is another one).
 fn host_without_ipsec(rel: &str) -> Option<String> {
-    if !rel.ends_with("esp-interop.yaml") {
-        return None;
-    }
+    let needs = [
+        ("esp-interop.yaml", "the kernel's IPsec"),
+        ("wg-interop.yaml", "the kernel's WireGuard"),
+        ("wg-rekey.yaml", "the kernel's WireGuard"),
+    ];
+    let (_, words) = needs.iter().find(|(f, _)| rel.ends_with(f))?;
     let results = tempfile::tempdir().unwrap();
     let out = lab(&["run", "-q", rel], results.path());
     let dir = run_dirs(results.path()).pop().expect("a result folder");
@@ -177,7 +202,7 @@ fn host_without_ipsec(rel: &str) -> Option<String> {
     assert_eq!(s["verdict"], "unsupported", "{}", text(&out));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let why = s["error"].as_str().unwrap().to_string();
-    assert!(why.contains("the kernel's IPsec"), "{why}");
+    assert!(why.contains(words), "{why}");
     Some(why)
 }
 

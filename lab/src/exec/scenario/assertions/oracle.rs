@@ -1,4 +1,4 @@
-//! The oracle check: an independent reference AES decrypts every captured
+//! The oracle check: an independent reference cipher decrypts every captured
 //! packet with every key the scenario installed, and the inner message must
 //! be one the lab sent. The reading is the wire format's (ESP packets must
 //! also carry a valid ICV and trailer).
@@ -90,7 +90,8 @@ impl<'a> Oracle<'a> {
         }
         Judged::new(
             format!(
-                "reference AES decrypts >= {:.0}% of wire packets to what was sent",
+                "{} decrypts >= {:.0}% of wire packets to what was sent",
+                self.format.reference_name().trim_start_matches("a "),
                 self.min_ratio * 100.0
             ),
             observed,
