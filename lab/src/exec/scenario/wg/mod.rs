@@ -66,13 +66,15 @@ impl Tunnel {
         for side in Side::BOTH {
             // The veth carries only whole messages: its own route keeps the
             // wire MTU (else a kernel peer fragments its full-size ones),
-            // the tunnel's routes get the inner one.
+            // the tunnel's routes get the inner one. The data plane drops
+            // GSO super-packets (fail closed): one segment per packet.
             let routes = t.routes(topo, side);
             let (ifname, addr, wire) = (topo.end(side).ifname, plan.addr(side), plan.mtu);
             topo.end(side)
                 .ns
                 .run(move || {
                     topology::set_route_mtu(ifname, addr, wire)?;
+                    topology::set_gso_max_segs(ifname, 1)?;
                     routes.add()
                 })
                 .context("netlink thread")?
