@@ -6,7 +6,7 @@
  * keeps the old key; only clearing first would work.
  *
  * Format: raw
- * Caught by: udp_delivered in wrong-key.yaml
+ * Caught by: keys_used in rekey.yaml
  */
 #define BROKEN_RAW_REKEY_IGNORED 1
 #include "../crypto_dp.bpf.c"

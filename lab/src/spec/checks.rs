@@ -58,6 +58,7 @@ pub(crate) fn assertion(
         Assertion::RepeatedBlocks(b) => ("repeated_blocks".into(), repeated(f, at, &field, b)?),
         Assertion::Oracle(o) => ("oracle".into(), oracle(f, at, &field, o)?),
         Assertion::UniqueIvs {} => ("unique_ivs".into(), Check::UniqueIvs),
+        Assertion::KeysUsed {} => ("keys_used".into(), Check::KeysUsed),
         Assertion::EspSequence {} => ("esp_sequence".into(), Check::EspSequence),
         Assertion::XfrmStat(x) => (
             "xfrm_stat".into(),

@@ -396,6 +396,8 @@ pub(crate) enum Check {
     },
     /// No IV used by two different packets.
     UniqueIvs,
+    /// Every installed key encrypts some wire packet.
+    KeysUsed,
     /// ESP sequence numbers strictly increasing per sender and SPI.
     EspSequence,
     /// Reference decryption agrees with what was sent.

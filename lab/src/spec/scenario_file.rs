@@ -334,6 +334,9 @@ pub(crate) enum Assertion {
     RepeatedBlocks(Bounds),
     /// No IV is used by two different packets across the capture.
     UniqueIvs {},
+    /// Every key the scenario installs encrypts some packet on the wire
+    /// (a rekey that keeps the old key shows).
+    KeysUsed {},
     /// ESP sequence numbers strictly increase per sender and SPI across the
     /// capture (byte-identical replays aside).
     EspSequence {},

@@ -24,6 +24,8 @@ pub(crate) enum Fold<'a> {
     Repeated(Repeated),
     /// `oracle`.
     Oracle(Box<Oracle<'a>>),
+    /// `keys_used`: the oracle's reading, by key.
+    KeysUsed(Box<Oracle<'a>>),
     /// `unique_ivs`.
     Ivs(Ivs),
     /// `esp_sequence`.
@@ -44,6 +46,7 @@ impl<'a> Fold<'a> {
             } => Fold::Matching(Matching::new(obs, *from, matches, (*min, *max))),
             Check::RepeatedBlocks { min, max } => Fold::Repeated(Repeated::new(obs, (*min, *max))),
             Check::Oracle { min_ratio } => Fold::Oracle(Box::new(Oracle::new(obs, *min_ratio))),
+            Check::KeysUsed => Fold::KeysUsed(Box::new(Oracle::new(obs, 0.0))),
             Check::UniqueIvs => Fold::Ivs(Ivs::new(obs)),
             Check::EspSequence => Fold::Sequences(Sequences::default()),
             _ => return None,
@@ -56,7 +59,7 @@ impl<'a> Fold<'a> {
             Fold::Leaks(f) => f.add(p),
             Fold::Matching(f) => f.add(p),
             Fold::Repeated(f) => f.add(p),
-            Fold::Oracle(f) => f.add(p),
+            Fold::Oracle(f) | Fold::KeysUsed(f) => f.add(p),
             Fold::Ivs(f) => f.add(p),
             Fold::Sequences(f) => f.add(p),
         }
@@ -70,6 +73,7 @@ impl<'a> Fold<'a> {
             Fold::Matching(f) => f.judge(),
             Fold::Repeated(f) => f.judge(wire),
             Fold::Oracle(f) => f.judge(wire),
+            Fold::KeysUsed(f) => f.judge_keys(),
             Fold::Ivs(f) => f.judge(),
             Fold::Sequences(f) => f.judge(),
         }

@@ -72,6 +72,7 @@ fn evaluate_one(
             | Check::Expect { .. }
             | Check::RepeatedBlocks { .. }
             | Check::UniqueIvs
+            | Check::KeysUsed
             | Check::EspSequence
             | Check::Oracle { .. },
         ) => Judged::new(

@@ -37,6 +37,8 @@ pub(crate) struct Oracle<'a> {
     readings: [u64; 4],
     /// The format's control packets (handshakes, keepalives): no message.
     control: u64,
+    /// Packets matched under each key, in the order of `keys`.
+    by_key: Vec<u64>,
 }
 
 impl<'a> Oracle<'a> {
@@ -50,6 +52,7 @@ impl<'a> Oracle<'a> {
             known: Known::of(obs),
             readings: [0; 4],
             control: 0,
+            by_key: vec![0; obs.keys.len()],
         }
     }
 
@@ -59,8 +62,11 @@ impl<'a> Oracle<'a> {
             self.control += 1;
             return;
         }
-        let r = read(self.format, alg, (self.keys, self.auth), p, &self.known);
+        let (r, key) = read(self.format, alg, (self.keys, self.auth), p, &self.known);
         self.readings[r as usize] += 1;
+        if let Some(k) = key {
+            self.by_key[k] += 1;
+        }
     }
 
     /// At least `min_ratio` of the wire packets decrypt to what was sent.
@@ -111,12 +117,51 @@ fn read(
     (keys, auth): (&[Vec<u8>], &[u8]),
     p: &WirePacket,
     known: &Known,
-) -> Reading {
-    let plains: Vec<(u8, Vec<u8>)> = keys
-        .iter()
-        .filter_map(|k| f.open(&Keys::new(alg, k, auth), p.protocol, p.payload))
+) -> (Reading, Option<usize>) {
+    let opened: Vec<(usize, (u8, Vec<u8>))> = (keys.iter().enumerate())
+        .filter_map(|(i, k)| Some((i, f.open(&Keys::new(alg, k, auth), p.protocol, p.payload)?)))
         .collect();
-    judge(p, plains, known)
+    let key = match opened.as_slice() {
+        [(i, (protocol, pt))] if plaintext_known(p, *protocol, pt, known) => Some(*i),
+        _ => None,
+    };
+    let plains = opened.into_iter().map(|(_, o)| o).collect();
+    (judge(p, plains, known), key)
+}
+
+impl Oracle<'_> {
+    /// `keys_used`: each key the scenario installed opened at least one
+    /// packet to a message that was sent. A rekey that leaves the old key
+    /// in force (both ends keep it) passes every delivery check, and shows
+    /// here: the new key never reaches the wire.
+    pub(crate) fn judge_keys(&self) -> Judged {
+        let unused: Vec<String> = (self.by_key.iter().enumerate())
+            .filter(|(_, n)| **n == 0)
+            .map(|(i, _)| {
+                let k = &self.keys[i];
+                let hex: String = k.iter().take(4).map(|b| format!("{b:02x}")).collect();
+                format!("key {} ({hex}…)", i + 1)
+            })
+            .collect();
+        let counts: Vec<String> = self.by_key.iter().map(u64::to_string).collect();
+        let observed = if unused.is_empty() {
+            format!("packets opened per key: {}", counts.join(", "))
+        } else {
+            format!(
+                "{} never encrypted a packet on the wire (packets per key: {})",
+                unused.join(", "),
+                counts.join(", ")
+            )
+        };
+        Judged::new(
+            format!(
+                "each of the {} keys installed encrypts packets on the wire",
+                self.keys.len()
+            ),
+            observed,
+            unused.is_empty() && !self.keys.is_empty(),
+        )
+    }
 }
 
 /// Sorts the candidate plaintexts of one packet, each with the protocol it
