@@ -189,3 +189,40 @@ fn a_kernel_without_wireguard_is_unsupported_not_failed() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("WireGuard"), "{}", text(&out));
 }
+
+/// The WireGuard build needs no bpf_crypto: on debian-6.1 it is loaded,
+/// and the verifier's refusal makes the run `unsupported` (exit 3) with
+/// the verifier's reason, its log kept.
+#[test]
+fn debian_6_1_refuses_it_in_the_verifier_and_the_run_says_why() {
+    let test = "debian_6_1_refuses_it_in_the_verifier_and_the_run_says_why";
+    if qemu_missing(test) {
+        return;
+    }
+    ensure_kernel("debian-6.1");
+    let results = tempfile::tempdir().unwrap();
+    let out = lab(
+        &[
+            "run",
+            "-q",
+            "--kernel",
+            "debian-6.1",
+            "scenarios/wg-ping.yaml",
+        ],
+        results.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let dir = &run_dirs(results.path())[0];
+    let why = summary(dir)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        why.contains("needs no bpf_crypto") && why.contains("loading the wireguard data plane"),
+        "{why}"
+    );
+    assert!(
+        dir.join("verifier.log").is_file(),
+        "the verifier's log is kept"
+    );
+}

@@ -31,7 +31,10 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
     let progress = &log;
     let t0 = Instant::now();
     let kernel = kernel_release();
-    let support = dataplane::support(&kernel);
+    let support = match job.needs_bpf_crypto() {
+        true => dataplane::support(&kernel),
+        false => Ok(()),
+    };
     let probe = (!job.probe_ciphers().is_empty()).then(|| match &support {
         Err(why) => Err(why.to_string()),
         Ok(()) => {
@@ -49,6 +52,13 @@ pub(crate) fn run_job(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Res
                 "the lab's own storage failed (not the kernel under test): {e:#}"
             ))),
             Err(e) if Unsupported::of(&e).is_some() => Ok(Outcome::Unsupported(format!("{e:#}"))),
+            Err(e) if !job.needs_bpf_crypto() && is_refusal(&e) => {
+                save_verifier_log(&e, out_dir);
+                Ok(Outcome::Unsupported(format!(
+                    "this kernel cannot run the data plane (it needs no bpf_crypto; \
+                     the kernel refused it): {e:#}"
+                )))
+            }
             Err(e) => {
                 save_verifier_log(&e, out_dir);
                 Ok(Outcome::Failed(format!("{e:#}")))
@@ -72,6 +82,17 @@ fn run(job: &Job, out_dir: &Path, progress: &dyn Progress) -> Result<Completed> 
         }
         Job::Bench(plan) => Completed::Bench(Box::new(bench::run(plan, progress)?)),
         Job::Fuzz(plan) => Completed::Fuzz(Box::new(fuzz::run_plan(plan, progress)?)),
+    })
+}
+
+/// Whether the kernel refused to load or attach the data plane (its
+/// verifier, or no tcx).
+fn is_refusal(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<DataPlaneError>(),
+            Some(DataPlaneError::Load { .. } | DataPlaneError::Attach { .. })
+        )
     })
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dataplane::format;
 use crate::domain::{KernelStack, Stack};
 use crate::spec::bench_plan::BenchPlan;
 use crate::spec::plan::Plan;
@@ -55,6 +56,17 @@ impl Job {
         match self {
             Job::Probe(c) | Job::Scenario { probe: c, .. } => c,
             Job::Bench(_) | Job::Fuzz(_) => &[],
+        }
+    }
+
+    /// Whether the job's data plane needs the bpf_crypto kfuncs (a
+    /// scenario of a format whose cipher is BPF C does not; a probe does).
+    pub(crate) fn needs_bpf_crypto(&self) -> bool {
+        match self {
+            Job::Scenario { plan, probe } => {
+                !probe.is_empty() || format::of(plan.wire.mode).needs_bpf_crypto()
+            }
+            _ => true,
         }
     }
 

@@ -149,6 +149,14 @@ pub(crate) trait WireFormat: Sync {
         None
     }
 
+    /// Whether its data plane calls the bpf_crypto kfuncs: a kernel
+    /// without them cannot run it. One that does not (its cipher in BPF C)
+    /// runs wherever the verifier accepts it, and a refusal is the
+    /// kernel's limit, not a failure.
+    fn needs_bpf_crypto(&self) -> bool {
+        true
+    }
+
     /// Whether a handshake in userspace keys it (the scenario's
     /// `wireguard:` section), not the scenario's key.
     fn handshake(&self) -> bool {

@@ -140,6 +140,11 @@ impl WireFormat for Wireguard {
         true
     }
 
+    /// ChaCha20-Poly1305 is BPF C.
+    fn needs_bpf_crypto(&self) -> bool {
+        false
+    }
+
     /// Transport messages with an inner packet; handshake messages and
     /// keepalives carry none.
     fn carries_message(&self, protocol: u8, payload: &[u8]) -> bool {
