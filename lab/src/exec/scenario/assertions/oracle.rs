@@ -244,8 +244,9 @@ mod tests {
         let esp = |keys: &[Vec<u8>], auth: &[u8]| {
             read(&Esp, Algorithm::CbcAes, (keys, auth), &wire, &known)
         };
-        assert_eq!(esp(&keys, &auth), Reading::Matched);
-        assert_eq!(esp(&keys[1..], &auth), Reading::Other);
-        assert_eq!(esp(&keys, &[4u8; 16]), Reading::Undecryptable);
+        // The right key (the first) is the one that matched.
+        assert_eq!(esp(&keys, &auth), (Reading::Matched, Some(0)));
+        assert_eq!(esp(&keys[1..], &auth), (Reading::Other, None));
+        assert_eq!(esp(&keys, &[4u8; 16]), (Reading::Undecryptable, None));
     }
 }
