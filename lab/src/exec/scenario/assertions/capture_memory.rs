@@ -153,7 +153,6 @@ fn checks() -> Vec<PlanAssertion> {
         },
         Check::Oracle { min_ratio: 0.0 },
         Check::UniqueIvs,
-        Check::KeysUsed,
     ]
     .into_iter()
     .map(|check| PlanAssertion {

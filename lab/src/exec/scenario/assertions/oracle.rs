@@ -121,8 +121,12 @@ fn read(
     let opened: Vec<(usize, (u8, Vec<u8>))> = (keys.iter().enumerate())
         .filter_map(|(i, k)| Some((i, f.open(&Keys::new(alg, k, auth), p.protocol, p.payload)?)))
         .collect();
-    let key = match opened.as_slice() {
-        [(i, (protocol, pt))] if plaintext_known(p, *protocol, pt, known) => Some(*i),
+    let sent: Vec<usize> = (opened.iter())
+        .filter(|(_, (protocol, pt))| plaintext_known(p, *protocol, pt, known))
+        .map(|(i, _)| *i)
+        .collect();
+    let key = match sent.as_slice() {
+        [i] => Some(*i),
         _ => None,
     };
     let plains = opened.into_iter().map(|(_, o)| o).collect();
