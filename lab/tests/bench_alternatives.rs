@@ -1,7 +1,8 @@
 //! `lab bench` against what a user would pick instead: the kernel's ESP and
-//! WireGuard beside our raw and ESP builds (bounce and in place), the AES
-//! driver dimension, the userspace hardware reference, and the Findings
-//! written from the numbers. On the host (no ESP, no WireGuard here) the
+//! WireGuard beside our raw and ESP builds (bounce and in place) and our
+//! WireGuard (ChaCha20-Poly1305 in BPF C), the AES driver dimension, the
+//! userspace hardware reference (AES and ChaCha20-Poly1305), and the
+//! Findings written from the numbers. On the host (no ESP, no WireGuard here) the
 //! kernel's stacks must be listed as unavailable with a reason; in the
 //! debian-6.12 VM they must be measured.
 
@@ -15,7 +16,13 @@ use serde_json::Value;
 
 const BENCH: &str = "lab/tests/fixtures/bench-alternatives.yaml";
 const KERNEL_STACKS: [&str; 3] = ["xfrm cbc+cmac", "xfrm gcm", "wireguard"];
-const OURS: [&str; 4] = ["cbc(aes)", "cbc(aes) in place", "esp", "esp in place"];
+const OURS: [&str; 5] = [
+    "cbc(aes)",
+    "cbc(aes) in place",
+    "esp",
+    "esp in place",
+    "wireguard (bpf)",
+];
 
 fn read_json(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
@@ -89,10 +96,50 @@ fn assert_complete(t: &Value) {
         );
     }
     let hw = t["hardware"].as_array().unwrap();
+    for alg in ["cbc(aes)", "chacha20-poly1305"] {
+        assert!(
+            hw.iter()
+                .any(|h| h["algorithm"] == alg && median(&h["ns"]) > 0.0),
+            "hardware reference of {alg}: {hw:?}"
+        );
+    }
+}
+
+/// The micro median of `variant`'s egress program, as the Findings print
+/// it (`7.1 µs`).
+fn egress_us(t: &Value, variant: &str) -> String {
+    let m = t["micro"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["variant"] == variant && m["direction"] == "egress" && m["driver"].is_null())
+        .unwrap_or_else(|| panic!("{variant}: no egress figure"));
+    format!("{:.1} µs", median(&m["ns"]) / 1000.0)
+}
+
+/// The WireGuard Findings quote the micro figures of `wireguard (bpf)`
+/// and `cbc(aes)` and say whether the 1500 B target was met.
+fn assert_wireguard_findings(findings: &str, t: &Value) {
+    let (wg, cbc) = (egress_us(t, "wireguard (bpf)"), egress_us(t, "cbc(aes)"));
+    let line = findings
+        .lines()
+        .find(|l| l.contains("Pure-BPF ChaCha20-Poly1305"))
+        .unwrap_or_else(|| panic!("no WireGuard line:\n{findings}"));
+    for want in [
+        format!("wireguard (bpf) {wg}"),
+        format!("cbc(aes) {cbc}"),
+        "userspace ChaCha20-Poly1305".into(),
+    ] {
+        assert!(line.contains(&want), "`{want}` not in: {line}");
+    }
+    let target = findings
+        .lines()
+        .find(|l| l.contains("WireGuard egress target at 1500 B"))
+        .unwrap_or_else(|| panic!("no target line:\n{findings}"));
     assert!(
-        hw.iter()
-            .any(|h| h["algorithm"] == "cbc(aes)" && median(&h["ns"]) > 0.0),
-        "hardware reference: {hw:?}"
+        target.contains(&format!("wireguard (bpf) {wg} against cbc(aes) {cbc}"))
+            && (target.contains(": met (") || target.contains(": missed (")),
+        "{target}"
     );
 }
 
@@ -123,6 +170,7 @@ fn assert_findings_agree(run: &Path, t: &Value) {
     }
     assert!(quoted >= 2, "findings quote the UDP figures:\n{findings}");
     assert!(findings.contains("hardware limit"), "{findings}");
+    assert_wireguard_findings(&findings, t);
     for v in KERNEL_STACKS {
         if let Some(reason) = unavailable(t, v) {
             assert!(

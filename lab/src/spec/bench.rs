@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde_saphyr::{Location, Spanned};
+use sha2::{Digest, Sha256};
 
 use super::bench_file::{BenchFile, CipherFile, MicroFile, TcpFile, TopologyFile, VmLoopFile};
 use super::bench_plan::{
@@ -44,6 +45,10 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
     let key = match &f.key {
         None => decode_hex(DEFAULT_KEY).unwrap_or_default(),
         Some(k) => v.aes_key(k, "key")?,
+    };
+    let chacha20_key = match &f.chacha20_key {
+        None => derived_chacha20_key(&key),
+        Some(k) => chacha20_key(&v, k)?,
     };
     let e2e = f.udp.is_some() || f.tcp.is_some();
     let sizes = sizes(&v, &f.sizes, e2e, (mtu, overhead))?;
@@ -97,6 +102,7 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
         right,
         mtu,
         key,
+        chacha20_key,
         sizes,
         variants,
         drivers,
@@ -111,6 +117,30 @@ pub(crate) fn validate(path: &Path, f: BenchFile) -> Result<BenchPlan, SpecError
         baseline: None,
         dataplane: None,
     })
+}
+
+/// `chacha20_key`: 32 bytes in hex, the only length ChaCha20 takes.
+fn chacha20_key(v: &Fields, k: &Spanned<String>) -> Result<Vec<u8>, SpecError> {
+    let key = v.hex(k, "chacha20_key", "key")?;
+    if key.len() != 32 {
+        return Err(v.err(
+            k.referenced,
+            "chacha20_key",
+            format!(
+                "key is {} bytes; ChaCha20-Poly1305 takes 32 (64 hex digits)",
+                key.len()
+            ),
+        ));
+    }
+    Ok(key)
+}
+
+/// The ChaCha20-Poly1305 key of a bench file without `chacha20_key`:
+/// SHA-256 of the AES key's bytes, so that one `key` keys every variant
+/// (AES takes 16 or 32 bytes, ChaCha20 only 32) and anyone can recompute
+/// it (`xxd -r -p <<< KEY | sha256sum`).
+fn derived_chacha20_key(aes_key: &[u8]) -> Vec<u8> {
+    Sha256::digest(aes_key).to_vec()
 }
 
 /// Addresses (defaults when absent) and the wire MTU (default: a
@@ -478,6 +508,11 @@ tcp: { offloads: [on, off] }
             "default wire MTU fits a 1500-byte plaintext packet"
         );
         assert_eq!(p.key.len(), 16);
+        // SHA-256 of 000102…0f: the ChaCha20 key a bench file names no other.
+        assert_eq!(
+            p.key_of(crate::domain::Algorithm::ChaCha20Poly1305),
+            decode_hex("be45cb2605bf36bebde684841a28f0fd43c69850a3dce5fedba69928ee3a8991").unwrap()
+        );
         assert_eq!(p.micro.as_ref().unwrap().rounds, 5);
         assert_eq!(p.cipher.as_ref().unwrap().bulk_bytes, 65536);
         assert_eq!(p.udp.as_ref().unwrap().duration_ms, 500);
@@ -525,6 +560,36 @@ tcp: { offloads: [on, off] }
             let e = err(&GOOD.replace(from, to));
             assert!(e.starts_with(at) && e.contains(what), "{from} -> {to}: {e}");
         }
+    }
+
+    #[test]
+    fn each_cipher_gets_a_key_of_its_length() {
+        use crate::domain::Algorithm::{CbcAes, ChaCha20Poly1305};
+        let chacha = "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f";
+        let text = GOOD.replace(
+            "variants: [cbc(aes), noop, copy, ecb(aes)]",
+            &format!("variants: [cbc(aes), wireguard (bpf)]\nchacha20_key: {chacha}"),
+        );
+        let p = check(&text).unwrap();
+        assert_eq!(p.key_of(CbcAes).len(), 16);
+        assert_eq!(p.key_of(ChaCha20Poly1305), decode_hex(chacha).unwrap());
+        assert_eq!(p.hardware_algorithms().last(), Some(&ChaCha20Poly1305));
+        let e = err(&text.replace(chacha, "000102030405060708090a0b0c0d0e0f"));
+        assert!(
+            e.starts_with("b.yaml:5:15:") && e.contains("chacha20_key") && e.contains("takes 32"),
+            "{e}"
+        );
+        let e = err(&text.replace(chacha, "xyz"));
+        assert!(
+            e.starts_with("b.yaml:5:") && e.contains("hex digits"),
+            "{e}"
+        );
+        assert!(
+            !check(GOOD)
+                .unwrap()
+                .hardware_algorithms()
+                .contains(&ChaCha20Poly1305)
+        );
     }
 
     #[test]

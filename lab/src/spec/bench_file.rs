@@ -21,6 +21,10 @@ pub(crate) struct BenchFile {
     /// AES key in hex (16 or 32 bytes).
     #[serde(default)]
     pub(crate) key: Option<Spanned<String>>,
+    /// ChaCha20-Poly1305 key in hex (32 bytes), of the variants with that
+    /// cipher (`wireguard (bpf)`); absent: derived from `key`.
+    #[serde(default)]
+    pub(crate) chacha20_key: Option<Spanned<String>>,
     /// IPv4 packet sizes in bytes (header included).
     pub(crate) sizes: Spanned<Vec<Spanned<u32>>>,
     /// Variants: the data plane's builds and the kernel's alternatives.

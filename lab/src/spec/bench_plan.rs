@@ -6,7 +6,7 @@ use super::baseline::Baseline;
 use super::dataplane::UserDataplane;
 use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, ESP_OVERHEAD};
 use crate::dataplane::format;
-use crate::domain::{BenchVariant, Build, IfAddr, KernelStack, Mode, Side};
+use crate::domain::{Algorithm, BenchVariant, Build, IfAddr, KernelStack, Mode, Side};
 
 /// Smallest packet size (IPv4 total length): header, UDP header and a
 /// 16-byte sequence/marker prefix.
@@ -139,6 +139,10 @@ pub(crate) struct BenchPlan {
     pub(crate) mtu: u32,
     /// AES key.
     pub(crate) key: Vec<u8>,
+    /// ChaCha20-Poly1305 key (32 bytes); a bench.json written before it
+    /// existed reads as empty (a report needs no key).
+    #[serde(default)]
+    pub(crate) chacha20_key: Vec<u8>,
     /// Packet sizes, ascending.
     pub(crate) sizes: Vec<u32>,
     /// Data plane variants (never `none`; the end-to-end part adds it).
@@ -203,7 +207,27 @@ impl BenchPlan {
         }
     }
 
-    /// Path MTU inside the tunnel: the wire MTU minus the data plane overhead.
+    /// The key of `alg`: each cipher takes its own length, so the AES
+    /// variants and ChaCha20-Poly1305 have a key each.
+    pub(crate) fn key_of(&self, alg: Algorithm) -> &[u8] {
+        match alg {
+            Algorithm::EcbAes | Algorithm::CbcAes => &self.key,
+            Algorithm::ChaCha20Poly1305 => &self.chacha20_key,
+        }
+    }
+
+    /// The ciphers of the hardware reference: the AES modes always (the
+    /// throughput plot's limit lines and the UDP table compare with them),
+    /// ChaCha20-Poly1305 when a variant runs it.
+    pub(crate) fn hardware_algorithms(&self) -> Vec<Algorithm> {
+        let mut out = vec![Algorithm::EcbAes, Algorithm::CbcAes];
+        let chacha = Algorithm::ChaCha20Poly1305;
+        if self.variants.iter().any(|v| v.algorithm() == Some(chacha)) {
+            out.push(chacha);
+        }
+        out
+    }
+
     /// The route MTU of the test bed of `v`: the wire MTU less what our
     /// data plane adds; the kernel's stacks account for their own.
     pub(crate) fn inner_mtu(&self, v: BenchVariant) -> u32 {
@@ -324,7 +348,8 @@ impl BenchPlan {
             t += arms * planes.len() as f64 * 2.0 * sizes * rounds * m.round_ms as f64 / 1000.0;
         }
         if let Some(h) = &self.hardware {
-            t += 4.0 * sizes * (h.rounds as f64 + 1.0) * h.round_ms as f64 / 1000.0;
+            let passes = 2.0 * self.hardware_algorithms().len() as f64;
+            t += passes * sizes * (h.rounds as f64 + 1.0) * h.round_ms as f64 / 1000.0;
         }
         if let Some(c) = &self.cipher {
             let crypto = planes

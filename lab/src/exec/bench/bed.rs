@@ -69,6 +69,12 @@ impl Bed {
         })
     }
 
+    /// Keys this bed's data planes of `v` afresh where its keys expire
+    /// ([`super::planes::refresh`]): before each round.
+    pub(crate) fn refresh(&self, plan: &BenchPlan, v: BenchVariant) -> Result<()> {
+        super::planes::refresh(plan, v, None, self.planes.iter().map(|(_, dp)| dp))
+    }
+
     /// Counters per end (`left`, `right`); empty without a data plane.
     pub(crate) fn counters(&self) -> Result<BTreeMap<String, Counters>> {
         let mut out = BTreeMap::new();

@@ -194,7 +194,13 @@ pub(crate) fn run(plan: &BenchPlan, progress: &dyn Progress) -> Result<MicroResu
             jobs[k - 1].runs = runs;
         }
     }
-    run_rounds(&mut jobs, progress)?;
+    let refresh = || -> Result<()> {
+        for p in &planes {
+            planes::refresh(plan, p.variant, p.driver.as_deref(), &p.dps)?;
+        }
+        Ok(())
+    };
+    run_rounds(&mut jobs, &refresh, progress)?;
     let (mut micro, mut cipher, mut baseline) = results(jobs);
     cipher.extend(unloadable);
     fill_ratios(&mut micro, &cipher);
@@ -247,6 +253,7 @@ fn micro_job<'a>(plan: &BenchPlan, p: &'a Plane, size: u32, dir: Direction) -> R
     let (src, dst) = (plan.left.addr, plan.right.addr);
     let plain = udp_frame(size, src, dst, size as u64);
     let v = p.variant;
+    let key = planes::variant_key(plan, v);
     let mp = plan.micro.as_ref().expect("micro planned");
     let mut failure = None;
     let mut on = Vec::new();
@@ -254,7 +261,7 @@ fn micro_job<'a>(plan: &BenchPlan, p: &'a Plane, size: u32, dir: Direction) -> R
         let (input, failed) = match dir {
             Direction::Egress => {
                 let expect = v.algorithm().is_none().then_some(&plain[..]);
-                let failed = first_run(dp, v, dir, &plain, expect, &plan.key)?.err();
+                let failed = first_run(dp, v, dir, &plain, expect, key)?.err();
                 (plain.clone(), failed)
             }
             Direction::Ingress => {
@@ -262,7 +269,7 @@ fn micro_job<'a>(plan: &BenchPlan, p: &'a Plane, size: u32, dir: Direction) -> R
                 let mut wire = vec![0u8; 4096];
                 let t = dp.test_run(Direction::Egress, &plain, &mut wire, 1)?;
                 wire.truncate(t.data_out_len);
-                let failed = first_run(dp, v, dir, &wire, Some(&plain), &plan.key)?.err();
+                let failed = first_run(dp, v, dir, &wire, Some(&plain), key)?.err();
                 (wire, failed)
             }
         };

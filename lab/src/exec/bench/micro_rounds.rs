@@ -19,9 +19,14 @@ use crate::output::progress::Progress;
 use crate::sys::signals;
 
 /// Runs every pass of every job (warm-up, then one per measured round),
-/// then turns each job's calls into its rounds' figures; a job that failed
-/// stops taking calls.
-pub(crate) fn run_rounds(jobs: &mut [Job], progress: &dyn Progress) -> Result<()> {
+/// each after `before_pass` (which keys afresh the data planes whose keys
+/// expire), then turns each job's calls into its rounds' figures; a job
+/// that failed stops taking calls.
+pub(crate) fn run_rounds(
+    jobs: &mut [Job],
+    before_pass: &dyn Fn() -> Result<()>,
+    progress: &dyn Progress,
+) -> Result<()> {
     let most = jobs
         .iter()
         .map(|j| j.rounds.warmup + j.rounds.rounds)
@@ -34,6 +39,7 @@ pub(crate) fn run_rounds(jobs: &mut [Job], progress: &dyn Progress) -> Result<()
             .collect();
         let order = call_order(jobs, &active, r);
         let planes = planes_of(jobs, &active);
+        before_pass()?;
         let before = planes
             .iter()
             .map(|dp| dp.counters())

@@ -6,6 +6,7 @@
 //!   programs of `noop`, `copy`, `ecb(aes)`, `cbc(aes)` at each size;
 //! - cipher ([`kfunc`]): the raw cipher limit, a crypto-only program that
 //!   only calls the kfunc on the same number of bytes;
+//! - hardware ([`hardware`]): each cipher in userspace on one core;
 //! - udp / tcp ([`udp`], [`tcp`]): traffic over the veth pair with each
 //!   variant and without any program ([`bed`]);
 //!
@@ -64,7 +65,13 @@ fn run_parts(plan: &BenchPlan, t: &mut TargetResult, progress: &dyn Progress) ->
         }
     }
     if let Some(h) = &plan.hardware {
-        progress.note(&format!("hardware: {}", hardware::implementation()));
+        for alg in plan.hardware_algorithms() {
+            let name = alg.kernel_name();
+            progress.note(&format!(
+                "hardware {name}: {}",
+                hardware::implementation(alg)
+            ));
+        }
         t.hardware = hardware::run(plan, h, progress)?;
     }
     if let Some(flow) = &plan.udp {
@@ -129,10 +136,9 @@ fn note_missing(t: &mut TargetResult, missing: bed::Missing) {
 /// Steps (rounds of measurement points, warm-up included) `plan` takes on
 /// one target: the length of its progress bar.
 pub(crate) fn points(plan: &BenchPlan) -> u64 {
-    let hardware = plan
-        .hardware
-        .as_ref()
-        .map_or(0, |_| 4 * plan.sizes.len() as u64);
+    let hardware = plan.hardware.as_ref().map_or(0, |_| {
+        2 * plan.hardware_algorithms().len() as u64 * plan.sizes.len() as u64
+    });
     micro::steps(plan)
         + hardware
         + plan.udp.as_ref().map_or(0, |f| udp::steps(plan, f))

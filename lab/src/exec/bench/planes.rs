@@ -19,8 +19,14 @@ pub(crate) fn auth_key(key: &[u8]) -> Vec<u8> {
     key.iter().take(16).map(|b| !b).collect()
 }
 
-/// The keys of a crypto variant's data plane: `v`'s cipher, the plan's key
-/// (`key`) and [`auth_key`] of it (`auth`), through `driver` when named.
+/// The plan's key for `v`'s cipher (`chacha20_key` for ChaCha20-Poly1305,
+/// `key` for AES); the AES key for a variant without a cipher.
+pub(crate) fn variant_key(plan: &BenchPlan, v: BenchVariant) -> &[u8] {
+    v.algorithm().map_or(&plan.key[..], |a| plan.key_of(a))
+}
+
+/// The keys of a crypto variant's data plane: `v`'s cipher, its key
+/// ([`variant_key`]) and [`auth_key`] of it (`auth`), through `driver` when named.
 /// `None` for a variant without a cipher.
 pub(crate) fn keys<'a>(
     v: BenchVariant,
@@ -49,7 +55,7 @@ pub(crate) enum Arm {
 
 /// Loads `v`'s build for `arm`: the candidate's is the embedded object (its
 /// `--inject` object when the plan asks for one and the build has it), the
-/// baseline's the plan's baseline object. Keys it with the plan's key
+/// baseline's the plan's baseline object. Keys it with its cipher's key
 /// ([`keys`]) as its wire format does.
 pub(crate) fn load_variant(
     plan: &BenchPlan,
@@ -57,7 +63,6 @@ pub(crate) fn load_variant(
     driver: Option<&str>,
     arm: Arm,
 ) -> Result<DataPlane> {
-    let key = &plan.key[..];
     let build = v
         .build()
         .with_context(|| format!("the {} variant has no data plane", v.as_str()))?;
@@ -85,15 +90,49 @@ pub(crate) fn load_variant(
             None => DataPlane::load(build)?,
         },
     };
+    provision(plan, v, driver, &dp)?;
+    Ok(dp)
+}
+
+/// Keys `dp`, a data plane of `v`, as its wire format does, with its
+/// cipher's key ([`variant_key`]) through `driver` when named; nothing for
+/// a variant without a cipher.
+fn provision(
+    plan: &BenchPlan,
+    v: BenchVariant,
+    driver: Option<&str>,
+    dp: &DataPlane,
+) -> Result<()> {
+    let key = variant_key(plan, v);
     let auth = auth_key(key);
     let (Some((f, _)), Some(k)) = (format::of_variant(v), keys(v, key, &auth, driver)) else {
-        return Ok(dp);
+        return Ok(());
     };
-    f.provision(&dp, &k).with_context(|| match driver {
+    f.provision(dp, &k).with_context(|| match driver {
         Some(d) => format!("keying the data plane with {}", k.algorithm.with_driver(d)),
         None => format!("keying the {} data plane", v.as_str()),
-    })?;
-    Ok(dp)
+    })
+}
+
+/// Keys `v`'s data planes `dps` afresh when its keys expire: a format
+/// keyed by a handshake (WireGuard) rejects a keypair after its lifetime
+/// (180 s), which a bench's interleaved rounds outlast, and its peer
+/// would have handshaken again by then. Called before each round (a
+/// micro pass); the keypair starts over, its send counter and replay
+/// window too. Other formats' keys do not expire: nothing is done.
+pub(crate) fn refresh<'a>(
+    plan: &BenchPlan,
+    v: BenchVariant,
+    driver: Option<&str>,
+    dps: impl IntoIterator<Item = &'a DataPlane>,
+) -> Result<()> {
+    if !format::of_variant(v).is_some_and(|(f, _)| f.handshake()) {
+        return Ok(());
+    }
+    for dp in dps {
+        provision(plan, v, driver, dp)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -373,6 +373,7 @@ pub(crate) fn run(plan: &BenchPlan, progress: &dyn Progress) -> Result<(Vec<TcpP
                     r + 1
                 ));
                 let applied = set_offloads(bed, mode)?;
+                bed.refresh(plan, *v)?;
                 let dst = SocketAddrV4::new(bed.dst, flow.port);
                 if r < warm {
                     round(bed, dst, Duration::from_millis(flow.warmup_ms))?;

@@ -188,7 +188,16 @@ pub(crate) fn summarize(
     let (sent, received, corrupt) = rounds.iter().fold((0, 0, 0), |a, r| {
         (a.0 + r.sent, a.1 + r.received, a.2 + r.corrupt)
     });
-    let check = udp_check(v, received, corrupt, &counters);
+    let silent = rounds.iter().position(|r| r.received == 0);
+    let check = match silent {
+        // A dead round is a refusal or a fault, not a rate.
+        Some(k) if received > 0 => CheckResult::failed(format!(
+            "round {} of {} delivered no datagram",
+            k + 1,
+            rounds.len()
+        )),
+        _ => udp_check(v, received, corrupt, &counters),
+    };
     UdpPoint {
         variant: v,
         size,
@@ -249,6 +258,7 @@ fn udp_check(
                     "auth_failed",
                     "replayed",
                     "unknown_spi",
+                    "expired",
                 ]
                 .iter()
                 .map(|k| get(s, k))
@@ -357,6 +367,7 @@ pub(crate) fn run(plan: &BenchPlan, flow: &FlowPlan, progress: &dyn Progress) ->
                         r + 1
                     ));
                     let measured = r >= warm;
+                    bed.refresh(plan, *v)?;
                     point_round(bed, flow, size, measured, &mut acc[slot * n + i])?;
                 }
             }
@@ -400,4 +411,44 @@ fn point_round(bed: &Bed, flow: &FlowPlan, size: u32, measured: bool, acc: &mut 
     counter_add(&mut acc.1, &counter_delta(&before, &bed.counters()?));
     acc.0.push(rd);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_of(received: u64) -> Round {
+        Round {
+            sent: 1000,
+            received,
+            elapsed: Duration::from_millis(100),
+            busy_ns: 1e8,
+            ..Default::default()
+        }
+    }
+
+    /// A round that delivered nothing (the data plane refusing, e.g. an
+    /// expired key) fails the figure, even when other rounds delivered.
+    #[test]
+    fn a_silent_round_fails_the_figure() {
+        let counters = BTreeMap::new();
+        let ok = summarize(
+            BenchVariant::Noop,
+            1500,
+            &[round_of(900), round_of(950)],
+            counters.clone(),
+        );
+        assert!(ok.check.ok, "{}", ok.check.detail);
+        let p = summarize(
+            BenchVariant::Noop,
+            1500,
+            &[round_of(900), round_of(0), round_of(950)],
+            counters,
+        );
+        assert!(
+            !p.check.ok && p.check.detail.contains("round 2 of 3"),
+            "{}",
+            p.check.detail
+        );
+    }
 }

@@ -5,6 +5,7 @@
 use plotters::style::RGBColor;
 
 use super::chart::{BarPanel, Figure, Layer, LinePanel, Panel, Point, Series};
+use super::findings::WG_BPF;
 use crate::domain::Algorithm;
 use crate::domain::BenchVariant;
 use crate::domain::Direction;
@@ -150,9 +151,14 @@ pub(crate) fn throughput(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
 }
 
 /// The dashed lines of a throughput panel: the kfunc alone per cipher (the
-/// data plane's limit) and userspace AES on one core (the hardware's).
+/// data plane's limit) and each cipher in userspace on one core (the
+/// hardware's).
 fn limit_lines(t: &TargetResult, sizes: &[u32], d: Direction, series: &mut Vec<Series>) {
-    for alg in [Algorithm::EcbAes, Algorithm::CbcAes] {
+    for alg in [
+        Algorithm::EcbAes,
+        Algorithm::CbcAes,
+        Algorithm::ChaCha20Poly1305,
+    ] {
         let points = t
             .cipher
             .iter()
@@ -175,10 +181,14 @@ fn limit_lines(t: &TargetResult, sizes: &[u32], d: Direction, series: &mut Vec<S
             .filter_map(|h| Some(point(index_of(sizes, h.size)?, h.gbps.as_ref()?, 1.0)))
             .collect();
         if !hw.is_empty() {
-            let shade = if alg == Algorithm::EcbAes { 90 } else { 20 };
+            let (color, what) = match alg {
+                Algorithm::EcbAes => (RGBColor(90, 90, 90), "userspace AES"),
+                Algorithm::CbcAes => (RGBColor(20, 20, 20), "userspace AES"),
+                Algorithm::ChaCha20Poly1305 => (variant_color(WG_BPF), "userspace"),
+            };
             series.push(Series {
-                label: format!("{} userspace AES, one core (hardware)", alg.kernel_name()),
-                color: RGBColor(shade, shade, shade),
+                label: format!("{} {what}, one core (hardware)", alg.kernel_name()),
+                color,
                 dashed: true,
                 points: hw,
             });
@@ -361,6 +371,7 @@ pub(crate) fn alternatives(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
             BenchVariant::XfrmCbcCmac => "x-cbc",
             BenchVariant::XfrmGcm => "x-gcm",
             BenchVariant::WireGuard => "wg",
+            WG_BPF => "wg bpf",
             v => v.as_str(),
         }
         .to_string()
@@ -387,7 +398,7 @@ pub(crate) fn alternatives(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
             &t.target,
             &t.env,
             &format!(
-                "{} · ip = in place, x-cbc / x-gcm = the kernel's ESP (cbc+cmac / rfc4106 gcm), wg = WireGuard",
+                "{} · ip = in place, x-cbc / x-gcm = the kernel's ESP (cbc+cmac / rfc4106 gcm), wg = the kernel's WireGuard, wg bpf = ours",
                 rounds_text(doc)
             ),
         ),

@@ -2,9 +2,20 @@
 //! the figures of one target and carrying them, with the TCG caveat where
 //! the CPU was emulated. Nothing here is written by hand.
 
-use crate::domain::{Algorithm, BenchVariant, Direction};
+use crate::domain::{Algorithm, BenchVariant, Direction, Mode};
 use crate::job::bench::{TargetResult, UdpPoint};
 use crate::job::stats::Stats;
+
+/// `wireguard (bpf)`: the WireGuard data plane, ChaCha20-Poly1305 in BPF C.
+pub(crate) const WG_BPF: BenchVariant = BenchVariant::Lab {
+    format: Mode::Wireguard,
+    algorithm: Algorithm::ChaCha20Poly1305,
+    in_place: false,
+};
+
+/// The packet size of the WireGuard egress target: at most half the
+/// cbc(aes) egress program's time per packet (reported, not enforced).
+const WG_TARGET_SIZE: u32 = 1500;
 
 /// µs with two significant decimals.
 fn us(ns: f64) -> String {
@@ -42,6 +53,8 @@ pub(crate) fn of(t: &TargetResult, sizes: &[u32]) -> Vec<String> {
     out.extend(drivers(t, big));
     out.extend(mac_and_in_place(t, big));
     out.extend(alternatives(t, big));
+    out.extend(wireguard(t, big));
+    out.extend(wireguard_target(t, sizes));
     out.extend(hardware(t, big));
     out.extend(spread(t));
     for u in &t.unavailable {
@@ -241,6 +254,7 @@ fn alternatives(t: &TargetResult, big: u32) -> Option<String> {
         BenchVariant::CbcInPlace,
         BenchVariant::Esp,
         BenchVariant::EspInPlace,
+        WG_BPF,
     ]
     .into_iter()
     .filter_map(fmt)
@@ -265,6 +279,120 @@ fn alternatives(t: &TargetResult, big: u32) -> Option<String> {
     Some(format!(
         "UDP at {big} B (CPU = all CPUs' busy time per delivered packet): ours {}; {other}.",
         ours.join("; ")
+    ))
+}
+
+/// UDP packets/s and CPU ns per packet of `v` at `size`, if it held.
+fn udp_at(t: &TargetResult, v: BenchVariant, size: u32) -> Option<(f64, f64)> {
+    let u = t
+        .udp
+        .iter()
+        .find(|u| u.variant == v && u.size == size && u.check.ok)?;
+    Some((median(&u.pps)?, median(&u.cpu_ns_per_packet)?))
+}
+
+/// Pure-BPF ChaCha20-Poly1305 (`wireguard (bpf)`) on the same kernel as
+/// bpf_crypto AES-CBC (raw, unauthenticated) and AES-CBC + AES-CMAC-96
+/// (ESP): their egress programs, userspace ChaCha20-Poly1305, and over
+/// UDP the kernel's WireGuard beside them.
+fn wireguard(t: &TargetResult, big: u32) -> Option<String> {
+    let egress = micro(t, WG_BPF, Direction::Egress, big);
+    let udp = |v: BenchVariant| {
+        let (pps, cpu) = udp_at(t, v, big)?;
+        Some(format!(
+            "{} {:.1} kpps at {} CPU per packet",
+            v.as_str(),
+            pps / 1000.0,
+            us(cpu)
+        ))
+    };
+    let ours = udp(WG_BPF);
+    if egress.is_none() && ours.is_none() {
+        return None;
+    }
+    let mut out = Vec::new();
+    if let Some(wg) = egress {
+        let ingress = micro(t, WG_BPF, Direction::Ingress, big)
+            .map(|i| format!(" (ingress {})", us(i)))
+            .unwrap_or_default();
+        let mut line = format!(
+            "Pure-BPF ChaCha20-Poly1305 against bpf_crypto AES at {big} B, egress program per packet: {} {}{ingress}",
+            WG_BPF.as_str(),
+            us(wg)
+        );
+        for (v, what) in [
+            (BenchVariant::Cbc, "AES-CBC, no MAC"),
+            (BenchVariant::Esp, "AES-CBC + AES-CMAC-96"),
+        ] {
+            if let Some(aes) = micro(t, v, Direction::Egress, big) {
+                line += &format!(
+                    ", {} {} ({what}; {} takes {:.2}× its time)",
+                    v.as_str(),
+                    us(aes),
+                    WG_BPF.as_str(),
+                    wg / aes
+                );
+            }
+        }
+        let chacha = Algorithm::ChaCha20Poly1305;
+        if let Some(hw) = t
+            .hardware
+            .iter()
+            .find(|h| h.algorithm == chacha && h.direction == Direction::Egress && h.size == big)
+            && let Some(hw_ns) = median(&hw.ns)
+        {
+            line += &format!(
+                "; userspace ChaCha20-Poly1305 ({}) seals the packet in {}: the program takes {:.1}× that",
+                hw.implementation,
+                us(hw_ns),
+                wg / hw_ns
+            );
+        }
+        out.push(line + ".");
+    }
+    if let Some(ours) = ours {
+        let aes: Vec<String> = [BenchVariant::Cbc, BenchVariant::Esp]
+            .into_iter()
+            .filter_map(udp)
+            .collect();
+        let kernel = BenchVariant::WireGuard;
+        let kernel = match udp(kernel) {
+            Some(k) => format!("; the kernel's {k}"),
+            None if t.unavailable.iter().any(|u| u.what == kernel.as_str()) => {
+                "; the kernel's wireguard is unavailable on this kernel (see below)".into()
+            }
+            None => String::new(),
+        };
+        let aes = if aes.is_empty() {
+            String::new()
+        } else {
+            format!("; bpf_crypto {}", aes.join(", "))
+        };
+        out.push(format!(
+            "Over UDP at {big} B on the same kernel: {ours}{aes}{kernel}."
+        ));
+    }
+    Some(out.join(" "))
+}
+
+/// The WireGuard egress target at 1500 B: the `wireguard (bpf)` egress
+/// program per packet against half of the `cbc(aes)` one, met or missed.
+fn wireguard_target(t: &TargetResult, sizes: &[u32]) -> Option<String> {
+    let s = WG_TARGET_SIZE;
+    if !sizes.contains(&s) {
+        return None;
+    }
+    let wg = micro(t, WG_BPF, Direction::Egress, s)?;
+    let cbc = micro(t, BenchVariant::Cbc, Direction::Egress, s)?;
+    let verdict = if wg <= cbc / 2.0 { "met" } else { "missed" };
+    Some(format!(
+        "WireGuard egress target at {s} B (reported, not enforced: at most half the cbc(aes) egress program per packet): \
+         {} {} against cbc(aes) {}, half of it {}: {verdict} ({:.2}× the cbc(aes) time).",
+        WG_BPF.as_str(),
+        us(wg),
+        us(cbc),
+        us(cbc / 2.0),
+        wg / cbc
     ))
 }
 
@@ -310,4 +438,57 @@ fn spread(t: &TargetResult) -> Option<String> {
         worst.2.as_str(),
         worst.3
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The saved host bench (no WireGuard in it) with a `wireguard (bpf)`
+    /// egress figure of `ns` at 1500 B beside its cbc(aes) one.
+    fn host_with_wireguard(ns: Option<f64>) -> TargetResult {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-host.json");
+        let mut t = crate::output::bench_doc::load(&path).unwrap().targets[0].clone();
+        if let Some(ns) = ns {
+            let mut m = t
+                .micro_at(BenchVariant::Cbc, Direction::Egress, 1500)
+                .unwrap()
+                .clone();
+            m.variant = WG_BPF;
+            m.ns = Stats::of(&[ns]);
+            t.micro.push(m);
+        }
+        t
+    }
+
+    #[test]
+    fn the_wireguard_target_is_half_the_cbc_egress_program() {
+        let sizes = [64, 512, 1500];
+        let cbc = micro(
+            &host_with_wireguard(None),
+            BenchVariant::Cbc,
+            Direction::Egress,
+            1500,
+        )
+        .unwrap();
+        assert!(wireguard_target(&host_with_wireguard(None), &sizes).is_none());
+        assert!(wireguard(&host_with_wireguard(None), 1500).is_none());
+        for (ns, verdict) in [(cbc * 0.49, ": met ("), (cbc * 0.51, ": missed (")] {
+            let t = host_with_wireguard(Some(ns));
+            let line = wireguard_target(&t, &sizes).unwrap();
+            let figures = format!(
+                "wireguard (bpf) {} against cbc(aes) {}, half of it {}",
+                us(ns),
+                us(cbc),
+                us(cbc / 2.0)
+            );
+            assert!(line.contains(&figures) && line.contains(verdict), "{line}");
+            // Reported at 1500 B only.
+            assert!(wireguard_target(&t, &[64, 512]).is_none());
+            let comparison = wireguard(&t, 1500).unwrap();
+            let ratio = format!("{} takes {:.2}× its time", WG_BPF.as_str(), ns / cbc);
+            assert!(comparison.contains(&ratio), "{comparison}");
+        }
+    }
 }
