@@ -127,7 +127,6 @@ impl Drop for Daemon {
 /// An initiation in flight.
 struct Pending {
     state: PendingInitiation,
-    index: u32,
     sent: Instant,
     waiters: Vec<Initiate>,
 }
@@ -225,7 +224,6 @@ impl State {
         self.note(&format!("initiation sent, sender index {index:#010x}"));
         self.pending = Some(Pending {
             state,
-            index,
             sent: Instant::now(),
             waiters,
         });
@@ -294,10 +292,10 @@ impl State {
             .map_err(|e| format!("sending the keepalive: {e}"))?;
         self.note(&format!(
             "session {:#010x} (peer {:#010x}) established as initiator, keepalive sent",
-            p.index, session.remote_index
+            session.local_index, session.remote_index
         ));
         for w in p.waiters {
-            let _ = w.send(Ok(p.index));
+            let _ = w.send(Ok(session.local_index));
         }
         Ok(())
     }
