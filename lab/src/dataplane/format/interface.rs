@@ -212,6 +212,20 @@ pub(crate) trait WireFormat: Sync {
     /// what a reference sender (RustCrypto) makes of the same packet.
     fn reference(&self, keys: &Keys, iv: [u8; 16], input: &[u8], out: &[u8]) -> Result<(), String>;
 
+    /// The stream and sequence number of a captured IPv4 payload of
+    /// `protocol` (ESP: SPI and sequence number; WireGuard: receiver index
+    /// and counter), and what the format calls them; `None` for a packet
+    /// without one (`esp_sequence` reads them).
+    fn sequence(&self, _protocol: u8, _payload: &[u8]) -> Option<(u32, u64)> {
+        None
+    }
+
+    /// What [`Self::sequence`]'s stream and number are called, and the
+    /// first number a stream may carry.
+    fn sequence_names(&self) -> (&'static str, &'static str, u64) {
+        ("stream", "sequence", 0)
+    }
+
     /// Whether a captured IPv4 payload of `protocol` carries a message
     /// (not a handshake or keepalive of the format's own): what the oracle
     /// reads.

@@ -106,6 +106,22 @@ impl WireFormat for Esp {
         true
     }
 
+    /// SPI and sequence number, big-endian, in front of the IV.
+    fn sequence(&self, protocol: u8, payload: &[u8]) -> Option<(u32, u64)> {
+        let word = |at: usize| {
+            Some(u32::from_be_bytes(
+                payload.get(at..at + 4)?.try_into().ok()?,
+            ))
+        };
+        (protocol == PROTOCOL).then_some(())?;
+        Some((word(0)?, u64::from(word(4)?)))
+    }
+
+    /// RFC 4303 3.3.3: an SA's first packet carries 1.
+    fn sequence_names(&self) -> (&'static str, &'static str, u64) {
+        ("SPI", "sequence", 1)
+    }
+
     fn kernel_peer(&self) -> Option<Stack> {
         Some(Stack::Xfrm)
     }

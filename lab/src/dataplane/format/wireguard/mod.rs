@@ -145,6 +145,21 @@ impl WireFormat for Wireguard {
         false
     }
 
+    /// Receiver index and counter of a transport message (little-endian).
+    fn sequence(&self, protocol: u8, payload: &[u8]) -> Option<(u32, u64)> {
+        let m = (protocol == UDP).then(|| datagram(payload))??.message;
+        if m.first() != Some(&(reference::DATA as u8)) || m.len() < reference::HEADER {
+            return None;
+        }
+        let receiver = u32::from_le_bytes(m[4..8].try_into().ok()?);
+        Some((receiver, u64::from_le_bytes(m[8..16].try_into().ok()?)))
+    }
+
+    /// A session's first message carries counter 0.
+    fn sequence_names(&self) -> (&'static str, &'static str, u64) {
+        ("receiver index", "counter", 0)
+    }
+
     /// Transport messages with an inner packet; handshake messages and
     /// keepalives carry none.
     fn carries_message(&self, protocol: u8, payload: &[u8]) -> bool {

@@ -148,10 +148,6 @@ impl WgControl {
     /// Makes `slot` the keypair egress sends with (`WG_NO_SLOT`: none;
     /// egress then drops what it would tunnel). It must be installed
     /// (`ENOENT`); egress uses it once it is confirmed.
-    #[allow(
-        dead_code,
-        reason = "the handshake installs with WG_F_SEND; tests switch by hand"
-    )]
     pub(crate) fn send(&self, slot: u32) -> Result<u64, DataPlaneError> {
         self.run(
             WgProvision {

@@ -48,7 +48,7 @@ impl<'a> Fold<'a> {
             Check::Oracle { min_ratio } => Fold::Oracle(Box::new(Oracle::new(obs, *min_ratio))),
             Check::KeysUsed => Fold::KeysUsed(Box::new(Oracle::new(obs, 0.0))),
             Check::UniqueIvs => Fold::Ivs(Ivs::new(obs)),
-            Check::EspSequence => Fold::Sequences(Sequences::default()),
+            Check::EspSequence => Fold::Sequences(Sequences::new(obs)),
             _ => return None,
         })
     }

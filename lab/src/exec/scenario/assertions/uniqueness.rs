@@ -1,6 +1,6 @@
 //! Checks across the packets of a capture that a single packet cannot
-//! show: an IV that repeats (`unique_ivs`) and an ESP sequence number that
-//! does not increase (`esp_sequence`). A packet that is byte for byte one
+//! show: an IV that repeats (`unique_ivs`) and a sequence number (ESP's,
+//! WireGuard's counter) that does not increase (`esp_sequence`). A packet that is byte for byte one
 //! seen before (the replay step's copies) is a replay, not a reuse: only
 //! different packets that share an IV, or go backwards in sequence, count.
 //! Each fold keeps one IV and one payload hash per packet (24 bytes plus the
@@ -18,8 +18,6 @@ use crate::exec::analysis::wire::WirePacket;
 
 /// Offending packets a finding describes, at most.
 const EXAMPLES: usize = 3;
-/// IP protocol of ESP.
-const ESP: u8 = 50;
 
 fn digest(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
@@ -101,11 +99,14 @@ impl Ivs {
     }
 }
 
-/// `esp_sequence`: ESP packets whose sequence number is not above the last
-/// one of their sender and SPI, replays aside, counted.
-#[derive(Debug, Default)]
+/// `esp_sequence`: packets whose sequence number (the format's: ESP's per
+/// SPI, WireGuard's counter per receiver index) is not above the last one
+/// of their sender and stream, replays aside, counted.
+#[derive(Debug)]
 pub(crate) struct Sequences {
-    last: HashMap<(Ipv4Addr, u32), u32>,
+    format: &'static dyn format::WireFormat,
+    /// The last number of each sender and stream.
+    last: HashMap<(Ipv4Addr, u32), u64>,
     packets: HashSet<u64>,
     checked: u64,
     backwards: u64,
@@ -113,48 +114,64 @@ pub(crate) struct Sequences {
 }
 
 impl Sequences {
+    pub(crate) fn new(obs: &Observations) -> Self {
+        Self {
+            format: format::of(obs.mode),
+            last: HashMap::new(),
+            packets: HashSet::new(),
+            checked: 0,
+            backwards: 0,
+            examples: Vec::new(),
+        }
+    }
+
     pub(crate) fn add(&mut self, p: &WirePacket) {
-        if p.protocol != ESP || p.frag_offset > 0 || p.payload.len() < 8 {
+        if p.frag_offset > 0 {
             return;
         }
-        let word = |at: usize| u32::from_be_bytes(p.payload[at..at + 4].try_into().expect("4"));
-        let (spi, seq) = (word(0), word(4));
+        let Some((stream, seq)) = self.format.sequence(p.protocol, p.payload) else {
+            return;
+        };
         if !self.packets.insert(digest(p.payload)) {
             return; // the same packet again: a replay
         }
         self.checked += 1;
-        let last = self.last.entry((p.src, spi)).or_insert(0);
-        if seq > *last {
-            *last = seq;
+        let (s, n, first) = self.format.sequence_names();
+        let last = self.last.get(&(p.src, stream)).copied();
+        if last.map_or(seq >= first, |l| seq > l) {
+            self.last.insert((p.src, stream), seq);
             return;
         }
         self.backwards += 1;
         if self.examples.len() < EXAMPLES {
+            let after = last.map_or(format!("a first {n} below {first}"), |l| {
+                format!("after {l}")
+            });
             self.examples.push(format!(
-                "#{} {}→{} SPI {spi:#x}: sequence {seq} after {last}",
+                "#{} {}→{} {s} {stream:#x}: {n} {seq} {after}",
                 p.index, p.src, p.dst
             ));
         }
     }
 
     pub(crate) fn judge(&self) -> Judged {
+        let (s, n, _) = self.format.sequence_names();
         let o = if self.backwards == 0 {
             format!(
-                "{} ESP packets over {} sender/SPI pairs, each above the last",
+                "{} packets over {} sender/{s} pairs, each above the last",
                 self.checked,
                 self.last.len()
             )
         } else {
             format!(
-                "{} of {} ESP packets not above their sender's last: {}",
+                "{} of {} packets not above their sender's last: {}",
                 self.backwards,
                 self.checked,
                 self.examples.join("; ")
             )
         };
         Judged::new(
-            "sequence numbers strictly increasing per sender and SPI, replays aside (≥ 1 ESP packet)"
-                .into(),
+            format!("{n}s strictly increasing per sender and {s}, replays aside (≥ 1 packet)"),
             o,
             self.checked > 0 && self.backwards == 0,
         )
@@ -166,6 +183,9 @@ mod tests {
     use super::*;
     use crate::domain::{Algorithm, Mode};
     use crate::exec::analysis::wire::{parse_frame, test_frame};
+
+    /// IP protocol of ESP.
+    const ESP: u8 = 50;
 
     fn esp(spi: u32, seq: u32, iv: u8, body: u8) -> Vec<u8> {
         let mut v = spi.to_be_bytes().to_vec();
@@ -229,7 +249,7 @@ mod tests {
 
     #[test]
     fn a_sequence_number_going_back_is_found_per_sender_and_spi() {
-        let mut f = Sequences::default();
+        let mut f = Sequences::new(&esp_obs());
         for frame in [
             esp(0x100, 1, 1, 1),
             esp(0x100, 2, 2, 1),
@@ -243,6 +263,38 @@ mod tests {
         let j = f.judge();
         assert!(
             !j.pass && j.observed.contains("sequence 2 after 2"),
+            "{j:?}"
+        );
+    }
+
+    /// WireGuard: counters per sender and receiver index, from 0.
+    #[test]
+    fn a_wireguard_counter_going_back_is_found_per_receiver_index() {
+        let obs = Observations {
+            mode: Mode::Wireguard,
+            ..Default::default()
+        };
+        let msg = |receiver: u32, counter: u64, body: u8| {
+            let mut m = vec![4, 0, 0, 0];
+            m.extend(receiver.to_le_bytes());
+            m.extend(counter.to_le_bytes());
+            m.extend([body; 32]);
+            let mut udp = vec![0xca, 0x6c, 0xca, 0x6d];
+            udp.extend((8 + m.len() as u16).to_be_bytes());
+            udp.extend([0, 0]);
+            udp.extend(m);
+            test_frame(17, &udp)
+        };
+        let mut f = Sequences::new(&obs);
+        for frame in [msg(7, 0, 1), msg(7, 1, 2), msg(9, 0, 3), msg(7, 1, 2)] {
+            f.add(&parse_frame(&frame).unwrap());
+        }
+        assert!(f.judge().pass, "{:?}", f.judge());
+        // Counter 1 again, other bytes: a nonce reused.
+        f.add(&parse_frame(&msg(7, 1, 5)).unwrap());
+        let j = f.judge();
+        assert!(
+            !j.pass && j.observed.contains("receiver index 0x7: counter 1 after 1"),
             "{j:?}"
         );
     }

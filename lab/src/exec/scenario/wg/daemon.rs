@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use super::log::{SessionRecord, WgLog};
-use crate::dataplane::abi::{WG_F_CONFIRMED, WG_F_SEND, WG_F_SKIP_FIRST};
+use crate::dataplane::abi::{WG_F_CONFIRMED, WG_F_SKIP_FIRST};
 use crate::dataplane::format::wireguard::handshake::{
     self, Cookie, Identity, Kind, PeerKeys, PendingInitiation, Responder, Session, Tai64n,
 };
@@ -265,8 +265,9 @@ impl State {
         Ok(())
     }
 
-    /// Our initiation answered: the session sends at once; a keepalive
-    /// (counter 0, sealed here) confirms it to the peer.
+    /// Our initiation answered: a keepalive (counter 0, sealed here)
+    /// confirms the session to the peer, then egress sends with it from
+    /// counter 1, so the wire shows the counters in order.
     fn response(&mut self, msg: &[u8]) -> Result<(), String> {
         let Some(p) = self.pending.take() else {
             return Err("a response without an initiation in flight".into());
@@ -285,11 +286,15 @@ impl State {
                 return Err(e.to_string());
             }
         };
-        self.install(&session, WG_F_CONFIRMED | WG_F_SEND | WG_F_SKIP_FIRST, eph)?;
+        let slot = self.install(&session, WG_F_CONFIRMED | WG_F_SKIP_FIRST, eph)?;
         let keepalive = reference::seal(&session.send_key, session.remote_index, 0, &[]);
         self.sock
             .send_to(&keepalive, self.cfg.endpoint)
             .map_err(|e| format!("sending the keepalive: {e}"))?;
+        self.cfg
+            .control
+            .send(slot)
+            .map_err(|e| format!("sending with slot {slot}: {e}"))?;
         self.note(&format!(
             "session {:#010x} (peer {:#010x}) established as initiator, keepalive sent",
             session.local_index, session.remote_index
@@ -323,7 +328,7 @@ impl State {
 
     /// Puts `s` into a slot: an empty one, else the oldest that is not
     /// the one egress sends with; logs it.
-    fn install(&mut self, s: &Session, flags: u32, eph: [u8; 32]) -> Result<(), String> {
+    fn install(&mut self, s: &Session, flags: u32, eph: [u8; 32]) -> Result<u32, String> {
         let sending = self.cfg.control.send_slot().map_err(|e| e.to_string())?;
         let slot = (0..SLOTS)
             .filter(|&i| Some(i as u32) != sending)
@@ -351,7 +356,7 @@ impl State {
                 &lines,
             );
         }
-        Ok(())
+        Ok(slot as u32)
     }
 
     /// Retransmissions, rekeys and handshakes on demand.
