@@ -143,7 +143,8 @@ pub(crate) enum Step {
 pub(crate) struct HandshakeStep {
     /// The initiating end.
     pub(crate) from: Side,
-    /// How long to wait for the session, in ms (default 5000).
+    /// How long to wait for the session, in ms (default 10000: a lost
+    /// initiation is sent again after 5 s).
     #[serde(default)]
     pub(crate) timeout_ms: Option<Spanned<u64>>,
 }

@@ -26,6 +26,10 @@ pub(crate) struct StepContext<'a> {
     pub(crate) format: &'static dyn WireFormat,
 }
 
+/// A handshake step's default wait: two REKEY_TIMEOUTs (5 s), so one lost
+/// initiation is sent again in time.
+const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
 /// Validates step `i`.
 pub(crate) fn step(
     cx: &StepContext,
@@ -89,7 +93,7 @@ pub(crate) fn step(
                 &h.timeout_ms,
                 100,
                 MAX_STEP_MS,
-                5000,
+                HANDSHAKE_TIMEOUT_MS,
                 &format!("{field}.handshake.timeout_ms"),
             )?;
             Ok(PlanStep::Handshake {

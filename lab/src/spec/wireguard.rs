@@ -316,7 +316,7 @@ assertions:
         assert!(matches!(
             p.steps[0],
             PlanStep::Handshake {
-                timeout_ms: 5000,
+                timeout_ms: 10_000,
                 ..
             }
         ));

@@ -172,7 +172,13 @@ impl State {
         self.nokey_seen = self.cfg.control.nokey().unwrap_or(0);
         while !stop.load(Ordering::SeqCst) {
             while let Ok(w) = rx.try_recv() {
-                self.initiate(vec![w]);
+                // One in flight (a rekey's, say) answers this request too:
+                // a second initiation right behind it would meet the
+                // peer's flood limit and leave the first unanswered.
+                match &mut self.pending {
+                    Some(p) => p.waiters.push(w),
+                    None => self.initiate(vec![w]),
+                }
             }
             match self.sock.recv_from(&mut buf) {
                 Ok((n, from)) => self.message(&buf[..n], from),
