@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
-use super::log::{SessionRecord, WgLog};
+use super::log::{SessionKeys, WgLog};
 use crate::dataplane::abi::{WG_F_CONFIRMED, WG_F_SKIP_FIRST};
 use crate::dataplane::format::wireguard::handshake::{
     self, Cookie, Identity, Kind, PeerKeys, PendingInitiation, Responder, Session, Tai64n,
@@ -357,10 +357,7 @@ impl State {
         });
         let lines = handshake::handshake_lines(&self.me, &self.cfg.peer, &eph);
         if let Ok(mut l) = self.cfg.log.lock() {
-            l.session(
-                SessionRecord::new(self.cfg.t0, self.cfg.side, slot, s),
-                &lines,
-            );
+            l.session(SessionKeys::from(s), &lines);
         }
         Ok(slot as u32)
     }
