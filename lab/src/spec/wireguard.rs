@@ -59,7 +59,8 @@ impl WgSpec {
     }
 }
 
-/// Validates the section; `at` locates errors about a missing one.
+/// Validates the section; `underlay` are the veth addresses, whose subnet
+/// the tunnel must not share.
 pub(crate) fn validate(
     f: &Fields,
     w: &WireGuard,
@@ -198,7 +199,7 @@ fn prefix(text: &str) -> Result<(Ipv4Addr, u8), String> {
         .ok()
         .filter(|p| *p <= 32)
         .ok_or_else(|| format!("prefix length `{p}` must be 0..=32"))?;
-    if !within(addr, addr, len) || u32::from(addr) & !mask(len) != 0 {
+    if u32::from(addr) & !mask(len) != 0 {
         return Err(format!(
             "`{text}` has host bits set; did you mean {}/{len}?",
             Ipv4Addr::from(u32::from(addr) & mask(len))
