@@ -450,6 +450,22 @@ pub(crate) const DROP_COUNTERS: &[&str] = &[
     "expired",
 ];
 
+/// Decodes an even-length hex string (whitespace and `:` ignored): keys
+/// and bytes as scenario files write them, and test vectors.
+pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = s
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b':')
+        .collect();
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

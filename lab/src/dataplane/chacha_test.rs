@@ -194,12 +194,9 @@ fn harness(test: &str, ops: &[Op]) -> Option<Harness> {
     Some(Harness::load(ops).unwrap_or_else(|e| panic!("{e}")))
 }
 
+/// Test vectors, written in hex.
 fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
+    crate::domain::decode_hex(s).expect("a hex test vector")
 }
 
 fn array<const N: usize>(s: &str) -> [u8; N] {

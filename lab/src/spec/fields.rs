@@ -8,6 +8,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::error::SpecError;
 use crate::domain::IfAddr;
+pub(crate) use crate::domain::decode_hex;
 
 /// Longest accepted `name`: it becomes part of a folder name (run id).
 pub(crate) const MAX_NAME_LEN: usize = 64;
@@ -234,21 +235,6 @@ impl<'a> Fields<'a> {
             Err(self.err(at, field, format!("{v} is outside 0..=1")))
         }
     }
-}
-
-/// Decodes an even-length hex string (whitespace and `:` ignored).
-pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = s
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace() && *b != b':')
-        .collect();
-    if digits.is_empty() || !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    digits
-        .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

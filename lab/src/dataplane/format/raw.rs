@@ -289,11 +289,9 @@ pub(crate) fn encrypt(alg: Algorithm, key: &[u8], iv: [u8; 16], payload: &[u8]) 
 mod tests {
     use super::*;
 
+    /// Test vectors, written in hex.
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::domain::decode_hex(s).expect("a hex test vector")
     }
 
     #[test]

@@ -158,11 +158,9 @@ fn cbc_encrypt(key: &[u8], iv: [u8; 16], pt: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// Test vectors, written in hex.
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::domain::decode_hex(s).expect("a hex test vector")
     }
 
     /// RFC 4493 section 4, example 2 (16-byte message), truncated to 96 bits.

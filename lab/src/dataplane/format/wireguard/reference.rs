@@ -134,12 +134,9 @@ pub(crate) fn udp_ipv4(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), msg: &[u8]) -
 mod tests {
     use super::*;
 
+    /// Test vectors, written in hex.
     fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::domain::decode_hex(s).expect("a hex test vector")
     }
 
     /// RFC 8439 A.5: its nonce, 00000000 0102030405060708, is WireGuard's

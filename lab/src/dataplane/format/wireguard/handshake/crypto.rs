@@ -125,11 +125,9 @@ pub(crate) fn xopen(
 mod tests {
     use super::*;
 
+    /// Test vectors, written in hex.
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::domain::decode_hex(s).expect("a hex test vector")
     }
 
     /// RFC 7693 Appendix C: BLAKE2s-256("abc").
