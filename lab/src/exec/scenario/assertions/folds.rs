@@ -22,10 +22,10 @@ pub(crate) enum Fold<'a> {
     Matching(Matching<'a>),
     /// `repeated_blocks`.
     Repeated(Repeated),
-    /// `oracle`.
-    Oracle(Box<Oracle<'a>>),
-    /// `keys_used`: the oracle's reading, by key.
-    KeysUsed(Box<Oracle<'a>>),
+    /// `oracle`: the shared reading ([`WireFolds`]) judged at a ratio.
+    Oracle(f64),
+    /// `keys_used`: the shared reading, by key.
+    KeysUsed,
     /// `unique_ivs`.
     Ivs(Ivs),
     /// `esp_sequence`.
@@ -45,8 +45,8 @@ impl<'a> Fold<'a> {
                 max,
             } => Fold::Matching(Matching::new(obs, *from, matches, (*min, *max))),
             Check::RepeatedBlocks { min, max } => Fold::Repeated(Repeated::new(obs, (*min, *max))),
-            Check::Oracle { min_ratio } => Fold::Oracle(Box::new(Oracle::new(obs, *min_ratio))),
-            Check::KeysUsed => Fold::KeysUsed(Box::new(Oracle::new(obs, 0.0))),
+            Check::Oracle { min_ratio } => Fold::Oracle(*min_ratio),
+            Check::KeysUsed => Fold::KeysUsed,
             Check::UniqueIvs => Fold::Ivs(Ivs::new(obs)),
             Check::EspSequence => Fold::Sequences(Sequences::new(obs)),
             _ => return None,
@@ -59,37 +59,46 @@ impl<'a> Fold<'a> {
             Fold::Leaks(f) => f.add(p),
             Fold::Matching(f) => f.add(p),
             Fold::Repeated(f) => f.add(p),
-            Fold::Oracle(f) | Fold::KeysUsed(f) => f.add(p),
+            Fold::Oracle(_) | Fold::KeysUsed => {}
             Fold::Ivs(f) => f.add(p),
             Fold::Sequences(f) => f.add(p),
         }
     }
 
-    /// The check's finding, once every packet was folded in.
-    pub(crate) fn judge(&self, wire: &WireSummary) -> Judged {
+    /// The check's finding, once every packet was folded in (`oracle`:
+    /// the one reading the oracle checks share).
+    fn judge(&self, wire: &WireSummary, oracle: Option<&Oracle>) -> Judged {
         match self {
             Fold::Headers(f) => f.judge(wire),
             Fold::Leaks(f) => f.judge(wire),
             Fold::Matching(f) => f.judge(),
             Fold::Repeated(f) => f.judge(wire),
-            Fold::Oracle(f) => f.judge(wire),
-            Fold::KeysUsed(f) => f.judge_keys(),
+            Fold::Oracle(min_ratio) => {
+                (oracle.expect("an oracle fold reads")).judge(wire, *min_ratio)
+            }
+            Fold::KeysUsed => (oracle.expect("an oracle fold reads")).judge_keys(),
             Fold::Ivs(f) => f.judge(),
             Fold::Sequences(f) => f.judge(),
         }
     }
 }
 
-/// One fold per assertion (`None` for those that look at no packet).
+/// One fold per assertion (`None` for those that look at no packet), and
+/// one reference reading of every packet that the oracle checks (`oracle`,
+/// `keys_used`) share: each packet is decrypted once, with every key.
 #[derive(Debug)]
 pub(crate) struct WireFolds<'a> {
     folds: Vec<Option<Fold<'a>>>,
+    oracle: Option<Box<Oracle<'a>>>,
 }
 
 impl<'a> WireFolds<'a> {
     pub(crate) fn new(checks: &'a [PlanAssertion], obs: &'a Observations) -> Self {
+        let folds: Vec<Option<Fold>> = checks.iter().map(|a| Fold::of(&a.check, obs)).collect();
+        let reads = (folds.iter().flatten()).any(|f| matches!(f, Fold::Oracle(_) | Fold::KeysUsed));
         Self {
-            folds: checks.iter().map(|a| Fold::of(&a.check, obs)).collect(),
+            folds,
+            oracle: reads.then(|| Box::new(Oracle::new(obs))),
         }
     }
 
@@ -98,10 +107,14 @@ impl<'a> WireFolds<'a> {
         for f in self.folds.iter_mut().flatten() {
             f.add(p);
         }
+        if let Some(o) = &mut self.oracle {
+            o.add(p);
+        }
     }
 
-    /// The fold of assertion `i`.
-    pub(crate) fn get(&self, i: usize) -> Option<&Fold<'a>> {
-        self.folds.get(i).and_then(|f| f.as_ref())
+    /// The finding of assertion `i`, if it looks at packets.
+    pub(crate) fn judge(&self, i: usize, wire: &WireSummary) -> Option<Judged> {
+        let f = self.folds.get(i)?.as_ref()?;
+        Some(f.judge(wire, self.oracle.as_deref()))
     }
 }

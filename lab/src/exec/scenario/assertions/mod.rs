@@ -20,7 +20,7 @@ use std::path::Path;
 use crate::exec::analysis::wire::{self as capture, WireError, WireSummary};
 use crate::job::run_report::AssertionResult;
 use crate::spec::plan::{Check, PlanAssertion};
-use folds::{Fold, WireFolds};
+use folds::WireFolds;
 use verdict::Judged;
 
 /// Reads the capture `pcap` once, each packet folded into the checks that
@@ -35,7 +35,7 @@ pub(crate) fn evaluate(
     let results = checks
         .iter()
         .enumerate()
-        .map(|(i, a)| evaluate_one(a, obs, &wire, folds.get(i)))
+        .map(|(i, a)| evaluate_one(a, obs, &wire, folds.judge(i, &wire)))
         .collect();
     Ok((wire, results))
 }
@@ -44,10 +44,10 @@ fn evaluate_one(
     a: &PlanAssertion,
     obs: &Observations,
     wire: &WireSummary,
-    fold: Option<&Fold>,
+    folded: Option<Judged>,
 ) -> AssertionResult {
-    let j = match (fold, &a.check) {
-        (Some(f), _) => f.judge(wire),
+    let j = match (folded, &a.check) {
+        (Some(j), _) => j,
         (None, Check::EchoReplies { min, max }) => traffic::echo_replies(obs, *min, *max),
         (None, Check::PlaintextDelivered) => traffic::plaintext_delivered(obs),
         (None, Check::UdpDelivered(r)) => traffic::udp_delivered(obs, r),

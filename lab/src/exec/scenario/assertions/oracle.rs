@@ -27,7 +27,6 @@ enum Reading {
 /// The oracle's fold: each packet read as it comes, the readings counted.
 #[derive(Debug)]
 pub(crate) struct Oracle<'a> {
-    min_ratio: f64,
     format: &'static dyn WireFormat,
     algorithm: Option<Algorithm>,
     keys: &'a [Vec<u8>],
@@ -42,9 +41,8 @@ pub(crate) struct Oracle<'a> {
 }
 
 impl<'a> Oracle<'a> {
-    pub(crate) fn new(obs: &'a Observations, min_ratio: f64) -> Self {
+    pub(crate) fn new(obs: &'a Observations) -> Self {
         Self {
-            min_ratio,
             format: format::of(obs.mode),
             algorithm: obs.algorithm,
             keys: &obs.keys,
@@ -70,7 +68,7 @@ impl<'a> Oracle<'a> {
     }
 
     /// At least `min_ratio` of the wire packets decrypt to what was sent.
-    pub(crate) fn judge(&self, wire: &WireSummary) -> Judged {
+    pub(crate) fn judge(&self, wire: &WireSummary, min_ratio: f64) -> Judged {
         let count = |r: Reading| self.readings[r as usize];
         let (matched, ambiguous) = (count(Reading::Matched), count(Reading::Ambiguous));
         let (other, undecryptable) = (count(Reading::Other), count(Reading::Undecryptable));
@@ -98,10 +96,10 @@ impl<'a> Oracle<'a> {
             format!(
                 "{} decrypts >= {:.0}% of wire packets to what was sent",
                 self.format.reference_name().trim_start_matches("a "),
-                self.min_ratio * 100.0
+                min_ratio * 100.0
             ),
             observed,
-            n > 0 && ratio >= self.min_ratio,
+            n > 0 && ratio >= min_ratio,
         )
     }
 }
