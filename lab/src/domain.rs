@@ -240,23 +240,24 @@ impl Direction {
     }
 }
 
-/// The wire format of the data plane, by its name in files (`cipher.mode`;
-/// `as_str` and `parse` are the formats'). `dataplane::format::of` maps it
-/// to the format, which owns everything else about it; nothing else
-/// branches on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Mode {
-    /// The talk's private format: IV (CBC) then the encrypted payload with
-    /// PKCS#7 padding, no integrity (`ebpf/crypto_dp.bpf.c`).
-    #[default]
-    Raw,
-    /// IPsec ESP in transport mode with AES-CBC and AES-CMAC-96
-    /// (`ebpf/esp_dp.bpf.c`).
-    Esp,
-    /// WireGuard's transport data messages in UDP, ChaCha20-Poly1305 in
-    /// BPF C, keyed by a handshake in userspace (`ebpf/wg_dp.bpf.c`).
-    Wireguard,
+/// The wire format of the data plane, by its name in files (`cipher.mode`).
+/// Only a format makes its own (`dataplane::format::WireFormat::mode`);
+/// `dataplane::format::of` maps it back to the format, which owns
+/// everything else about it, and parsing, serde and the default are the
+/// formats' list's (`format/names.rs`). Nothing else branches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Mode(&'static str);
+
+impl Mode {
+    /// The handle of the format named `name` (a format's own name).
+    pub(crate) const fn named(name: &'static str) -> Self {
+        Mode(name)
+    }
+
+    /// The name in files: `raw`, `esp`, `wireguard`.
+    pub(crate) fn as_str(self) -> &'static str {
+        self.0
+    }
 }
 
 /// What protects one end's traffic: the data plane or the kernel's own
@@ -360,45 +361,16 @@ impl KernelStack {
     }
 }
 
-/// The variants plans, reports and tests name (the constants keep the
-/// names of the enum this type replaced).
+/// The kernel's stacks by the names plans, reports and tests use (a
+/// format's variants are named in its module).
 #[allow(non_upper_case_globals)]
 impl BenchVariant {
-    /// The raw data plane with `ecb(aes)`.
-    pub(crate) const Ecb: Self = Self::raw(Algorithm::EcbAes, false);
-    /// The raw data plane with `cbc(aes)`.
-    pub(crate) const Cbc: Self = Self::raw(Algorithm::CbcAes, false);
-    /// The raw data plane with `ecb(aes)`, in place.
-    pub(crate) const EcbInPlace: Self = Self::raw(Algorithm::EcbAes, true);
-    /// The raw data plane with `cbc(aes)`, in place.
-    pub(crate) const CbcInPlace: Self = Self::raw(Algorithm::CbcAes, true);
-    /// The ESP data plane (AES-CBC + AES-CMAC-96).
-    pub(crate) const Esp: Self = Self::esp(false);
-    /// The ESP data plane, in place.
-    pub(crate) const EspInPlace: Self = Self::esp(true);
     /// The kernel's ESP with `cbc(aes)` + `cmac(aes)`, our ESP's algorithms.
     pub(crate) const XfrmCbcCmac: Self = Self::Kernel(KernelStack::EspCbcCmac);
     /// The kernel's ESP with `rfc4106(gcm(aes))`, the AEAD a user would pick.
     pub(crate) const XfrmGcm: Self = Self::Kernel(KernelStack::EspGcm);
     /// The kernel's WireGuard.
     pub(crate) const WireGuard: Self = Self::Kernel(KernelStack::WireGuard);
-
-    /// The raw data plane with `algorithm`, bounced or in place.
-    pub(crate) const fn raw(algorithm: Algorithm, in_place: bool) -> Self {
-        Self::Lab {
-            format: Mode::Raw,
-            algorithm,
-            in_place,
-        }
-    }
-
-    const fn esp(in_place: bool) -> Self {
-        Self::Lab {
-            format: Mode::Esp,
-            algorithm: Algorithm::CbcAes,
-            in_place,
-        }
-    }
 }
 
 impl BenchVariant {

@@ -218,28 +218,27 @@ fn same_layout(btf: &Btf, name: &str, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataplane::format::{WireFormat, raw};
     use crate::dataplane::object::plain;
     use crate::domain::Build;
 
     #[test]
     fn the_shipped_builds_follow_the_contract() {
-        for (b, format) in [
-            (Build::of(Mode::Raw, false), Mode::Raw),
-            (Build::of(Mode::Raw, true), Mode::Raw),
-            (Build::of(Mode::Esp, false), Mode::Esp),
-            (Build::of(Mode::Esp, true), Mode::Esp),
-            (Build::of(Mode::Wireguard, false), Mode::Wireguard),
-        ] {
+        let raw = raw::Raw.mode();
+        for b in Build::all() {
+            let Build::Cipher { format, .. } = b else {
+                continue;
+            };
             let c = check(plain(b)).unwrap_or_else(|e| panic!("{}: {e}", b.as_str()));
             assert_eq!(c.format, format, "{}", b.as_str());
             assert!(c.tamper, "{}", b.as_str());
-            assert_eq!(c.probe_maps, format == Mode::Raw, "{}", b.as_str());
+            assert_eq!(c.probe_maps, format == raw, "{}", b.as_str());
         }
     }
 
     #[test]
     fn a_license_other_than_gpl_is_refused() {
-        let mut bytes = plain(Build::of(Mode::Raw, false)).to_vec();
+        let mut bytes = plain(Build::of(raw::Raw.mode(), false)).to_vec();
         let at = {
             let elf = Elf::parse(&bytes).unwrap();
             let s = elf.section("license").unwrap().unwrap();

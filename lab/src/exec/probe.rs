@@ -43,7 +43,7 @@ fn probe_key_len(cipher: &str) -> usize {
 /// Loads the data plane and tries each cipher name with the provisioning program.
 pub(crate) fn probe(ciphers: &[String]) -> Result<ProbeReport, DataPlaneError> {
     // The raw build's provisioning program takes any algorithm name.
-    let dp = DataPlane::load(Build::of(Mode::Raw, false))?;
+    let dp = DataPlane::load(Build::of(Mode::default(), false))?;
     let mut entries = Vec::new();
     for c in ciphers {
         let key = vec![0x42u8; probe_key_len(c)];

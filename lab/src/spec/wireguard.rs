@@ -267,7 +267,6 @@ mod tests {
 mod scenario_tests {
     use std::path::Path;
 
-    use crate::domain::Mode;
     use crate::spec::plan::PlanStep;
     use crate::spec::scenario::{parse, validate};
 
@@ -304,7 +303,7 @@ assertions:
     #[test]
     fn a_wireguard_scenario_validates_with_defaults() {
         let p = check(WG).unwrap();
-        assert_eq!(p.wire.mode, Mode::Wireguard);
+        assert_eq!(p.wire.mode.as_str(), "wireguard");
         let w = p.wg.as_ref().unwrap();
         assert_eq!(w.ends[0].listen_port, super::DEFAULT_PORT);
         assert_eq!(w.ends[0].allowed_ips, [("10.77.0.1".parse().unwrap(), 32)]);

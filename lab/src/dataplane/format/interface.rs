@@ -95,11 +95,13 @@ pub(crate) struct Abi {
 }
 
 pub(crate) trait WireFormat: Sync {
-    /// Which one it is.
-    fn mode(&self) -> Mode;
-
     /// Its name in files (`cipher.mode`), also its serialized name.
     fn name(&self) -> &'static str;
+
+    /// Its handle in plans and results.
+    fn mode(&self) -> Mode {
+        Mode::named(self.name())
+    }
 
     /// The ciphers it runs, in the order the fuzzer takes them.
     fn algorithms(&self) -> &'static [Algorithm];

@@ -5,26 +5,36 @@
 //! [`of`] is the one place a `domain::Mode` (the name in files) becomes
 //! its format; the rest of the crate asks the format, never its name.
 
-pub(crate) mod esp;
 mod interface;
 mod names;
-pub(crate) mod raw;
-pub(crate) mod wireguard;
 
 pub(crate) use interface::{Abi, Keys, SaDir, WireFormat};
 
 use crate::domain::{Algorithm, BenchVariant, Mode};
 
-/// Every format, in report order.
-pub(crate) static ALL: [&dyn WireFormat; 3] = [&raw::Raw, &esp::Esp, &wireguard::Wireguard];
+/// Declares each format's module and lists its type in [`ALL`]: the one
+/// line a new format adds here (`module::Type`).
+macro_rules! formats {
+    ($($module:ident::$format:ident),+ $(,)?) => {
+        $(pub(crate) mod $module;)+
 
-/// The format named `mode`.
+        /// Every format, in report order.
+        pub(crate) static ALL: &[&dyn WireFormat] = &[$(&$module::$format),+];
+    };
+}
+
+formats! {
+    raw::Raw,
+    esp::Esp,
+    wireguard::Wireguard,
+}
+
+/// The format named `mode` (a `Mode` is only ever made by its format).
 pub(crate) fn of(mode: Mode) -> &'static dyn WireFormat {
-    match mode {
-        Mode::Raw => &raw::Raw,
-        Mode::Esp => &esp::Esp,
-        Mode::Wireguard => &wireguard::Wireguard,
-    }
+    ALL.iter()
+        .copied()
+        .find(|f| f.name() == mode.as_str())
+        .expect("a Mode is made by its format")
 }
 
 /// The format and cipher of a variant of the lab's data plane with a

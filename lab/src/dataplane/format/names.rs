@@ -10,11 +10,6 @@ use super::{ALL, of};
 use crate::domain::{BenchVariant, KernelStack, Mode};
 
 impl Mode {
-    /// The name in files: `raw`, `esp`, `wireguard`.
-    pub(crate) fn as_str(self) -> &'static str {
-        of(self).name()
-    }
-
     /// Parses a name in files.
     pub(crate) fn parse(name: &str) -> Option<Self> {
         ALL.iter().map(|f| f.mode()).find(|m| m.as_str() == name)
@@ -28,6 +23,31 @@ impl Mode {
             Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
             None => String::new(),
         }
+    }
+}
+
+/// The first format, raw: a scenario without `cipher.mode`.
+impl Default for Mode {
+    fn default() -> Self {
+        ALL[0].mode()
+    }
+}
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Self::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{name}` is not a wire format ({})",
+                Self::choices()
+            ))
+        })
     }
 }
 

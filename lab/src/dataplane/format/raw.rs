@@ -12,7 +12,7 @@ use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
 use crate::dataplane::abi::{BPFCRYPT_OVERHEAD, RAW_COUNTERS};
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, CipherSpec, Direction, Mode};
+use crate::domain::{Algorithm, BenchVariant, CipherSpec, Direction, Mode};
 use crate::net::{ETH_HLEN, IP_HLEN, checksum, ipv4_payload};
 
 /// The raw format.
@@ -44,13 +44,34 @@ const fn variant(algorithm: Algorithm, in_place: bool, name: &'static str) -> Va
     }
 }
 
-impl WireFormat for Raw {
-    fn mode(&self) -> Mode {
-        Mode::Raw
-    }
+/// The raw format's name in files.
+const NAME: &str = "raw";
 
+/// The raw variants by the names plans, reports and tests use.
+#[allow(non_upper_case_globals)]
+impl BenchVariant {
+    /// The raw data plane with `ecb(aes)`.
+    pub(crate) const Ecb: Self = Self::raw(Algorithm::EcbAes, false);
+    /// The raw data plane with `cbc(aes)`.
+    pub(crate) const Cbc: Self = Self::raw(Algorithm::CbcAes, false);
+    /// The raw data plane with `ecb(aes)`, in place.
+    pub(crate) const EcbInPlace: Self = Self::raw(Algorithm::EcbAes, true);
+    /// The raw data plane with `cbc(aes)`, in place.
+    pub(crate) const CbcInPlace: Self = Self::raw(Algorithm::CbcAes, true);
+
+    /// The raw data plane with `algorithm`, bounced or in place.
+    pub(crate) const fn raw(algorithm: Algorithm, in_place: bool) -> Self {
+        Self::Lab {
+            format: Mode::named(NAME),
+            algorithm,
+            in_place,
+        }
+    }
+}
+
+impl WireFormat for Raw {
     fn name(&self) -> &'static str {
-        "raw"
+        NAME
     }
 
     fn algorithms(&self) -> &'static [Algorithm] {

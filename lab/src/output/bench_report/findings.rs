@@ -8,7 +8,7 @@ use crate::job::stats::Stats;
 
 /// `wireguard (bpf)`: the WireGuard data plane, ChaCha20-Poly1305 in BPF C.
 pub(crate) const WG_BPF: BenchVariant = BenchVariant::Lab {
-    format: Mode::Wireguard,
+    format: Mode::named("wireguard"),
     algorithm: Algorithm::ChaCha20Poly1305,
     in_place: false,
 };

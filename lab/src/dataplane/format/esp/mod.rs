@@ -10,7 +10,7 @@ use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
 use crate::dataplane::abi::{ESP_COUNTERS, ESP_OVERHEAD};
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, Direction, Mode, Stack};
+use crate::domain::{Algorithm, BenchVariant, Direction, Mode, Stack};
 use crate::net::{ETH_HLEN, IP_HLEN, checksum, ipv4_payload, l4_checksum_at};
 use sa::Sa;
 
@@ -29,13 +29,29 @@ fn cipher_len(size: u32) -> u32 {
     plain.div_ceil(16) * 16
 }
 
-impl WireFormat for Esp {
-    fn mode(&self) -> Mode {
-        Mode::Esp
-    }
+/// The ESP format's name in files.
+const NAME: &str = "esp";
 
+/// The ESP variants by the names plans, reports and tests use.
+#[allow(non_upper_case_globals)]
+impl BenchVariant {
+    /// The ESP data plane (AES-CBC + AES-CMAC-96).
+    pub(crate) const Esp: Self = Self::esp(false);
+    /// The ESP data plane, in place.
+    pub(crate) const EspInPlace: Self = Self::esp(true);
+
+    const fn esp(in_place: bool) -> Self {
+        Self::Lab {
+            format: Mode::named(NAME),
+            algorithm: Algorithm::CbcAes,
+            in_place,
+        }
+    }
+}
+
+impl WireFormat for Esp {
     fn name(&self) -> &'static str {
-        "esp"
+        NAME
     }
 
     fn algorithms(&self) -> &'static [Algorithm] {

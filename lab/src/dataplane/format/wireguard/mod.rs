@@ -19,7 +19,7 @@ use crate::dataplane::abi::{
 };
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, Direction, Mode, Stack};
+use crate::domain::{Algorithm, Direction, Stack};
 use crate::net::{ETH_HLEN, IP_HLEN, UDP_HLEN, ipv4_payload, l4_checksum_at};
 
 /// The WireGuard format.
@@ -89,10 +89,6 @@ fn datagram(udp: &[u8]) -> Option<Datagram<'_>> {
 }
 
 impl WireFormat for Wireguard {
-    fn mode(&self) -> Mode {
-        Mode::Wireguard
-    }
-
     fn name(&self) -> &'static str {
         "wireguard"
     }

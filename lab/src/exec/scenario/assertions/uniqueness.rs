@@ -181,7 +181,8 @@ impl Sequences {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Algorithm, Mode};
+    use crate::dataplane::format::{WireFormat, esp, wireguard};
+    use crate::domain::Algorithm;
     use crate::exec::analysis::wire::{parse_frame, test_frame};
 
     /// IP protocol of ESP.
@@ -197,7 +198,7 @@ mod tests {
 
     fn esp_obs() -> Observations {
         Observations {
-            mode: Mode::Esp,
+            mode: esp::Esp.mode(),
             algorithm: Some(Algorithm::CbcAes),
             auth_key: Some(vec![1; 16]),
             ..Default::default()
@@ -271,7 +272,7 @@ mod tests {
     #[test]
     fn a_wireguard_counter_going_back_is_found_per_receiver_index() {
         let obs = Observations {
-            mode: Mode::Wireguard,
+            mode: wireguard::Wireguard.mode(),
             ..Default::default()
         };
         let msg = |receiver: u32, counter: u64, body: u8| {

@@ -88,7 +88,7 @@ fn self_talk_round_trips_and_passes_the_formats_checks() {
         eprintln!("SKIPPED self_talk_round_trips: not root");
         return;
     }
-    let dp = DataPlane::load(Build::of(Mode::Wireguard, false)).unwrap();
+    let dp = DataPlane::load(Build::of(Wireguard.mode(), false)).unwrap();
     let key = [9u8; 32];
     let keys = Keys::new(Algorithm::ChaCha20Poly1305, &key, &[]);
     assert!(
@@ -186,7 +186,7 @@ fn cost_at_1500_bytes() {
         .collect();
     assert_eq!(out[ETH_HLEN..ETH_HLEN + packet.len()], packet);
 
-    let raw_dp = DataPlane::load(Build::of(Mode::Raw, false)).unwrap();
+    let raw_dp = DataPlane::load(Build::of(raw::Raw.mode(), false)).unwrap();
     let raw_key = [3u8; 16];
     raw::Raw
         .provision(&raw_dp, &Keys::new(Algorithm::CbcAes, &raw_key, &[]))

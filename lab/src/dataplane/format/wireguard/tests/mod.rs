@@ -21,7 +21,7 @@ use crate::dataplane::abi::{
 };
 use crate::dataplane::format::{Keys, WireFormat, raw};
 use crate::dataplane::{DataPlane, DataPlaneError, EGRESS_PROG, INGRESS_PROG, test_run_fd};
-use crate::domain::{Algorithm, Build, Direction, Mode};
+use crate::domain::{Algorithm, Build, Direction};
 use crate::net::{ETH_HLEN, checksum};
 
 /// Our end and the peer's, on the underlay.
@@ -75,7 +75,7 @@ fn plane_with(test: &str, p: &WgPeer) -> Option<DataPlane> {
         eprintln!("SKIPPED {test}: not root: loading BPF programs needs CAP_BPF");
         return None;
     }
-    let dp = DataPlane::load(Build::of(Mode::Wireguard, false)).unwrap_or_else(|e| panic!("{e}"));
+    let dp = DataPlane::load(Build::of(Wireguard.mode(), false)).unwrap_or_else(|e| panic!("{e}"));
     dp.wg_control().unwrap().set_peer(p).unwrap();
     Some(dp)
 }
