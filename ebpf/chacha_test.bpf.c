@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// lab-object: chacha_test
 /*
  * The test harness of chacha20poly1305.h: not a data plane. One tc
  * program per operation runs on the single `jobs` entry, which the loader

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// lab-object: cipher_only
 /*
  * The bench's cipher-only probe (`lab bench`, the kfunc alone): one
  * bpf_crypto_encrypt or bpf_crypto_decrypt call on probe.len bytes of the

@@ -1,4 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// lab-object: crypto -DDP_VARIANT_CRYPTO
+// lab-object: crypto_inplace -DDP_VARIANT_CRYPTO -DDP_INPLACE
+// lab-object: copy -DDP_VARIANT_COPY
+// lab-object: noop -DDP_VARIANT_NOOP
+// lab-object: crypto_testiv -DDP_VARIANT_CRYPTO -DDP_TEST_IV
+// lab-object: crypto_inplace_testiv -DDP_VARIANT_CRYPTO -DDP_INPLACE -DDP_TEST_IV
+// lab-object: copy_extracopy -DDP_VARIANT_COPY -DDP_EXTRA_COPY
+// lab-object: crypto_extracopy -DDP_VARIANT_CRYPTO -DDP_EXTRA_COPY
+// lab-object: crypto_inplace_extracopy -DDP_VARIANT_CRYPTO -DDP_INPLACE -DDP_EXTRA_COPY
 /*
  * bpfcrypt data plane: TC egress encrypts the IPv4 payload, TC ingress
  * decrypts it, a SYSCALL program provisions (and rotates) the key.

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// lab-object: esp
+// lab-object: esp_inplace -DDP_INPLACE
+// lab-object: esp_testiv -DDP_TEST_IV
+// lab-object: esp_inplace_testiv -DDP_INPLACE -DDP_TEST_IV
 /*
  * ESP data plane: IPsec ESP in transport mode for IPv4 (RFC 4303) with
  * AES-CBC encryption and AES-CMAC-96 integrity (RFC 4494), Encrypt-then-MAC,

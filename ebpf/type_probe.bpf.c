@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// lab-object: type_probe
 /*
  * Which bpf_crypto types the kernel registers (`lab probe`): the data
  * planes create `skcipher` contexts only, and an `aead` type has been

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// lab-object: wireguard
 /*
  * WireGuard data plane: the transport data messages of WireGuard (the
  * WireGuard paper, section 5.4.6) in UDP in IPv4, with ChaCha20-Poly1305

@@ -1,15 +1,17 @@
-//! Compiles the data planes (`../ebpf/crypto_dp.bpf.c`, the raw format, and
-//! `../ebpf/esp_dp.bpf.c`, ESP) with clang into one BPF object per build,
-//! and the bench's cipher-only probe (`../ebpf/cipher_only.bpf.c`); `lab`
-//! embeds them (see `src/dataplane/object.rs`). The corpus of known-bad
-//! data planes (`../ebpf/broken/*.bpf.c`) is compiled too, into
-//! `$OUT_DIR/broken/`, but not embedded.
+//! Compiles the BPF objects each `../ebpf/*.bpf.c` declares (its
+//! `// lab-object: NAME -DDEFINE ...` lines: the data planes, one object
+//! per build, and the programs that are not data planes) and writes their
+//! table, `$OUT_DIR/bpf_objects_table.rs`, which `lab` embeds through (see
+//! `src/dataplane/object.rs`). The corpus of known-bad data planes
+//! (`../ebpf/broken/*.bpf.c`) is compiled too, into `$OUT_DIR/broken/`,
+//! but not embedded.
 
 use std::env;
 use std::path::{Path, PathBuf};
 
-// BPF_OBJECTS, CLANG_FLAGS, clang_command, find_clang: the one table of
-// objects and flags, shared with the crate (`lab bench --baseline`).
+// CLANG_FLAGS, declared_in, clang_command, find_clang:
+// how objects are declared and compiled, shared with the crate (`lab
+// bench --baseline`).
 include!("src/dataplane/bpf_objects.rs");
 
 fn main() {
@@ -27,16 +29,42 @@ fn main() {
             panic!("no clang found to build the BPF data plane; install clang-19 (`just setup`) or set BPF_CLANG")
         })
     });
-    for (name, source, defines) in BPF_OBJECTS {
+    let objects = declared(&ebpf);
+    for (name, source, defines) in &objects {
+        let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
         compile(
             &clang,
             &ebpf,
             source,
-            defines,
+            &defines,
             &out.join(format!("{name}.bpf.o")),
         );
     }
+    write_table(&objects, &out.join("bpf_objects_table.rs"));
     compile_broken(&clang, &ebpf, &out.join("broken"));
+}
+
+/// Every object the sources of `ebpf` declare; a name declared twice
+/// fails the build.
+fn declared(ebpf: &Path) -> Vec<(String, String, Vec<String>)> {
+    let objects = declared_in(ebpf)
+        .unwrap_or_else(|e| panic!("cannot read the sources in {}: {e}", ebpf.display()));
+    for (i, (name, source, _)) in objects.iter().enumerate() {
+        if let Some((_, other, _)) = objects[..i].iter().find(|(n, _, _)| n == name) {
+            panic!("object {name} is declared by ebpf/{other}.bpf.c and ebpf/{source}.bpf.c");
+        }
+    }
+    objects
+}
+
+/// Writes the table the crate includes as `BPF_OBJECTS`.
+fn write_table(objects: &[(String, String, Vec<String>)], path: &Path) {
+    let mut text = String::from("&[\n");
+    for (name, source, defines) in objects {
+        text.push_str(&format!("    ({name:?}, {source:?}, &{defines:?}),\n"));
+    }
+    text.push_str("]\n");
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
 /// Compiles `ebpf/<source>.bpf.c` with `defines` into `obj`, or fails the

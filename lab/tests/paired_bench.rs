@@ -10,10 +10,19 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// The table of BPF objects and clang flags `lab/build.rs` compiles.
+/// How `lab/build.rs` declares and compiles BPF objects.
 #[allow(dead_code)]
 mod table {
     include!("../src/dataplane/bpf_objects.rs");
+}
+
+/// The source and defines of the object `name` this tree's `ebpf/` declares.
+fn declared(name: &str) -> Option<(String, Vec<String>)> {
+    table::declared_in(&repo().join("ebpf"))
+        .unwrap()
+        .into_iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, source, defines)| (source, defines))
 }
 
 /// A micro-only bench: short rounds, the copy build at 1500 B.
@@ -41,15 +50,13 @@ fn objects(test: &str, dir: &Path, builds: &[&str], suffix: &str) -> Option<()> 
     std::fs::create_dir_all(dir).unwrap();
     for b in builds {
         let want = format!("{b}{suffix}");
-        let (_, source, defines) = table::BPF_OBJECTS
-            .iter()
-            .find(|(n, _, _)| *n == want)
-            .unwrap_or_else(|| panic!("no {want} in the table"));
+        let (source, defines) = declared(&want).unwrap_or_else(|| panic!("no {want} declared"));
+        let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
         let out = table::clang_command(
             clang,
             &repo().join("ebpf"),
-            source,
-            defines,
+            &source,
+            &defines,
             &dir.join(format!("{b}.bpf.o")),
         )
         .output()

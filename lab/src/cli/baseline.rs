@@ -9,7 +9,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::dataplane::bpf_objects::{BPF_OBJECTS, clang_command, find_clang};
+use crate::dataplane::BPF_OBJECTS;
+use crate::dataplane::bpf_objects::{clang_command, declared_in, find_clang};
 use crate::dataplane::embedded_object;
 use crate::domain::Build;
 use crate::kernels::input;
@@ -115,13 +116,23 @@ pub(crate) fn from_revision(repo: &Path, rev: &str, builds: &[Build]) -> Result<
     };
     let ebpf = tmp.path().join("ebpf");
     let mut objects = Vec::new();
+    let declared = declared_in(&ebpf)
+        .with_context(|| format!("--baseline {rev}: reading ebpf/ of {short}"))?;
     for b in builds {
-        let (name, source, defines) = BPF_OBJECTS
-            .iter()
-            .find(|(n, _, _)| *n == b.as_str())
-            .with_context(|| format!("no {} object in the table of BPF objects", b.as_str()))?;
+        let name = b.as_str();
+        // The revision's own declaration of the build, else today's (a
+        // revision from before sources declared their objects).
+        let (source, defines) = match declared.iter().find(|(n, _, _)| n == name) {
+            Some((_, source, defines)) => (source.clone(), defines.clone()),
+            None => BPF_OBJECTS
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, s, d)| (s.to_string(), d.iter().map(|d| d.to_string()).collect()))
+                .with_context(|| format!("no {name} object in the table of BPF objects"))?,
+        };
+        let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
         let obj = tmp.path().join(format!("{name}.bpf.o"));
-        let out = clang_command(&clang, &ebpf, source, defines, &obj)
+        let out = clang_command(&clang, &ebpf, &source, &defines, &obj)
             .output()
             .with_context(|| format!("running {clang} for the baseline"))?;
         if !out.status.success() {

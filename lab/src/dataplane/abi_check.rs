@@ -5,10 +5,12 @@
 
 use libbpf_rs::btf::Btf;
 
-use super::abi::{COUNTER_NAMES, ESP_COUNTERS, RAW_COUNTERS, SCRATCH_BUF, WG_COUNTERS};
-use super::bpf_objects::BPF_OBJECTS;
+use super::abi::{COUNTER_NAMES, SCRATCH_BUF};
+use super::contract::mirrors;
+use super::embed::BPF_OBJECTS;
 use super::embed::Flavor;
-use super::layout::{Layout, btf_layout, counters_layout, mirrors};
+use super::format;
+use super::layout::{Layout, btf_layout, counters_layout};
 use super::object;
 use crate::domain::Build;
 
@@ -38,12 +40,11 @@ fn embedded() -> Vec<(String, &'static [u8])> {
 fn differences(objects: &[(String, &[u8])], mirrors: &[Layout]) -> Vec<String> {
     let mut problems = Vec::new();
     let mut seen = vec![false; mirrors.len()];
-    let stats_structs = [
-        ("bpfcrypt_stats", RAW_COUNTERS),
-        ("esp_stats", ESP_COUNTERS),
-        ("wg_stats", WG_COUNTERS),
-    ];
-    let mut stats_seen = [false; 3];
+    let stats_structs: Vec<(&str, usize)> = format::ALL
+        .iter()
+        .map(|f| (f.abi().stats, f.abi().counters))
+        .collect();
+    let mut stats_seen = vec![false; stats_structs.len()];
     for (name, bytes) in objects {
         let btf = Btf::from_raw(name, bytes)
             .expect("BTF readable")
@@ -59,7 +60,7 @@ fn differences(objects: &[(String, &[u8])], mirrors: &[Layout]) -> Vec<String> {
                 }
             }
         }
-        for (k, (stats, n)) in stats_structs.into_iter().enumerate() {
+        for (k, &(stats, n)) in stats_structs.iter().enumerate() {
             let got = btf_layout(&btf, stats, true);
             stats_seen[k] |= got.is_some();
             if let Some(got) = got
@@ -82,7 +83,7 @@ fn differences(objects: &[(String, &[u8])], mirrors: &[Layout]) -> Vec<String> {
     }
     let names = mirrors.iter().map(|m| m.name.as_str());
     for (name, seen) in names
-        .chain(stats_structs.map(|(name, _)| name))
+        .chain(stats_structs.iter().map(|(name, _)| *name))
         .zip(seen.into_iter().chain(stats_seen))
     {
         if !seen {

@@ -1,8 +1,9 @@
-// The one table of the BPF objects the lab compiles and how: `lab/build.rs`
-// `include!`s this file to embed them, and the crate has it as
-// `dataplane::bpf_objects` to build a git revision's data plane with the
-// same flags (`lab bench --baseline REV`). No inner attributes or `use`
-// lines here: the file is also pasted into the build script.
+// How the lab compiles its BPF objects: `lab/build.rs` `include!`s this
+// file to compile the objects each `ebpf/*.bpf.c` declares and embed them,
+// and the crate has it as `dataplane::bpf_objects` to build a git
+// revision's data plane with the same flags (`lab bench --baseline REV`).
+// No inner attributes or `use` lines here: the file is also pasted into
+// the build script.
 
 /// Clang flags of every object, before the source folder's `-I` and the
 /// object's defines.
@@ -19,63 +20,44 @@ pub(crate) const CLANG_FLAGS: &[&str] = &[
 /// Clang programs tried in this order when `BPF_CLANG` is not set.
 pub(crate) const CLANG_CANDIDATES: &[&str] = &["clang-19", "clang-20", "clang-18", "clang"];
 
-/// (object name, source under `ebpf/` without `.bpf.c`, defines).
-pub(crate) const BPF_OBJECTS: &[(&str, &str, &[&str])] = &[
-    ("crypto", "crypto_dp", &["-DDP_VARIANT_CRYPTO"]),
-    (
-        "crypto_inplace",
-        "crypto_dp",
-        &["-DDP_VARIANT_CRYPTO", "-DDP_INPLACE"],
-    ),
-    ("copy", "crypto_dp", &["-DDP_VARIANT_COPY"]),
-    ("noop", "crypto_dp", &["-DDP_VARIANT_NOOP"]),
-    ("esp", "esp_dp", &[]),
-    ("esp_inplace", "esp_dp", &["-DDP_INPLACE"]),
-    // WireGuard: one build, bounced (`ebpf/wg_dp.bpf.c` says why).
-    ("wireguard", "wg_dp", &[]),
-    // Test builds: a fixed IV can be set before load.
-    (
-        "crypto_testiv",
-        "crypto_dp",
-        &["-DDP_VARIANT_CRYPTO", "-DDP_TEST_IV"],
-    ),
-    (
-        "crypto_inplace_testiv",
-        "crypto_dp",
-        &["-DDP_VARIANT_CRYPTO", "-DDP_INPLACE", "-DDP_TEST_IV"],
-    ),
-    ("esp_testiv", "esp_dp", &["-DDP_TEST_IV"]),
-    // Known regressions (`lab bench --inject extra-copy`): one more copy
-    // of the payload per packet.
-    (
-        "copy_extracopy",
-        "crypto_dp",
-        &["-DDP_VARIANT_COPY", "-DDP_EXTRA_COPY"],
-    ),
-    (
-        "crypto_extracopy",
-        "crypto_dp",
-        &["-DDP_VARIANT_CRYPTO", "-DDP_EXTRA_COPY"],
-    ),
-    (
-        "crypto_inplace_extracopy",
-        "crypto_dp",
-        &["-DDP_VARIANT_CRYPTO", "-DDP_INPLACE", "-DDP_EXTRA_COPY"],
-    ),
-    (
-        "esp_inplace_testiv",
-        "esp_dp",
-        &["-DDP_INPLACE", "-DDP_TEST_IV"],
-    ),
-    // Not a data plane: the bench's cipher-only probe, which borrows the
-    // maps of a loaded raw build (`exec/bench/kfunc.rs`).
-    ("cipher_only", "cipher_only", &[]),
-    // Not a data plane: `lab probe`'s check of the bpf_crypto types.
-    ("type_probe", "type_probe", &[]),
-    // Not a data plane: the test harness of ChaCha20-Poly1305 in BPF C
-    // (`ebpf/chacha20poly1305.h`), for `dataplane::chacha_test`.
-    ("chacha_test", "chacha_test", &[]),
-];
+/// What starts a line of a `.bpf.c` that declares an object built from
+/// it: `// lab-object: NAME -DDEFINE ...`. A source declares its own
+/// builds, so a new data plane needs no line elsewhere.
+pub(crate) const OBJECT_MARK: &str = "// lab-object:";
+
+/// The objects a source declares (its text): (name, defines), in order.
+pub(crate) fn declared_objects(text: &str) -> Vec<(String, Vec<String>)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(OBJECT_MARK))
+        .filter_map(|rest| {
+            let mut words = rest.split_whitespace().map(str::to_string);
+            Some((words.next()?, words.collect()))
+        })
+        .collect()
+}
+
+/// Every object the sources in `ebpf` declare, in file then line order:
+/// (name, source without `.bpf.c`, defines).
+pub(crate) fn declared_in(
+    ebpf: &std::path::Path,
+) -> std::io::Result<Vec<(String, String, Vec<String>)>> {
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(ebpf)? {
+        let file = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(source) = file.strip_suffix(".bpf.c") {
+            sources.push(source.to_string());
+        }
+    }
+    sources.sort();
+    let mut out = Vec::new();
+    for source in sources {
+        let text = std::fs::read_to_string(ebpf.join(format!("{source}.bpf.c")))?;
+        for (name, defines) in declared_objects(&text) {
+            out.push((name, source.clone(), defines));
+        }
+    }
+    Ok(out)
+}
 
 /// The clang command that compiles `source` (`ebpf/<source>.bpf.c` under
 /// `ebpf`) with `defines` into `out`.

@@ -7,7 +7,7 @@ use libbpf_rs::btf::Btf;
 use libbpf_rs::{MapType, ObjectBuilder, OpenObject, ProgramType};
 
 use super::format::{self, Abi};
-use super::layout::{btf_layout, counters_layout, mirror};
+use super::layout::{self, Layout, btf_layout, counters_layout};
 use super::verifier_log;
 use crate::domain::Mode;
 use crate::kernels::elf::Elf;
@@ -191,9 +191,21 @@ fn stats(open: &OpenObject, btf: &Btf, a: &Abi, out: &mut Vec<String>) {
     }
 }
 
+/// Every Rust mirror of the ABI: the shared structs' and each format's.
+pub(crate) fn mirrors() -> Vec<Layout> {
+    let mut all = layout::mirrors();
+    for f in format::ALL {
+        all.extend((f.abi().layouts)());
+    }
+    all
+}
+
 /// Struct `name` in the object's BTF has exactly the lab's layout.
 fn same_layout(btf: &Btf, name: &str, out: &mut Vec<String>) {
-    let want = mirror(name);
+    let want = mirrors()
+        .into_iter()
+        .find(|m| m.name == name)
+        .expect("a mirrored struct");
     match btf_layout(btf, name, false) {
         None => out.push(format!("its BTF has no `struct {name}`")),
         Some(got) if got.size != want.size => out.push(format!(

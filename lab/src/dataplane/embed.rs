@@ -2,7 +2,7 @@
 //! builds an object may have: shared by the wire formats' builds and the
 //! others (copy, noop, the cipher-only probe).
 
-/// The bytes of the object `$name` (its name in `bpf_objects::BPF_OBJECTS`).
+/// The bytes of the object `$name` (its name in [`BPF_OBJECTS`]).
 macro_rules! embedded {
     ($name:literal) => {
         include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".bpf.o"))
@@ -21,3 +21,9 @@ pub(crate) enum Flavor {
     /// (copy and raw crypto builds only).
     ExtraCopy,
 }
+
+/// Every object `lab/build.rs` compiled: (name, source under `ebpf/`
+/// without `.bpf.c`, defines), as the sources' `// lab-object:` lines
+/// declare them.
+pub(crate) const BPF_OBJECTS: &[(&str, &str, &[&str])] =
+    include!(concat!(env!("OUT_DIR"), "/bpf_objects_table.rs"));

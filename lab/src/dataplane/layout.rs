@@ -3,16 +3,11 @@
 //! `abi_check` compares them for every embedded object; the contract check
 //! of a user's object (`contract`) for that object.
 
-use std::mem::{offset_of, size_of, size_of_val};
-
 use libbpf_rs::AsRawLibbpf;
 use libbpf_rs::btf::types::{self, MemberAttr};
 use libbpf_rs::btf::{Btf, BtfType, TypeId};
 
-use super::abi::{
-    COUNTER_NAMES, CipherProbe, EspProvision, Provision, Tamper, TestIv, TypeProbe, WgAllowedIp,
-    WgKeypair, WgPeer, WgProvision,
-};
+use super::abi::{COUNTER_NAMES, CipherProbe, Provision, Tamper, TestIv, TypeProbe};
 
 /// The value of the `keys` map as userspace would read it (the kptr reads
 /// as 0); `struct bpfcrypt_key_state`.
@@ -23,33 +18,6 @@ struct KeyState {
     _pad: u32,
     generation: u64,
     ctx: u64,
-}
-
-/// A value of `sa_in`/`sa_out` as userspace would read it (lock and kptrs
-/// read as 0); `struct esp_sa_state`.
-#[repr(C)]
-#[derive(Default)]
-struct EspSaState {
-    spi: u32,
-    dir: u32,
-    generation: u64,
-    k1: [u8; 16],
-    k2: [u8; 16],
-    seq_next: u64,
-    lock: u32,
-    replay_top: u32,
-    replay_bitmap: [u64; 4],
-    cipher: u64,
-    auth: u64,
-}
-
-/// The value of `esp_cfg`; `struct esp_config`.
-#[repr(C)]
-#[derive(Default)]
-struct EspConfig {
-    out_spi: u32,
-    _pad: u32,
-    generation: u64,
 }
 
 /// A struct's layout: C name, size, and (name, offset, size) per field.
@@ -65,42 +33,27 @@ pub(crate) struct Layout {
 macro_rules! mirror {
     ($c:literal, $t:ty, [$($f:ident),* $(,)?]) => {{
         let v = <$t>::default();
-        Layout {
+        $crate::dataplane::layout::Layout {
             name: $c.to_string(),
-            size: size_of::<$t>(),
-            fields: vec![$((stringify!($f).trim_start_matches("r#").to_string(), offset_of!($t, $f), size_of_val(&v.$f))),*],
+            size: std::mem::size_of::<$t>(),
+            fields: vec![$((
+                stringify!($f).trim_start_matches("r#").to_string(),
+                std::mem::offset_of!($t, $f),
+                std::mem::size_of_val(&v.$f),
+            )),*],
         }
     }};
 }
+pub(crate) use mirror;
 
-/// Every mirror of the crate.
+/// The mirrors of the structs every format shares and of the raw
+/// format's; a format's own are its `Abi::layouts`.
 pub(crate) fn mirrors() -> Vec<Layout> {
     vec![
         mirror!(
             "bpfcrypt_provision",
             Provision,
             [op, key_len, iv_len, status, generation, algo, key]
-        ),
-        mirror!(
-            "esp_provision",
-            EspProvision,
-            [
-                op,
-                dir,
-                spi,
-                flags,
-                enc_key_len,
-                auth_key_len,
-                status,
-                out_spi,
-                seq_start,
-                generation,
-                algo,
-                enc_key,
-                auth_key,
-                k1,
-                k2
-            ]
         ),
         mirror!("bpfcrypt_tamper", Tamper, [offset, xor_mask, enabled, _pad]),
         mirror!("bpfcrypt_test_iv", TestIv, [fixed, iv]),
@@ -114,77 +67,6 @@ pub(crate) fn mirrors() -> Vec<Layout> {
             "bpfcrypt_key_state",
             KeyState,
             [iv_len, _pad, generation, ctx]
-        ),
-        mirror!(
-            "esp_sa_state",
-            EspSaState,
-            [
-                spi,
-                dir,
-                generation,
-                k1,
-                k2,
-                seq_next,
-                lock,
-                replay_top,
-                replay_bitmap,
-                cipher,
-                auth
-            ]
-        ),
-        mirror!("esp_config", EspConfig, [out_spi, _pad, generation]),
-        mirror!(
-            "wg_provision",
-            WgProvision,
-            [
-                op,
-                slot,
-                flags,
-                status,
-                local_index,
-                remote_index,
-                generation,
-                send_key,
-                recv_key,
-                peer
-            ]
-        ),
-        mirror!(
-            "wg_peer",
-            WgPeer,
-            [
-                local_addr,
-                endpoint_addr,
-                local_port,
-                endpoint_port,
-                n_allowed,
-                allowed,
-                reject_after_ns,
-                reject_after_messages,
-                send_slot,
-                configured,
-                generation
-            ]
-        ),
-        mirror!("wg_allowed_ip", WgAllowedIp, [addr, prefix_len]),
-        mirror!(
-            "wg_keypair",
-            WgKeypair,
-            [
-                lock,
-                valid,
-                local_index,
-                remote_index,
-                created_ns,
-                send_counter,
-                replay_top,
-                confirmed,
-                _pad,
-                received,
-                send_key,
-                recv_key,
-                replay
-            ]
         ),
     ]
 }
@@ -268,12 +150,4 @@ pub(crate) fn counters_layout(n: usize, name: &str) -> Layout {
             .map(|(i, c)| (c.to_string(), 8 * i, 8))
             .collect(),
     }
-}
-
-/// The mirror of C struct `name`.
-pub(crate) fn mirror(name: &str) -> Layout {
-    mirrors()
-        .into_iter()
-        .find(|m| m.name == name)
-        .expect("a mirrored struct")
 }

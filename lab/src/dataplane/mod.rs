@@ -28,6 +28,7 @@ use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 use crate::domain::{Build, CipherSpec, Counters, Direction, Unsupported};
 use abi::{COUNTER_NAMES, OP_CLEAR, OP_INSTALL, Plain, Provision, Tamper, TestIv};
 pub(crate) use cipher_only::CipherOnlyProg;
+pub(crate) use embed::BPF_OBJECTS;
 use embed::Flavor;
 pub(crate) use object::plain as embedded_object;
 pub(crate) use type_probe::TypeProbeProg;

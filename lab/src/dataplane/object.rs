@@ -8,7 +8,7 @@ use super::format;
 use crate::domain::Build;
 
 impl Build {
-    /// Short name: the object's name in `bpf_objects::BPF_OBJECTS`.
+    /// Short name: the object's name in `embed::BPF_OBJECTS`.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Build::Cipher { format, in_place } => format::of(format).object_name(in_place),
@@ -39,7 +39,7 @@ impl Build {
 }
 
 /// The embedded object of a build as shipped (its name in
-/// `bpf_objects::BPF_OBJECTS` is `build.as_str()`).
+/// `embed::BPF_OBJECTS` is `build.as_str()`).
 pub(crate) fn plain(build: Build) -> &'static [u8] {
     bytes(build, Flavor::Plain).expect("every build has a plain object")
 }
@@ -81,7 +81,7 @@ pub(crate) fn bytes(build: Build, flavor: Flavor) -> Option<&'static [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataplane::bpf_objects::BPF_OBJECTS;
+    use crate::dataplane::embed::BPF_OBJECTS;
 
     /// A build's object name is `Build::as_str` in the shared table, and
     /// the embedded object is the one compiled under that name.

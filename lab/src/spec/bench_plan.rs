@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::Baseline;
 use super::dataplane::UserDataplane;
-use crate::dataplane::abi::{BPFCRYPT_MAX_PLAIN, ESP_OVERHEAD};
+use crate::dataplane::abi::BPFCRYPT_MAX_PLAIN;
 use crate::dataplane::format;
+use crate::dataplane::format::esp::abi::ESP_OVERHEAD;
 use crate::domain::{Algorithm, BenchVariant, Build, IfAddr, KernelStack, Mode, Side};
 
 /// Smallest packet size (IPv4 total length): header, UDP header and a

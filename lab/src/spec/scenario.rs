@@ -13,8 +13,8 @@ use super::plan::{DEFAULT_MTU, EspSpec, Plan, PlanStep, WireSpec};
 use super::scenario_file::{Cipher, Scenario};
 use super::steps::{self, StepContext};
 use super::wireguard::{self, WgSpec};
-use crate::dataplane::abi::ESP_SPI_MIN;
 use crate::dataplane::format;
+use crate::dataplane::format::esp::abi::ESP_SPI_MIN;
 use crate::domain::{Algorithm, CipherSpec, IfAddr, Mode, Side};
 
 /// Loads and validates a scenario file.

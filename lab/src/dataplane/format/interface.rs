@@ -3,6 +3,7 @@
 //! name.
 
 use crate::dataplane::embed::Flavor;
+use crate::dataplane::layout::Layout;
 use crate::dataplane::{DataPlane, DataPlaneError};
 use crate::domain::{Algorithm, Direction, Mode, Stack};
 
@@ -76,10 +77,8 @@ pub(crate) enum SaDir {
     Out,
 }
 
-/// A wire format of the lab's data plane. One `&'static dyn WireFormat`
-/// per format (`format::of`); nothing outside `dataplane::format` branches
-/// on which one it is.
-/// The names a format's ABI gives its structs (`docs/dataplane-abi.md`).
+/// The names a format's ABI gives its structs (`docs/dataplane-abi.md`),
+/// and the layouts of its own.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Abi {
     /// The `provision` program's context (its BTF name; also how an
@@ -92,8 +91,15 @@ pub(crate) struct Abi {
     /// Whether the bench's kfunc-alone probe runs on its `keys` and
     /// `scratch` maps.
     pub(crate) cipher_probe: bool,
+    /// The Rust mirrors of the structs of its own ABI header, the
+    /// provisioning context first (none for one built on the shared ABI
+    /// alone); compared with the objects' BTF.
+    pub(crate) layouts: fn() -> Vec<Layout>,
 }
 
+/// A wire format of the lab's data plane. One `&'static dyn WireFormat`
+/// per format (`format::of`); nothing outside `dataplane::format` branches
+/// on which one it is.
 pub(crate) trait WireFormat: Sync {
     /// Its name in files (`cipher.mode`), also its serialized name.
     fn name(&self) -> &'static str;
@@ -113,7 +119,7 @@ pub(crate) trait WireFormat: Sync {
     /// (`cbc(aes)`, `esp cbc(aes)`).
     fn cipher_label(&self, algorithm: Algorithm) -> String;
 
-    /// The object name (`bpf_objects::BPF_OBJECTS`) of its build, bounced
+    /// The object name (`embed::BPF_OBJECTS`) of its build, bounced
     /// or in place.
     fn object_name(&self, in_place: bool) -> &'static str;
 

@@ -111,6 +111,7 @@ impl WireFormat for Raw {
             stats: "bpfcrypt_stats",
             counters: RAW_COUNTERS,
             cipher_probe: true,
+            layouts: Vec::new,
         }
     }
 

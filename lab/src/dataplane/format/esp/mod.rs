@@ -3,11 +3,12 @@
 //! its own SPI; `reference` is the independent reading and sealing of its
 //! packets (RustCrypto).
 
+pub(crate) mod abi;
 pub(crate) mod reference;
 mod sa;
 
 use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
-use crate::dataplane::abi::{ESP_COUNTERS, ESP_OVERHEAD};
+use abi::{ESP_COUNTERS, ESP_OVERHEAD};
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
 use crate::domain::{Algorithm, BenchVariant, Direction, Mode, Stack};
@@ -101,6 +102,7 @@ impl WireFormat for Esp {
             stats: "esp_stats",
             counters: ESP_COUNTERS,
             cipher_probe: false,
+            layouts: abi::layouts,
         }
     }
 

@@ -4,7 +4,7 @@
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use aes::{Aes128, Aes192, Aes256};
 
-use crate::dataplane::abi::{
+use super::abi::{
     ESP_DIR_IN, ESP_DIR_OUT, ESP_F_ACTIVATE, ESP_OP_ADD_SA, ESP_OP_DEL_SA, EspProvision,
 };
 use crate::dataplane::format::SaDir;

@@ -5,6 +5,7 @@
 //! fuzzer. `reference` is the independent sealing and reading of its
 //! messages (RustCrypto).
 
+pub(crate) mod abi;
 pub(crate) mod handshake;
 pub(crate) mod provision;
 pub(crate) mod reference;
@@ -14,7 +15,7 @@ mod tests;
 use std::net::Ipv4Addr;
 
 use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
-use crate::dataplane::abi::{
+use abi::{
     WG_COUNTERS, WG_F_CONFIRMED, WG_F_SEND, WG_MAX_ALLOWED, WG_OVERHEAD, WgAllowedIp, WgPeer,
 };
 use crate::dataplane::embed::{Flavor, embedded};
@@ -172,6 +173,7 @@ impl WireFormat for Wireguard {
             stats: "wg_stats",
             counters: WG_COUNTERS,
             cipher_probe: false,
+            layouts: abi::layouts,
         }
     }
 

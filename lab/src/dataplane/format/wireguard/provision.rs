@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
-use crate::dataplane::abi::{
+use super::abi::{
     WG_KEYPAIRS, WG_MAX_ALLOWED, WG_NO_SLOT, WG_OP_CLEAR, WG_OP_KEYPAIR, WG_OP_PEER, WG_OP_SEND,
     WgAllowedIp, WgKeypair, WgPeer, WgProvision,
 };

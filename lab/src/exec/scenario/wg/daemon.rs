@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use super::log::{SessionKeys, WgLog};
-use crate::dataplane::abi::{WG_F_CONFIRMED, WG_F_SKIP_FIRST};
+use crate::dataplane::format::wireguard::abi::{WG_F_CONFIRMED, WG_F_SKIP_FIRST};
 use crate::dataplane::format::wireguard::handshake::{
     self, Cookie, Identity, Kind, PeerKeys, PendingInitiation, Responder, Session, Tai64n,
 };

@@ -16,9 +16,8 @@ use std::net::Ipv4Addr;
 
 use super::provision::KeypairState;
 use super::{Wireguard, reference};
-use crate::dataplane::abi::{
-    TC_ACT_SHOT, WG_F_CONFIRMED, WG_F_SEND, WG_NO_SLOT, WgAllowedIp, WgPeer, is_pass,
-};
+use super::abi::{WG_F_CONFIRMED, WG_F_SEND, WG_NO_SLOT, WgAllowedIp, WgPeer};
+use crate::dataplane::abi::{TC_ACT_SHOT, is_pass};
 use crate::dataplane::format::{Keys, WireFormat, raw};
 use crate::dataplane::{DataPlane, DataPlaneError, EGRESS_PROG, INGRESS_PROG, test_run_fd};
 use crate::domain::{Algorithm, Build, Direction};
