@@ -20,8 +20,8 @@ bench *ARGS:
     cargo build --release --quiet -p lab
     ./target/x86_64-unknown-linux-gnu/release/lab bench scenarios/bench.yaml {{ARGS}}
 
-# Every object of lab/src/dataplane/bpf_objects.rs and the broken corpus (ebpf/broken/),
-# compiled by cargo (lab/build.rs, the one table and the same flags), copied into target/bpf/.
+# Every object the sources in ebpf/ declare (`// lab-object:` lines) and the broken corpus
+# (ebpf/broken/), compiled by cargo (lab/build.rs, the same flags), copied into target/bpf/.
 build-ebpf:
     cargo build --quiet -p lab
     mkdir -p target/bpf/broken
