@@ -492,6 +492,18 @@ pub(crate) fn test_run_fd(
     out: &mut [u8],
     repeat: u32,
 ) -> std::io::Result<TestRun> {
+    test_run_with_ctx(fd, frame, out, repeat, &[])
+}
+
+/// As [`test_run_fd`], with `ctx` as the program's `struct __sk_buff`
+/// (`ctx_in`: e.g. a GSO size; empty: the kernel's default).
+pub(crate) fn test_run_with_ctx(
+    fd: RawFd,
+    frame: &[u8],
+    out: &mut [u8],
+    repeat: u32,
+    ctx: &[u8],
+) -> std::io::Result<TestRun> {
     // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
     let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
     opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
@@ -499,9 +511,13 @@ pub(crate) fn test_run_fd(
     opts.data_size_in = frame.len() as u32;
     opts.data_out = out.as_mut_ptr().cast();
     opts.data_size_out = out.len() as u32;
+    if !ctx.is_empty() {
+        opts.ctx_in = ctx.as_ptr().cast();
+        opts.ctx_size_in = ctx.len() as u32;
+    }
     opts.repeat = repeat.max(1) as _;
-    // SAFETY: fd is a loaded program; data_in/data_out point to live
-    // buffers of the given sizes for the duration of the call.
+    // SAFETY: fd is a loaded program; data_in/data_out (and ctx_in) point
+    // to live buffers of the given sizes for the duration of the call.
     let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
     if rc < 0 {
         return Err(std::io::Error::from_raw_os_error(-rc));

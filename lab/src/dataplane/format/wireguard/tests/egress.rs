@@ -87,26 +87,14 @@ fn egress_passes_what_is_not_for_the_tunnel_and_drops_what_it_cannot_seal() {
 /// test run's `__sk_buff` context).
 fn egress_with_gso(dp: &DataPlane, frame: &[u8]) -> Ran {
     let before = dp.counters().unwrap();
-    let mut ctx = [0u64; 192 / 8]; // struct __sk_buff
-    ctx[176 / 8] = 1448; // gso_size (its low half; gso_segs at 164 stays 0)
+    let mut ctx = [0u8; 192]; // struct __sk_buff
+    ctx[176..180].copy_from_slice(&1448u32.to_ne_bytes()); // gso_size (gso_segs at 164 stays 0)
     let mut out = vec![0u8; 4096];
-    // SAFETY: zeroed is a valid bpf_test_run_opts; we set sz.
-    let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
-    opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
-    opts.data_in = frame.as_ptr().cast();
-    opts.data_size_in = frame.len() as u32;
-    opts.data_out = out.as_mut_ptr().cast();
-    opts.data_size_out = out.len() as u32;
-    opts.ctx_in = ctx.as_ptr().cast();
-    opts.ctx_size_in = std::mem::size_of_val(&ctx) as u32;
-    opts.repeat = 1;
     let fd = dp.prog_fd(EGRESS_PROG).unwrap();
-    // SAFETY: fd is a loaded program; the buffers live for the call.
-    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
-    assert_eq!(rc, 0, "test run with a GSO context");
+    let t = test_run_with_ctx(fd, frame, &mut out, 1, &ctx).expect("test run with a GSO context");
     let after = dp.counters().unwrap();
     Ran {
-        retval: opts.retval,
+        retval: t.retval,
         out: Vec::new(),
         delta: after
             .iter()

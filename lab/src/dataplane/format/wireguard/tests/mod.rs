@@ -19,7 +19,9 @@ use super::{Wireguard, reference};
 use super::abi::{WG_F_CONFIRMED, WG_F_SEND, WG_NO_SLOT, WgAllowedIp, WgPeer};
 use crate::dataplane::abi::{TC_ACT_SHOT, is_pass};
 use crate::dataplane::format::{Keys, WireFormat, raw};
-use crate::dataplane::{DataPlane, DataPlaneError, EGRESS_PROG, INGRESS_PROG, test_run_fd};
+use crate::dataplane::{
+    DataPlane, DataPlaneError, EGRESS_PROG, INGRESS_PROG, test_run_fd, test_run_with_ctx,
+};
 use crate::domain::{Algorithm, Build, Direction};
 use crate::net::{ETH_HLEN, checksum};
 
