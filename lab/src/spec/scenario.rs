@@ -347,7 +347,7 @@ fn udp_ports_distinct(f: &Fields, s: &Scenario, steps: &[PlanStep]) -> Result<()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::dataplane::abi::BPFCRYPT_OVERHEAD;
     use crate::spec::plan::{Check, DEFAULT_MIN_ENTROPY};
@@ -369,12 +369,15 @@ assertions:
   - counter: { side: right, name: decrypted, min: 3 }
 ";
 
-    fn check(text: &str) -> Result<Plan, SpecError> {
+    /// The plan of scenario `text` (as `s.yaml`); the other spec tests'
+    /// reader of a scenario too.
+    pub(crate) fn check(text: &str) -> Result<Plan, SpecError> {
         let path = Path::new("s.yaml");
         validate(path, parse(path, text)?)
     }
 
-    fn err(text: &str) -> String {
+    /// The error scenario `text` gets, as printed.
+    pub(crate) fn err(text: &str) -> String {
         check(text).unwrap_err().to_string()
     }
 

@@ -265,10 +265,8 @@ mod tests {
 
 #[cfg(test)]
 mod scenario_tests {
-    use std::path::Path;
-
     use crate::spec::plan::PlanStep;
-    use crate::spec::scenario::{parse, validate};
+    use crate::spec::scenario::tests::{check, err};
 
     const WG: &str = "\
 version: 1
@@ -288,17 +286,6 @@ steps:
 assertions:
   - echo_replies: { min: 3 }
 ";
-
-    fn check(text: &str) -> Result<crate::spec::plan::Plan, String> {
-        let path = Path::new("w.yaml");
-        parse(path, text)
-            .and_then(|s| validate(path, s))
-            .map_err(|e| e.to_string())
-    }
-
-    fn err(text: &str) -> String {
-        check(text).unwrap_err()
-    }
 
     #[test]
     fn a_wireguard_scenario_validates_with_defaults() {
@@ -334,70 +321,70 @@ assertions:
             (
                 "address: 10.77.0.1/24 }",
                 "address: 10.77.0.1 }",
-                "w.yaml:10:",
+                "s.yaml:10:",
                 "wireguard.left.address",
                 "prefix length",
             ),
             (
                 "address: 10.77.0.1/24 }",
                 "address: 198.18.0.9/24 }",
-                "w.yaml:10:",
+                "s.yaml:10:",
                 "wireguard.left.address",
                 "subnet of its own",
             ),
             (
                 "address: 10.77.0.1/24 }",
                 "address: 10.78.0.1/24 }",
-                "w.yaml:11:",
+                "s.yaml:11:",
                 "wireguard.right.address",
                 "same subnet",
             ),
             (
                 "10.88.0.0/16",
                 "10.88.0.1/16",
-                "w.yaml:11:",
+                "s.yaml:11:",
                 "wireguard.right.allowed_ips[1]",
                 "host bits",
             ),
             (
                 "[10.77.0.2/32, 10.88.0.0/16]",
                 "[10.88.0.0/16]",
-                "w.yaml:11:",
+                "s.yaml:11:",
                 "wireguard.right.allowed_ips",
                 "own tunnel address",
             ),
             (
                 "listen_port: 51821",
                 "listen_port: 0",
-                "w.yaml:11:",
+                "s.yaml:11:",
                 "wireguard.right.listen_port",
                 "",
             ),
             (
                 "address: 10.77.0.1/24 }",
                 "address: 10.77.0.1/24, private_key: abc }",
-                "w.yaml:10:",
+                "s.yaml:10:",
                 "wireguard.left.private_key",
                 "base64",
             ),
             (
                 "address: 10.77.0.1/24 }",
                 "address: 10.77.0.1/24, private_key: AQID }",
-                "w.yaml:10:",
+                "s.yaml:10:",
                 "wireguard.left.private_key",
                 "is 3 bytes",
             ),
             (
                 "  algorithm: chacha20-poly1305",
                 "  algorithm: chacha20-poly1305\n  key: 00",
-                "w.yaml:9:",
+                "s.yaml:9:",
                 "cipher.key",
                 "preshared_key",
             ),
             (
                 "  algorithm: chacha20-poly1305",
                 "  algorithm: cbc(aes)",
-                "w.yaml:8:",
+                "s.yaml:8:",
                 "cipher.algorithm",
                 "chacha20-poly1305",
             ),
@@ -429,7 +416,7 @@ assertions:
         );
         let e = err(&WG.replace("  - handshake: { from: left }", "  - rekey: { times: 2 }"));
         assert!(
-            e.starts_with("w.yaml:13:") && e.contains("`handshake` step"),
+            e.starts_with("s.yaml:13:") && e.contains("`handshake` step"),
             "{e}"
         );
         let e = err(&WG.replace(
