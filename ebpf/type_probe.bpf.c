@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 // lab-object: type_probe
 /*
- * Which bpf_crypto types the kernel registers (`lab probe`): the data
- * planes create `skcipher` contexts only, and an `aead` type has been
- * proposed upstream. One SYSCALL program creates a context of the type and
- * algorithm in its run context and releases it at once; the status tells
- * the loader whether the type is registered (-ENOENT: no such type) and,
- * if it is, whether it takes the algorithm.
+ * Which bpf_crypto types and cipher names the kernel takes (`lab probe`):
+ * the data planes create `skcipher` contexts only, and an `aead` type has
+ * been proposed upstream. One SYSCALL program creates a context of the
+ * type, algorithm and key length in its run context and releases it at
+ * once; the status tells the loader whether the type is registered
+ * (-ENOENT: no such type) and, if it is, whether it takes the algorithm.
  */
 #include "bpfcrypt_base.h"
 

@@ -1,7 +1,9 @@
-//! `lab probe`'s check of the bpf_crypto types (`ebpf/type_probe.bpf.c`):
-//! the data planes use `skcipher` only; a kernel that registers another
-//! type (an `aead`, proposed upstream) shows it here without a change to
-//! the lab.
+//! `lab probe`'s question to bpf_crypto (`ebpf/type_probe.bpf.c`): does it
+//! make a context of this type, algorithm and key length. Asked of the
+//! cipher names with `skcipher` (no wire format's data plane involved) and
+//! of the types: the data planes use `skcipher` only; a kernel that
+//! registers another type (an `aead`, proposed upstream) shows it here
+//! without a change to the lab.
 
 use std::os::fd::{AsFd, AsRawFd};
 
@@ -35,16 +37,18 @@ impl TypeProbeProg {
     }
 
     /// Creates (and releases) a context of bpf_crypto type `ty` for `algo`
-    /// with a 16-byte key and `authsize` (an AEAD's tag length, else 0).
+    /// with a `key_len`-byte key (the program takes at most 32) and
+    /// `authsize` (an AEAD's tag length, else 0).
     pub(crate) fn try_type(
         &self,
         ty: &str,
         algo: &str,
+        key_len: u32,
         authsize: u32,
     ) -> Result<TypeAnswer, DataPlaneError> {
         let mut args = TypeProbe {
             key: [0x42; 32],
-            key_len: 16,
+            key_len,
             authsize,
             ..Default::default()
         };

@@ -3,8 +3,7 @@
 //! the others fail, and which implementation the kernel resolved the AES
 //! names to.
 
-use crate::dataplane::{DataPlane, DataPlaneError, TypeProbeProg, errno_name};
-use crate::domain::{Build, Mode};
+use crate::dataplane::{DataPlaneError, TypeProbeProg, errno_name};
 use crate::job::probe::{ProbeEntry, ProbeReport, Resolved, TypeEntry};
 use crate::sys::proc_crypto::{self, Algorithm, BPF_CRYPTO_AES};
 
@@ -32,7 +31,7 @@ pub(crate) const DEFAULT_CIPHERS: &[&str] = &[
 ];
 
 /// Key length used when probing a cipher name.
-fn probe_key_len(cipher: &str) -> usize {
+fn probe_key_len(cipher: &str) -> u32 {
     if cipher.starts_with("xts(") || cipher.contains("chacha") {
         32
     } else {
@@ -40,50 +39,45 @@ fn probe_key_len(cipher: &str) -> usize {
     }
 }
 
-/// Loads the data plane and tries each cipher name with the provisioning program.
+/// The bpf_crypto type of every cipher name probed: the data planes'.
+const CIPHER_TYPE: &str = "skcipher";
+
+/// Asks bpf_crypto for a context of each cipher name (type `skcipher`),
+/// then for each of [`TYPES`], through the type probe: no data plane is
+/// loaded, so no wire format's build is needed.
 pub(crate) fn probe(ciphers: &[String]) -> Result<ProbeReport, DataPlaneError> {
-    // The raw build's provisioning program takes any algorithm name.
-    let dp = DataPlane::load(Build::of(Mode::default(), false))?;
-    let mut entries = Vec::new();
-    for c in ciphers {
-        let key = vec![0x42u8; probe_key_len(c)];
-        let entry = match dp.provision_raw(c, &key, 16) {
-            Ok(_) => ProbeEntry {
+    let probe = TypeProbeProg::load()?;
+    let entries = ciphers
+        .iter()
+        .map(|c| {
+            let answer = probe.try_type(CIPHER_TYPE, c, probe_key_len(c), 0)?;
+            Ok(ProbeEntry {
                 cipher: c.clone(),
-                ok: true,
-                errno: None,
-                error: None,
-            },
-            Err(DataPlaneError::Crypto { errno, .. }) => ProbeEntry {
-                cipher: c.clone(),
-                ok: false,
-                errno: Some(errno),
-                error: Some(errno_name(errno)),
-            },
-            Err(e) => return Err(e),
-        };
-        entries.push(entry);
-    }
+                ok: answer.is_ok(),
+                errno: answer.err(),
+                error: answer.err().map(errno_name),
+            })
+        })
+        .collect::<Result<Vec<_>, DataPlaneError>>()?;
     // The contexts made above instantiated the templates the kernel picked.
     let resolved = resolved(&proc_crypto::read());
     Ok(ProbeReport {
         entries,
         resolved,
-        types: types()?,
+        types: types(&probe)?,
     })
 }
 
 /// The bpf_crypto types beyond the data planes' `skcipher`, each with an
 /// algorithm it would take: (type, algorithm, AEAD tag length).
-const TYPES: [(&str, &str, u32); 2] = [("skcipher", "cbc(aes)", 0), ("aead", "gcm(aes)", 16)];
+const TYPES: [(&str, &str, u32); 2] = [(CIPHER_TYPE, "cbc(aes)", 0), ("aead", "gcm(aes)", 16)];
 
 /// Which of [`TYPES`] the kernel registers: `ENOENT` is "no such type".
-fn types() -> Result<Vec<TypeEntry>, DataPlaneError> {
-    let probe = TypeProbeProg::load()?;
+fn types(probe: &TypeProbeProg) -> Result<Vec<TypeEntry>, DataPlaneError> {
     TYPES
         .iter()
         .map(|&(name, algo, authsize)| {
-            let answer = probe.try_type(name, algo, authsize)?;
+            let answer = probe.try_type(name, algo, 16, authsize)?;
             Ok(TypeEntry {
                 name: name.into(),
                 algo: algo.into(),

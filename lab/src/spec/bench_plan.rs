@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::baseline::Baseline;
 use super::dataplane::UserDataplane;
 use crate::dataplane::abi::BPFCRYPT_MAX_PLAIN;
-use crate::dataplane::format;
 use crate::dataplane::format::esp::abi::ESP_OVERHEAD;
+use crate::dataplane::format::{self, WireFormat};
 use crate::domain::{Algorithm, BenchVariant, Build, IfAddr, KernelStack, Mode, Side};
 
 /// Smallest packet size (IPv4 total length): header, UDP header and a
@@ -148,7 +148,8 @@ pub(crate) struct BenchPlan {
     pub(crate) sizes: Vec<u32>,
     /// Data plane variants (never `none`; the end-to-end part adds it).
     pub(crate) variants: Vec<BenchVariant>,
-    /// AES drivers the raw ecb/cbc variants are also keyed with (micro).
+    /// AES drivers the variants of a format that takes one (raw's ecb and
+    /// cbc) are also keyed with (micro).
     #[serde(default)]
     pub(crate) drivers: Vec<String>,
     /// The hardware reference, if wanted.
@@ -311,8 +312,9 @@ impl BenchPlan {
     }
 
     /// The data planes the micro level measures: every variant with a
-    /// build (the kernel's pick of AES driver), then the raw ecb/cbc
-    /// variants once per named driver.
+    /// build (the kernel's pick of AES driver), then, once per named
+    /// driver, the variants whose format keys with one (raw's ecb and cbc),
+    /// in report order.
     pub(crate) fn micro_planes(&self) -> Vec<(BenchVariant, Option<String>)> {
         let mut out: Vec<(BenchVariant, Option<String>)> = self
             .variants
@@ -320,20 +322,23 @@ impl BenchPlan {
             .filter(|v| v.build().is_some())
             .map(|v| (*v, None))
             .collect();
+        let per_driver: Vec<BenchVariant> = BenchVariant::all()
+            .iter()
+            .copied()
+            .filter(|v| self.variants.contains(v) && bounced_where(*v, |f| f.takes_aes_driver()))
+            .collect();
         for d in &self.drivers {
-            for v in [BenchVariant::Ecb, BenchVariant::Cbc] {
-                if self.variants.contains(&v) {
-                    out.push((v, Some(d.clone())));
-                }
-            }
+            out.extend(per_driver.iter().map(|v| (*v, Some(d.clone()))));
         }
         out
     }
 
     /// Whether `(v, driver)` gets the crypto-only program (the cipher
-    /// limit): the raw bounce builds, per driver.
+    /// limit), per driver: a bounced build whose format lends its `keys`
+    /// and `scratch` maps to it (raw's); one figure per cipher, so not the
+    /// in-place twin.
     pub(crate) fn has_cipher_limit(v: BenchVariant) -> bool {
-        matches!(v, BenchVariant::Ecb | BenchVariant::Cbc)
+        bounced_where(v, |f| f.abi().cipher_probe)
     }
 
     /// Rough wall time of a run on one target, seconds (for VM time limits).
@@ -373,6 +378,17 @@ impl BenchPlan {
     }
 }
 
+/// Whether `v` is a bounced build of the lab's data plane in a format that
+/// answers `asked` with yes.
+fn bounced_where(v: BenchVariant, asked: impl Fn(&dyn WireFormat) -> bool) -> bool {
+    match v {
+        BenchVariant::Lab {
+            in_place: false, ..
+        } => format::of_variant(v).is_some_and(|(f, _)| asked(f)),
+        _ => false,
+    }
+}
+
 /// The most bytes the variant adds to a packet on the wire: the veth
 /// MTU must hold a packet of the bench's largest size plus this.
 pub(crate) fn overhead(v: BenchVariant) -> u32 {
@@ -386,5 +402,83 @@ pub(crate) fn overhead(v: BenchVariant) -> u32 {
         // Linux's own allowance: outer IPv6 and UDP headers, the
         // WireGuard header and tag, padding to 16 bytes.
         BenchVariant::Kernel(KernelStack::WireGuard) => 80,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// A micro and cipher bench of `variants` and `drivers`, as a file
+    /// names them.
+    fn plan(variants: &str, drivers: &str) -> BenchPlan {
+        let text = format!(
+            "version: 1\nname: b\nsizes: [1500]\nvariants: [{variants}]\n\
+             drivers: [{drivers}]\nmicro: {{ rounds: 3 }}\ncipher: {{}}\n"
+        );
+        super::super::bench::parse(Path::new("b.yaml"), &text).unwrap()
+    }
+
+    /// Every build once with the kernel's driver, then per named driver
+    /// the raw bounce builds in report order (ecb before cbc, whatever the
+    /// file's order): not the in-place, ESP or WireGuard builds.
+    #[test]
+    fn the_driver_dimension_takes_the_raw_bounce_builds() {
+        let every = "wireguard, wireguard (bpf), esp in place, esp, cbc(aes) in place, \
+                     ecb(aes) in place, cbc(aes), ecb(aes), copy, noop";
+        let p = plan(every, "aes-generic, aes-aesni");
+        let builds: Vec<(BenchVariant, Option<String>)> = p
+            .variants
+            .iter()
+            .filter(|v| v.build().is_some())
+            .map(|v| (*v, None))
+            .collect();
+        assert_eq!(builds.len(), 9, "{builds:?}");
+        let d = |v, name: &str| (v, Some(name.to_string()));
+        let planes = p.micro_planes();
+        assert_eq!(planes[..builds.len()], builds[..]);
+        assert_eq!(
+            planes[builds.len()..],
+            [
+                d(BenchVariant::Ecb, "aes-generic"),
+                d(BenchVariant::Cbc, "aes-generic"),
+                d(BenchVariant::Ecb, "aes-aesni"),
+                d(BenchVariant::Cbc, "aes-aesni"),
+            ]
+        );
+        let p = plan("esp, cbc(aes) in place, cbc(aes)", "aes-generic");
+        assert_eq!(
+            p.micro_planes(),
+            [
+                (BenchVariant::Cbc, None),
+                (BenchVariant::CbcInPlace, None),
+                (BenchVariant::Esp, None),
+                d(BenchVariant::Cbc, "aes-generic"),
+            ]
+        );
+        let p = plan("esp, ecb(aes) in place, wireguard (bpf)", "aes-generic");
+        assert!(p.micro_planes().iter().all(|(_, d)| d.is_none()));
+    }
+
+    /// The cipher limit is the raw bounce builds' alone (the cipher-only
+    /// program runs on their maps), and counts in the time estimate.
+    #[test]
+    fn the_cipher_limit_is_the_raw_bounce_builds() {
+        let limited: Vec<BenchVariant> = BenchVariant::all()
+            .iter()
+            .copied()
+            .filter(|v| BenchPlan::has_cipher_limit(*v))
+            .collect();
+        assert_eq!(limited, [BenchVariant::Ecb, BenchVariant::Cbc]);
+        let with = plan("cbc(aes), esp", "aes-generic");
+        let mut without = with.clone();
+        without.cipher = None;
+        assert!(with.estimated_secs() > without.estimated_secs());
+        let esp_only = plan("esp, cbc(aes) in place", "aes-generic");
+        let mut no_cipher = esp_only.clone();
+        no_cipher.cipher = None;
+        assert_eq!(esp_only.estimated_secs(), no_cipher.estimated_secs());
     }
 }

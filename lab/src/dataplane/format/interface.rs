@@ -5,7 +5,7 @@
 use crate::dataplane::embed::Flavor;
 use crate::dataplane::layout::Layout;
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, Direction, Mode, Stack};
+use crate::domain::{Algorithm, Direction, KernelStack, Mode, Stack};
 
 /// One bench variant of a format: a cipher, bounced or in place, and its
 /// name in files and reports (`bench.yaml`'s `variants:`, `bench.json`).
@@ -245,6 +245,35 @@ pub(crate) trait WireFormat: Sync {
     /// one key: the inner protocol and message, or `None` when it does not
     /// open (the oracle tries every key the scenario installed).
     fn open(&self, keys: &Keys, protocol: u8, payload: &[u8]) -> Option<(u8, Vec<u8>)>;
+
+    /// Whether [`Self::provision`] keys its cipher with a named AES driver
+    /// ([`Keys::driver`], `cbc(aes-generic)`) instead of the kernel's pick:
+    /// the bench then measures its bounced builds once per driver of the
+    /// bench file too.
+    fn takes_aes_driver(&self) -> bool {
+        false
+    }
+
+    /// What its data plane does beyond the raw format's unauthenticated
+    /// `cbc(aes)`, the reference the bench's findings weigh every format
+    /// against (`AES-CBC + AES-CMAC-96`); `None` for the reference itself.
+    fn bench_adds(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The kernel's stacks the bench's findings weigh its builds against
+    /// over UDP: its own protocol in the kernel, and what a user would pick
+    /// instead.
+    fn bench_rivals(&self) -> &'static [KernelStack] {
+        &[]
+    }
+
+    /// A target for its bounced egress program, reported by the bench's
+    /// findings and never enforced: at a packet size, at most this many
+    /// times the raw `cbc(aes)` egress program's time per packet.
+    fn egress_target(&self) -> Option<(u32, f64)> {
+        None
+    }
 }
 
 impl std::fmt::Debug for dyn WireFormat {

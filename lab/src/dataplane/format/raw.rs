@@ -234,6 +234,11 @@ impl WireFormat for Raw {
     fn open(&self, keys: &Keys, protocol: u8, payload: &[u8]) -> Option<(u8, Vec<u8>)> {
         decrypt(keys.algorithm, keys.key, payload).map(|pt| (protocol, pt))
     }
+
+    /// Its provisioning takes any algorithm name, `cbc(aes-generic)` too.
+    fn takes_aes_driver(&self) -> bool {
+        true
+    }
 }
 
 /// Reference decryption of one wire payload with one key; `None` when the

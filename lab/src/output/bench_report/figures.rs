@@ -5,7 +5,6 @@
 use plotters::style::RGBColor;
 
 use super::chart::{BarPanel, Figure, Layer, LinePanel, Panel, Point, Series};
-use super::findings::WG_BPF;
 use crate::domain::Algorithm;
 use crate::domain::BenchVariant;
 use crate::domain::Direction;
@@ -28,9 +27,13 @@ pub(crate) fn variant_color(v: BenchVariant) -> RGBColor {
         BenchVariant::XfrmCbcCmac => RGBColor(148, 103, 189),
         BenchVariant::XfrmGcm => RGBColor(90, 50, 140),
         BenchVariant::WireGuard => RGBColor(23, 190, 207),
-        _ => RGBColor(188, 189, 34),
+        _ => OTHER_COLOR,
     }
 }
+
+/// Colour of a variant without one of its own above (`wireguard (bpf)`),
+/// and of userspace ChaCha20-Poly1305 beside it.
+const OTHER_COLOR: RGBColor = RGBColor(188, 189, 34);
 
 const TARGET_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -184,7 +187,7 @@ fn limit_lines(t: &TargetResult, sizes: &[u32], d: Direction, series: &mut Vec<S
             let (color, what) = match alg {
                 Algorithm::EcbAes => (RGBColor(90, 90, 90), "userspace AES"),
                 Algorithm::CbcAes => (RGBColor(20, 20, 20), "userspace AES"),
-                Algorithm::ChaCha20Poly1305 => (variant_color(WG_BPF), "userspace"),
+                Algorithm::ChaCha20Poly1305 => (OTHER_COLOR, "userspace"),
             };
             series.push(Series {
                 label: format!("{} {what}, one core (hardware)", alg.kernel_name()),
@@ -371,7 +374,7 @@ pub(crate) fn alternatives(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
             BenchVariant::XfrmCbcCmac => "x-cbc",
             BenchVariant::XfrmGcm => "x-gcm",
             BenchVariant::WireGuard => "wg",
-            WG_BPF => "wg bpf",
+            v if v.algorithm() == Some(Algorithm::ChaCha20Poly1305) => "wg bpf",
             v => v.as_str(),
         }
         .to_string()

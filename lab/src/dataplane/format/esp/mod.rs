@@ -11,7 +11,7 @@ use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
 use abi::{ESP_COUNTERS, ESP_OVERHEAD};
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, BenchVariant, Direction, Mode, Stack};
+use crate::domain::{Algorithm, BenchVariant, Direction, KernelStack, Mode, Stack};
 use crate::net::{ETH_HLEN, IP_HLEN, checksum, ipv4_payload, l4_checksum_at};
 use sa::Sa;
 
@@ -267,6 +267,17 @@ impl WireFormat for Esp {
         }
         let o = reference::open(keys.key, keys.auth_key, payload).ok()?;
         Some((o.next_header, o.inner))
+    }
+
+    /// The CMAC, a second CBC pass over the packet.
+    fn bench_adds(&self) -> Option<&'static str> {
+        Some("AES-CBC + AES-CMAC-96, the CMAC a second CBC pass")
+    }
+
+    /// The kernel's ESP with our algorithms, and with the AEAD a user
+    /// would pick.
+    fn bench_rivals(&self) -> &'static [KernelStack] {
+        &[KernelStack::EspCbcCmac, KernelStack::EspGcm]
     }
 }
 

@@ -20,7 +20,7 @@ use abi::{
 };
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, Direction, Stack};
+use crate::domain::{Algorithm, Direction, KernelStack, Stack};
 use crate::net::{ETH_HLEN, IP_HLEN, UDP_HLEN, ipv4_payload, l4_checksum_at};
 
 /// The WireGuard format.
@@ -342,5 +342,21 @@ impl WireFormat for Wireguard {
         let inner = reference::inner_ipv4(&o.plaintext)?;
         let hl = usize::from(inner[0] & 0x0f) * 4;
         Some((inner[9], inner[hl..].to_vec()))
+    }
+
+    /// An AEAD, and no kfunc: its cipher is the program's own code.
+    fn bench_adds(&self) -> Option<&'static str> {
+        Some("ChaCha20-Poly1305 in BPF C")
+    }
+
+    /// The kernel's WireGuard, the same protocol.
+    fn bench_rivals(&self) -> &'static [KernelStack] {
+        &[KernelStack::WireGuard]
+    }
+
+    /// The target set for it: at 1500 B, at most half the raw `cbc(aes)`
+    /// egress program's time.
+    fn egress_target(&self) -> Option<(u32, f64)> {
+        Some((1500, 0.5))
     }
 }
