@@ -161,6 +161,59 @@ static __always_inline MAYBE_UNUSED __u16 csum_fold(__u64 sum)
 	return (__u16)sum;
 }
 
+/* The TCP/UDP checksum of an inner packet: a CHECKSUM_PARTIAL skb holds
+ * only the pseudo-header sum, which nobody completes once the packet is
+ * encrypted, so a format that carries the packet whole completes it in
+ * three steps: l4_csum_offset(), then the sum of the pseudo-header
+ * (l4_pseudo_sum()) and of the segment with its checksum field zeroed,
+ * then l4_csum_final(). bpf_csum_diff sizes are taken CSUM_CHUNK bytes at
+ * a time: older kernels (6.12 among them) refuse sizes over 512 bytes or
+ * not a multiple of 4. */
+#define CSUM_CHUNK 256
+
+/* Offset of the checksum field in a TCP or UDP segment of plen bytes;
+ * -1 for other protocols (ICMP carries a complete checksum) and for a
+ * segment too short to have one. */
+static __always_inline MAYBE_UNUSED int l4_csum_offset(const struct iphdr *iph, __u64 plen)
+{
+	if (iph->protocol == IPPROTO_UDP && plen >= 8)
+		return 6;
+	if (iph->protocol == IPPROTO_TCP && plen >= 20)
+		return 16;
+	return -1;
+}
+
+/* The sum of the TCP/UDP pseudo-header of iph's segment of plen bytes;
+ * negative on error. */
+static __always_inline MAYBE_UNUSED __s64 l4_pseudo_sum(const struct iphdr *iph, __u64 plen)
+{
+	struct {
+		__be32 saddr;
+		__be32 daddr;
+		__u8 zero;
+		__u8 proto;
+		__be16 len;
+	} ph;
+
+	ph.saddr = iph->saddr;
+	ph.daddr = iph->daddr;
+	ph.zero = 0;
+	ph.proto = iph->protocol;
+	ph.len = bpf_htons((__u16)plen);
+	return bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+}
+
+/* The checksum field's value for the whole sum: 0 would mean "no
+ * checksum" in UDP (RFC 768), so UDP sends 0xffff instead. */
+static __always_inline MAYBE_UNUSED __u16 l4_csum_final(const struct iphdr *iph, __u64 sum)
+{
+	__u16 csum = (__u16)~csum_fold(sum);
+
+	if (csum == 0 && iph->protocol == IPPROTO_UDP)
+		csum = 0xffff;
+	return csum;
+}
+
 /* store_ip_header(): how the header checksum follows the change. */
 #define IP_CSUM_UPDATE 0  /* incrementally (RFC 1624): a wrong one stays wrong */
 #define IP_CSUM_REBUILD 1 /* computed afresh over the header */

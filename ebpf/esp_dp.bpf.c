@@ -65,7 +65,6 @@ struct {
 SLOT_MAP(BPF_MAP_TYPE_ARRAY, struct esp_config, esp_cfg);
 
 #define ESP_MSG_MAX (ESP_PREFIX_LEN + ESP_MAX_CT)
-#define CSUM_CHUNK 256
 
 /* Per-CPU scratch (map `scratch`). Every kfunc buffer must be map memory
  * (dynptrs from the stack are refused). Where one buffer feeds another,
@@ -138,39 +137,22 @@ static __always_inline __s64 csum_dynptr(const struct bpf_dynptr *d, __u64 len, 
 static __always_inline int l4_checksum(const struct bpf_dynptr *d, const struct iphdr *iph,
 				       __u64 plen, struct esp_scratch *s)
 {
-	struct {
-		__be32 saddr;
-		__be32 daddr;
-		__u8 zero;
-		__u8 proto;
-		__be16 len;
-	} ph;
 	__u16 csum = 0;
-	__u32 off;
+	int off;
 	__s64 sum;
 
-	if (iph->protocol == IPPROTO_UDP && plen >= 8)
-		off = 6;
-	else if (iph->protocol == IPPROTO_TCP && plen >= 20)
-		off = 16;
-	else
+	off = l4_csum_offset(iph, plen);
+	if (off < 0)
 		return 0;
 	if (bpf_dynptr_write(d, off, &csum, sizeof(csum), 0) < 0)
 		return -1;
-	ph.saddr = iph->saddr;
-	ph.daddr = iph->daddr;
-	ph.zero = 0;
-	ph.proto = iph->protocol;
-	ph.len = bpf_htons((__u16)plen);
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	sum = l4_pseudo_sum(iph, plen);
 	if (sum < 0)
 		return -1;
 	sum = csum_dynptr(d, plen, sum, s->csum);
 	if (sum < 0)
 		return -1;
-	csum = (__u16)~csum_fold(sum);
-	if (csum == 0 && iph->protocol == IPPROTO_UDP)
-		csum = 0xffff; /* 0 would mean "no checksum" (RFC 768) */
+	csum = l4_csum_final(iph, sum);
 	return bpf_dynptr_write(d, off, &csum, sizeof(csum), 0) < 0 ? -1 : 0;
 }
 

@@ -41,7 +41,6 @@
 #define CT_AT 48
 #define MSG_AT (CT_AT - WG_ENCAP_LEN)
 #define UDP_HLEN 8
-#define CSUM_CHUNK 256
 #define IP_DF 0x4000
 #define IP_FRAG_MASK 0x3fff
 
@@ -248,45 +247,27 @@ static __always_inline __s64 csum_buf(const __u8 *p, __u64 len, __u64 sum)
 static __always_inline int l4_checksum(struct wg_scratch *s, const struct iphdr *iph, __u64 hl,
 				       __u64 tot)
 {
-	struct {
-		__be32 saddr;
-		__be32 daddr;
-		__u8 zero;
-		__u8 proto;
-		__be16 len;
-	} ph;
-	__u64 plen = tot - hl, off;
-	__u16 csum;
+	__u64 plen = tot - hl;
 	__u8 *l4;
 	__s64 sum;
+	int off;
 
 	if (iph->frag_off & bpf_htons(IP_FRAG_MASK))
 		return 0;
-	if (iph->protocol == IPPROTO_UDP && plen >= 8)
-		off = 6;
-	else if (iph->protocol == IPPROTO_TCP && plen >= 20)
-		off = 16;
-	else
+	off = l4_csum_offset(iph, plen);
+	if (off < 0)
 		return 0;
 	barrier_var(hl);
 	hl &= 0x3c;
 	l4 = s->pt + hl;
 	*(__u16 *)(l4 + off) = 0;
-	ph.saddr = iph->saddr;
-	ph.daddr = iph->daddr;
-	ph.zero = 0;
-	ph.proto = iph->protocol;
-	ph.len = bpf_htons((__u16)plen);
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	sum = l4_pseudo_sum(iph, plen);
 	if (sum < 0)
 		return -1;
 	sum = csum_buf(l4, plen, sum);
 	if (sum < 0)
 		return -1;
-	csum = (__u16)~csum_fold(sum);
-	if (csum == 0 && iph->protocol == IPPROTO_UDP)
-		csum = 0xffff; /* 0 would mean "no checksum" (RFC 768) */
-	*(__u16 *)(l4 + off) = csum;
+	*(__u16 *)(l4 + off) = l4_csum_final(iph, sum);
 	return 0;
 }
 

@@ -386,6 +386,23 @@ impl BenchVariant {
         }
     }
 
+    /// The bounced build of the same format and cipher, if the variant is
+    /// an in-place one.
+    pub(crate) fn bounced_twin(self) -> Option<Self> {
+        match self {
+            Self::Lab {
+                format,
+                algorithm,
+                in_place: true,
+            } => Some(Self::Lab {
+                format,
+                algorithm,
+                in_place: false,
+            }),
+            _ => None,
+        }
+    }
+
     /// The kernel stack the variant stands for, if it is not the lab's.
     pub(crate) fn kernel_stack(self) -> Option<KernelStack> {
         match self {

@@ -213,18 +213,8 @@ fn weighed_formats() -> impl Iterator<Item = (&'static dyn WireFormat, &'static 
 fn in_place(t: &TargetResult, big: u32) -> Vec<String> {
     let mut out = Vec::new();
     for &ip in BenchVariant::all() {
-        let BenchVariant::Lab {
-            format,
-            algorithm,
-            in_place: true,
-        } = ip
-        else {
+        let Some(bounce) = ip.bounced_twin() else {
             continue;
-        };
-        let bounce = BenchVariant::Lab {
-            format,
-            algorithm,
-            in_place: false,
         };
         let pair = |d: Direction| Some((micro(t, ip, d, big)?, micro(t, bounce, d, big)?));
         if let (Some((a, b)), Some((c, d))) = (pair(Direction::Egress), pair(Direction::Ingress)) {
@@ -663,18 +653,8 @@ mod tests {
     #[test]
     fn in_place_builds_meet_their_bounced_twins() {
         for &ip in BenchVariant::all() {
-            let BenchVariant::Lab {
-                format,
-                algorithm,
-                in_place: true,
-            } = ip
-            else {
+            let Some(twin) = ip.bounced_twin() else {
                 continue;
-            };
-            let twin = BenchVariant::Lab {
-                format,
-                algorithm,
-                in_place: false,
             };
             let mut t = host();
             for d in [Direction::Egress, Direction::Ingress] {
