@@ -90,6 +90,14 @@ static __always_inline MAYBE_UNUSED BPFCRYPT_SCRATCH *get_scratch(void)
 			(st)->field += (n);                                                        \
 	} while (0)
 
+/* Counts a dropped packet under field and gives the verdict that drops
+ * it: `return DROP(st, base.dropped_invalid);`. */
+#define DROP(st, field)                                                                            \
+	({                                                                                         \
+		COUNT(st, field, 1);                                                               \
+		TC_ACT_SHOT;                                                                       \
+	})
+
 /* Bounds a length for the verifier to [1, max]; `fail` (a return or a
  * goto) runs when it is outside. Upper bound first, then zero, each after
  * a barrier: tested together, or in the other order, 7.x verifiers may keep

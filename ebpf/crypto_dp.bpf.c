@@ -217,8 +217,7 @@ static __always_inline int encrypt_inplace(struct __sk_buff *skb, struct bpfcryp
 	COUNT(st, encrypted_bytes, plen);
 	return TCX_NEXT;
 error:
-	COUNT(st, errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, errors);
 }
 
 static __always_inline int decrypt_inplace(struct __sk_buff *skb, struct bpfcrypt_stats *st,
@@ -240,10 +239,8 @@ static __always_inline int decrypt_inplace(struct __sk_buff *skb, struct bpfcryp
 		goto error;
 	pad = pkcs7_pad(s->dst);
 	plen = clen - pad;
-	if (!pad || plen == 0) {
-		COUNT(st, dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!pad || plen == 0)
+		return DROP(st, dropped_invalid);
 	/* Write the IPv4 header onto the IV, then remove the IV's 16 bytes
 	 * between L2 and L3; trim the padding. */
 	if (store_ip_header(skb, ip, ihl4, ETH_HLEN + iv_len, ihl4 + plen, ip->iph.protocol,
@@ -257,8 +254,7 @@ static __always_inline int decrypt_inplace(struct __sk_buff *skb, struct bpfcryp
 	COUNT(st, decrypted_bytes, plen);
 	return TCX_NEXT;
 error:
-	COUNT(st, errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, errors);
 }
 #endif
 
@@ -283,19 +279,15 @@ int encrypt_egress(struct __sk_buff *skb)
 #else
 		return TC_ACT_SHOT;
 #endif
-	if (plen == 0 || plen > BPFCRYPT_MAX_PLAIN) {
-		COUNT(st, dropped_unsupported, 1);
-		return TC_ACT_SHOT;
-	}
+	if (plen == 0 || plen > BPFCRYPT_MAX_PLAIN)
+		return DROP(st, dropped_unsupported);
 #ifdef BROKEN_RAW_SHORT_CLEAR
 	if (plen < BPFCRYPT_BLOCK)
 		return TCX_NEXT; /* Bug: "less than a block, nothing to encrypt" */
 #endif
 	s = get_scratch();
-	if (!s) {
-		COUNT(st, errors, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!s)
+		return DROP(st, errors);
 	BOUND_LEN(plen, BPFCRYPT_MAX_PLAIN, return TC_ACT_SHOT);
 	hoff = ETH_HLEN + ihl4;
 	EXTRA_COPY(skb, hoff, s->dst, plen);
@@ -344,8 +336,7 @@ int encrypt_egress(struct __sk_buff *skb)
 	COUNT(st, encrypted_bytes, plen);
 	return TCX_NEXT;
 error:
-	COUNT(st, errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, errors);
 }
 
 SEC("tcx/ingress")
@@ -366,15 +357,11 @@ int decrypt_ingress(struct __sk_buff *skb)
 	if (!cctx)
 		return TC_ACT_SHOT;
 	clen = wlen - iv_len;
-	if (wlen < iv_len + BPFCRYPT_BLOCK || clen % BPFCRYPT_BLOCK || clen > BPFCRYPT_BUF) {
-		COUNT(st, dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
+	if (wlen < iv_len + BPFCRYPT_BLOCK || clen % BPFCRYPT_BLOCK || clen > BPFCRYPT_BUF)
+		return DROP(st, dropped_invalid);
 	s = get_scratch();
-	if (!s) {
-		COUNT(st, errors, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!s)
+		return DROP(st, errors);
 	BOUND_LEN(clen, BPFCRYPT_BUF, return TC_ACT_SHOT);
 	hoff = ETH_HLEN + ihl4;
 	EXTRA_COPY(skb, hoff + iv_len, s->dst, clen);
@@ -389,10 +376,8 @@ int decrypt_ingress(struct __sk_buff *skb)
 		goto error;
 	pad = pkcs7_pad(&s->dst[(clen - BPFCRYPT_BLOCK) & (BPFCRYPT_BUF - BPFCRYPT_BLOCK)]);
 	plen = clen - pad;
-	if (!pad || plen == 0) {
-		COUNT(st, dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!pad || plen == 0)
+		return DROP(st, dropped_invalid);
 	BOUND_LEN(plen, BPFCRYPT_BUF, return TC_ACT_SHOT);
 	if (bpf_skb_store_bytes(skb, hoff, s->dst, plen, 0) < 0 ||
 	    store_ip_header(skb, &ip, ihl4, ETH_HLEN, ihl4 + plen, ip.iph.protocol,
@@ -403,8 +388,7 @@ int decrypt_ingress(struct __sk_buff *skb)
 	COUNT(st, decrypted_bytes, plen);
 	return TCX_NEXT;
 error:
-	COUNT(st, errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, errors);
 }
 
 /* Create a crypto context from the key in the run context and swap it into
@@ -482,8 +466,7 @@ static __always_inline int bounce(struct __sk_buff *skb)
 	COUNT(st, copied, 1);
 	return TCX_NEXT;
 unsupported:
-	COUNT(st, dropped_unsupported, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, dropped_unsupported);
 #else
 	return TCX_NEXT;
 #endif

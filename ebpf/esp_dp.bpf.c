@@ -348,10 +348,8 @@ int encrypt_egress(struct __sk_buff *skb)
 	ret = parse(skb, common_stats(st), &ip, &ihl4, &plen, PARSE_NO_FRAGMENTS);
 	if (ret <= 0)
 		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
-	if (plen == 0 || plen > ESP_MAX_PLAIN) {
-		COUNT(st, base.dropped_unsupported, 1);
-		return TC_ACT_SHOT;
-	}
+	if (plen == 0 || plen > ESP_MAX_PLAIN)
+		return DROP(st, base.dropped_unsupported);
 	sa = outbound_sa(st);
 	if (!sa)
 #ifdef BROKEN_ESP_FAIL_OPEN
@@ -361,15 +359,11 @@ int encrypt_egress(struct __sk_buff *skb)
 #endif
 	cipher = sa->cipher;
 	auth = sa->auth;
-	if (!cipher || !auth) {
-		COUNT(st, base.dropped_nokey, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!cipher || !auth)
+		return DROP(st, base.dropped_nokey);
 	s = get_scratch();
-	if (!s) {
-		COUNT(st, base.errors, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!s)
+		return DROP(st, base.errors);
 	/* Never reuse a sequence number: concurrent CPUs each get their own,
 	 * and once ESP_SEQ_MAX has been handed out the SA sends nothing more
 	 * until the loader installs a new one (rekey). */
@@ -378,10 +372,8 @@ int encrypt_egress(struct __sk_buff *skb)
 #else
 	seq = __sync_fetch_and_add(&sa->seq_next, 1);
 #endif
-	if (seq > ESP_SEQ_MAX) {
-		COUNT(st, seq_exhausted, 1);
-		return TC_ACT_SHOT;
-	}
+	if (seq > ESP_SEQ_MAX)
+		return DROP(st, seq_exhausted);
 	spi = sa->spi;
 	hoff = ETH_HLEN + ihl4;
 	clen = (plen + 2 + ESP_BLOCK - 1) & ~(__u64)(ESP_BLOCK - 1);
@@ -474,8 +466,7 @@ int encrypt_egress(struct __sk_buff *skb)
 	COUNT(st, base.encrypted_bytes, plen);
 	return TCX_NEXT;
 error:
-	COUNT(st, base.errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, base.errors);
 }
 
 #ifdef DP_INPLACE
@@ -530,16 +521,12 @@ int decrypt_ingress(struct __sk_buff *skb)
 	ret = parse(skb, common_stats(st), &ip, &ihl4, &wlen, PARSE_NO_FRAGMENTS);
 	if (ret <= 0)
 		return ret == 0 ? TCX_NEXT : TC_ACT_SHOT;
-	if (ip.iph.protocol != ESP_PROTO) {
-		COUNT(st, base.dropped_unsupported, 1);
-		return TC_ACT_SHOT;
-	}
+	if (ip.iph.protocol != ESP_PROTO)
+		return DROP(st, base.dropped_unsupported);
 	if (wlen < ESP_PREFIX_LEN + ESP_BLOCK + ESP_ICV_LEN ||
 	    (wlen - ESP_PREFIX_LEN - ESP_ICV_LEN) % ESP_BLOCK ||
-	    wlen - ESP_PREFIX_LEN - ESP_ICV_LEN > ESP_MAX_CT) {
-		COUNT(st, base.dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
+	    wlen - ESP_PREFIX_LEN - ESP_ICV_LEN > ESP_MAX_CT)
+		return DROP(st, base.dropped_invalid);
 	clen = wlen - ESP_PREFIX_LEN - ESP_ICV_LEN;
 	hoff = ETH_HLEN + ihl4;
 	if (bpf_skb_load_bytes(skb, hoff, hdr, sizeof(hdr)) < 0)
@@ -547,16 +534,12 @@ int decrypt_ingress(struct __sk_buff *skb)
 	spi = bpf_ntohl(hdr[0]);
 	seq = bpf_ntohl(hdr[1]);
 	sa = bpf_map_lookup_elem(&sa_in, &spi);
-	if (!sa || sa->spi != spi) {
-		COUNT(st, unknown_spi, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!sa || sa->spi != spi)
+		return DROP(st, unknown_spi);
 	cipher = sa->cipher;
 	auth = sa->auth;
-	if (!cipher || !auth) {
-		COUNT(st, base.dropped_nokey, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!cipher || !auth)
+		return DROP(st, base.dropped_nokey);
 	s = get_scratch();
 	if (!s)
 		goto error;
@@ -580,19 +563,15 @@ int decrypt_ingress(struct __sk_buff *skb)
 	if (cmac(auth, &md, ESP_PREFIX_LEN + clen, sa, s) < 0 ||
 	    bpf_skb_load_bytes(skb, hoff + ESP_PREFIX_LEN + clen, s->icv, ESP_ICV_LEN) < 0)
 		goto error;
-	if (icv_mismatch(s)) {
-		COUNT(st, auth_failed, 1);
-		return TC_ACT_SHOT;
-	}
+	if (icv_mismatch(s))
+		return DROP(st, auth_failed);
 	/* Check and update in one critical section, so two CPUs receiving
 	 * the same sequence number cannot both accept it. */
 	bpf_spin_lock(&sa->lock);
 	replayed = replay_check_update(sa, seq);
 	bpf_spin_unlock(&sa->lock);
-	if (replayed) {
-		COUNT(st, replayed, 1);
-		return TC_ACT_SHOT;
-	}
+	if (replayed)
+		return DROP(st, replayed);
 
 	/* The IV is copied to scratch: CBC writes its last block back. */
 	if (bpf_dynptr_read(s->iv, ESP_IV_LEN, &md, ESP_HDR_LEN, 0) < 0)
@@ -614,10 +593,8 @@ int decrypt_ingress(struct __sk_buff *skb)
 		goto error;
 	padlen = s->tail[0];
 	nh = s->tail[1];
-	if (padlen + 2 >= clen) {
-		COUNT(st, base.dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
+	if (padlen + 2 >= clen)
+		return DROP(st, base.dropped_invalid);
 	plen = clen - 2 - padlen;
 	if (padlen) {
 		if (bpf_dynptr_read(s->tail, padlen, &pd, plen, 0) < 0)
@@ -631,10 +608,8 @@ int decrypt_ingress(struct __sk_buff *skb)
 	/* Bad padding (only a sender holding the keys can produce it), or a
 	 * dummy packet (next header 59, RFC 4303 2.6): authenticated, but not
 	 * delivered. */
-	if (bad || nh == 59) {
-		COUNT(st, base.dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
+	if (bad || nh == 59)
+		return DROP(st, base.dropped_invalid);
 
 	BOUND_LEN(plen, ESP_MAX_CT, goto error);
 #ifdef DP_INPLACE
@@ -656,8 +631,7 @@ int decrypt_ingress(struct __sk_buff *skb)
 	COUNT(st, base.decrypted_bytes, plen);
 	return TCX_NEXT;
 error:
-	COUNT(st, base.errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, base.errors);
 }
 
 /* Create an SA with its two contexts. The element is inserted first (from

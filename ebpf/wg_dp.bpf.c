@@ -375,21 +375,15 @@ int encrypt_egress(struct __sk_buff *skb)
 	    tot > WG_MAX_INNER || skb->len < ETH_HLEN + tot)
 		goto unsupported;
 	kp = sending_keypair(peer, &born);
-	if (!kp) {
-		COUNT(st, base.dropped_nokey, 1);
-		return TC_ACT_SHOT;
-	}
-	if (bpf_ktime_get_ns() - born >= lifetime_ns(peer)) {
-		COUNT(st, expired, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!kp)
+		return DROP(st, base.dropped_nokey);
+	if (bpf_ktime_get_ns() - born >= lifetime_ns(peer))
+		return DROP(st, expired);
 	/* Each counter once: concurrent CPUs each take their own, and a
 	 * counter taken by a packet dropped later is never sent. */
 	counter = __sync_fetch_and_add(&kp->send_counter, 1);
-	if (counter >= message_limit(peer)) {
-		COUNT(st, seq_exhausted, 1);
-		return TC_ACT_SHOT;
-	}
+	if (counter >= message_limit(peer))
+		return DROP(st, seq_exhausted);
 	s = get_scratch();
 	if (!s)
 		goto error;
@@ -431,11 +425,9 @@ pass:
 	COUNT(st, base.passed, 1);
 	return TCX_NEXT;
 unsupported:
-	COUNT(st, base.dropped_unsupported, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, base.dropped_unsupported);
 error:
-	COUNT(st, base.errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, base.errors);
 }
 
 /* The valid keypair whose local index is idx, its slot and epoch; NULL
@@ -502,24 +494,16 @@ static __always_inline int deliver(struct __sk_buff *skb, struct wg_stats *st,
 	struct iphdr *iph = (struct iphdr *)s->pt;
 	__u64 hl, tot;
 
-	if (clen < sizeof(*iph)) {
-		COUNT(st, base.dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
-	if (iph->version == 6) {
-		COUNT(st, base.dropped_unsupported, 1);
-		return TC_ACT_SHOT;
-	}
+	if (clen < sizeof(*iph))
+		return DROP(st, base.dropped_invalid);
+	if (iph->version == 6)
+		return DROP(st, base.dropped_unsupported);
 	hl = iph->ihl * 4;
 	tot = bpf_ntohs(iph->tot_len);
-	if (iph->version != 4 || hl < sizeof(*iph) || tot < hl || tot > clen) {
-		COUNT(st, base.dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
-	if (!allowed(peer, iph->saddr)) {
-		COUNT(st, not_allowed, 1);
-		return TC_ACT_SHOT;
-	}
+	if (iph->version != 4 || hl < sizeof(*iph) || tot < hl || tot > clen)
+		return DROP(st, base.dropped_invalid);
+	if (!allowed(peer, iph->saddr))
+		return DROP(st, not_allowed);
 	BOUND_LEN(tot, CP_MAX_LEN, goto error);
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, s->pt, tot, BPF_F_RECOMPUTE_CSUM) < 0 ||
 	    bpf_skb_change_tail(skb, ETH_HLEN + tot, 0) < 0)
@@ -528,8 +512,7 @@ static __always_inline int deliver(struct __sk_buff *skb, struct wg_stats *st,
 	COUNT(st, base.decrypted_bytes, tot - hl);
 	return TCX_NEXT;
 error:
-	COUNT(st, base.errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, base.errors);
 }
 
 /* A message to our port, its UDP payload at off (wlen bytes). */
@@ -553,25 +536,17 @@ static __always_inline int receive(struct __sk_buff *skb, struct wg_stats *st,
 	if (h.type != WG_MSG_DATA || wlen < WG_DATA_HDR_LEN + WG_TAG_LEN)
 		goto invalid;
 	clen = wlen - WG_DATA_HDR_LEN - WG_TAG_LEN;
-	if (clen > CP_MAX_LEN) {
-		COUNT(st, base.dropped_unsupported, 1);
-		return TC_ACT_SHOT;
-	}
+	if (clen > CP_MAX_LEN)
+		return DROP(st, base.dropped_unsupported);
 	if (bpf_skb_load_bytes(skb, off, &h, sizeof(h)) < 0)
 		goto error;
 	kp = receiving_keypair(h.receiver, &kslot, &born);
-	if (!kp) {
-		COUNT(st, unknown_spi, 1);
-		return TC_ACT_SHOT;
-	}
-	if (bpf_ktime_get_ns() - born >= lifetime_ns(peer)) {
-		COUNT(st, expired, 1);
-		return TC_ACT_SHOT;
-	}
-	if (h.counter >= message_limit(peer)) {
-		COUNT(st, seq_exhausted, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!kp)
+		return DROP(st, unknown_spi);
+	if (bpf_ktime_get_ns() - born >= lifetime_ns(peer))
+		return DROP(st, expired);
+	if (h.counter >= message_limit(peer))
+		return DROP(st, seq_exhausted);
 	s = get_scratch();
 	if (!s)
 		goto error;
@@ -591,10 +566,8 @@ static __always_inline int receive(struct __sk_buff *skb, struct wg_stats *st,
 	s->clen = clen;
 	/* Authenticate first: the window moves only for genuine messages. */
 	if (cp_open(&s->cp, kp->recv_key, s->nonce, s->nonce, 0, s->out + CT_AT, s->pt, clen,
-		    s->tag) < 0) {
-		COUNT(st, auth_failed, 1);
-		return TC_ACT_SHOT;
-	}
+		    s->tag) < 0)
+		return DROP(st, auth_failed);
 	clen = *(volatile __u64 *)&s->clen;
 	/* Check and record in one critical section, so that two CPUs
 	 * receiving the same counter cannot both accept it; and against the
@@ -611,29 +584,21 @@ static __always_inline int receive(struct __sk_buff *skb, struct wg_stats *st,
 		kp->confirmed = 1;
 	}
 	bpf_spin_unlock(&kp->lock);
-	if (verdict == REPLACED) {
-		COUNT(st, base.dropped_nokey, 1);
-		return TC_ACT_SHOT;
-	}
-	if (verdict == REPLAYED) {
-		COUNT(st, replayed, 1);
-		return TC_ACT_SHOT;
-	}
+	if (verdict == REPLACED)
+		return DROP(st, base.dropped_nokey);
+	if (verdict == REPLAYED)
+		return DROP(st, replayed);
 	/* The responder's new keypair, confirmed by the initiator's first
 	 * message under it, takes over sending (as in the kernel). */
 	if (confirm)
 		WRITE_ONCE_U32(peer->send_slot, kslot);
-	if (clen == 0) {
-		COUNT(st, keepalives, 1);
-		return TC_ACT_SHOT;
-	}
+	if (clen == 0)
+		return DROP(st, keepalives);
 	return deliver(skb, st, peer, s, clen);
 invalid:
-	COUNT(st, base.dropped_invalid, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, base.dropped_invalid);
 error:
-	COUNT(st, base.errors, 1);
-	return TC_ACT_SHOT;
+	return DROP(st, base.errors);
 }
 
 SEC("tcx/ingress")
@@ -648,10 +613,8 @@ int decrypt_ingress(struct __sk_buff *skb)
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		goto pass;
 	peer = slot(&wg_peer);
-	if (!peer) {
-		COUNT(st, base.errors, 1);
-		return TC_ACT_SHOT;
-	}
+	if (!peer)
+		return DROP(st, base.errors);
 	/* Too short for IPv4, or no peer yet: the stack's business. */
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, &iph, sizeof(iph)) < 0 || !peer->configured)
 		goto pass;
@@ -665,10 +628,8 @@ int decrypt_ingress(struct __sk_buff *skb)
 		return receive(skb, st, peer, ETH_HLEN + hl + UDP_HLEN, tot - hl - UDP_HLEN);
 	/* What the peer's addresses send comes through the tunnel or not at
 	 * all. */
-	if (allowed(peer, iph.saddr)) {
-		COUNT(st, base.dropped_invalid, 1);
-		return TC_ACT_SHOT;
-	}
+	if (allowed(peer, iph.saddr))
+		return DROP(st, base.dropped_invalid);
 pass:
 	COUNT(st, base.passed, 1);
 	return TCX_NEXT;
