@@ -11,6 +11,7 @@ pub(crate) mod netns;
 pub(crate) mod offload;
 pub(crate) mod owner;
 pub(crate) mod proc_crypto;
+pub(crate) mod request_error;
 pub(crate) mod signals;
 pub(crate) mod storage;
 pub(crate) mod tied;

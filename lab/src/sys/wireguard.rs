@@ -10,7 +10,6 @@
 
 #![allow(dead_code, reason = "called by the bench steps that are wired next")]
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, SystemTime};
 
@@ -26,6 +25,7 @@ use nix::errno::Errno;
 use rtnetlink::{Handle, LinkUnspec, LinkWireguard};
 
 use super::netlink::{NlError, NlSocket};
+use super::request_error::{self, RequestError};
 use crate::domain::Unsupported;
 
 /// The one peer of a WireGuard interface.
@@ -52,32 +52,6 @@ pub(crate) struct WgStats {
     pub(crate) last_handshake: Option<SystemTime>,
 }
 
-/// Why a WireGuard request failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum WgError {
-    /// The kernel has no WireGuard: the caller reports the variant
-    /// unavailable, not failed.
-    #[error(transparent)]
-    Unsupported(#[from] Unsupported),
-    /// The kernel refused the request.
-    #[error("{what}: {reason}")]
-    Refused {
-        what: String,
-        errno: i32,
-        reason: String,
-    },
-    /// A socket or the runtime failed.
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: io::Error,
-    },
-    /// The kernel's reply did not parse.
-    #[error("{what}: unexpected reply from the kernel: {detail}")]
-    BadReply { what: String, detail: String },
-}
-
 /// Creates interface `name` (kind "wireguard") with MTU `mtu`, configures
 /// `private_key`, `listen_port` and `peer`, adds `addr/prefix` and sets it
 /// up. Returns its ifindex. On failure a half-configured link may remain:
@@ -90,7 +64,7 @@ pub(crate) fn create(
     addr: Ipv4Addr,
     prefix: u8,
     mtu: u32,
-) -> Result<u32, WgError> {
+) -> Result<u32, RequestError> {
     let what = format!("creating WireGuard interface {name}");
     let mut genl = open_genl(&what)?;
     // First, so a kernel without WireGuard gives the clear error.
@@ -103,7 +77,7 @@ pub(crate) fn create(
 }
 
 /// Deletes interface `name` (its routes and addresses go with it).
-pub(crate) fn delete(name: &str) -> Result<(), WgError> {
+pub(crate) fn delete(name: &str) -> Result<(), RequestError> {
     let what = format!("deleting WireGuard interface {name}");
     let name = name.to_string();
     on_rtnetlink(&what, |h| async move {
@@ -132,7 +106,7 @@ pub(crate) fn test_private_key(tag: u8) -> [u8; 32] {
 
 /// Byte counters and last handshake of interface `name`'s peers
 /// (`WG_CMD_GET_DEVICE`, a dump).
-pub(crate) fn peer_stats(name: &str) -> Result<WgStats, WgError> {
+pub(crate) fn peer_stats(name: &str) -> Result<WgStats, RequestError> {
     let what = format!("reading WireGuard interface {name}");
     let mut genl = open_genl(&what)?;
     let family = family_id(&mut genl, &what)?;
@@ -206,15 +180,15 @@ fn set_device(index: u32, private_key: [u8; 32], port: u16, peer: &WgPeer) -> Wi
     }
 }
 
-fn open_genl(what: &str) -> Result<NlSocket, WgError> {
-    NlSocket::generic().map_err(|source| WgError::Io {
+fn open_genl(what: &str) -> Result<NlSocket, RequestError> {
+    NlSocket::generic().map_err(|source| RequestError::Io {
         what: format!("{what}: opening a generic netlink socket"),
         source,
     })
 }
 
 /// A kernel without WireGuard: `detail` says how it showed.
-fn no_wireguard(what: &str, detail: &str) -> WgError {
+fn no_wireguard(what: &str, detail: &str) -> RequestError {
     Unsupported(format!(
         "{what}: the kernel has no WireGuard (wireguard module not loaded or not built; {detail})"
     ))
@@ -223,7 +197,7 @@ fn no_wireguard(what: &str, detail: &str) -> WgError {
 
 /// The id of the `wireguard` generic netlink family; no such family means
 /// no WireGuard in the kernel.
-fn family_id(genl: &mut NlSocket, what: &str) -> Result<u16, WgError> {
+fn family_id(genl: &mut NlSocket, what: &str) -> Result<u16, RequestError> {
     let name = WireguardMessage::family_name();
     genl.genl_family(name).map_err(|f| {
         if f.errno() == Some(libc::ENOENT) {
@@ -241,45 +215,28 @@ fn request(
     msg: WireguardMessage,
     flags: u16,
     what: &str,
-) -> Result<Vec<GenlMessage<WireguardMessage>>, WgError> {
+) -> Result<Vec<GenlMessage<WireguardMessage>>, RequestError> {
     let mut msg = GenlMessage::from_payload(msg);
     msg.set_resolved_family_id(family);
     genl.request(msg, flags).map_err(|f| failed(what, f))
 }
 
-fn failed(what: &str, failure: NlError) -> WgError {
-    match failure {
-        NlError::Io(source) => WgError::Io {
-            what: what.to_string(),
-            source,
-        },
-        NlError::Garbled(detail) => bad_reply(what, detail),
-        NlError::Refused { errno, message } => refused(what, errno, message),
-    }
+fn failed(what: &str, failure: NlError) -> RequestError {
+    request_error::failed(what.to_string(), failure, |e| {
+        let words = match e {
+            Errno::EPERM => "not permitted (needs CAP_NET_ADMIN in the namespace)",
+            Errno::ENODEV => "no such WireGuard interface",
+            Errno::EEXIST => "an interface of that name exists",
+            Errno::EADDRINUSE => "the listen port is in use",
+            Errno::EINVAL => "the kernel rejected the request (an attribute or the message layout)",
+            e => e.desc(),
+        };
+        (false, words.to_string())
+    })
 }
 
-fn refused(what: &str, errno: i32, message: Option<String>) -> WgError {
-    let e = Errno::from_raw(errno);
-    let words = match e {
-        Errno::EPERM => "not permitted (needs CAP_NET_ADMIN in the namespace)",
-        Errno::ENODEV => "no such WireGuard interface",
-        Errno::EEXIST => "an interface of that name exists",
-        Errno::EADDRINUSE => "the listen port is in use",
-        Errno::EINVAL => "the kernel rejected the request (an attribute or the message layout)",
-        e => e.desc(),
-    };
-    let kernel = message
-        .map(|m| format!("; kernel: {m}"))
-        .unwrap_or_default();
-    WgError::Refused {
-        what: what.to_string(),
-        errno,
-        reason: format!("{words} ({e:?}{kernel})"),
-    }
-}
-
-fn bad_reply(what: &str, detail: String) -> WgError {
-    WgError::BadReply {
+fn bad_reply(what: &str, detail: String) -> RequestError {
+    RequestError::BadReply {
         what: what.to_string(),
         detail,
     }
@@ -287,13 +244,13 @@ fn bad_reply(what: &str, detail: String) -> WgError {
 
 /// Runs an rtnetlink conversation on the calling thread
 /// ([`netlink::on_rtnetlink`](super::netlink::on_rtnetlink)).
-fn on_rtnetlink<T, F, Fut>(what: &str, f: F) -> Result<T, WgError>
+fn on_rtnetlink<T, F, Fut>(what: &str, f: F) -> Result<T, RequestError>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: Future<Output = Result<T, rtnetlink::Error>>,
 {
     super::netlink::on_rtnetlink(f)
-        .map_err(|source| WgError::Io {
+        .map_err(|source| RequestError::Io {
             what: what.to_string(),
             source,
         })?
@@ -301,12 +258,18 @@ where
 }
 
 /// An rtnetlink failure; EOPNOTSUPP on a new link means the kind is unknown.
-fn link_error(what: &str, e: rtnetlink::Error) -> WgError {
+fn link_error(what: &str, e: rtnetlink::Error) -> RequestError {
     match e {
         rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EOPNOTSUPP => {
             no_wireguard(what, "link kind \"wireguard\" unknown")
         }
-        rtnetlink::Error::NetlinkError(m) => refused(what, m.raw_code().saturating_neg(), None),
+        rtnetlink::Error::NetlinkError(m) => failed(
+            what,
+            NlError::Refused {
+                errno: m.raw_code().saturating_neg(),
+                message: None,
+            },
+        ),
         e => bad_reply(what, e.to_string()),
     }
 }
@@ -467,12 +430,12 @@ mod tests {
                 }
                 Err(e) => {
                     eprintln!("{e}");
-                    assert!(matches!(e, WgError::Unsupported(_)), "{e}");
+                    assert!(matches!(e, RequestError::Unsupported(_)), "{e}");
                     let e = peer_stats("wgt").unwrap_err();
-                    assert!(matches!(e, WgError::Unsupported(_)), "{e}");
+                    assert!(matches!(e, RequestError::Unsupported(_)), "{e}");
                     let e = on_rtnetlink("link", |h| add_link(h, "wgt".into(), 1420)).unwrap_err();
                     eprintln!("{e}");
-                    assert!(matches!(e, WgError::Unsupported(_)), "{e}");
+                    assert!(matches!(e, RequestError::Unsupported(_)), "{e}");
                 }
             }
         });

@@ -11,9 +11,10 @@ use anyhow::{Context, Result};
 use super::planes;
 use crate::domain::{KernelStack, Side};
 use crate::spec::bench_plan::BenchPlan;
+use crate::sys::request_error::RequestError;
 use crate::sys::topology::Topology;
-use crate::sys::wireguard::{self, WgError, WgPeer};
-use crate::sys::xfrm::{self, PolicyDir, XfrmAlgs, XfrmError, XfrmSa};
+use crate::sys::wireguard::{self, WgPeer};
+use crate::sys::xfrm::{self, PolicyDir, XfrmAlgs, XfrmSa};
 
 /// The WireGuard interfaces' name and inner network.
 const WG_IF: &str = "bclwg";
@@ -83,7 +84,7 @@ fn esp(plan: &BenchPlan, topo: &Topology, stack: KernelStack) -> Result<Addrs> {
             .context("xfrm thread")?;
         match r {
             Ok(()) => {}
-            Err(XfrmError::Unsupported(e)) => return Err(e.into()),
+            Err(RequestError::Unsupported(e)) => return Err(e.into()),
             Err(e) => return Err(e).context("setting up the kernel's ESP"),
         }
     }
@@ -113,7 +114,7 @@ fn wg(plan: &BenchPlan, topo: &Topology) -> Result<Addrs> {
             .context("wireguard thread")?;
         match r {
             Ok(_) => {}
-            Err(WgError::Unsupported(e)) => return Err(e.into()),
+            Err(RequestError::Unsupported(e)) => return Err(e.into()),
             Err(e) => return Err(e).context("setting up WireGuard"),
         }
     }

@@ -17,8 +17,9 @@ use super::xfrm_peer::{REPLAY_WINDOW, REQID_IN, REQID_OUT, algs};
 use crate::domain::{Side, Stack};
 use crate::output::progress::Progress;
 use crate::spec::plan::Plan;
+use crate::sys::request_error::RequestError;
 use crate::sys::topology;
-use crate::sys::xfrm::{self, PolicyDir, XfrmError, XfrmSa};
+use crate::sys::xfrm::{self, PolicyDir, XfrmSa};
 
 /// Hands `side` to `to`.
 pub(crate) fn switch(
@@ -127,7 +128,7 @@ fn tunnel_switch(run: &mut Run, n: usize, side: Side, to: Stack) -> Result<()> {
 
 /// The outbound and inbound state and policy of `side` (in its namespace):
 /// `out_spi` is what it sends with, `in_spi` what its peer sends with.
-fn install(plan: &Plan, side: Side, (out_spi, in_spi): (u32, u32)) -> Result<(), XfrmError> {
+fn install(plan: &Plan, side: Side, (out_spi, in_spi): (u32, u32)) -> Result<(), RequestError> {
     let esp = plan.wire.esp.as_ref().expect("stack steps are ESP only");
     let (me, peer) = (plan.addr(side).addr, plan.addr(side.peer()).addr);
     let sa = |spi, src, dst, reqid| XfrmSa {

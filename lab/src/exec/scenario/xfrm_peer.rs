@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 
 use crate::domain::Unsupported;
 use crate::sys::netns::Netns;
-use crate::sys::xfrm::{self, XfrmAlgs, XfrmError, XfrmSa};
+use crate::sys::request_error::RequestError;
+use crate::sys::xfrm::{self, XfrmAlgs, XfrmSa};
 
 /// The replay window of the kernel's inbound states.
 pub(crate) const REPLAY_WINDOW: u32 = 64;
@@ -32,7 +33,7 @@ pub(crate) fn preflight(ns: &Netns) -> Result<()> {
         .context("xfrm thread")?;
     match r {
         Ok(()) => Ok(()),
-        Err(XfrmError::Unsupported(e)) => Err(Unsupported(format!(
+        Err(RequestError::Unsupported(e)) => Err(Unsupported(format!(
             "the scenario needs the kernel's IPsec as the peer, and this kernel cannot: {e}"
         ))
         .into()),

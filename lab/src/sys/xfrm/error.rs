@@ -1,82 +1,7 @@
-//! Why an xfrm request failed, in the caller's terms: the errno of a
-//! refusal is read as a missing kernel feature or as a failure.
-
-use std::io;
+//! What the errno of a refused xfrm request means: a missing kernel
+//! feature or a failure (`RequestError` through `request_error::failed`).
 
 use nix::errno::Errno;
-
-use crate::domain::Unsupported;
-use crate::sys::netlink::NlError;
-
-/// Why an xfrm request failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum XfrmError {
-    /// The kernel lacks what the request needs (ESP, an algorithm,
-    /// xfrm_user): the caller reports the step unavailable, not failed.
-    #[error(transparent)]
-    Unsupported(#[from] Unsupported),
-    /// The kernel refused the request.
-    #[error("{what}: {reason}")]
-    Refused {
-        what: String,
-        errno: i32,
-        reason: String,
-    },
-    /// The socket failed.
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: io::Error,
-    },
-    /// The kernel's reply did not parse.
-    #[error("{what}: unexpected reply from the kernel: {detail}")]
-    BadReply { what: String, detail: String },
-    /// The request cannot be expressed (too long a name, too large a window).
-    #[error("{0}")]
-    Invalid(String),
-}
-
-impl XfrmError {
-    #[cfg(test)]
-    /// The errno of a kernel refusal.
-    pub(crate) fn errno(&self) -> Option<i32> {
-        match self {
-            Self::Refused { errno, .. } => Some(*errno),
-            _ => None,
-        }
-    }
-}
-
-/// Gives a failed request its meaning: `explain` turns the errno into
-/// words and says whether it means a missing kernel feature.
-pub(super) fn failed(
-    what: String,
-    failure: NlError,
-    explain: impl Fn(Errno) -> (bool, String),
-) -> XfrmError {
-    match failure {
-        NlError::Io(source) => XfrmError::Io { what, source },
-        NlError::Garbled(detail) => XfrmError::BadReply { what, detail },
-        NlError::Refused { errno, message } => {
-            let e = Errno::from_raw(errno);
-            let (unsupported, words) = explain(e);
-            let kernel = message
-                .map(|m| format!("; kernel: {m}"))
-                .unwrap_or_default();
-            let reason = format!("{words} ({e:?}{kernel})");
-            if unsupported {
-                Unsupported(format!("{what}: {reason}")).into()
-            } else {
-                XfrmError::Refused {
-                    what,
-                    errno,
-                    reason,
-                }
-            }
-        }
-    }
-}
 
 /// NEWSA runs the attribute checks first (EINVAL), then looks up the
 /// algorithms (ENOSYS), then the ESP type (EPROTONOSUPPORT), then allocates
@@ -136,6 +61,8 @@ pub(super) fn explain_common(e: Errno) -> (bool, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::netlink::NlError;
+    use crate::sys::request_error::{RequestError, failed};
 
     #[test]
     fn a_missing_esp_reads_as_unsupported() {
@@ -145,7 +72,7 @@ mod tests {
             message: Some("Requested type not found".into()),
         };
         let e = failed("adding".into(), f, |e| explain_state(e, names));
-        assert!(matches!(e, XfrmError::Unsupported(_)));
+        assert!(matches!(e, RequestError::Unsupported(_)));
         let text = e.to_string();
         assert!(text.contains("no ESP") && text.contains("esp4"), "{text}");
         assert!(
@@ -158,7 +85,7 @@ mod tests {
         };
         let e = failed("adding".into(), f, |e| explain_state(e, names));
         assert!(
-            matches!(e, XfrmError::Unsupported(_)) && e.to_string().contains("cmac(aes)"),
+            matches!(e, RequestError::Unsupported(_)) && e.to_string().contains("cmac(aes)"),
             "{e}"
         );
         let f = NlError::Refused {
@@ -167,7 +94,7 @@ mod tests {
         };
         let e = failed("adding".into(), f, |e| explain_state(e, names));
         assert!(
-            !matches!(e, XfrmError::Unsupported(_)) && e.errno() == Some(libc::EEXIST),
+            !matches!(e, RequestError::Unsupported(_)) && e.errno() == Some(libc::EEXIST),
             "{e}"
         );
     }

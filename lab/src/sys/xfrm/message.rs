@@ -12,7 +12,7 @@ use netlink_packet_xfrm::{
     XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_SHARE_ANY, XfrmAttrs,
 };
 
-use super::error::XfrmError;
+use crate::sys::request_error::RequestError;
 
 /// The encryption of [`XfrmAlgs::CbcAuth`].
 const CBC_AES: &str = "cbc(aes)";
@@ -107,7 +107,7 @@ fn host_selector(src: Ipv4Addr, dst: Ipv4Addr) -> Selector {
     }
 }
 
-pub(super) fn sa_message(sa: &XfrmSa) -> Result<StateModify, XfrmError> {
+pub(super) fn sa_message(sa: &XfrmSa) -> Result<StateModify, RequestError> {
     let (legacy_window, esn) = replay_state(sa.replay_window)?;
     let user_sa_info = UserSaInfo {
         selector: host_selector(sa.src, sa.dst),
@@ -132,13 +132,13 @@ pub(super) fn sa_message(sa: &XfrmSa) -> Result<StateModify, XfrmError> {
 
 /// A window up to 32 fits the legacy field; a larger one goes in a bitmap
 /// replay state, and the kernel then wants the legacy field 0.
-fn replay_state(window: u32) -> Result<(u8, Option<ReplayEsn>), XfrmError> {
+fn replay_state(window: u32) -> Result<(u8, Option<ReplayEsn>), RequestError> {
     if window <= LEGACY_REPLAY_WINDOW {
         // lossless: at most 32
         return Ok((window as u8, None));
     }
     if window > MAX_REPLAY_WINDOW {
-        return Err(XfrmError::Invalid(format!(
+        return Err(RequestError::Invalid(format!(
             "replay window {window} exceeds the kernel's {MAX_REPLAY_WINDOW}"
         )));
     }
@@ -152,7 +152,7 @@ fn replay_state(window: u32) -> Result<(u8, Option<ReplayEsn>), XfrmError> {
     Ok((0, Some(esn)))
 }
 
-fn alg_attrs(algs: &XfrmAlgs) -> Result<Vec<XfrmAttrs>, XfrmError> {
+fn alg_attrs(algs: &XfrmAlgs) -> Result<Vec<XfrmAttrs>, RequestError> {
     Ok(match algs {
         XfrmAlgs::CbcAuth {
             enc_key,
@@ -186,9 +186,9 @@ fn alg_attrs(algs: &XfrmAlgs) -> Result<Vec<XfrmAttrs>, XfrmError> {
 }
 
 /// The NUL-padded name field of `struct xfrm_algo*`.
-fn alg_name(name: &str) -> Result<[u8; ALG_NAME_LEN], XfrmError> {
+fn alg_name(name: &str) -> Result<[u8; ALG_NAME_LEN], RequestError> {
     if name.is_empty() || name.len() >= ALG_NAME_LEN || name.contains('\0') {
-        return Err(XfrmError::Invalid(format!(
+        return Err(RequestError::Invalid(format!(
             "algorithm name {name:?} must have 1 to {} bytes and no NUL",
             ALG_NAME_LEN - 1
         )));
@@ -199,12 +199,12 @@ fn alg_name(name: &str) -> Result<[u8; ALG_NAME_LEN], XfrmError> {
 }
 
 /// Key lengths go to the kernel in bits.
-fn key_bits(key: &[u8]) -> Result<u32, XfrmError> {
+fn key_bits(key: &[u8]) -> Result<u32, RequestError> {
     u32::try_from(key.len())
         .ok()
         .and_then(|n| n.checked_mul(8))
         .filter(|&bits| bits > 0)
-        .ok_or_else(|| XfrmError::Invalid(format!("a {}-byte key", key.len())))
+        .ok_or_else(|| RequestError::Invalid(format!("a {}-byte key", key.len())))
 }
 
 pub(super) fn policy_message(
@@ -358,7 +358,7 @@ pub(super) mod tests {
         assert!(attrs(&b[224..]).iter().all(|(k, _)| *k != 23));
         assert!(matches!(
             sa_message(&cmac_sa(4097)),
-            Err(XfrmError::Invalid(_))
+            Err(RequestError::Invalid(_))
         ));
     }
 
@@ -389,13 +389,13 @@ pub(super) mod tests {
             key: vec![1; 20],
             icv_bits: 128,
         };
-        assert!(matches!(sa_message(&sa), Err(XfrmError::Invalid(_))));
+        assert!(matches!(sa_message(&sa), Err(RequestError::Invalid(_))));
         sa.algs = XfrmAlgs::Aead {
             name: "rfc4106(gcm(aes))".into(),
             key: Vec::new(),
             icv_bits: 128,
         };
-        assert!(matches!(sa_message(&sa), Err(XfrmError::Invalid(_))));
+        assert!(matches!(sa_message(&sa), Err(RequestError::Invalid(_))));
     }
 
     // xfrm_userpolicy_info 168 (sel 0, lft 56, curlft 120, priority 152,

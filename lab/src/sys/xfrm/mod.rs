@@ -27,18 +27,18 @@ use netlink_sys::protocols::NETLINK_XFRM;
 
 use self::dump::XfrmReply;
 pub(crate) use self::dump::XfrmStateInfo;
-pub(crate) use self::error::XfrmError;
-use self::error::{explain_common, explain_policy, explain_state, failed};
+use self::error::{explain_common, explain_policy, explain_state};
 pub(crate) use self::message::{PolicyDir, XfrmAlgs, XfrmSa};
 use self::message::{policy_message, sa_message};
 use crate::domain::Unsupported;
 use crate::sys::netlink::NlSocket;
+use crate::sys::request_error::{RequestError, failed};
 /// Policy dumps: only the tests read policies back.
 #[cfg(test)]
 use {self::dump::XfrmPolicyInfo, netlink_packet_xfrm::XFRM_MSG_GETPOLICY};
 
 /// Adds a transport-mode ESP state (`XFRM_MSG_NEWSA`).
-pub(crate) fn add_state(sa: &XfrmSa) -> Result<(), XfrmError> {
+pub(crate) fn add_state(sa: &XfrmSa) -> Result<(), RequestError> {
     let names = sa.algs.names();
     let what = format!(
         "adding the ESP state spi {:#x} {} -> {} ({names})",
@@ -59,7 +59,7 @@ pub(crate) fn add_policy(
     dst: Ipv4Addr,
     dir: PolicyDir,
     reqid: u32,
-) -> Result<(), XfrmError> {
+) -> Result<(), RequestError> {
     let what = format!("adding the {dir:?} policy {src} -> {dst} (reqid {reqid})");
     let msg = XfrmMessage::AddPolicy(policy_message(src, dst, dir, reqid));
     open(&what)?
@@ -70,7 +70,7 @@ pub(crate) fn add_policy(
 
 /// Removes every state and policy of the namespace
 /// (`XFRM_MSG_FLUSHSA`, `XFRM_MSG_FLUSHPOLICY`).
-pub(crate) fn flush() -> Result<(), XfrmError> {
+pub(crate) fn flush() -> Result<(), RequestError> {
     let what = "flushing the xfrm states and policies".to_string();
     let mut nl = open(&what)?;
     let states = XfrmMessage::FlushSa(StateFlush {
@@ -85,7 +85,7 @@ pub(crate) fn flush() -> Result<(), XfrmError> {
 }
 
 /// Every state of the namespace with its counters (`XFRM_MSG_GETSA` dump).
-pub(crate) fn states() -> Result<Vec<XfrmStateInfo>, XfrmError> {
+pub(crate) fn states() -> Result<Vec<XfrmStateInfo>, RequestError> {
     let replies = dump_all("listing the xfrm states", XFRM_MSG_GETSA)?;
     Ok(replies
         .into_iter()
@@ -97,7 +97,7 @@ pub(crate) fn states() -> Result<Vec<XfrmStateInfo>, XfrmError> {
 }
 
 /// The replies of one dump request of message type `kind`.
-fn dump_all(what: &str, kind: u16) -> Result<Vec<XfrmReply>, XfrmError> {
+fn dump_all(what: &str, kind: u16) -> Result<Vec<XfrmReply>, RequestError> {
     let what = what.to_string();
     open(&what)?
         .request::<XfrmReply>(XfrmMessage::Other((kind, Vec::new())), NLM_F_DUMP)
@@ -106,7 +106,7 @@ fn dump_all(what: &str, kind: u16) -> Result<Vec<XfrmReply>, XfrmError> {
 
 #[cfg(test)]
 /// Every policy of the namespace (`XFRM_MSG_GETPOLICY` dump).
-pub(crate) fn policies() -> Result<Vec<XfrmPolicyInfo>, XfrmError> {
+pub(crate) fn policies() -> Result<Vec<XfrmPolicyInfo>, RequestError> {
     let replies = dump_all("listing the xfrm policies", XFRM_MSG_GETPOLICY)?;
     Ok(replies
         .into_iter()
@@ -145,7 +145,7 @@ fn parse_stats(text: &str) -> BTreeMap<String, u64> {
 
 /// A `NETLINK_XFRM` socket; a kernel without `xfrm_user` has no such
 /// protocol.
-fn open(what: &str) -> Result<NlSocket, XfrmError> {
+fn open(what: &str) -> Result<NlSocket, RequestError> {
     NlSocket::open(NETLINK_XFRM).map_err(|e| {
         if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) {
             Unsupported(format!(
@@ -153,7 +153,7 @@ fn open(what: &str) -> Result<NlSocket, XfrmError> {
             ))
             .into()
         } else {
-            XfrmError::Io {
+            RequestError::Io {
                 what: format!("{what}: opening a NETLINK_XFRM socket"),
                 source: e,
             }
@@ -226,7 +226,7 @@ mod tests {
                 Err(e) => {
                     eprintln!("{e}");
                     assert!(e.to_string().contains("EPROTONOSUPPORT"), "{e}");
-                    assert!(matches!(e, XfrmError::Unsupported(_)));
+                    assert!(matches!(e, RequestError::Unsupported(_)));
                 }
             }
             // cmac(aes): where the kernel lacks it, the lookup fails first
@@ -236,7 +236,7 @@ mod tests {
             };
             if let Err(e) = add_state(&cmac) {
                 eprintln!("{e}");
-                assert!(matches!(e, XfrmError::Unsupported(_)), "{e}");
+                assert!(matches!(e, RequestError::Unsupported(_)), "{e}");
             }
             flush().unwrap();
         });

@@ -5,7 +5,8 @@
 use anyhow::{Context, Result};
 
 use crate::domain::{IfAddr, Unsupported};
-use crate::sys::wireguard::{self, WgError, WgPeer, WgStats};
+use crate::sys::request_error::RequestError;
+use crate::sys::wireguard::{self, WgPeer, WgStats};
 
 /// The link's name.
 pub(crate) const IFNAME: &str = "bcwg";
@@ -39,7 +40,7 @@ impl Link {
         );
         match r {
             Ok(_) => Ok(()),
-            Err(WgError::Unsupported(e)) => Err(Unsupported(format!(
+            Err(RequestError::Unsupported(e)) => Err(Unsupported(format!(
                 "the scenario needs the kernel's WireGuard as the peer, and this kernel cannot: {e}"
             ))
             .into()),
@@ -66,7 +67,7 @@ pub(crate) fn preflight(ns: &crate::sys::netns::Netns) -> Result<()> {
         .run(|| wireguard::peer_stats("bcwgprobe"))
         .context("netlink thread")?;
     match r {
-        Err(WgError::Unsupported(e)) => Err(Unsupported(format!(
+        Err(RequestError::Unsupported(e)) => Err(Unsupported(format!(
             "the scenario needs the kernel's WireGuard as the peer, and this kernel cannot: {e}"
         ))
         .into()),
