@@ -199,9 +199,10 @@ pub(crate) trait WireFormat: Sync {
     /// needs a fresh packet from egress, whose counters then move too.
     fn ingress_once(&self) -> bool;
 
-    /// Whether ingress passes only what a holder of the keys sent (besides
-    /// ARP): a forged frame must be dropped.
-    fn authenticates(&self) -> bool;
+    /// Whether ingress may pass `frame` though no holder of the keys sent
+    /// it (ARP; for a format without integrity, anything): the fuzzer's
+    /// `forged` check fails on any other frame that ingress passes.
+    fn passes_unauthenticated(&self, frame: &[u8]) -> bool;
 
     /// Whether egress rebuilds the IPv4 header and completes TCP and UDP
     /// checksums: a round trip gives those fields back valid, not equal.

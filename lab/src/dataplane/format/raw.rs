@@ -172,8 +172,9 @@ impl WireFormat for Raw {
         false
     }
 
-    fn authenticates(&self) -> bool {
-        false
+    /// No integrity: any frame may pass.
+    fn passes_unauthenticated(&self, _: &[u8]) -> bool {
+        true
     }
 
     fn completes_checksums(&self) -> bool {

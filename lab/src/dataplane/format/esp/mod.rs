@@ -186,8 +186,9 @@ impl WireFormat for Esp {
         true
     }
 
-    fn authenticates(&self) -> bool {
-        true
+    /// ARP alone.
+    fn passes_unauthenticated(&self, frame: &[u8]) -> bool {
+        frame.get(12..14) == Some(&[0x08, 0x06])
     }
 
     fn completes_checksums(&self) -> bool {

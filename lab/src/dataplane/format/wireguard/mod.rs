@@ -242,11 +242,18 @@ impl WireFormat for Wireguard {
         true
     }
 
-    /// Not in the fuzzer's sense: ingress also passes handshake messages
-    /// to our port, non-IPv4 frames and IPv4 from outside the allowed IPs
-    /// (only IPv4 from the allowed IPs must come through the tunnel).
-    fn authenticates(&self) -> bool {
-        false
+    /// What is not IPv4 (or too short to read as such) is the stack's, and
+    /// handshake messages (types 1 to 3) to our port go to userspace; IPv4
+    /// from the peer's allowed IPs (every address, for the fuzzer's
+    /// self-talk peer) comes through the tunnel or not at all.
+    fn passes_unauthenticated(&self, frame: &[u8]) -> bool {
+        if frame.get(12..14) != Some(&[0x08, 0x00]) || frame.len() < ETH_HLEN + IP_HLEN {
+            return true;
+        }
+        let ihl = usize::from(frame[ETH_HLEN] & 0x0f) * 4;
+        let udp = frame.get(ETH_HLEN + ihl..).and_then(datagram);
+        frame[ETH_HLEN + 9] == UDP
+            && udp.is_some_and(|d| d.dest_port == PORT && matches!(d.message.first(), Some(1..=3)))
     }
 
     /// Egress completes TCP/UDP checksums and rewrites the inner IPv4

@@ -286,6 +286,8 @@ fn handshake_messages_pass_unchanged_and_cleartext_from_the_tunnel_does_not() {
         let r = run(&dp, Direction::Ingress, &frame);
         r.passed_counting(&[("handshakes", 1), ("passed", 1)]);
         assert_eq!(r.out, frame);
+        // The fuzzer's `forged` check lets them pass too.
+        assert!(Wireguard.passes_unauthenticated(&frame));
     }
     // Not a message type (reserved bytes set), to our port: dropped.
     let mut frame = ETH.to_vec();
@@ -295,8 +297,11 @@ fn handshake_messages_pass_unchanged_and_cleartext_from_the_tunnel_does_not() {
         &[4, 1, 0, 0, 0, 0, 0, 0],
     ));
     run(&dp, Direction::Ingress, &frame).dropped_as("dropped_invalid");
+    assert!(!Wireguard.passes_unauthenticated(&frame));
     // Cleartext: from the allowed IPs dropped, from elsewhere passed.
-    run(&dp, Direction::Ingress, &udp_frame(200, B, A, 1)).dropped_as("dropped_invalid");
+    let cleartext = udp_frame(200, B, A, 1);
+    run(&dp, Direction::Ingress, &cleartext).dropped_as("dropped_invalid");
+    assert!(!Wireguard.passes_unauthenticated(&cleartext));
     let r = run(&dp, Direction::Ingress, &udp_frame(200, STRANGER, A, 1));
     r.passed_counting(&[("passed", 1)]);
 }
