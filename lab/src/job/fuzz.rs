@@ -23,8 +23,8 @@ pub(crate) struct FuzzPlan {
 }
 
 /// The invariants every fuzzed data plane is held to (the lab's own builds
-/// also to `in place = bounce` and `reference cipher, fixed IV`, ESP also to
-/// `forged`).
+/// also to `in place = bounce` and `reference cipher, fixed IV`, a format
+/// with integrity also to `forged`).
 pub(crate) const INVARIANTS: [&str; 4] = [
     "one counter per verdict",
     "plaintext",
@@ -64,6 +64,10 @@ pub(crate) struct FuzzReport {
     /// Runs compared between the bounce and the in-place build.
     #[serde(default)]
     pub(crate) twin_runs: u64,
+    /// Ingress runs on frames the format must drop unless a holder of the
+    /// keys sent them (`forged`; none for a format without integrity).
+    #[serde(default)]
+    pub(crate) forged_checked: u64,
     /// Kernel WARNING/BUG/Oops lines logged while fuzzing.
     pub(crate) kernel_warnings: Vec<String>,
     /// Broken invariants (at most a few per invariant are kept).

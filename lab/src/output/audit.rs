@@ -96,11 +96,18 @@ pub(crate) fn properties(runs: &[(String, Summary)], fuzz: Option<&FuzzReport>) 
                 names.push(invariant);
             }
         }
+        if f.forged_checked > 0 && !names.contains(&"forged") {
+            names.push("forged");
+        }
         for invariant in names {
             let broken: Vec<_> = f.counts.iter().filter(|c| c.1 == invariant).collect();
             let name = format!("fuzz: {invariant}");
             let e = seen.entry(name).or_default();
             match broken.first() {
+                None if invariant == "forged" => e.0.push(format!(
+                    "{} ingress runs that must drop (seed {})",
+                    f.forged_checked, f.seed
+                )),
                 None => e.0.push(format!("{} frames (seed {})", f.cases, f.seed)),
                 Some((prog, _, _)) => {
                     let n: u64 = broken.iter().map(|c| c.2).sum();
@@ -221,5 +228,18 @@ mod tests {
         );
         let held = p.iter().find(|p| p.name == "fuzz: plaintext").unwrap();
         assert!(held.held, "{held:?}");
+        // `forged` is a property only where some frame had to be dropped.
+        assert!(!p.iter().any(|p| p.name == "fuzz: forged"));
+        let f = FuzzReport {
+            cases: 100,
+            forged_checked: 42,
+            ..Default::default()
+        };
+        let p = properties(&[], Some(&f));
+        let forged = p.iter().find(|p| p.name == "fuzz: forged").unwrap();
+        assert!(
+            forged.held && forged.evidence.contains("42 ingress runs"),
+            "{forged:?}"
+        );
     }
 }

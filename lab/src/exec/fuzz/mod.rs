@@ -172,10 +172,9 @@ impl Fuzzer<'_> {
             }
         }
         let inbound = self.run(i, Direction::Ingress, frame)?;
-        if let Some(r) = inbound
-            && r.passed
-            && !self.format.passes_unauthenticated(frame)
-        {
+        let must_drop = inbound.is_some() && !self.format.passes_unauthenticated(frame);
+        self.report.forged_checked += u64::from(must_drop);
+        if must_drop && inbound.is_some_and(|r| r.passed) {
             let p = self.program(Direction::Ingress);
             let what = "only authenticated packets pass (and what the format leaves to the stack)"
                 .to_string();
