@@ -4,6 +4,8 @@
 //! data plane's wire formats, the traffic generators and the checks all
 //! compute these one way.
 
+use std::net::Ipv4Addr;
+
 /// Ethernet header bytes.
 pub(crate) const ETH_HLEN: usize = 14;
 /// IPv4 header bytes (no options).
@@ -47,6 +49,22 @@ pub(crate) fn l4_checksum_at(protocol: u8, len: usize) -> Option<usize> {
     (len >= at + 2).then_some(at)
 }
 
+/// The TCP or UDP checksum of `segment` (its checksum field zero) from
+/// `src` to `dst`: over the pseudo-header and the segment, and for UDP
+/// 0xffff instead of 0, which would mean "no checksum" (RFC 768).
+pub(crate) fn l4_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, segment: &[u8]) -> u16 {
+    let mut pseudo = Vec::with_capacity(12 + segment.len());
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&[0, protocol]);
+    pseudo.extend_from_slice(&(segment.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(segment);
+    match checksum(&pseudo) {
+        0 if protocol == 17 => 0xffff,
+        c => c,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +81,28 @@ mod tests {
         h[10..12].copy_from_slice(&c.to_be_bytes());
         assert_eq!(checksum(&h), 0);
         assert_eq!(checksum(&[0xff]), !0xff00);
+    }
+
+    /// A segment with its checksum in place sums to zero over the
+    /// pseudo-header; UDP never sends 0.
+    #[test]
+    fn l4_checksums_verify_over_the_pseudo_header() {
+        let (a, b) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
+        for (protocol, at) in [(17u8, 6), (6, 16)] {
+            let mut seg: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37)).collect();
+            seg[at..at + 2].fill(0);
+            let c = l4_checksum(a, b, protocol, &seg);
+            seg[at..at + 2].copy_from_slice(&c.to_be_bytes());
+            let mut pseudo = [a.octets(), b.octets()].concat();
+            pseudo.extend([0, protocol, 0, 40]);
+            pseudo.extend(&seg);
+            assert_eq!(checksum(&pseudo), 0, "protocol {protocol}");
+        }
+        // A UDP datagram whose sum comes out 0 is sent with 0xffff.
+        let mut udp = vec![0, 0, 0, 0, 0, 10, 0, 0, 0, 0];
+        let c = l4_checksum(a, b, 17, &udp);
+        udp[8..10].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(l4_checksum(a, b, 17, &udp), 0xffff);
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 
 use crate::dataplane::format;
 use crate::domain::BenchVariant;
-use crate::net::checksum;
 pub(crate) use crate::net::{ETH_HLEN, IP_HLEN, UDP_HLEN};
+use crate::net::{checksum, l4_checksum};
 
 /// Payload bytes the cipher processes for an IPv4 packet of `size` bytes
 /// in the cipher-only figures: the raw format's (the probe runs on a raw
@@ -93,24 +93,10 @@ pub(crate) fn udp_frame(size: u32, src: Ipv4Addr, dst: Ipv4Addr, seq: u64) -> Ve
     udp.extend_from_slice(&payload(size - IP_HLEN - UDP_HLEN, seq));
     // A complete checksum: ESP completes it before encrypting, so the
     // frame it restores is then this one byte for byte.
-    let c = udp_checksum(src, dst, &udp);
+    let c = l4_checksum(src, dst, 17, &udp);
     udp[6..8].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&udp);
     f
-}
-
-/// RFC 768 checksum of a UDP datagram (checksum field zero) from `src` to `dst`.
-fn udp_checksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8]) -> u16 {
-    let mut pseudo = Vec::with_capacity(12 + udp.len());
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&[0, 17]);
-    pseudo.extend_from_slice(&(udp.len() as u16).to_be_bytes());
-    pseudo.extend_from_slice(udp);
-    match checksum(&pseudo) {
-        0 => 0xffff,
-        c => c,
-    }
 }
 
 #[cfg(test)]

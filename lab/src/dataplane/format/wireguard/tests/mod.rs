@@ -23,7 +23,7 @@ use crate::dataplane::{
     DataPlane, DataPlaneError, EGRESS_PROG, INGRESS_PROG, test_run_fd, test_run_with_ctx,
 };
 use crate::domain::{Algorithm, Build, Direction};
-use crate::net::{ETH_HLEN, checksum};
+use crate::net::{self, ETH_HLEN, checksum};
 
 /// Our end and the peer's, on the underlay.
 const LOCAL: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 9, 0, 1), 51820);
@@ -182,15 +182,7 @@ fn udp_frame(size: u32, src: Ipv4Addr, dst: Ipv4Addr, seq: u64) -> Vec<u8> {
     udp.extend((len as u16).to_be_bytes());
     udp.extend([0, 0]);
     udp.extend((0..len - 8).map(|i| (i as u64 * 131 + seq) as u8));
-    let mut pseudo = src.octets().to_vec();
-    pseudo.extend(dst.octets());
-    pseudo.extend([0, 17]);
-    pseudo.extend((len as u16).to_be_bytes());
-    pseudo.extend(&udp);
-    let c = match checksum(&pseudo) {
-        0 => 0xffff,
-        c => c,
-    };
+    let c = net::l4_checksum(src, dst, 17, &udp);
     udp[6..8].copy_from_slice(&c.to_be_bytes());
     ipv4_frame(17, (src, dst), seq as u16, &udp)
 }
@@ -224,12 +216,7 @@ fn icmp_frame() -> Vec<u8> {
 
 /// The L4 checksum `proto` needs over `segment` from A to B (its field zero).
 fn l4_checksum(proto: u8, segment: &[u8]) -> u16 {
-    let mut p = A.octets().to_vec();
-    p.extend(B.octets());
-    p.extend([0, proto]);
-    p.extend((segment.len() as u16).to_be_bytes());
-    p.extend(segment);
-    checksum(&p)
+    net::l4_checksum(A, B, proto, segment)
 }
 
 /// A frame of `proto` from A to B whose checksum is left to egress (0, as
