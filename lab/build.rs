@@ -1,17 +1,16 @@
 //! Compiles the BPF objects each `../ebpf/*.bpf.c` declares (its
 //! `// lab-object: NAME -DDEFINE ...` lines: the data planes, one object
 //! per build, and the programs that are not data planes) and writes their
-//! table, `$OUT_DIR/bpf_objects_table.rs`, which `lab` embeds through (see
-//! `src/dataplane/object.rs`). The corpus of known-bad data planes
+//! table, `$OUT_DIR/bpf_objects_table.rs`; `lab` embeds both (see
+//! `src/dataplane/embed.rs` and `object.rs`). The corpus of known-bad data planes
 //! (`../ebpf/broken/*.bpf.c`) is compiled too, into `$OUT_DIR/broken/`,
 //! but not embedded.
 
 use std::env;
 use std::path::{Path, PathBuf};
 
-// CLANG_FLAGS, declared_in, clang_command, find_clang:
-// how objects are declared and compiled, shared with the crate (`lab
-// bench --baseline`).
+// CLANG_FLAGS, declared_in, clang_command, find_clang: how objects are
+// declared and compiled, shared with the crate (`lab bench --baseline`).
 include!("src/dataplane/bpf_objects.rs");
 
 fn main() {
