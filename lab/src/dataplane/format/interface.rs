@@ -17,6 +17,10 @@ pub(crate) struct Variant {
     pub(crate) in_place: bool,
     /// Its name.
     pub(crate) name: &'static str,
+    /// Its name where a dozen share one chart's width (`cbc ip`).
+    pub(crate) short: &'static str,
+    /// Its colour in every figure (red, green, blue).
+    pub(crate) rgb: (u8, u8, u8),
 }
 
 /// What keys one end: the cipher and its key, and for a format with

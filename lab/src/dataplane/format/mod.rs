@@ -8,7 +8,7 @@
 mod interface;
 mod names;
 
-pub(crate) use interface::{Abi, Keys, SaDir, WireFormat};
+pub(crate) use interface::{Abi, Keys, SaDir, Variant, WireFormat};
 
 use crate::domain::{Algorithm, BenchVariant, Mode};
 
@@ -72,6 +72,13 @@ mod tests {
             }
             for v in f.variants() {
                 assert!(f.object(v.in_place, Flavor::Plain).is_some(), "{}", v.name);
+            }
+        }
+        // Figures tell variants apart by short name and colour.
+        let all: Vec<&Variant> = ALL.iter().flat_map(|f| f.variants()).collect();
+        for (i, v) in all.iter().enumerate() {
+            for w in &all[..i] {
+                assert!(v.short != w.short && v.rgb != w.rgb, "{} ~ {}", v.name, w.name);
             }
         }
     }

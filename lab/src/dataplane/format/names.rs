@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::interface::Variant;
 use super::{ALL, of};
 use crate::domain::{BenchVariant, KernelStack, Mode};
 
@@ -76,17 +77,26 @@ impl BenchVariant {
             Self::NoProgram => "none",
             Self::Noop => "noop",
             Self::Copy => "copy",
-            Self::Lab {
-                format,
-                algorithm,
-                in_place,
-            } => of(format)
-                .variants()
-                .iter()
-                .find(|v| v.algorithm == algorithm && v.in_place == in_place)
-                .map_or("(no such variant)", |v| v.name),
+            Self::Lab { .. } => self.lab_variant().map_or("(no such variant)", |v| v.name),
             Self::Kernel(k) => k.as_str(),
         }
+    }
+
+    /// The format's entry for a variant of the lab's data plane with a
+    /// cipher: its names and colour.
+    pub(crate) fn lab_variant(self) -> Option<&'static Variant> {
+        let Self::Lab {
+            format,
+            algorithm,
+            in_place,
+        } = self
+        else {
+            return None;
+        };
+        of(format)
+            .variants()
+            .iter()
+            .find(|v| v.algorithm == algorithm && v.in_place == in_place)
     }
 
     /// Parses a name.

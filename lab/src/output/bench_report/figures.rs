@@ -5,6 +5,7 @@
 use plotters::style::RGBColor;
 
 use super::chart::{BarPanel, Figure, Layer, LinePanel, Panel, Point, Series};
+use crate::dataplane::format::Variant;
 use crate::domain::Algorithm;
 use crate::domain::BenchVariant;
 use crate::domain::Direction;
@@ -12,28 +13,26 @@ use crate::job::bench::{Env, TargetResult};
 use crate::job::stats::Stats;
 use crate::output::bench_doc::BenchDoc;
 
-/// Colour of a variant in every figure.
+/// Colour of a variant in every figure (a wire format's variants carry
+/// their own).
 pub(crate) fn variant_color(v: BenchVariant) -> RGBColor {
+    if let Some(&Variant { rgb: (r, g, b), .. }) = v.lab_variant() {
+        return RGBColor(r, g, b);
+    }
     match v {
         BenchVariant::NoProgram => RGBColor(40, 40, 40),
         BenchVariant::Noop => RGBColor(140, 140, 140),
         BenchVariant::Copy => RGBColor(31, 119, 180),
-        BenchVariant::Ecb => RGBColor(230, 120, 10),
-        BenchVariant::Cbc => RGBColor(200, 30, 40),
-        BenchVariant::EcbInPlace => RGBColor(250, 180, 90),
-        BenchVariant::CbcInPlace => RGBColor(240, 110, 120),
-        BenchVariant::Esp => RGBColor(44, 160, 44),
-        BenchVariant::EspInPlace => RGBColor(140, 210, 120),
         BenchVariant::XfrmCbcCmac => RGBColor(148, 103, 189),
         BenchVariant::XfrmGcm => RGBColor(90, 50, 140),
         BenchVariant::WireGuard => RGBColor(23, 190, 207),
-        _ => OTHER_COLOR,
+        _ => RGBColor(127, 127, 127),
     }
 }
 
-/// Colour of a variant without one of its own above (`wireguard (bpf)`),
-/// and of userspace ChaCha20-Poly1305 beside it.
-const OTHER_COLOR: RGBColor = RGBColor(188, 189, 34);
+/// Colour of the userspace ChaCha20-Poly1305 line: the hardware reference
+/// beside `wireguard (bpf)`, in its colour.
+const CHACHA_HW_COLOR: RGBColor = RGBColor(188, 189, 34);
 
 const TARGET_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -187,7 +186,7 @@ fn limit_lines(t: &TargetResult, sizes: &[u32], d: Direction, series: &mut Vec<S
             let (color, what) = match alg {
                 Algorithm::EcbAes => (RGBColor(90, 90, 90), "userspace AES"),
                 Algorithm::CbcAes => (RGBColor(20, 20, 20), "userspace AES"),
-                Algorithm::ChaCha20Poly1305 => (OTHER_COLOR, "userspace"),
+                Algorithm::ChaCha20Poly1305 => (CHACHA_HW_COLOR, "userspace"),
             };
             series.push(Series {
                 label: format!("{} {what}, one core (hardware)", alg.kernel_name()),
@@ -360,24 +359,18 @@ pub(crate) fn alternatives(doc: &BenchDoc, t: &TargetResult) -> Option<Figure> {
         return None;
     }
     // Short names: twelve categories share one panel's width.
-    let name = |u: &crate::job::bench::UdpPoint| {
-        match u.variant {
+    let name = |u: &crate::job::bench::UdpPoint| match u.variant.lab_variant() {
+        Some(v) => v.short.to_string(),
+        None => match u.variant {
             BenchVariant::NoProgram => "none",
             BenchVariant::Noop => "noop",
             BenchVariant::Copy => "copy",
-            BenchVariant::Ecb => "ecb",
-            BenchVariant::Cbc => "cbc",
-            BenchVariant::EcbInPlace => "ecb ip",
-            BenchVariant::CbcInPlace => "cbc ip",
-            BenchVariant::Esp => "esp",
-            BenchVariant::EspInPlace => "esp ip",
             BenchVariant::XfrmCbcCmac => "x-cbc",
             BenchVariant::XfrmGcm => "x-gcm",
             BenchVariant::WireGuard => "wg",
-            v if v.algorithm() == Some(Algorithm::ChaCha20Poly1305) => "wg bpf",
             v => v.as_str(),
         }
-        .to_string()
+        .to_string(),
     };
     let bars =
         |title: &str, y: &str, color: RGBColor, f: &dyn Fn(&crate::job::bench::UdpPoint) -> f64| {

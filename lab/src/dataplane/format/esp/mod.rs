@@ -11,7 +11,7 @@ use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
 use abi::{ESP_COUNTERS, ESP_OVERHEAD};
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
-use crate::domain::{Algorithm, BenchVariant, Direction, KernelStack, Mode, Stack};
+use crate::domain::{Algorithm, Direction, KernelStack, Stack};
 use crate::net::{ETH_HLEN, IP_HLEN, checksum, ipv4_payload, l4_checksum_at};
 use sa::Sa;
 
@@ -33,9 +33,10 @@ fn cipher_len(size: u32) -> u32 {
 /// The ESP format's name in files.
 const NAME: &str = "esp";
 
-/// The ESP variants by the names plans, reports and tests use.
+/// The ESP variants by the names tests use.
+#[cfg(test)]
 #[allow(non_upper_case_globals)]
-impl BenchVariant {
+impl crate::domain::BenchVariant {
     /// The ESP data plane (AES-CBC + AES-CMAC-96).
     pub(crate) const Esp: Self = Self::esp(false);
     /// The ESP data plane, in place.
@@ -43,7 +44,7 @@ impl BenchVariant {
 
     const fn esp(in_place: bool) -> Self {
         Self::Lab {
-            format: Mode::named(NAME),
+            format: crate::domain::Mode::named(NAME),
             algorithm: Algorithm::CbcAes,
             in_place,
         }
@@ -65,11 +66,15 @@ impl WireFormat for Esp {
                 algorithm: Algorithm::CbcAes,
                 in_place: false,
                 name: "esp",
+                short: "esp",
+                rgb: (44, 160, 44),
             },
             Variant {
                 algorithm: Algorithm::CbcAes,
                 in_place: true,
                 name: "esp in place",
+                short: "esp ip",
+                rgb: (140, 210, 120),
             },
         ]
     }

@@ -104,6 +104,8 @@ impl WireFormat for Wireguard {
             algorithm: Algorithm::ChaCha20Poly1305,
             in_place: false,
             name: "wireguard (bpf)",
+            short: "wg bpf",
+            rgb: (188, 189, 34),
         }]
     }
 
