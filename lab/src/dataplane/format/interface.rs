@@ -101,6 +101,9 @@ pub(crate) struct Abi {
     pub(crate) layouts: fn() -> Vec<Layout>,
 }
 
+/// What a format without security associations lacks.
+const NO_SAS: &str = "security associations (the format keys without them)";
+
 /// A wire format of the lab's data plane. One `&'static dyn WireFormat`
 /// per format (`format::of`); nothing outside `dataplane::format` branches
 /// on which one it is.
@@ -179,15 +182,22 @@ pub(crate) trait WireFormat: Sync {
     /// direction and key generation: a rotation is then make before break
     /// ([`Self::add_sa`] and [`Self::del_sa`]); without, [`Self::provision`]
     /// replaces the key in place.
-    fn has_sas(&self) -> bool;
+    fn has_sas(&self) -> bool {
+        false
+    }
 
     /// Adds a security association (formats with SAs): inbound under
     /// `keys.spi_in`, or outbound under `keys.spi_out`, which egress then
-    /// uses.
-    fn add_sa(&self, dp: &DataPlane, dir: SaDir, keys: &Keys) -> Result<(), DataPlaneError>;
+    /// uses. A format without SAs refuses.
+    fn add_sa(&self, _dp: &DataPlane, _dir: SaDir, _keys: &Keys) -> Result<(), DataPlaneError> {
+        Err(DataPlaneError::Missing(NO_SAS))
+    }
 
-    /// Removes a security association (formats with SAs).
-    fn del_sa(&self, dp: &DataPlane, dir: SaDir, spi: u32) -> Result<(), DataPlaneError>;
+    /// Removes a security association (formats with SAs); a format without
+    /// SAs refuses.
+    fn del_sa(&self, _dp: &DataPlane, _dir: SaDir, _spi: u32) -> Result<(), DataPlaneError> {
+        Err(DataPlaneError::Missing(NO_SAS))
+    }
 
     /// Removes what keys a data plane besides its SAs: from then on both
     /// directions drop IPv4 traffic (fail closed) once its SAs are gone.

@@ -78,7 +78,12 @@ mod tests {
         let all: Vec<&Variant> = ALL.iter().flat_map(|f| f.variants()).collect();
         for (i, v) in all.iter().enumerate() {
             for w in &all[..i] {
-                assert!(v.short != w.short && v.rgb != w.rgb, "{} ~ {}", v.name, w.name);
+                assert!(
+                    v.short != w.short && v.rgb != w.rgb,
+                    "{} ~ {}",
+                    v.name,
+                    w.name
+                );
             }
         }
     }

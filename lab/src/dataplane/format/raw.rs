@@ -8,7 +8,7 @@ use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit};
 use aes::{Aes128, Aes256};
 
-use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
+use super::interface::{Abi, Keys, Variant, WireFormat, differs};
 use crate::dataplane::abi::{BPFCRYPT_OVERHEAD, RAW_COUNTERS};
 use crate::dataplane::embed::{Flavor, embedded};
 use crate::dataplane::{DataPlane, DataPlaneError};
@@ -139,22 +139,6 @@ impl WireFormat for Raw {
             })?,
         };
         Ok(())
-    }
-
-    fn has_sas(&self) -> bool {
-        false
-    }
-
-    fn add_sa(&self, _: &DataPlane, _: SaDir, _: &Keys) -> Result<(), DataPlaneError> {
-        Err(DataPlaneError::Missing(
-            "security associations (raw format)",
-        ))
-    }
-
-    fn del_sa(&self, _: &DataPlane, _: SaDir, _: u32) -> Result<(), DataPlaneError> {
-        Err(DataPlaneError::Missing(
-            "security associations (raw format)",
-        ))
     }
 
     fn clear(&self, dp: &DataPlane) -> Result<(), DataPlaneError> {

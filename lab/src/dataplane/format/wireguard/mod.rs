@@ -14,7 +14,7 @@ mod tests;
 
 use std::net::Ipv4Addr;
 
-use super::interface::{Abi, Keys, SaDir, Variant, WireFormat, differs};
+use super::interface::{Abi, Keys, Variant, WireFormat, differs};
 use abi::{
     WG_COUNTERS, WG_F_CONFIRMED, WG_F_SEND, WG_MAX_ALLOWED, WG_OVERHEAD, WgAllowedIp, WgPeer,
 };
@@ -211,23 +211,6 @@ impl WireFormat for Wireguard {
     /// No IV: the nonce is the message counter, in the clear.
     fn iv_at(&self, _: Algorithm) -> Option<(usize, Option<u8>)> {
         None
-    }
-
-    /// Keypairs, installed by the handshake, not SAs.
-    fn has_sas(&self) -> bool {
-        false
-    }
-
-    fn add_sa(&self, _: &DataPlane, _: SaDir, _: &Keys) -> Result<(), DataPlaneError> {
-        Err(DataPlaneError::Missing(
-            "security associations (WireGuard has keypairs)",
-        ))
-    }
-
-    fn del_sa(&self, _: &DataPlane, _: SaDir, _: u32) -> Result<(), DataPlaneError> {
-        Err(DataPlaneError::Missing(
-            "security associations (WireGuard has keypairs)",
-        ))
     }
 
     /// Every keypair slot emptied: tunnelled traffic is dropped both ways.
