@@ -455,6 +455,12 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A test vector written in hex (the unit tests' one reader of them).
+#[cfg(test)]
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    decode_hex(s).expect("a hex test vector")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

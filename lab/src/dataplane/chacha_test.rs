@@ -14,6 +14,7 @@ use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 use super::abi::Plain;
 use super::layout::{Layout, btf_layout};
 use super::{DataPlaneError, object, test_run_fd, verifier_log};
+use crate::domain::hex;
 
 /// `CP_MAX_LEN`: the largest message.
 const MAX_LEN: usize = 1536;
@@ -192,11 +193,6 @@ fn harness(test: &str, ops: &[Op]) -> Option<Harness> {
         return None;
     }
     Some(Harness::load(ops).unwrap_or_else(|e| panic!("{e}")))
-}
-
-/// Test vectors, written in hex.
-fn hex(s: &str) -> Vec<u8> {
-    crate::domain::decode_hex(s).expect("a hex test vector")
 }
 
 fn array<const N: usize>(s: &str) -> [u8; N] {

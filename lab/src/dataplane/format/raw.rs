@@ -306,11 +306,7 @@ pub(crate) fn encrypt(alg: Algorithm, key: &[u8], iv: [u8; 16], payload: &[u8]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Test vectors, written in hex.
-    fn hex(s: &str) -> Vec<u8> {
-        crate::domain::decode_hex(s).expect("a hex test vector")
-    }
+    use crate::domain::hex;
 
     #[test]
     fn encryption_matches_sp800_38a_and_decryption_undoes_it() {

@@ -157,11 +157,7 @@ fn cbc_encrypt(key: &[u8], iv: [u8; 16], pt: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Test vectors, written in hex.
-    fn hex(s: &str) -> Vec<u8> {
-        crate::domain::decode_hex(s).expect("a hex test vector")
-    }
+    use crate::domain::hex;
 
     /// RFC 4493 section 4, example 2 (16-byte message), truncated to 96 bits.
     #[test]

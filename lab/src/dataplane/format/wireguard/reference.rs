@@ -133,11 +133,7 @@ pub(crate) fn udp_ipv4(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), msg: &[u8]) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Test vectors, written in hex.
-    fn hex(s: &str) -> Vec<u8> {
-        crate::domain::decode_hex(s).expect("a hex test vector")
-    }
+    use crate::domain::hex;
 
     /// RFC 8439 A.5: its nonce, 00000000 0102030405060708, is WireGuard's
     /// for the counter 0x0807060504030201, which checks the nonce's layout

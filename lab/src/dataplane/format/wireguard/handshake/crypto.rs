@@ -124,11 +124,7 @@ pub(crate) fn xopen(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Test vectors, written in hex.
-    fn hex(s: &str) -> Vec<u8> {
-        crate::domain::decode_hex(s).expect("a hex test vector")
-    }
+    use crate::domain::hex;
 
     /// RFC 7693 Appendix C: BLAKE2s-256("abc").
     #[test]
